@@ -1,0 +1,37 @@
+# The two commands of the README: `make book` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= cpu
+PYTEST_ARGS ?=
+
+.PHONY: book test env data html clean-book bench
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, from the registry (a CUDA build that also runs on CPU), so nothing else pulls another torch
+	$(PY) -m pip install -q -c requirements/constraints.txt torch==2.15.0 torchvision==0.29.2
+	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[dev]"
+	touch $@
+
+data: env
+	$(PY) -m neuro_lib.datasets fetch-all
+
+book: env data
+	$(PY) -m neuro_lib.book all --profile $(PROFILE)
+
+html: env
+	$(PY) -m neuro_lib.book table
+	$(PY) -m neuro_lib.book build
+
+test: env
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: env
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean-book:
+	rm -rf _build book/*/*.ipynb book/_generated

@@ -1,0 +1,167 @@
+"""Execute the whole book and build it: ``python -m neuro_lib.book [execute|table|build|all] [--profile cpu]``.
+
+Why not let Jupyter Book execute the pages? Every notebook has to run through the same path as a user's
+``python -m neuro_lib.run`` (papermill, with the profile injected as a parameter), the results table on the index page
+must be generated *after* every notebook has written its results file, and jupyter-cache is known to drop the outputs
+of ``.py`` pages. So the build is three steps:
+
+1. ``execute``: every notebook listed in ``_toc.yml`` (a jupytext percent script ``book/<chapter>/<name>.py``) runs
+   through :func:`neuro_lib.run.run_notebook`; the executed notebook lands beside its script as
+   ``book/<chapter>/<name>.ipynb`` (a build output, git-ignored) and its results file in ``_build/results``. A
+   notebook whose script, parameters and library code are unchanged since its last run is not run again.
+2. ``table``: :func:`results_table` writes ``book/_generated/results.md`` (ours beside the papers', from
+   ``data/paper_numbers/*.yml``), included by ``book/index.md``.
+3. ``build``: ``jupyter-book build`` with execution off renders the executed notebooks to ``_build/html``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .results import read_all
+
+__all__ = ["toc_notebooks", "execute_book", "results_table", "build_html", "main"]
+
+
+def toc_notebooks(root: str | Path) -> list[Path]:
+    """The ``.py`` notebook scripts listed in ``root/_toc.yml``, in table-of-contents order."""
+    root = Path(root)
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc)
+    return [root / f"{f}.py" for f in files if (root / f"{f}.py").exists()]
+
+
+def _tree_hash(paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(p).encode())
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def execute_book(root: str | Path = ".", profile: str = "cpu", *, force: bool = False,
+                 results_dir: str | Path | None = None, only: str | None = None,
+                 extra: dict | None = None) -> list[Path]:
+    """Run every toc notebook in ``profile``; return the executed notebooks. ``only`` keeps scripts whose path
+    contains that text (e.g. ``"ephys"``). Raises papermill's error for the first notebook that fails."""
+    from .run import run_notebook
+
+    root = Path(root).resolve()
+    results_dir = Path(results_dir) if results_dir else root / "_build" / "results"
+    lib = sorted((Path(__file__).parent).rglob("*.py"))
+    lib_hash = _tree_hash(lib)
+    out = []
+    for script in toc_notebooks(root):
+        if only and only not in str(script):
+            continue
+        params = {"profile": profile, **(extra or {})}
+        chapter = script.parent.name
+        stamp_file = root / "_build" / "stamps" / chapter / f"{script.stem}.json"
+        stamp = {"script": _tree_hash([script]), "lib": lib_hash, "parameters": params}
+        executed = script.with_suffix(".ipynb")
+        result = results_dir / chapter / f"{script.stem}.json"
+        if (not force and stamp_file.exists() and executed.exists() and result.exists()
+                and json.loads(stamp_file.read_text()) == stamp):
+            print(f"[book] up to date: {script.relative_to(root)}")
+            out.append(executed)
+            continue
+        print(f"[book] executing {script.relative_to(root)} (profile={profile})", flush=True)
+        run_notebook(script, params, script.parent.parent, results_dir=results_dir)
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        stamp_file.write_text(json.dumps(stamp))
+        out.append(executed)
+    return out
+
+
+def _fmt(v, kind: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, (int, float)) and 0 <= v <= 1:
+        return f"{100 * v:.1f}%"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def results_table(root: str | Path = ".", results_dir: str | Path | None = None) -> str:
+    """Markdown table of every row of ``data/paper_numbers/<chapter>.yml``: our number (from the results files)
+    beside the paper's, with the data difference; written to ``book/_generated/results.md`` and returned.
+
+    Each YAML file holds ``chapter``, ``title``, ``order``, ``note`` (the data difference) and ``rows``, each row
+    ``{task, model, metric, key, notebook, paper, source}``; ``paper`` is the paper's published number (cited, with
+    the table it comes from in ``source``), ``key`` the results key of ours.
+    """
+    root = Path(root).resolve()
+    specs = [yaml.safe_load(p.read_text()) for p in sorted((root / "data" / "paper_numbers").glob("*.yml"))]
+    specs.sort(key=lambda c: c.get("order", 99))
+    results = read_all(results_dir or root / "_build" / "results")
+    lines = []
+    for chapter in specs:
+        lines += [f"### {chapter['title']}", "", chapter.get("note", ""), "",
+                  "| task | model | metric | ours | ours (sd over folds) | paper | paper's source | notebook |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in chapter["rows"]:
+            doc = results.get((chapter["chapter"], row["notebook"]))
+            ours = sd = None
+            if doc:
+                ours = doc["metrics"].get(row["key"])
+                sd = doc["metrics"].get(row["key"] + "_sd")
+            paper = row.get("paper")
+            link = f"[{row['notebook']}]({chapter['chapter']}/{row['notebook']}.ipynb)"
+            lines.append(f"| {row['task']} | {row['model']} | {row['metric']} | {_fmt(ours) if doc else 'not run'} | "
+                         f"{_fmt(sd) if sd is not None else ''} | {_fmt(paper)} | {row.get('source', '')} | {link} |")
+        lines.append("")
+    text = "\n".join(lines)
+    out = root / "book" / "_generated" / "results.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    return text
+
+
+def build_html(root: str | Path = ".", *, strict: bool = False) -> Path:
+    """``jupyter-book build`` of ``root`` (execution off: pages are the executed notebooks); returns the HTML dir."""
+    root = Path(root).resolve()
+    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(root), "--builder", "html"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    subprocess.run(cmd, check=True)
+    return root / "_build" / "html"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m neuro_lib.book", description="execute and build the book")
+    ap.add_argument("step", choices=["execute", "table", "build", "all"], nargs="?", default="all")
+    ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    ap.add_argument("--root", default=".")
+    ap.add_argument("--force", action="store_true", help="re-execute notebooks even if up to date")
+    ap.add_argument("--only", default=None, help="execute only scripts whose path contains this text")
+    ap.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
+    args = ap.parse_args(argv)
+    if args.step in ("execute", "all"):
+        execute_book(args.root, args.profile, force=args.force, only=args.only)
+    if args.step in ("table", "all"):
+        results_table(args.root)
+    if args.step in ("build", "all"):
+        html = build_html(args.root, strict=args.strict)
+        print(f"[book] HTML in {html}/index.html")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

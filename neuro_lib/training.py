@@ -1,0 +1,177 @@
+"""One fit loop for every torch model in the book: seeded, device-agnostic, a tqdm bar, early stopping.
+
+Usage::
+
+    history = fit(model, train_ds, val_ds, loss_fn=nn.CrossEntropyLoss(), epochs=100, lr=1e-3, seed=0)
+
+``train_ds``/``val_ds`` are ``torch.utils.data.Dataset`` objects or tuples of tensors (wrapped in a
+``TensorDataset``). A model that needs its own training objective (a DANN's domain loss, an LSPIN's gate
+penalty) passes ``train_step(model, batch, progress) -> loss tensor``, where ``progress`` runs from 0 to 1 over
+training (the DANN lambda schedule uses it). Early stopping watches the validation loss (or ``val_score`` if given,
+higher is better) and restores the best weights.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+__all__ = ["seed_everything", "resolve_device", "fit", "predict", "History", "as_dataset"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) and ask torch for deterministic kernels where it has them."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"``/``None`` picks CUDA when available, else CPU; ``"cuda"`` without a GPU raises ``RuntimeError``."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but torch sees no GPU; use device='cpu' or 'auto'")
+    return dev
+
+
+def as_dataset(data) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (tuple, list)):
+        return TensorDataset(*[torch.as_tensor(np.asarray(d)) if not torch.is_tensor(d) else d for d in data])
+    raise TypeError(f"expected a Dataset or a tuple of arrays, got {type(data).__name__}")
+
+
+@dataclass
+class History:
+    """Per-epoch record of a fit: ``train_loss``, ``val_loss``, ``val_score`` (if scored), ``best_epoch``."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_score: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict:
+        return {"train_loss": self.train_loss, "val_loss": self.val_loss, "val_score": self.val_score,
+                "best_epoch": self.best_epoch}
+
+
+def _to(batch: Sequence, device) -> list:
+    return [b.to(device) if torch.is_tensor(b) else b for b in batch]
+
+
+def _default_step(loss_fn):
+    def step(model, batch, progress):
+        *xs, y = batch
+        return loss_fn(model(*xs), y)
+
+    return step
+
+
+def fit(model: nn.Module, train_data, val_data=None, *, loss_fn: Callable | None = None, epochs: int = 100,
+        lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 64, patience: int | None = 20,
+        seed: int = 0, device: str | torch.device | None = "auto", optimizer: torch.optim.Optimizer | None = None,
+        train_step: Callable | None = None, val_step: Callable | None = None,
+        val_score: Callable[[nn.Module], float] | None = None, progress: bool = True,
+        desc: str = "training") -> History:
+    """Train ``model`` in place and return its :class:`History`.
+
+    Parameters
+    ----------
+    train_data, val_data : Dataset or tuple of arrays/tensors ``(X..., y)``; ``val_data=None`` means no early stop.
+    loss_fn : ``loss_fn(model(*xs), y)`` for the default step (e.g. ``nn.CrossEntropyLoss()``).
+    epochs, lr, weight_decay, batch_size : the usual; Adam unless ``optimizer`` is given.
+    patience : epochs without improvement of the validation criterion before stopping; ``None`` never stops.
+    seed : seeds the weights' RNG state used during training and the batch order (the same seed gives the same
+        numbers on the same machine).
+    train_step(model, batch, progress) -> loss : a custom objective; ``progress`` in [0, 1].
+    val_step(model, batch) -> loss : validation loss per batch (default: ``train_step`` under ``no_grad``).
+    val_score(model) -> float : if given, early stopping keeps the highest score instead of the lowest val loss.
+
+    Raises ``ValueError`` if neither ``loss_fn`` nor ``train_step`` is given.
+    """
+    from tqdm.auto import tqdm
+
+    if loss_fn is None and train_step is None:
+        raise ValueError("fit() needs loss_fn or train_step")
+    dev = resolve_device(device)
+    seed_everything(seed)
+    model.to(dev)
+    step = train_step or _default_step(loss_fn)
+    vstep = val_step or (lambda m, b: step(m, b, 1.0))
+    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=True, generator=gen)
+    val_loader = DataLoader(as_dataset(val_data), batch_size=1024) if val_data is not None else None
+    hist = History()
+    best, best_state, since = None, None, 0
+    n_steps = max(1, epochs * len(train_loader))
+    done = 0
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        total, n = 0.0, 0
+        for batch in train_loader:
+            batch = _to(batch, dev)
+            loss = step(model, batch, done / n_steps)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
+            total += float(loss.detach()) * len(batch[0])
+            n += len(batch[0])
+        hist.train_loss.append(total / max(n, 1))
+        if val_loader is None:
+            bar.set_postfix(loss=f"{hist.train_loss[-1]:.4f}")
+            continue
+        model.eval()
+        with torch.no_grad():
+            vt, vn = 0.0, 0
+            for batch in val_loader:
+                batch = _to(batch, dev)
+                vt += float(vstep(model, batch)) * len(batch[0])
+                vn += len(batch[0])
+        hist.val_loss.append(vt / max(vn, 1))
+        if val_score is not None:
+            with torch.no_grad():
+                hist.val_score.append(float(val_score(model)))
+            crit = -hist.val_score[-1]
+        else:
+            crit = hist.val_loss[-1]
+        bar.set_postfix(loss=f"{hist.train_loss[-1]:.4f}", val=f"{hist.val_loss[-1]:.4f}")
+        if best is None or crit < best - 1e-6:
+            best, since, hist.best_epoch = crit, 0, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since += 1
+            if patience is not None and since >= patience:
+                hist.stopped_early = True
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return hist
+
+
+@torch.no_grad()
+def predict(model: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.ndarray:
+    """Model outputs (logits) for ``X`` (array or tensor, first axis = samples) as a NumPy array."""
+    dev = next(model.parameters()).device if device is None else resolve_device(device)
+    model.eval()
+    X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X)
+    outs = [model(X[i:i + batch_size].to(dev)).detach().cpu() for i in range(0, len(X), batch_size)]
+    return torch.cat(outs).numpy() if outs else np.empty((0,))

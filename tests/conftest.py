@@ -1,0 +1,39 @@
+"""Shared test set-up: the data mirror (``NEURO_LIB_DATA``, default ``../shared/data``), a cache for unpacked
+archives, and the session-wide smoke execution of every book notebook (used by the per-notebook tests and the
+book-build test, so each notebook runs once per test session)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("NEURO_LIB_DATA", str((ROOT.parent / "shared" / "data").resolve()))
+os.environ.setdefault("NEURO_LIB_CACHE", str(Path.home() / ".cache" / "neuro_lib"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def data_mirror() -> Path:
+    p = Path(os.environ["NEURO_LIB_DATA"])
+    if not p.exists():
+        pytest.fail(f"NEURO_LIB_DATA={p} does not exist: point it at the data mirror (../shared/data)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> Path:
+    """A copy of the book sources in a temp folder, every toc notebook executed there in the smoke profile through
+    ``neuro_lib.run`` (papermill). Returns the copy's root; results are under ``<root>/_build/results``."""
+    from neuro_lib.book import execute_book
+
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb", "_generated"))
+    shutil.copytree(ROOT / "data", root / "data")
+    (root / "neuro_lib").mkdir()  # marks the repo root for neuro_lib.results.repo_root
+    execute_book(root, "smoke", force=True)
+    return root
