@@ -1,0 +1,1 @@
+"""torch modules of the book: one file per model family."""

@@ -1,0 +1,112 @@
+"""Domain-adversarial neural network (DANN; Ganin et al. 2016, JMLR 17(59)).
+
+A feature extractor G_f, a label classifier G_y and a domain classifier G_d behind a gradient-reversal layer (GRL).
+The GRL is the identity in the forward pass and multiplies the gradient by -lambda in the backward pass (Ganin et
+al. 2016, Eq. 13-14), so G_f learns features that predict the label but not the domain. lambda follows the paper's
+schedule lambda_p = 2 / (1 + exp(-gamma p)) - 1 with gamma = 10 and p the training progress in [0, 1] (Section 5.2.2).
+
+Used in the ephys chapter with mouse as the source domain and human as the target (Ophir, Shefi & Lindenbaum 2023).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["GradientReversal", "grad_reverse", "lambda_schedule", "DANN", "mlp"]
+
+
+class _GradReverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lambd):
+        ctx.lambd = float(lambd)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.lambd * grad, None
+
+
+def grad_reverse(x: torch.Tensor, lambd: float = 1.0) -> torch.Tensor:
+    """Identity forward; gradient multiplied by ``-lambd`` backward (Ganin et al. 2016, Eq. 13-14)."""
+    return _GradReverse.apply(x, lambd)
+
+
+class GradientReversal(nn.Module):
+    """Module form of :func:`grad_reverse`; set ``.lambd`` during training."""
+
+    def __init__(self, lambd: float = 1.0):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x):
+        return grad_reverse(x, self.lambd)
+
+
+def lambda_schedule(progress: float, gamma: float = 10.0) -> float:
+    """lambda_p = 2 / (1 + exp(-gamma * p)) - 1 for training progress p in [0, 1] (Ganin et al. 2016, Sec. 5.2.2)."""
+    return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
+
+
+def mlp(sizes: list[int], dropout: float = 0.0, batchnorm: bool = True, last_activation: bool = True) -> nn.Sequential:
+    """Linear layers of the given sizes with BatchNorm, ReLU and dropout between them."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        last = i == len(sizes) - 2
+        if not last or last_activation:
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class DANN(nn.Module):
+    """DANN for tabular features.
+
+    Parameters: ``n_features`` (input width), ``n_classes``, ``hidden`` (feature-extractor widths), ``dropout``,
+    ``n_domains`` (2: source, target). ``forward(x)`` returns class logits (batch, n_classes);
+    ``forward_all(x, lambd)`` returns ``(class_logits, domain_logits, features)``.
+    ``domain_adversarial=False`` gives the source-only network of the same shape (the domain head is unused).
+    """
+
+    def __init__(self, n_features: int, n_classes: int = 2, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.2,
+                 n_domains: int = 2, domain_hidden: int = 32):
+        super().__init__()
+        self.feature_extractor = mlp([n_features, *hidden], dropout=dropout)
+        self.label_classifier = nn.Linear(hidden[-1], n_classes)
+        self.grl = GradientReversal(0.0)
+        self.domain_classifier = nn.Sequential(nn.Linear(hidden[-1], domain_hidden), nn.ReLU(),
+                                               nn.Linear(domain_hidden, n_domains))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Learned representation (batch, hidden[-1])."""
+        return self.feature_extractor(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.label_classifier(self.feature_extractor(x))
+
+    def forward_all(self, x: torch.Tensor, lambd: float):
+        f = self.feature_extractor(x)
+        return self.label_classifier(f), self.domain_classifier(grad_reverse(f, lambd)), f
+
+    def train_step(self, *, domain_weight: float = 1.0, gamma: float = 10.0):
+        """A ``train_step`` for :func:`neuro_lib.training.fit` on batches ``(x, y, domain, labelled)``.
+
+        Label loss: cross-entropy over the samples with ``labelled == 1`` (unlabelled target cells contribute only
+        to the domain loss); domain loss: cross-entropy of the domain head, weighted by ``domain_weight``, with the
+        GRL coefficient following :func:`lambda_schedule`.
+        """
+        ce = nn.CrossEntropyLoss(reduction="none")
+
+        def step(model, batch, progress):
+            x, y, d, lab = batch
+            logits, dlogits, _ = model.forward_all(x, lambda_schedule(progress, gamma))
+            mask = lab.float()
+            label_loss = (ce(logits, y) * mask).sum() / mask.sum().clamp_min(1.0)
+            return label_loss + domain_weight * ce(dlogits, d).mean()
+
+        return step

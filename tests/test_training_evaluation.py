@@ -1,0 +1,96 @@
+"""The shared fit loop and evaluation helpers."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuro_lib import evaluation as ev
+from neuro_lib.profiles import select
+from neuro_lib.training import fit, predict
+
+
+def _toy(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+def _train(seed):
+    X, y = _toy()
+    torch.manual_seed(123)
+    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 2))
+    hist = fit(model, (X[:300], y[:300]), (X[300:], y[300:]), loss_fn=nn.CrossEntropyLoss(), epochs=30, lr=1e-2,
+               seed=seed, progress=False, device="cpu")
+    return model, hist, X, y
+
+
+def test_fit_learns_and_is_reproducible():
+    m1, h1, X, y = _train(0)
+    acc = (predict(m1, X[300:]).argmax(1) == y[300:]).mean()
+    assert acc > 0.9
+    assert h1.train_loss[-1] < h1.train_loss[0]
+    m2, h2, _, _ = _train(0)
+    assert h1.train_loss == h2.train_loss
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+    _, h3, _, _ = _train(1)
+    assert h3.train_loss != h1.train_loss
+
+
+def test_early_stopping_restores_the_best_epoch():
+    X, y = _toy(200)
+    rng = np.random.default_rng(0)
+    y_val = rng.integers(0, 2, 100)  # pure noise: validation loss gets worse as the model fits
+    model = nn.Sequential(nn.Linear(5, 64), nn.ReLU(), nn.Linear(64, 2))
+    hist = fit(model, (X[:100], y[:100]), (X[100:], y_val), loss_fn=nn.CrossEntropyLoss(), epochs=200, lr=1e-2,
+               patience=5, progress=False, device="cpu")
+    assert hist.stopped_early and len(hist.val_loss) < 200
+    assert hist.best_epoch == int(np.argmin(hist.val_loss))
+
+
+def test_fit_needs_an_objective_and_cuda_is_checked():
+    with pytest.raises(ValueError):
+        fit(nn.Linear(2, 2), (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)), progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no GPU"):
+            fit(nn.Linear(2, 2), (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)),
+                loss_fn=nn.CrossEntropyLoss(), device="cuda", progress=False)
+
+
+def test_stratified_split_sizes_strata_and_groups():
+    y = np.array([0] * 80 + [1] * 20)
+    tr, va, te = ev.stratified_split(y, [0.8, 0.1, 0.1], seed=0)
+    assert (len(tr), len(va), len(te)) == (80, 10, 10)
+    assert np.bincount(y[te]).tolist() == [8, 2]
+    assert len(np.intersect1d(tr, te)) == 0
+    groups = np.repeat(np.arange(50), 2)  # two augmented copies per cell
+    yg = np.repeat(np.arange(50) % 2, 2)
+    a, b = ev.stratified_split(yg, [0.8, 0.2], seed=0, groups=groups)
+    assert len(np.intersect1d(groups[a], groups[b])) == 0 and len(a) + len(b) == 100
+    with pytest.raises(ValueError):
+        ev.stratified_split(y, [0.5, 0.2])
+
+
+def test_grouped_kfold_keeps_cells_together():
+    groups = np.repeat(np.arange(40), 3)
+    y = np.repeat(np.arange(40) % 2, 3)
+    for tr, te in ev.repeated_stratified_kfold(y, 4, 2, groups=groups):
+        assert not set(groups[tr]) & set(groups[te])
+
+
+def test_metrics_and_confusion_matrix():
+    yt, yp = [0, 0, 1, 1, 2], [0, 1, 1, 1, 0]
+    m = ev.classification_metrics(yt, yp)
+    assert m["accuracy"] == pytest.approx(0.6)
+    counts, norm = ev.confusion_matrix(yt, yp, [0, 1, 2])
+    assert counts.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert np.allclose(norm.sum(1), 1)
+    s = ev.summarise([{"accuracy": 0.8}, {"accuracy": 1.0}])
+    assert s["accuracy"] == pytest.approx(0.9) and s["accuracy_sd"] == pytest.approx(np.std([0.8, 1.0], ddof=1))
+
+
+def test_profiles_select():
+    assert select("smoke", smoke=dict(e=1), cpu=dict(e=10, n=5)) == {"e": 1, "n": 5}
+    with pytest.raises(ValueError, match="unknown profile"):
+        select("tpu", cpu={})
