@@ -30,13 +30,14 @@ import pandas as pd
 
 from .. import datasets
 from ..evaluation import repeated_stratified_kfold, stratified_split
+from .features import FEATURES, morphometrics
 from .io import SWC, SWCError, read_swc
 
-__all__ = ["TASKS", "LABELS_KEY", "ARCHIVE_KEYS", "labels", "cells", "load_swc", "validity_index", "splits",
+__all__ = ["feature_table", "all_features", "TASKS", "LABELS_KEY", "ARCHIVE_KEYS", "labels", "cells", "load_swc", "validity_index", "splits",
            "Fold", "Splits", "data_keys", "archive_dir", "MTYPE_FAMILY", "CODE_VERSION"]
 
 #: bump when reading/validation changes, so cached indexes and feature tables are rebuilt
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 
 LABELS_KEY = "morphology/labels.csv"
 ARCHIVE_KEYS = {
@@ -96,19 +97,25 @@ def load_swc(path: str | os.PathLike) -> SWC:
     return read_swc(path, drop_fragments=True)
 
 
-def _index_one(path: str) -> tuple[bool, str, int, int]:
+def _index_one(path: str) -> dict:
     try:
         s = load_swc(path)
-        return True, "", len(s), int(s.n_skipped)
     except SWCError as err:
-        return False, err.reason, 0, 0
+        return {"ok": False, "reason": err.reason, "n_nodes": 0, "n_dropped": 0}
+    return {"ok": True, "reason": "", "n_nodes": len(s), "n_dropped": int(s.n_skipped), **morphometrics(s)}
+
+
+def _index_many(paths: list[str]) -> list[dict]:
+    return [_index_one(p) for p in paths]
 
 
 def validity_index(archive: str, *, n_jobs: int = 2) -> pd.DataFrame:
-    """Read every SWC of ``archive`` once and record ``ok``, ``reason``, ``n_nodes`` and ``n_dropped`` per file.
+    """Read every SWC of ``archive`` once: ``cell_id``, ``ok``, ``reason``, ``n_nodes``, ``n_dropped`` and the
+    19 (+1) features of :func:`~neuro_lib.morphology.features.morphometrics` (NaN for a malformed file).
 
     Cached in ``<cache>/morphology/index-<archive>-<sha12>-v<CODE_VERSION>.csv`` (keyed by the archive's sha256
-    and this module's code version), so a rebuild reads nothing again. ``n_jobs`` joblib workers.
+    and this module's code version), so a rebuild reads nothing again. ``n_jobs`` joblib workers (files are sent in
+    chunks of 40 to keep the overhead low).
     """
     from joblib import Parallel, delayed
 
@@ -116,11 +123,18 @@ def validity_index(archive: str, *, n_jobs: int = 2) -> pd.DataFrame:
     sha = datasets.REGISTRY[key].sha256[:12]
     out = datasets.cache_dir() / "morphology" / f"index-{archive.split('.')[0]}-{sha}-v{CODE_VERSION}.csv"
     if out.exists():
-        return pd.read_csv(out, keep_default_na=False)
+        idx = pd.read_csv(out, keep_default_na=False, na_values={f: ["", "nan", "NaN"] for f in FEATURES})
+        idx["ok"] = idx["ok"].astype(str).str.lower().eq("true")
+        return idx
     df = labels([archive])[["cell_id", "path"]]
-    res = Parallel(n_jobs=n_jobs)(delayed(_index_one)(p) for p in df["path"]) if n_jobs != 1 else \
-        [_index_one(p) for p in df["path"]]
-    idx = pd.DataFrame(res, columns=["ok", "reason", "n_nodes", "n_dropped"])
+    paths = list(df["path"])
+    chunks = [paths[i:i + 40] for i in range(0, len(paths), 40)]
+    if n_jobs == 1:
+        parts = [_index_many(c) for c in chunks]
+    else:
+        parts = Parallel(n_jobs=n_jobs)(delayed(_index_many)(c) for c in chunks)
+    idx = pd.DataFrame([r for part in parts for r in part], columns=["ok", "reason", "n_nodes", "n_dropped",
+                                                                      *FEATURES])
     idx.insert(0, "cell_id", df["cell_id"].to_numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -160,7 +174,8 @@ def cells(task: str, *, check: bool = True, n_jobs: int = 2) -> pd.DataFrame:
     skipped = {}
     if check:
         idx = pd.concat([validity_index(a, n_jobs=n_jobs) for a in sorted(df["archive"].unique())])
-        df = df.merge(idx, on="cell_id", how="left", validate="one_to_one")
+        df = df.merge(idx[["cell_id", "ok", "reason", "n_nodes", "n_dropped"]], on="cell_id", how="left",
+                      validate="one_to_one")
         bad = ~df["ok"].astype(bool)
         skipped = dict(zip(df.loc[bad, "cell_id"], df.loc[bad, "reason"]))
         if skipped:
@@ -173,6 +188,20 @@ def cells(task: str, *, check: bool = True, n_jobs: int = 2) -> pd.DataFrame:
     df.attrs["skipped"] = skipped
     df.attrs["task"] = task
     return df
+
+
+def feature_table(df: pd.DataFrame, *, n_jobs: int = 2) -> pd.DataFrame:
+    """The 19 (+1) morphometrics (:data:`~neuro_lib.morphology.features.FEATURES`) of the cells of ``df`` (rows
+    aligned with ``df``, index ``cell_id``), from the cached per-archive index (computed once, :func:`validity_index`).
+    """
+    idx = pd.concat([validity_index(a, n_jobs=n_jobs) for a in sorted(df["archive"].unique())])
+    table = idx.set_index("cell_id").loc[df["cell_id"], FEATURES]
+    return table.astype(float)
+
+
+def all_features(n_jobs: int = 2) -> pd.DataFrame:
+    """Index and features of every reconstruction of every archive (about 3,500 cells); cached."""
+    return pd.concat([validity_index(a, n_jobs=n_jobs) for a in ARCHIVE_KEYS], ignore_index=True)
 
 
 def data_keys(task: str | None = None) -> list[str]:

@@ -116,6 +116,18 @@ def morphometrics(swc: SWC) -> dict[str, float]:
     """The 19 (+ TotalFragmentation) features of :data:`FEATURES` for one cell, as ``{name: value}``.
 
     Lengths in um, surfaces in um^2, volumes in um^3, angles in degrees; the definitions are in the module
+    docstring. A cell without neurites gets 0 for counts and sums and NaN for means (and angles between
+    zero-length vectors are NaN and left out of the means).
+    """
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _morphometrics(swc)
+
+
+def _morphometrics(swc: SWC) -> dict[str, float]:
+    """The 19 (+ TotalFragmentation) features of :data:`FEATURES` for one cell, as ``{name: value}``.
+
+    Lengths in um, surfaces in um^2, volumes in um^3, angles in degrees; the definitions are in the module
     docstring. A cell without neurites gets 0 for counts and sums and NaN for means.
     """
     n = len(swc)
