@@ -137,7 +137,8 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
 def build_html(root: str | Path = ".", *, strict: bool = False) -> Path:
     """``jupyter-book build`` of ``root`` (execution off: pages are the executed notebooks); returns the HTML dir."""
     root = Path(root).resolve()
-    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(root), "--builder", "html"]
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     subprocess.run(cmd, check=True)
