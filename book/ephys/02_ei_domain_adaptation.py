@@ -109,7 +109,7 @@ ax = acc.plot.barh(xerr=acc_sd, figsize=(7, 0.5 + 0.55 * len(acc)), color=["tab:
 ax.axvline(0.974, ls="--", color="tab:gray", lw=1, label="paper DANN, mouse")
 ax.axvline(0.950, ls="--", color="tab:orange", lw=1, label="paper DANN, human")
 ax.set(xlim=(0.8, 1.0), xlabel=f"accuracy ({P['n_splits']}-fold CV x {n_repeats}, mean and sd)", ylabel="")
-ax.legend(loc="lower left", fontsize=8)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
 
 # %%

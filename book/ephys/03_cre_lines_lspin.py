@@ -105,7 +105,7 @@ cv[["accuracy", "macro_f1"]].plot.barh(xerr=cv[["accuracy_sd", "macro_f1_sd"]].t
                                         color=["tab:green", "tab:purple"])
 ax.axvline(0.916, ls="--", color="k", lw=1, label="paper LSPIN accuracy (single split)")
 ax.set(xlim=(0.6, 1.0), xlabel=f"score ({P['n_splits']}-fold CV x {n_repeats}, mean and sd)", ylabel="")
-ax.legend(fontsize=8, loc="lower left")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
 
 # %%
