@@ -91,3 +91,42 @@ def per_cell_table(y_true, y_pred, cell, cell_names) -> tuple[pd.DataFrame, pd.S
     summary = pd.Series({"mean": acc.mean(), "median": acc.median(), "max": acc.max(), "min": acc.min(),
                          "sd": acc.std(ddof=1) if len(acc) > 1 else 0.0})
     return df, summary
+
+
+def model_path(ds, task: str, channels, split_name: str, *, seed: int, epochs: int, extra: str = ""):
+    """Cache path of a trained model, keyed by the dataset's key, the task, input channels, split, seed, epochs."""
+    import hashlib
+    import json
+
+    from ..datasets import cache_dir
+
+    key = hashlib.sha256(json.dumps([ds.params, task, list(channels), split_name, seed, epochs, extra],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / "mea" / "models" / f"{ds.regime}-{task}-{key}.pt"
+
+
+def train_or_load(ds, task: str, split: dict, *, channels=(0, 1), split_name: str = "spikes", seed: int = 0,
+                  epochs: int = 30, device="auto", progress: bool = True, **kwargs):
+    """Train the CNN on ``ds`` for ``task`` (or load the weights cached by an earlier run with the same key, with
+    ``torch.load(weights_only=True)``); return ``(model, test predictions)``."""
+    import torch
+
+    from ..models.mea_cnn import MEACNN
+    from ..training import predict
+
+    X = ds.images(channels)
+    y, names = labels(ds, task)
+    path = model_path(ds, task, channels, split_name, seed=seed, epochs=epochs, extra=repr(sorted(kwargs.items())))
+    if path.exists():
+        model = MEACNN(len(names), in_channels=len(channels), dropout=kwargs.get("dropout", 0.3))
+        model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+        model.eval()
+        pred = predict(model, X[split["test"]]).argmax(1)
+        return model, pred
+    model, _, pred = train_cnn(X, y, split, len(names), epochs=epochs, seed=seed, device=device, progress=progress,
+                               desc=f"{task} {ds.regime}", **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    tmp.replace(path)
+    return model.cpu(), pred

@@ -98,6 +98,11 @@ class MEADataset:
     meta: dict = field(default_factory=dict)
 
     @property
+    def params_key(self) -> str:
+        """The cache key of this dataset's parameters (what the results files record as its 'checksum')."""
+        return hashlib.sha256(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
     def regime(self) -> str:
         return self.params["regime"]
 
@@ -202,7 +207,7 @@ def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, p
     path = dataset_path(params)
     if use_cache and path.exists():
         return load_dataset(path, params)
-    simulate_cells(params.cells, params.intra, n_jobs=n_jobs, progress=progress)
+    simulate_cells(params.cells, params.intra, n_jobs=max(2, n_jobs), progress=progress)
     t0 = time.time()
     cells = list(params.cells)
     jobs = (delayed(generate_cell_regime)(c, params) for c in cells)
@@ -225,3 +230,37 @@ def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, p
     if use_cache:
         _save(path, ds)
     return ds
+
+
+def noisy_features(ds: MEADataset, noise_uv, *, n_per_cell: int | None = None, seed: int = 0,
+                   progress: bool = True) -> tuple[np.ndarray, dict]:
+    """Recompute the EAPs of (a per-cell subset of) ``ds`` exactly (its stored positions, rotations and spikes),
+    add white Gaussian noise of each rms level in ``noise_uv`` (uV) to every sample, and extract the features.
+
+    Returns ``(index into ds, {level: (n, 4, n_sites) features})``. The keep rule (30 uV) is the clean EAP's, so
+    the same spikes are compared at every noise level.
+    """
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng([seed, 7])
+    idx = []
+    for c in range(len(ds.cells)):
+        sel = np.flatnonzero(ds.cell == c)
+        idx.append(sel if n_per_cell is None else sel[:n_per_cell])
+    idx = np.concatenate(idx)
+    intra = IntraParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in ds.params["intra"].items()})
+    out = {lvl: np.empty((len(idx), len(FEATURE_NAMES), ds.features.shape[-1]), np.float32) for lvl in noise_uv}
+    for c, name in enumerate(tqdm(ds.cells, desc="noisy EAPs", disable=not progress)):
+        rows = np.flatnonzero(ds.cell[idx] == c)
+        if not len(rows):
+            continue
+        cell = load_cell(name, intra)
+        sim = EAPSimulator(cell, ds.params["probe"], sigma=ds.params["sigma"], image_charge=ds.params["image_charge"])
+        dt = float(cell.t[1] - cell.t[0])
+        for start in range(0, len(rows), 64):
+            r = rows[start:start + 64]
+            j = idx[r]
+            e = sim.eaps(ds.positions[j], ds.rotations[j], ds.spike_index[j])
+            for lvl in noise_uv:
+                out[lvl][r] = eap_features(e + rng.normal(0, lvl, e.shape).astype(np.float32), dt)
+    return idx, out

@@ -110,9 +110,9 @@ def sample_rotations(regime: str, n: int, rng: np.random.Generator) -> np.ndarra
     """(n, 3) rotation angles in radians for a regime of Buccino et al. (2018), Fig. 2, in MEArec's convention.
 
     ``norot``: ``(pi/2, 0, 0)`` (apical dendrite along z, parallel to the probe); ``zrot``: plus a random angle
-    about z (the axis stays in the probe plane... the cell turns about the axis normal to its apical direction in the
-    plane's frame); ``xrot``: plus a random angle about x (the axis normal to the probe); ``3drot``: a uniformly
-    random 3-D rotation. Angles are those MEArec extracts from an Arvo random matrix
+    about z (the cell spins about its own apical axis); ``xrot``: plus a random angle about x, the axis normal to the
+    probe (the cell turns within a plane parallel to the probe); ``3drot``: a uniformly random 3-D rotation. Angles
+    are those MEArec extracts from an Arvo random matrix
     (``x = atan2(R21, R22)``, ``y = asin(-R20)``, ``z = atan2(R10, R00)``). Raises :class:`MEAError` for an
     unknown regime.
     """
@@ -240,15 +240,21 @@ def line_source_matrix(start: np.ndarray, end: np.ndarray, r_limit: np.ndarray, 
 
 
 def center_eaps(eaps: np.ndarray, center_index: int) -> np.ndarray:
-    """Shift each EAP (..., n_sites, n_samples) so its most negative sample is at ``center_index``, padding with the
-    edge values (MEArec's ``center_espike``; shifts of less than one sample are none)."""
-    T = eaps.shape[-1]
-    flat = eaps.reshape(*eaps.shape[:-2], -1)
-    peak = np.argmin(flat, axis=-1) % T                       # (...)
-    diff = peak - center_index
-    idx = np.clip(np.arange(T) + diff[..., None], 0, T - 1)  # (..., T)
-    idx = np.broadcast_to(idx[..., None, :], eaps.shape)
-    return np.take_along_axis(eaps, idx, axis=-1)
+    """Shift each EAP (n, n_sites, n_samples) so its most negative sample is at ``center_index``, padding with the
+    edge values (MEArec's ``center_espike``; shifts of less than one sample are none). Returns a new array."""
+    x = np.asarray(eaps)
+    squeeze = x.ndim == 2
+    x = x[None] if squeeze else x
+    T = x.shape[-1]
+    diff = np.argmin(x.reshape(len(x), -1), axis=-1) % T - center_index
+    out = x.copy()
+    for d in np.unique(diff):
+        if d == 0:
+            continue
+        sel = np.flatnonzero(diff == d)
+        idx = np.clip(np.arange(T) + d, 0, T - 1)
+        out[sel] = x[sel][..., idx]
+    return out[0] if squeeze else out
 
 
 class EAPSimulator:
@@ -256,12 +262,14 @@ class EAPSimulator:
 
     ``eaps(positions, rotations, spike_index)`` -> (n, n_sites, n_samples) float32 in uV. The geometry is loaded
     once; each call builds one transfer matrix per position (:func:`line_source_matrix`) and multiplies it with the
-    currents of the chosen spikes. Raises :class:`MEAError` for a soma position with ``x <= 0`` (in or behind the
+    currents of the chosen spikes (through their truncated SVD when ``rank_tol`` is set: singular values below
+    ``rank_tol`` times the largest are dropped, a relative change of the EAPs far below float32 precision's 1e-5
+    budget; ``rank_tol=None`` multiplies the full currents). Raises :class:`MEAError` for a soma position with ``x <= 0`` (in or behind the
     probe plane), an unknown probe, or a spike index out of range.
     """
 
     def __init__(self, cell, probe: str = "SqMEA-10-15", *, sigma: float = SIGMA, image_charge: bool | None = None,
-                 center: bool = True, dtype=np.float64):
+                 center: bool = True, rank_tol: float | None = 1e-9, backend: str = "auto"):
         info = probe_info(probe)
         self.cell = cell
         self.probe = probe
@@ -269,12 +277,23 @@ class EAPSimulator:
         self.sigma = sigma
         self.image_charge = (info.get("type") == "mea") if image_charge is None else image_charge
         self.center = center
-        self.dtype = dtype
+        self.backend = backend
         soma = np.asarray(cell.somapos, float)
         self._start = np.stack([cell.x[:, 0], cell.y[:, 0], cell.z[:, 0]], -1) - soma
         self._end = np.stack([cell.x[:, -1], cell.y[:, -1], cell.z[:, -1]], -1) - soma
         self._rlim = np.asarray(cell.d, float) / 2
-        self._imem = np.asarray(cell.imem, dtype=dtype)
+        self._imem = np.asarray(cell.imem, dtype=np.float64)
+        self.rank = None
+        if rank_tol is not None:
+            # each spike's currents (segments x samples) have a fast-decaying spectrum: keep the singular vectors
+            # above rank_tol * the largest singular value (the same rank for all spikes), so the product with the
+            # transfer matrix costs n_sites x n_segments x rank instead of x n_samples
+            U, S, Vt = np.linalg.svd(self._imem, full_matrices=False)
+            k = int(max(1, (S / S[:, :1] > rank_tol).sum(1).max()))
+            if k < 0.8 * min(self._imem.shape[1:]):
+                self.rank = k
+                self._us = np.ascontiguousarray(U[:, :, :k] * S[:, None, :k])   # (n_spikes, n_segments, k)
+                self._vt = np.ascontiguousarray(Vt[:, :k])                      # (n_spikes, k, n_samples)
         self.center_index = int(np.argmin(np.abs(np.asarray(cell.t))))
 
     def transfer(self, positions, rotations) -> np.ndarray:
@@ -291,15 +310,19 @@ class EAPSimulator:
         R = rotation_matrices(rot)                            # (n, 3, 3)
         start = self._start @ R.transpose(0, 2, 1) + pos[:, None, :]
         end = self._end @ R.transpose(0, 2, 1) + pos[:, None, :]
-        return line_source_matrix(start, end, self._rlim, self.sites, self.sigma)
+        return line_source_matrix(start, end, self._rlim, self.sites, self.sigma, backend=self.backend)
 
     def eaps(self, positions, rotations, spike_index=0) -> np.ndarray:
         """(n, n_sites, n_samples) EAPs in uV (float32)."""
-        M = self.transfer(positions, rotations).astype(self.dtype)
+        M = self.transfer(positions, rotations)
         k = np.broadcast_to(np.asarray(spike_index, int), (M.shape[0],))
         if np.any((k < 0) | (k >= self._imem.shape[0])):
             raise MEAError(f"spike index out of range 0..{self._imem.shape[0] - 1} for {self.cell.name}")
-        out = np.matmul(M, self._imem[k]) * (2000.0 if self.image_charge else 1000.0)
+        if self.rank is None:
+            out = np.matmul(M, self._imem[k])
+        else:
+            out = np.matmul(np.matmul(M, self._us[k]), self._vt[k])
+        out *= 2000.0 if self.image_charge else 1000.0
         out = out.astype(np.float32)
         if self.center:
             out = center_eaps(out, self.center_index)
