@@ -1,0 +1,200 @@
+"""The 19 features (hand-computed answers, NeuroM, real L-Measure output), repair, projections, SWC augmentation and
+the virtual cells."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuro_lib.morphology.features import FEATURES, LMEASURE_COLUMNS, morphometrics
+from neuro_lib.morphology.io import parse_swc, read_swc, to_neurom, write_swc
+
+FIX = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "morphology"
+
+
+@pytest.fixture(scope="module")
+def ycell():
+    return read_swc(FIX / "y_cell.swc")
+
+
+def test_hand_computed_features(ycell):
+    f = morphometrics(ycell)
+    assert list(f) == FEATURES
+    d = np.hypot(10, 10)
+    assert f["TotalLength"] == pytest.approx(10 * 3 + 4 * d + 10 + 50 + 50)
+    assert f["NumberStems"] == 2
+    assert f["NumberBifurcations"] == 2  # one dendritic fork + the soma (L-Measure counts it)
+    assert f["NumberBranches"] == 6
+    assert f["TotalFragmentation"] == 10
+    assert f["AverageBifurcationAngleLocal"] == pytest.approx(90)
+    assert f["AverageBifurcationAngleRemote"] == pytest.approx(90)
+    assert f["MaxBranchOrder"] == 1
+    assert f["MaxPathDistance"] == pytest.approx(110)
+    assert f["MaxEuclideanDistance"] == pytest.approx(110)
+    assert (f["OverallWidth"], f["OverallHeight"], f["OverallDepth"]) == pytest.approx((40, 160, 0))
+    assert f["SomaSurface"] == pytest.approx(4 * np.pi * 25)
+    assert f["PartitionAsymmetry"] == 0
+    assert f["AverageContraction"] == pytest.approx(1)
+    assert f["FractalDimension"] == pytest.approx(1)
+    assert f["AverageDiameter"] == pytest.approx(2 * 24.5 / 13)
+
+
+@pytest.fixture(scope="module")
+def real_cells(data_mirror):
+    from neuro_lib import datasets
+    from neuro_lib.morphology import data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = data.labels(data.RAT_S1)
+    lm = pd.read_csv(datasets.fetch("morphology/lmeasure_paper19.csv"))
+    df = df.merge(lm, on="neuron_name").sort_values("neuron_name").iloc[::60].head(6)
+    return df
+
+
+def test_shared_definitions_agree_with_neurom(real_cells):
+    import neurom as nm
+
+    for path in real_cells["path"].head(3):
+        s = read_swc(path)
+        m = to_neurom(s)
+        f = morphometrics(s)
+        stems = nm.get("number_of_neurites", m)
+        assert f["NumberStems"] == stems
+        assert f["NumberBifurcations"] == nm.get("number_of_bifurcations", m) + (stems >= 2)
+        assert f["MaxBranchOrder"] == max(nm.get("section_branch_orders", m))
+        assert f["OverallWidth"] == pytest.approx(nm.get("total_width", m), rel=1e-5)
+        assert f["OverallHeight"] == pytest.approx(nm.get("total_height", m), rel=1e-5)
+        assert f["MaxEuclideanDistance"] == pytest.approx(nm.get("max_radial_distance", m), rel=1e-5)
+        assert f["AverageBifurcationAngleLocal"] == pytest.approx(
+            np.degrees(np.mean(nm.get("local_bifurcation_angles", m))), rel=1e-4)
+        assert f["AverageBifurcationAngleRemote"] == pytest.approx(
+            np.degrees(np.mean(nm.get("remote_bifurcation_angles", m))), rel=1e-4)
+        # ours adds the segments that join each neurite to the soma (L-Measure); without them it is NeuroM's
+        soma = s.types == 1
+        from_soma = soma[np.maximum(s.parent, 0)] & (s.parent >= 0)
+        seg = s.segment_lengths()
+        assert f["TotalLength"] == pytest.approx(seg[~soma].sum())
+        assert seg[~soma & ~from_soma].sum() == pytest.approx(nm.get("total_length", m), rel=1e-5)
+        assert f["SomaSurface"] == pytest.approx(nm.get("soma_surface_area", m), rel=5e-3)
+
+
+def test_agrees_with_real_lmeasure_output(real_cells):
+    exact = ["NumberBifurcations", "NumberStems", "NumberBranches", "MaxBranchOrder"]
+    close = ["TotalLength", "TotalSurface", "TotalVolume", "MaxPathDistance", "MaxEuclideanDistance", "SomaSurface",
+             "AverageDiameter", "AverageBifurcationAngleLocal", "AverageBifurcationAngleRemote"]
+    for _, row in real_cells.iterrows():
+        f = morphometrics(read_swc(row["path"]))
+        for k in exact:
+            assert abs(f[k] - row[LMEASURE_COLUMNS[k]]) <= max(1, 0.02 * row[LMEASURE_COLUMNS[k]]), (row.neuron_name, k)
+        for k in close:
+            assert f[k] == pytest.approx(row[LMEASURE_COLUMNS[k]], rel=0.03), (row.neuron_name, k)
+
+
+# ---- repair ------------------------------------------------------------------------------------------------------
+
+def test_z_jump_correction_known_answer():
+    from neuro_lib.morphology.repair import correct_z_jumps
+
+    s = read_swc(FIX / "z_jump.swc")
+    c = correct_z_jumps(s, threshold=10)
+    np.testing.assert_allclose(c.xyz[:, 2], 0, atol=1e-12)
+    np.testing.assert_array_equal(c.xyz[:, :2], s.xyz[:, :2])
+    assert c.metadata["z_jumps"] == 1 and c.metadata["z_jump_total_um"] == pytest.approx(40)
+    assert correct_z_jumps(s, threshold=50).metadata["z_jumps"] == 0  # below threshold: untouched
+    with pytest.raises(ValueError):
+        correct_z_jumps(s, threshold=0)
+
+
+def test_resample_known_answer(ycell):
+    from neuro_lib.morphology.repair import resample
+
+    r = resample(ycell, step=5.0)
+    f0, f1 = morphometrics(ycell), morphometrics(r)
+    # straight branches: same length, same topology, every segment 5 um (or the exact branch length / k)
+    assert f1["TotalLength"] == pytest.approx(f0["TotalLength"])
+    for k in ("NumberBifurcations", "NumberStems", "MaxBranchOrder"):
+        assert f1[k] == f0[k]
+    seg = r.segment_lengths()[r.types != 1]
+    assert seg.max() <= 5.0 * 1.5 and np.median(seg) == pytest.approx(5.0, rel=0.1)
+    # apical: 110 um from the soma centre in 22 steps
+    assert np.sum(r.types == 4) == 22
+    again = parse_swc(write_swc(r))  # valid SWC
+    assert len(again) == len(r)
+
+
+# ---- projections ---------------------------------------------------------------------------------------------------
+
+def test_projection_shapes_and_geometry(ycell):
+    from neuro_lib.morphology.projections import project
+
+    img = project(ycell, 64)
+    assert img.shape == (3, 64, 64) and img.dtype == np.float32
+    assert 0 <= img.min() and img.max() <= 1 and img.max() == 1
+    # XY: the cell is symmetric about x = 0 (soma in the centre), so the XY image is mirror-symmetric left-right,
+    # up to the rounding of samples that fall exactly between two pixels
+    cols = np.arange(64)
+    assert (img[0].sum(axis=0) * cols).sum() / img[0].sum() == pytest.approx(31.5, abs=0.6)
+    assert img[0][:, :31].sum() == pytest.approx(img[0][:, 33:].sum(), rel=0.15)  # the midline column aside
+    # XZ: the cell is flat (z = 0), so its XZ projection is one row
+    rows = np.flatnonzero(img[1].sum(axis=1) > 0)
+    assert np.ptp(rows) <= 12  # the soma disc and line width only
+    with pytest.raises(ValueError):
+        project(ycell, 4)
+
+
+def test_image_augmentation_is_seeded():
+    import torch
+
+    from neuro_lib.morphology.projections import augment_images
+
+    x = torch.rand(4, 3, 32, 32)
+    a = augment_images(x, generator=torch.Generator().manual_seed(1))
+    b = augment_images(x, generator=torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    same = augment_images(x, degrees=0, translate=0, scale=(1, 1))
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+
+
+# ---- SWC augmentation and virtual cells ------------------------------------------------------------------------------
+
+def test_prune_and_add_branches(ycell):
+    from neuro_lib.morphology.augment import add_branches, prune_terminals
+
+    rng = np.random.default_rng(0)
+    p = prune_terminals(ycell, 1.0, rng)  # both daughters of the fork hang from a bifurcation
+    assert len(p) == len(ycell) - 4 and p.metadata["pruned_branches"] == 2
+    a = add_branches(ycell, 3, rng=rng)
+    assert len(a) > len(ycell) and a.metadata["added_branches"] == 3
+    for s in (p, a):
+        parse_swc(write_swc(s))  # still a valid tree
+    with pytest.raises(ValueError):
+        prune_terminals(ycell, 1.5)
+
+
+def test_mst_growth_rule():
+    from neuro_lib.morphology.synthetic import mst_tree
+
+    pts = np.array([[10.0, 0, 0], [20, 0, 0], [30, 0, 0]])
+    # bf = 0: minimum spanning tree, a chain
+    assert mst_tree(pts, np.zeros(3), bf=0.0).tolist() == [-1, 0, 1, 2]
+    # a large balancing factor favours short paths to the root: a star
+    far = np.array([[10.0, 0, 0], [10, 1, 0]])
+    assert mst_tree(far, np.zeros(3), bf=0.0).tolist() == [-1, 0, 1]
+    assert mst_tree(far, np.zeros(3), bf=50.0).tolist() == [-1, 0, 0]
+
+
+def test_virtual_dataset_is_valid_and_seeded():
+    from neuro_lib.morphology.synthetic import virtual_dataset
+
+    cells, y = virtual_dataset(3, seed=0)
+    assert len(cells) == 6 and sorted(set(y)) == ["basket", "pyramidal"]
+    for c in cells:
+        parse_swc(write_swc(c))
+    apical = [bool((c.types == 4).any()) for c in cells]
+    assert apical == [lab == "pyramidal" for lab in y]
+    cells2, _ = virtual_dataset(3, seed=0)
+    np.testing.assert_array_equal(cells[0].xyz, cells2[0].xyz)
