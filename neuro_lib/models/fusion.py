@@ -1,0 +1,216 @@
+"""The "Multi" model of Zhang et al. 2021 and the cross-validation of the tree-based branches.
+
+Zhang et al. (2021, Sci Rep 11:7291, "Methods", Figure 1) concatenate the 512-d feature of the ResNet18 branch
+(three projections of the neuron) with the 128-d feature of the Tree-LSTM branch and classify the 640-d vector with
+a 3-layer fully connected classifier. :class:`FusionClassifier` is that network end to end; :class:`MLPHead` is
+its classifier alone, which :func:`cross_validate_fusion` trains on the concatenated features of two already
+trained branches (two-stage fusion: each branch is trained on the same training cells, then frozen; this is what
+the CPU profile does, because training a ResNet18 and a Tree-LSTM jointly five times is too slow on two cores).
+
+:func:`cross_validate_branches` trains the LSTM and the Tree-LSTM on every fold and returns out-of-fold
+probabilities and, for every fold, the branch feature of every cell computed by that fold's model (the input of the
+fusion head), cached in the user cache keyed by the data and the parameters.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuro_lib.training import fit, seed_everything
+
+__all__ = ["MLPHead", "FusionClassifier", "BranchCV", "make_folds", "cross_validate_branches",
+           "cross_validate_fusion", "cv_metrics", "batched_apply"]
+
+
+class MLPHead(nn.Module):
+    """3-layer classifier: ``in_features -> 256 -> 64 -> n_classes`` with ReLU and dropout (Zhang et al. 2021)."""
+
+    def __init__(self, in_features: int, n_classes: int, hidden: Sequence[int] = (256, 64), dropout: float = 0.3):
+        super().__init__()
+        a, b = hidden
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_features, a), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(a, b), nn.ReLU(), nn.Linear(b, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class FusionClassifier(nn.Module):
+    """The end-to-end "Multi" network: ``cnn.features(images)`` (B, 512) and ``tree.features(trees)`` (B, 128)
+    concatenated (B, 640), then :class:`MLPHead`.
+
+    ``cnn`` is any module with ``features(x) -> (B, d_cnn)`` (the chapter's ResNet18) and ``out_features``
+    or ``d_cnn`` given; ``tree`` any module with ``features(idx_or_batch) -> (B, d_tree)`` (the Tree-LSTM branch).
+    ``forward(images, trees)`` returns (B, n_classes) logits.
+    """
+
+    def __init__(self, cnn: nn.Module, tree: nn.Module, n_classes: int, d_cnn: int = 512, d_tree: int = 128,
+                 dropout: float = 0.3):
+        super().__init__()
+        self.cnn, self.tree = cnn, tree
+        self.head = MLPHead(d_cnn + d_tree, n_classes, dropout=dropout)
+
+    def features(self, images, trees) -> torch.Tensor:
+        return torch.cat([self.cnn.features(images), self.tree.features(trees)], dim=1)
+
+    def forward(self, images, trees) -> torch.Tensor:
+        return self.head(self.features(images, trees))
+
+
+@torch.no_grad()
+def batched_apply(fn: Callable, idx: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``fn(index tensor)`` over ``idx`` in batches, concatenated as a NumPy array."""
+    out = [fn(torch.as_tensor(idx[i:i + batch_size])).cpu() for i in range(0, len(idx), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def make_folds(y: Sequence, n_splits: int = 5, seed: int = 0, val_fraction: float = 0.125
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Stratified ``n_splits``-fold CV on cells, each fold's training part split again into training and
+    validation (``val_fraction`` of it, stratified; 1/8 gives the paper's 8:1:1 with 5 folds... approximately).
+    Returns ``[(train, val, test), ...]`` index arrays."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    y = np.asarray(y)
+    out = []
+    for k, (rest, test) in enumerate(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(y, y)):
+        tr, va = train_test_split(rest, test_size=val_fraction, stratify=y[rest], random_state=seed + k)
+        out.append((np.sort(tr), np.sort(va), np.sort(test)))
+    return out
+
+
+@dataclass
+class BranchCV:
+    """Cross-validation output of one model.
+
+    ``proba`` (n, k) out-of-fold class probabilities (each cell predicted by the fold that tested it);
+    ``fold_metrics`` one dict per fold (accuracy, auc); ``features`` one (n, d) array per fold: the branch feature of
+    every cell from that fold's model (empty for models without one); ``history`` per fold training curves.
+    """
+
+    proba: np.ndarray
+    fold_metrics: list
+    features: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+
+
+def cv_metrics(y_true, proba) -> dict[str, float]:
+    """Accuracy and AUC (binary: of the positive class; more classes: macro one-vs-rest) from probabilities."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba)
+    out = {"accuracy": float(accuracy_score(y_true, proba.argmax(1)))}
+    try:
+        if proba.shape[1] == 2:
+            out["auc"] = float(roc_auc_score(y_true, proba[:, 1]))
+        else:
+            out["auc"] = float(roc_auc_score(y_true, proba, multi_class="ovr", average="macro",
+                                             labels=np.arange(proba.shape[1])))
+    except ValueError:  # a class missing from the test fold
+        out["auc"] = float("nan")
+    return out
+
+
+def _cache_path(kind: str, key: Mapping) -> "Path":  # noqa: F821
+    from neuro_lib.datasets import cache_dir
+
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    p = cache_dir() / "morphology" / f"{kind}-{digest}.pkl"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _train_eval(model, y, fold, *, epochs, lr, batch_size, seed, device, patience, desc, weight_decay=0.0):
+    tr, va, te = fold
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    hist = fit(model, (torch.as_tensor(tr), yt[tr]), (torch.as_tensor(va), yt[va]), loss_fn=nn.CrossEntropyLoss(),
+               epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed, device=device,
+               weight_decay=weight_decay, progress=False, desc=desc)
+    model.eval()
+    return hist
+
+
+def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds, n_classes: int, *,
+                            in_features: int, epochs: int = 20, lr: float = 1e-3, batch_size: int = 32,
+                            patience: int | None = 8, seed: int = 0, device: str = "cpu", hidden: int = 128,
+                            cache_key: Mapping | None = None, progress: bool = True) -> dict[str, BranchCV]:
+    """Train and test the sequence models on every fold.
+
+    ``banks`` maps a model name to its input bank: ``"lstm"`` -> :class:`~neuro_lib.models.lstm.IndexedSequences`,
+    ``"tree_lstm"`` -> :class:`~neuro_lib.models.tree_lstm.IndexedTrees`. ``folds`` is ``[(train, val, test), ...]``.
+    Each model is trained with Adam and cross-entropy through :func:`neuro_lib.training.fit` (early stopping on the
+    validation cells). With ``cache_key`` (something identifying the cells and their features) the result is cached
+    in ``cache_dir()/morphology`` and reused by a later call with the same key and parameters.
+    Returns ``{name: BranchCV}``.
+    """
+    from tqdm.auto import tqdm
+
+    from neuro_lib.models.lstm import SequenceLSTM
+    from neuro_lib.models.tree_lstm import TreeLSTMClassifier
+
+    y = np.asarray(y)
+    params = dict(models=sorted(banks), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed,
+                  hidden=hidden, n_classes=n_classes, folds=[[f.tolist() for f in fold] for fold in folds],
+                  y=y.tolist(), version=2)
+    path = _cache_path("branches", {"key": cache_key, **params}) if cache_key is not None else None
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())
+    builders = {"lstm": SequenceLSTM, "tree_lstm": TreeLSTMClassifier}
+    out = {}
+    all_idx = np.arange(len(y))
+    for name, bank in banks.items():
+        proba = np.zeros((len(y), n_classes))
+        fm, feats, hists = [], [], []
+        for k, fold in enumerate(tqdm(folds, desc=name, disable=not progress)):
+            seed_everything(seed + k)
+            model = builders[name](in_features, n_classes, hidden=hidden, bank=bank)
+            hist = _train_eval(model, y, fold, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed + k,
+                               device=device, patience=patience, desc=f"{name} fold {k}")
+            te = fold[2]
+            p = torch.softmax(torch.as_tensor(batched_apply(model, te)), 1).numpy()
+            proba[te] = p
+            fm.append(cv_metrics(y[te], p))
+            feats.append(batched_apply(model.features, all_idx).astype(np.float32))
+            hists.append(hist.as_dict())
+        out[name] = BranchCV(proba, fm, feats, hists)
+    if path is not None:
+        path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def cross_validate_fusion(branch_features: Sequence[Sequence[np.ndarray]], y: Sequence[int], folds, n_classes: int,
+                          *, epochs: int = 200, lr: float = 1e-3, batch_size: int = 64, patience: int | None = 30,
+                          seed: int = 0, device: str = "cpu", weight_decay: float = 1e-4,
+                          dropout: float = 0.3) -> BranchCV:
+    """Two-stage "Multi" fusion: on every fold, the branches' features of that fold (e.g. ``[cnn_feats[k],
+    tree_feats[k]]``, each (n, d)) are z-scored with the training cells' statistics, concatenated and classified by
+    an :class:`MLPHead` trained on the training cells with early stopping on the validation cells.
+    Returns a :class:`BranchCV` (its ``features`` are the concatenated inputs)."""
+    y = np.asarray(y)
+    proba = np.zeros((len(y), n_classes))
+    fm, feats, hists = [], [], []
+    for k, (tr, va, te) in enumerate(folds):
+        X = np.concatenate([np.asarray(f[k], dtype=np.float32) for f in branch_features], axis=1)
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-6
+        Xz = ((X - mu) / sd).astype(np.float32)
+        seed_everything(seed + k)
+        head = MLPHead(Xz.shape[1], n_classes, dropout=dropout)
+        yt = torch.as_tensor(y, dtype=torch.int64)
+        hist = fit(head, (torch.from_numpy(Xz[tr]), yt[tr]), (torch.from_numpy(Xz[va]), yt[va]),
+                   loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience,
+                   seed=seed + k, device=device, weight_decay=weight_decay, progress=False, desc=f"fusion {k}")
+        with torch.no_grad():
+            p = torch.softmax(head(torch.from_numpy(Xz[te]).to(next(head.parameters()).device)), 1).cpu().numpy()
+        proba[te] = p
+        fm.append(cv_metrics(y[te], p))
+        feats.append(X)
+        hists.append(hist.as_dict())
+    return BranchCV(proba, fm, feats, hists)

@@ -1,0 +1,203 @@
+"""Reduced tree, node sequence, batching, Child-Sum Tree-LSTM (batched vs per-node reference), LSTM and fusion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neuro_lib.models.fusion import FusionClassifier, MLPHead, cross_validate_branches, cv_metrics, make_folds
+from neuro_lib.models.lstm import IndexedSequences, SequenceLSTM
+from neuro_lib.models.tree_lstm import ChildSumTreeLSTM, IndexedTrees, TreeLSTMClassifier
+from neuro_lib.morphology.tree import (FEATURES, ReducedTree, collate_trees, node_sequence, pad_sequences,
+                                       reduce_tree)
+
+F = {name: i for i, name in enumerate(FEATURES)}
+
+
+def y_tree():
+    """soma (0,0,0) -> 1 (10,0,0) -> 2 (20,0,0) branch -> 3 (30,10,0) -> 4 (40,20,0) terminal; 2 -> 5 (30,-10,0)."""
+    xyz = np.array([[0, 0, 0], [10, 0, 0], [20, 0, 0], [30, 10, 0], [40, 20, 0], [30, -10, 0]], float)
+    radius = np.array([5, 1, 1, 0.5, 0.5, 0.4])
+    parent = np.array([-1, 0, 1, 2, 3, 2])
+    types = np.array([1, 3, 3, 3, 3, 4])
+    return xyz, radius, parent, types
+
+
+def random_tree(rng, n=None):
+    n = int(rng.integers(3, 400)) if n is None else n
+    parent = np.array([-1] + [int(rng.integers(max(0, i - 8), i)) for i in range(1, n)])
+    return reduce_tree(rng.normal(size=(n, 3)) * 40, rng.random(n) + 0.1, parent, rng.integers(2, 5, n))
+
+
+def test_reduce_tree_keeps_root_branch_points_and_terminals_with_known_features():
+    t = reduce_tree(*y_tree())
+    assert t.rows.tolist() == [0, 2, 4, 5]
+    assert t.parent.tolist() == [-1, 0, 1, 1]
+    assert t.height.tolist() == [2, 1, 0, 0]
+    f = t.features
+    assert f.shape == (4, len(FEATURES))
+    np.testing.assert_allclose(f[1, F["path_to_parent"]], 0.20, atol=1e-6)
+    np.testing.assert_allclose(f[2, F["path_to_parent"]], 2 * np.hypot(10, 10) / 100, atol=1e-6)
+    np.testing.assert_allclose(f[2, F["euclid_to_parent"]], np.hypot(20, 20) / 100, atol=1e-6)
+    np.testing.assert_allclose(f[2, F["path_to_root"]], (20 + 2 * np.hypot(10, 10)) / 1000, atol=1e-6)
+    np.testing.assert_allclose(f[2, [F["x"], F["y"], F["z"]]], [0.4, 0.2, 0.0], atol=1e-6)
+    assert f[:, F["branch_order"]].tolist() == pytest.approx([0, 0.1, 0.2, 0.2])
+    assert f[:, F["n_children"]].tolist() == [1, 2, 0, 0]
+    assert f[3, F["is_apical"]] == 1 and f[2, F["is_basal"]] == 1 and f[0, F["is_basal"]] == 0
+    assert f[:, F["radius"]].tolist() == pytest.approx([5, 1, 0.5, 0.4])
+
+
+def test_three_point_soma_is_merged_into_the_root():
+    # NeuroMorpho 3-point soma: rows 1 and 2 are soma points, a dendrite hangs from row 2 and one from the root
+    xyz = np.array([[0, 0, 0], [0, -5, 0], [0, 5, 0], [0, 15, 0], [0, 25, 0], [10, 0, 0]], float)
+    parent = np.array([-1, 0, 0, 2, 3, 0])
+    types = np.array([1, 1, 1, 3, 3, 3])
+    t = reduce_tree(xyz, np.ones(6), parent, types)
+    assert t.rows.tolist() == [0, 4, 5]          # soma rows 1, 2 are not nodes; 3 is unbranched
+    assert t.parent.tolist() == [-1, 0, 0]
+    # the merged soma is the root point: the path runs from the root (0,0,0) to row 3 (15 um), then 10 um
+    np.testing.assert_allclose(t.features[1, F["path_to_parent"]], 0.25, atol=1e-6)
+    # without types, soma point 1 is a terminal of the root
+    assert reduce_tree(xyz, np.ones(6), parent).rows.tolist() == [0, 1, 4, 5]  # untyped: soma point 1 is a tip
+
+
+def test_reduce_tree_rejects_bad_arrays():
+    xyz, r, p, t = y_tree()
+    with pytest.raises(ValueError, match="one root"):
+        reduce_tree(xyz, r, np.array([-1, -1, 1, 2, 3, 2]), t)
+    with pytest.raises(ValueError, match="before children"):
+        reduce_tree(xyz, r, np.array([-1, 2, 0, 2, 3, 2]), t)
+    with pytest.raises(ValueError, match="xyz"):
+        reduce_tree(xyz[:3], r, p, t)
+
+
+def test_node_sequence_is_preorder_and_subsampled():
+    t = reduce_tree(*y_tree())
+    seq = node_sequence(t)
+    np.testing.assert_array_equal(seq, t.features[[0, 1, 2, 3]])
+    big = random_tree(np.random.default_rng(1), 400)
+    s = node_sequence(big, max_len=50)
+    assert s.shape == (50, len(FEATURES))
+    np.testing.assert_array_equal(s[0], big.features[0])
+
+
+def test_collate_orders_by_height_and_links_children():
+    rng = np.random.default_rng(0)
+    trees = [random_tree(rng) for _ in range(6)]
+    b = collate_trees(trees)
+    assert b.x.shape == (sum(len(t) for t in trees), len(FEATURES))
+    n_children = 0
+    for s, e, child, slot in b.levels:
+        assert (child < s).all()                       # children are computed before their parents
+        assert slot.min() >= 0 and slot.max() < e - s if len(slot) else True
+        n_children += len(child)
+    assert n_children == sum(len(t) - 1 for t in trees)
+    np.testing.assert_array_equal(b.x[b.roots].numpy(), np.stack([t.features[0] for t in trees]))
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_batched_tree_lstm_equals_recursive_reference(dtype, tol):
+    rng = np.random.default_rng(2)
+    trees = [random_tree(rng) for _ in range(8)] + [reduce_tree(*y_tree())]
+    torch.manual_seed(0)
+    m = ChildSumTreeLSTM(len(FEATURES), 128).to(dtype)
+    cast = [ReducedTree(t.features.astype(np.float64 if dtype == torch.float64 else np.float32), t.parent, t.rows,
+                        t.height) for t in trees]
+    b = collate_trees(cast)
+    out = m(b)
+    ref = torch.stack([m.forward_recursive(t) for t in cast])
+    assert out.shape == (9, 128)
+    assert float((out - ref).abs().max()) < tol
+    # gradients agree too
+    out.pow(2).sum().backward()
+    g = {k: p.grad.clone() for k, p in m.named_parameters()}
+    m.zero_grad()
+    torch.stack([m.forward_recursive(t) for t in cast]).pow(2).sum().backward()
+    for k, p in m.named_parameters():
+        assert float((g[k] - p.grad).abs().max()) < tol * 10, k
+
+
+def test_batched_output_does_not_depend_on_batch_company():
+    rng = np.random.default_rng(3)
+    trees = [random_tree(rng) for _ in range(5)]
+    m = ChildSumTreeLSTM(len(FEATURES), 16)
+    with torch.no_grad():
+        alone = m(collate_trees(trees[2:3]))
+        together = m(collate_trees(trees))[2:3]
+    torch.testing.assert_close(alone, together, atol=1e-6, rtol=1e-5)
+
+
+def test_lstm_ignores_padding():
+    rng = np.random.default_rng(4)
+    seqs = [rng.normal(size=(n, len(FEATURES))).astype(np.float32) for n in (3, 40, 17)]
+    m = SequenceLSTM(len(FEATURES), 3, bank=IndexedSequences(seqs)).eval()
+    with torch.no_grad():
+        alone = m(torch.tensor([0]))
+        batch = m(torch.tensor([1, 0, 2]))
+    assert batch.shape == (3, 3)
+    torch.testing.assert_close(alone[0], batch[1], atol=1e-6, rtol=1e-5)
+    x, lengths = pad_sequences(seqs)
+    assert x.shape == (3, 40, len(FEATURES)) and lengths.tolist() == [3, 40, 17]
+    assert float(x[0, 3:].abs().sum()) == 0.0
+
+
+def test_fusion_concatenates_cnn_and_tree_features():
+    class TinyCNN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3 * 8 * 8, 512)
+
+        def features(self, x):
+            return self.lin(x.flatten(1))
+
+    rng = np.random.default_rng(5)
+    bank = IndexedTrees([random_tree(rng) for _ in range(4)])
+    tree = TreeLSTMClassifier(len(FEATURES), 2, bank=bank)
+    fused = FusionClassifier(TinyCNN(), tree, n_classes=2)
+    imgs = torch.randn(4, 3, 8, 8)
+    assert fused.features(imgs, torch.arange(4)).shape == (4, 640)
+    out = fused(imgs, torch.arange(4))
+    assert out.shape == (4, 2)
+    out.sum().backward()
+    assert tree.tree.U_f.weight.grad is not None and fused.cnn.lin.weight.grad is not None
+    assert sum(isinstance(m, torch.nn.Linear) for m in MLPHead(640, 3).modules()) == 3
+
+
+def test_make_folds_partition_cells():
+    y = np.array([0] * 30 + [1] * 20)
+    folds = make_folds(y, 5, seed=0)
+    tests = np.concatenate([f[2] for f in folds])
+    assert sorted(tests.tolist()) == list(range(50))
+    for tr, va, te in folds:
+        assert not set(tr) & set(va) and not set(tr) & set(te) and not set(va) & set(te)
+        assert len(tr) + len(va) + len(te) == 50
+        assert y[te].mean() == pytest.approx(0.4)
+
+
+def test_cv_metrics():
+    m = cv_metrics([0, 1, 1, 0], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]))
+    assert m["accuracy"] == 0.75 and m["auc"] == 1.0
+
+
+def test_tree_models_learn_a_separable_toy_problem():
+    """Chains (long unbranched paths, few nodes) against bushes: both branches must learn it."""
+    rng = np.random.default_rng(6)
+    trees, y = [], []
+    for i in range(60):
+        n = int(rng.integers(20, 40))
+        if i % 2:
+            parent = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)])  # bushy
+        else:
+            parent = np.array([-1] + [i - 1 if i % 8 else 0 for i in range(1, n)])   # a few long stems
+        trees.append(reduce_tree(np.cumsum(rng.normal(size=(n, 3)) * 10, 0), np.ones(n), parent,
+                                 np.full(n, 3)))
+        y.append(i % 2)
+    y = np.array(y)
+    folds = make_folds(y, 3, seed=0)
+    res = cross_validate_branches({"tree_lstm": IndexedTrees(trees),
+                                   "lstm": IndexedSequences([node_sequence(t) for t in trees])}, y, folds, 2,
+                                  in_features=len(FEATURES), epochs=15, lr=3e-3, batch_size=8, hidden=32,
+                                  patience=None, progress=False)
+    for name, r in res.items():
+        assert np.mean([m["accuracy"] for m in r.fold_metrics]) > 0.85, name
+        assert r.features[0].shape == (60, 32)
