@@ -53,7 +53,7 @@ torch.set_num_threads(2)
 cfg = profiles.select(profile,
                       smoke=dict(cells=["L5_BP_bAC217_1", "L5_UTPC_cADpyr232_1"], n_per_cell=30, n_jobs=1, epochs=1,
                                  noise_per_cell=20),
-                      cpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=30, noise_per_cell=400),
+                      cpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=8, noise_per_cell=400),
                       gpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=100, noise_per_cell=1000))
 cells = list(cells or cfg["cells"])
 n_per_cell = int(n_per_cell or cfg["n_per_cell"])
@@ -74,9 +74,9 @@ for task in TASKS:
         ds = datasets[r]
         y, names = labels(ds, task)
         sp = split_by_position(ds, axis=2, test_above=35.0, seed=seed)
-        _, pred = train_or_load(ds, task, sp, split_name="z<=35", seed=seed, epochs=epochs, device=device)
+        _, pred = train_or_load(ds, task, sp, split_name="z<=35", seed=seed, epochs=epochs, device=device, patience=3)
         rand = split_spikes(ds, seed=seed)
-        _, pred_r = train_or_load(ds, task, rand, seed=seed, epochs=epochs, device=device)
+        _, pred_r = train_or_load(ds, task, rand, seed=seed, epochs=epochs, device=device, patience=3)
         rows.append({"task": task, "regime": r, "train spikes": len(sp["train"]), "test spikes": len(sp["test"]),
                      "held-out positions": float((pred == y[sp["test"]]).mean()),
                      "random split (03)": float((pred_r == y[rand["test"]]).mean())})
@@ -100,7 +100,7 @@ for task in TASKS:
     levels = {0.0: ds.features[idx]} | {float(k): v for k, v in noisy.items()}
     for lvl, F in levels.items():
         X = F[:, :2].reshape(len(idx), 2, side, side)
-        model, hist, pred = train_cnn(X, y, sub, len(names), epochs=epochs, seed=seed, device=device,
+        model, hist, pred = train_cnn(X, y, sub, len(names), epochs=epochs, seed=seed, device=device, patience=3,
                                       desc=f"{task} noise {lvl:g}")
         rows.append({"task": task, "noise (uV rms)": lvl, "accuracy": float((pred == y[sub["test"]]).mean())})
 noise = pd.DataFrame(rows)
@@ -135,7 +135,7 @@ for task in TASKS:
     M = pd.DataFrame(index=pd.Index(REGIMES, name="trained on"), columns=pd.Index(REGIMES, name="tested on"),
                      dtype=float)
     models = {r: train_or_load(datasets[r], task, split_spikes(datasets[r], seed=seed), seed=seed, epochs=epochs,
-                               device=device)[0] for r in REGIMES}
+                               device=device, patience=3)[0] for r in REGIMES}
     for ra in REGIMES:
         for rb in REGIMES:
             dsb = datasets[rb]

@@ -1,0 +1,35 @@
+"""Smoke runs of the MEA chapter's notebooks (executed once per session by the ``smoke_book`` fixture)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neuro_lib.mea.extracellular import REGIMES
+
+EXPECTED = {
+    "01_simulate": [f"simulation/{r}/kept_eaps" for r in REGIMES] + ["simulation/all/megabytes"],
+    "02_features": [f"features/{r}/excitatory_median_amplitude_uv" for r in REGIMES],
+    "03_classify": [f"{t}/{r}/accuracy" for t in ("binary", "mtype") for r in REGIMES]
+    + [f"mtype/{r}/cell_median" for r in REGIMES],
+    "04_generalisation": ["mtype/3drot-heldout-z/accuracy", "binary/3drot-noise20/accuracy",
+                          "mtype/norot-to-3drot/accuracy"],
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_mea_notebook_smoke(smoke_book, name):
+    nb = json.loads((smoke_book / "book" / "mea" / f"{name}.ipynb").read_text())
+    pngs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
+    assert pngs, f"{name} has no figures"
+    res = json.loads((smoke_book / "_build" / "results" / "mea" / f"{name}.json").read_text())
+    missing = [k for k in EXPECTED[name] if k not in res["metrics"]]
+    assert not missing, missing
+    assert res["parameters"]["profile"] == "smoke"
+    for k in EXPECTED[name]:
+        v = res["metrics"][k]
+        assert v is not None
+        if k.endswith("accuracy"):
+            assert 0.0 <= v <= 1.0
