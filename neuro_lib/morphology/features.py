@@ -48,7 +48,7 @@ import numpy as np
 
 from .io import SWC
 
-__all__ = ["FEATURES", "LMEASURE_COLUMNS", "morphometrics", "path_distances", "nearest_marked_ancestor",
+__all__ = ["compare_lmeasure", "drop_one_feature", "plot_distributions", "svm_pipeline", "cv_svm", "signed_log", "FEATURES", "LMEASURE_COLUMNS", "morphometrics", "path_distances", "nearest_marked_ancestor",
            "feature_table"]
 
 FEATURES = [
@@ -279,3 +279,109 @@ def feature_table(swcs, *, names=None):
 
     rows = [morphometrics(s) for s in swcs]
     return pd.DataFrame(rows, index=names, columns=FEATURES)
+
+
+def signed_log(x):
+    """sign(x) log(1 + |x|): compresses the heavy right tails of lengths, surfaces and volumes."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def svm_pipeline(C: float = 1.0, gamma="scale", log: bool = True):
+    """The SVM of the paper's hand-feature baseline: median imputation (a few angles are undefined), optional
+    signed log, z-scoring, RBF SVC with probabilities (scikit-learn). ``C``/``gamma`` as in ``sklearn.svm.SVC``."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    from sklearn.svm import SVC
+
+    steps = [SimpleImputer(strategy="median")]
+    if log:
+        steps.append(FunctionTransformer(signed_log))
+    steps += [StandardScaler(), SVC(C=C, gamma=gamma, kernel="rbf", probability=True, random_state=0)]
+    return make_pipeline(*steps)
+
+
+def cv_svm(X, y, folds, *, C: float = 1.0, columns=None):
+    """Fit :func:`svm_pipeline` on each fold's train+val cells and predict its test cells.
+
+    ``X`` (n, f) array, ``y`` (n,) labels, ``folds`` a list of objects with ``train``, ``val``, ``test``;
+    ``columns`` optionally selects feature columns. Returns ``(pred, proba, classes)``: out-of-fold predicted labels
+    (n,), probabilities (n, k) and the class order.
+    """
+    X = np.asarray(X, float)
+    y = np.asarray(y)
+    if columns is not None:
+        X = X[:, columns]
+    classes = np.unique(y)
+    pred = np.empty(len(y), dtype=y.dtype)
+    proba = np.zeros((len(y), len(classes)))
+    for f in folds:
+        tr = np.concatenate([f.train, f.val])
+        m = svm_pipeline(C).fit(X[tr], y[tr])
+        pred[f.test] = m.predict(X[f.test])
+        proba[np.ix_(f.test, np.searchsorted(classes, m.classes_))] = m.predict_proba(X[f.test])
+    return pred, proba, classes
+
+
+def compare_lmeasure(ours, lmeasure):
+    """Per-feature agreement of our features with real L-Measure output.
+
+    ``ours``: DataFrame with a ``neuron_name`` column and :data:`FEATURES` columns; ``lmeasure``: the
+    ``lmeasure_paper19.csv`` table. Returns a DataFrame indexed by feature: ``n`` cells compared, ``median_rel_diff``
+    and ``p90_rel_diff`` of |ours - L-Measure| / |L-Measure|, and both medians. Cells where L-Measure is 0 are left
+    out of the relative difference.
+    """
+    import pandas as pd
+
+    m = ours.merge(lmeasure, on="neuron_name", suffixes=("", "_lm"))
+    rows = {}
+    for k, col in LMEASURE_COLUMNS.items():
+        a, b = m[k].to_numpy(float), m[col].to_numpy(float)
+        ok = np.isfinite(a) & np.isfinite(b) & (b != 0)
+        rd = np.abs(a[ok] - b[ok]) / np.abs(b[ok])
+        rows[k] = {"n": int(ok.sum()), "median_rel_diff": float(np.median(rd)) if ok.any() else np.nan,
+                   "p90_rel_diff": float(np.percentile(rd, 90)) if ok.any() else np.nan,
+                   "ours_median": float(np.nanmedian(a)), "lmeasure_median": float(np.nanmedian(b))}
+    return pd.DataFrame(rows).T
+
+
+def drop_one_feature(X, y, folds, names, *, C: float = 1.0):
+    """Accuracy of :func:`cv_svm` with all features and with each feature left out in turn (the paper's Figure 5a).
+
+    Returns a pandas Series indexed by the dropped feature (``"none"`` first): out-of-fold accuracy.
+    """
+    import pandas as pd
+
+    y = np.asarray(y)
+    out = {"none": float((cv_svm(X, y, folds, C=C)[0] == y).mean())}
+    for j, name in enumerate(names):
+        cols = [i for i in range(len(names)) if i != j]
+        out[name] = float((cv_svm(X, y, folds, C=C, columns=cols)[0] == y).mean())
+    return pd.Series(out, name="accuracy")
+
+
+def plot_distributions(table, labels, features, *, ncols: int = 5):
+    """Box plots (log scale) of ``features`` by class, one panel each (the paper's Figure 5d-h). Returns the Figure."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    labels = np.asarray(labels)
+    classes = sorted(set(labels))
+    nrows = int(np.ceil(len(features) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.8 * nrows), squeeze=False)
+    units = {"Length": "um", "Distance": "um", "Depth": "um", "Height": "um", "Width": "um", "Diameter": "um",
+             "Surface": "um$^2$", "Volume": "um$^3$", "Angle": "deg"}
+    for ax, f in zip(axes.ravel(), features):
+        vals = [pd.to_numeric(table[f], errors="coerce").to_numpy()[labels == c] for c in classes]
+        vals = [v[np.isfinite(v)] for v in vals]
+        ax.boxplot(vals, showfliers=False)
+        ax.set_xticks(range(1, len(classes) + 1), classes, rotation=30, ha="right", fontsize=8)
+        unit = next((u for k, u in units.items() if k in f), "count" if f.startswith("Number") or f.startswith("Max"
+                                                                                                   "Branch") else "")
+        ax.set_ylabel(f"{f}" + (f" ({unit})" if unit else ""), fontsize=8)
+        if np.nanmin([v.min() if len(v) else np.nan for v in vals]) > 0:
+            ax.set_yscale("log")
+    for ax in axes.ravel()[len(features):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

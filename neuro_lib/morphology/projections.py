@@ -13,7 +13,7 @@ import numpy as np
 
 from .io import SWC
 
-__all__ = ["project", "project_many", "augment_images", "PLANES"]
+__all__ = ["project", "project_many", "augment_images", "plot_projections", "example_grid", "PLANES"]
 
 #: (channel, horizontal axis, vertical axis) of each projection
 PLANES = (("XY", 0, 1), ("XZ", 0, 2), ("YZ", 1, 2))
@@ -119,3 +119,32 @@ def augment_images(x, *, degrees: float = 180.0, translate: float = 0.1, scale: 
     theta = torch.stack([torch.stack([cos, -sin, tr[:, 0]], 1), torch.stack([sin, cos, tr[:, 1]], 1)], 1)
     grid = F.affine_grid(theta.to(dev, x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def plot_projections(img: np.ndarray, axes, *, title: str | None = None, cmap: str = "gray_r") -> None:
+    """Draw the three channels of one projection image (3, S, S) on three matplotlib axes, labelled XY/XZ/YZ."""
+    for ax, ch, (name, a, b) in zip(axes, img, PLANES):
+        ax.imshow(ch, cmap=cmap, origin="lower", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("xyz"[a] + " (scaled um)", fontsize=7)
+        ax.set_ylabel("xyz"[b] + " (scaled um)", fontsize=7)
+        ax.set_title(name if title is None else f"{title}: {name}", fontsize=8)
+
+
+def example_grid(images: np.ndarray, labels, *, per_class: int = 1, seed: int = 0, max_classes: int = 12):
+    """A figure with ``per_class`` example cells of each class (rows) in their three projections (columns).
+
+    ``images`` (n, 3, S, S), ``labels`` (n,). Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    classes = sorted(set(labels))[:max_classes]
+    rows = [(c, i) for c in classes for i in rng.permutation(np.flatnonzero(labels == c))[:per_class]]
+    fig, axes = plt.subplots(len(rows), 3, figsize=(6.0, 2.0 * len(rows)), squeeze=False)
+    for (c, i), ax_row in zip(rows, axes):
+        plot_projections(images[i], ax_row, title=str(c))
+    fig.tight_layout()
+    return fig

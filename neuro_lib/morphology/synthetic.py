@@ -24,7 +24,7 @@ import numpy as np
 
 from .io import SWC
 
-__all__ = ["mst_tree", "grow", "pyramidal_cell", "basket_cell", "virtual_dataset", "CLASSES"]
+__all__ = ["mst_tree", "grow", "pyramidal_cell", "basket_cell", "virtual_dataset", "virtual_dataset_cached", "CLASSES"]
 
 CLASSES = ("basket", "pyramidal")
 
@@ -177,3 +177,28 @@ def virtual_dataset(n_per_class: int = 500, seed: int = 0) -> tuple[list[SWC], n
             cells.append(c)
             labels.append(name)
     return cells, np.asarray(labels)
+
+
+#: bump when the generator changes, so cached virtual sets are rebuilt
+GENERATOR_VERSION = "1"
+
+
+def virtual_dataset_cached(n_per_class: int = 500, seed: int = 0) -> tuple[list[SWC], np.ndarray]:
+    """:func:`virtual_dataset`, cached in ``<cache>/morphology/virtual-<n>-<seed>-v<version>.pkl`` (a file this
+    library wrote itself), so that notebooks share one generated set."""
+    import os
+    import pickle
+
+    from .. import datasets
+
+    out = datasets.cache_dir() / "morphology" / f"virtual-{n_per_class}-{seed}-v{GENERATOR_VERSION}.pkl"
+    if out.exists():
+        with open(out, "rb") as fh:
+            return pickle.load(fh)
+    res = virtual_dataset(n_per_class, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(res, fh)
+    os.replace(tmp, out)
+    return res
