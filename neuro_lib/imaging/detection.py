@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["Detections", "detect_cells", "extract_patches", "match_centers", "centers_metric", "pixel_accuracy",
-           "correlation_baseline", "suite2p_detect", "quadrant_slices"]
+           "correlation_baseline", "suite2p_detect", "quadrant_slices", "in_region", "cross_quadrant_select"]
 
 
 @dataclass
@@ -166,7 +166,44 @@ def suite2p_detect(movie: np.ndarray, *, diameter: float = 10.0, fs: float = 7.0
     settings["algorithm"] = algorithm
     settings["threshold_scaling"] = threshold_scaling
     t0 = time.time()
-    _, stat, _ = detection_wrapper(np.asarray(movie, np.float32), diameter=[diameter, diameter], tau=tau, fs=fs,
+    _, stat, _ = detection_wrapper(np.asarray(movie, np.float32), diameter=np.array([diameter, diameter]), tau=tau, fs=fs,
                                    settings=settings, device=torch.device("cpu"))
     cents = np.array([s["med"] for s in stat], float).reshape(-1, 2)
     return {"centroids": cents, "stat": stat, "seconds": time.time() - t0}
+
+
+def in_region(centres: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
+    """Boolean (n,): which (row, col) ``centres`` fall inside ``region`` (a (row slice, col slice) pair)."""
+    c = np.asarray(centres, float).reshape(-1, 2)
+    rs, cs = region
+    return (c[:, 0] >= rs.start) & (c[:, 0] < rs.stop) & (c[:, 1] >= cs.start) & (c[:, 1] < cs.stop)
+
+
+def cross_quadrant_select(candidates: dict, truth: np.ndarray, shape: tuple[int, int], threshold: float = 5.0
+                          ) -> dict:
+    """Pick a detector's knob without looking at the test region: for each quadrant, the setting (a key of
+    ``candidates``, each value the (n, 2) centres that setting found on the whole field) with the best Neurofinder
+    F1 on the other three quadrants is applied to the held-out quadrant.
+
+    Returns ``{"centroids": the held-out detections of all four quadrants, "chosen": the setting per quadrant}``.
+    """
+    quads = quadrant_slices(shape)
+    truth = np.asarray(truth, float).reshape(-1, 2)
+    out, chosen = [], []
+    for q, reg in enumerate(quads):
+        def train_f1(cents):
+            f = []
+            for k, other in enumerate(quads):
+                if k != q:
+                    f.append(centers_metric(truth[in_region(truth, other)], cents[in_region(cents, other)],
+                                            threshold)["n_matched"])
+            n_t = sum(in_region(truth, o).sum() for k, o in enumerate(quads) if k != q)
+            n_e = sum(in_region(cents, o).sum() for k, o in enumerate(quads) if k != q)
+            m = sum(f)
+            return 2 * m / (n_t + n_e) if n_t + n_e else 0.0
+
+        best = max(candidates, key=lambda key: train_f1(np.asarray(candidates[key], float).reshape(-1, 2)))
+        cents = np.asarray(candidates[best], float).reshape(-1, 2)
+        out.append(cents[in_region(cents, reg)])
+        chosen.append(best)
+    return {"centroids": np.vstack(out) if out else np.zeros((0, 2)), "chosen": chosen}

@@ -169,7 +169,8 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
     in [0, 1] with labels ``y`` (n,) (any number of classes).
 
     Patches are resized to ``input_size``; each training patch is used as is plus ``n_aug`` augmented copies
-    (:func:`augment_patches`), made after the split, from the training folds only. Returns a :class:`CVResult`.
+    (:func:`augment_patches`); a fold trains on its training patches' copies only and tests on its test patches
+    unaugmented. Returns a :class:`CVResult`.
     """
     t0 = time.time()
     x = torch.from_numpy(np.asarray(x, np.float32))
@@ -178,22 +179,27 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
     if x.shape[-1] != input_size:
         x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
     x = _normalise(x)
+    # The frozen prefix is the same function in every fold (same seed, same weights), so each patch and its n_aug
+    # augmented copies (drawn per patch, independent of the split) pass through it once; a fold trains on the copies
+    # of its training patches only and is tested on its test patches as they are.
+    seed_everything(seed)
+    prefix, _ = split_model(build_transfer_model(arch, k, trainable_from=trainable_from, weights=weights))
+    gen = torch.Generator().manual_seed(seed)
+    feats = [_prefix_features(prefix, x)] + [_prefix_features(prefix, augment_patches(x, gen)) for _ in range(n_aug)]
     y_pred = np.full(len(y), -1)
     per_fold, hists = [], []
     for f, (tr, te) in enumerate(repeated_stratified_kfold(y, n_splits=n_splits, seed=seed)):
-        seed_everything(seed + f)
+        seed_everything(seed)
         model = build_transfer_model(arch, k, trainable_from=trainable_from, weights=weights)
-        prefix, suffix = split_model(model)
-        gen = torch.Generator().manual_seed(seed + f)
-        xs = [x[tr]] + [augment_patches(x[tr], gen) for _ in range(n_aug)]
-        feats = torch.cat([_prefix_features(prefix, xa) for xa in xs])
+        _, suffix = split_model(model)
+        ftr = torch.cat([fa[tr] for fa in feats])
         ytr = torch.from_numpy(np.tile(y[tr], n_aug + 1))
-        h = fit(suffix, (feats, ytr), None, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr,
+        h = fit(suffix, (ftr, ytr), None, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr,
                 batch_size=batch_size, seed=seed + f, device=device, progress=progress,
                 desc=f"{arch} from {trainable_from}, fold {f}")
         suffix.eval()
         with torch.no_grad():
-            logits = suffix(_prefix_features(prefix, x[te]).to(next(suffix.parameters()).device)).cpu()
+            logits = suffix(feats[0][te].to(next(suffix.parameters()).device)).cpu()
         y_pred[te] = logits.argmax(1).numpy()
         per_fold.append(classification_metrics(y[te], y_pred[te]))
         hists.append(h)

@@ -1,0 +1,215 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Classifying patches around cells by transfer learning
+#
+# Seong & Park cut a 101x101 pixel patch around each found cell, upsample it to the network's input (224 pixels for
+# ResNet18 and ResNet50 {cite}`he2016resnet`, 299 for Inception-v3 {cite}`szegedy2016inception`) and retrain an
+# ImageNet network from several depths ("multi-point" retraining: every block from a chosen one onwards is trained,
+# the earlier ones are frozen), augmenting by rotations in [-30, 30] degrees and scaling in [0.9, 1.1], with 10-fold
+# cross-validation {cite}`seong_park_imaging`. Their labels were excitatory, inhibitory and glia, from a red channel.
+#
+# **What differs here, and why.**
+# * *Labels.* This movie has no red channel, so the classes are **cell** (a patch centred on a manual ROI) and
+#   **not cell** (centred on a place that is not a ROI: maxima of the correlation-image detector of page 2 that match
+#   no ROI, which are the hard cases a detector produces, topped up with random background points at least 8 pixels
+#   from every ROI centre). Set `patch_labels` to an `.npz` file with `x` (patches, n x 3 x S x S in [0, 1]), `y`
+#   (integer labels) and `class_names` and the same page runs your K-class problem (e.g. the paper's three).
+# * *Weights.* No ImageNet weights can be downloaded here. `weights="imagenet"` (or a path to a saved state dict)
+#   uses them where they can be had; the CPU profile instead compares **random initialisation** with
+#   **self-supervised autoencoder pretraining** of each network's trunk on this movie's own unlabelled patches
+#   (saved to a file and loaded through the same `weights=PATH` route, `torch.load(..., weights_only=True)`).
+# * *Scale.* On 2 CPU cores the CPU profile uses smaller patches and inputs, few epochs and the later depths only;
+#   the `gpu` profile has the paper's 101-pixel patches, 224/299 inputs and all depths.
+
+# %% tags=["parameters"]
+profile = "cpu"
+seed = 0
+device = "auto"
+epochs = None  # None = the profile default
+n_splits = None  # folds of the cross-validation (10 in the paper)
+patch_size = None  # pixels around each centre (101 in the paper)
+n_aug = None  # augmented copies of each training patch
+pretrain = "autoencoder"  # "autoencoder" (self-supervised on this movie's patches) or "none"
+weights = None  # None, "imagenet" (needs the internet) or a path to a state dict: used for every network
+patch_labels = None  # path to an .npz with x, y, class_names: your own labelled patches (e.g. E / I / glia)
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+
+import neuro_lib.datasets as nds
+from neuro_lib import profiles, results
+from neuro_lib.evaluation import plot_confusion_matrix, summarise
+from neuro_lib.imaging import correlation_baseline, stack_summary
+from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie
+from neuro_lib.imaging.patches import make_patch_dataset, pretrain_autoencoder, transfer_cv
+
+cfg = profiles.select(
+    profile,
+    smoke=dict(epochs=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1, ae_patches=32,
+               input_size={"resnet18": 32, "resnet50": 32, "inception_v3": 75},
+               runs=[("resnet18", "fc"), ("inception_v3", "fc")]),
+    cpu=dict(epochs=6, n_splits=10, patch_size=41, n_aug=2, n_patches=None, ae_epochs=2, ae_patches=600,
+             input_size={"resnet18": 64, "resnet50": 64, "inception_v3": 75},
+             runs=[("resnet18", "fc"), ("resnet18", "layer4"), ("resnet50", "fc"), ("inception_v3", "fc")]),
+    gpu=dict(epochs=30, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20, ae_patches=5000,
+             input_size={"resnet18": 224, "resnet50": 224, "inception_v3": 299},
+             runs=[("resnet18", b) for b in ("fc", "layer4", "layer3", "layer2", "conv1")]
+             + [("resnet50", b) for b in ("fc", "layer4", "layer3", "layer2", "conv1")]
+             + [("inception_v3", b) for b in ("fc", "Mixed_7a", "Mixed_6a", "Mixed_5b", "Conv2d_1a_3x3")]),
+)
+epochs = epochs if epochs is not None else cfg["epochs"]
+n_splits = n_splits if n_splits is not None else cfg["n_splits"]
+patch_size = patch_size if patch_size is not None else cfg["patch_size"]
+n_aug = n_aug if n_aug is not None else cfg["n_aug"]
+torch.set_num_threads(2)
+t_start = time.time()
+
+# %% [markdown]
+# ## The patches
+# Patches are cut from three summary images used as the three colour channels a ResNet expects: mean (red),
+# standard deviation (green) and local correlation (blue). Top row: cells; bottom row: not cells.
+
+# %%
+data = load_book_movie()
+summary = cached_summary(data)
+rgb = stack_summary(summary, ("mean", "std", "corr"))
+if patch_labels is None:
+    cand = correlation_baseline(summary["corr"], summary["mean"], threshold=0.05)
+    ds = make_patch_dataset(rgb, data.centroids(), data.labels() > 0, candidates=cand, size=patch_size, seed=seed)
+    if cfg["n_patches"]:
+        keep = np.r_[np.flatnonzero(ds["y"] == 1)[: cfg["n_patches"] // 2],
+                     np.flatnonzero(ds["y"] == 0)[: cfg["n_patches"] // 2]]
+        ds = {k: (np.asarray(v)[keep] if k != "class_names" else v) for k, v in ds.items()}
+else:
+    with np.load(patch_labels, allow_pickle=False) as z:
+        ds = {"x": z["x"].astype(np.float32), "y": z["y"].astype(np.int64), "class_names": list(z["class_names"]),
+              "source": np.array(["file"] * len(z["y"]))}
+X, y, class_names = ds["x"], ds["y"], ds["class_names"]
+counts = pd.Series(ds["source"]).value_counts()
+display(Markdown(f"**{len(y)} patches** of {patch_size}x{patch_size} pixels: "
+                 + ", ".join(f"{n} from {s}" for s, n in counts.items())
+                 + f"; classes {dict(zip(class_names, np.bincount(y, minlength=len(class_names)).tolist()))}."))
+fig, axes = plt.subplots(2, 6, figsize=(12, 4.4))
+for row, lab in enumerate([1, 0] if len(class_names) == 2 else range(2)):
+    for ax, i in zip(axes[row], np.flatnonzero(y == lab)[:6]):
+        ax.imshow(np.clip(X[i].transpose(1, 2, 0), 0, 1))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[row, 0].set_ylabel(f"{class_names[lab]}\n({patch_size} px)")
+fig.tight_layout()
+
+# %% [markdown]
+# ## Self-supervised pretraining (instead of ImageNet)
+# Each architecture's trunk is trained as the encoder of an autoencoder that reconstructs patches centred at random
+# places of the movie's summary images (no labels used), with the paper's rotation and scale augmentation. The
+# loss curves show the reconstruction error falling; the trunks are saved and reloaded with `weights=PATH`.
+
+# %%
+from neuro_lib.datasets import cache_dir
+from neuro_lib.imaging.detection import extract_patches
+from neuro_lib.imaging.patches import random_patch_centres
+
+archs = sorted({a for a, _ in cfg["runs"]}, key=["resnet18", "resnet50", "inception_v3"].index)
+init_weights = {}
+ae_curves = {}
+if weights is not None:
+    init_weights = {a: weights for a in archs}
+elif pretrain == "autoencoder":
+    rng = np.random.default_rng(seed)
+    H, W = rgb.shape[1:]
+    unl = extract_patches(rgb, random_patch_centres((H, W), cfg["ae_patches"], rng), patch_size)
+    for a in archs:
+        path = cache_dir() / "imaging" / f"ae-{a}-{profile}-p{patch_size}-s{seed}.pt"
+        out = pretrain_autoencoder(a, unl, path, input_size=cfg["input_size"][a], epochs=cfg["ae_epochs"], seed=seed)
+        init_weights[a] = out["path"]
+        ae_curves[a] = out
+if ae_curves:
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for a, out in ae_curves.items():
+        ax.plot(np.arange(1, len(out["train_loss"]) + 1), out["train_loss"], marker="o", label=f"{a} ({out['seconds']:.0f} s)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction loss (MSE, normalised units)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+
+# %% [markdown]
+# ## Table 1: networks and retraining depths, 10-fold cross-validation
+# Each row retrains one network from one block onwards (`trainable_from`; `fc` = only the new final layer), from
+# random weights and from the autoencoder's weights. Accuracy is the mean over folds (sd over folds beside it).
+
+# %%
+inits = ["random"] + (["autoencoder" if weights is None else str(weights)] if init_weights else [])
+cv = {}
+for arch, block in cfg["runs"]:
+    for init in inits:
+        w = None if init == "random" else init_weights[arch]
+        cv[(arch, block, init)] = transfer_cv(X, y, arch, trainable_from=block, weights=w, n_splits=n_splits,
+                                              input_size=cfg["input_size"][arch], epochs=epochs, n_aug=n_aug,
+                                              seed=seed, device=device)
+table = pd.DataFrame([dict(network=a, trainable_from=b, init=i, **summarise(r.per_fold), seconds=r.seconds)
+                      for (a, b, i), r in cv.items()])
+display(table[["network", "trainable_from", "init", "accuracy", "accuracy_sd", "macro_f1", "seconds"]].round(3))
+
+# %% [markdown]
+# ## Accuracy per fold
+# Each dot is one held-out fold; the spread shows how much a 10% test fold (about 66 patches) moves the number.
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 3.8))
+for j, ((a, b, i), r) in enumerate(cv.items()):
+    acc = [f["accuracy"] for f in r.per_fold]
+    ax.scatter(np.full(len(acc), j) + np.linspace(-0.15, 0.15, len(acc)), acc, s=12)
+ax.set_xticks(range(len(cv)), [f"{a}\nfrom {b}\n{i}" for a, b, i in cv], fontsize=7)
+ax.set_ylabel("accuracy on the held-out fold")
+ax.set_ylim(0, 1.02)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Table 2: confusion matrix of the best network
+# Out-of-fold predictions (every patch predicted by the fold that held it out), rows normalised, counts in brackets.
+
+# %%
+best_key = max(cv, key=lambda k: np.mean([f["accuracy"] for f in cv[k].per_fold]))
+r = cv[best_key]
+ax = plot_confusion_matrix(r.y_true, r.y_pred, labels=list(range(len(class_names))), display_labels=class_names,
+                           title=f"{best_key[0]} from {best_key[1]} ({best_key[2]})")
+best_acc = float(np.mean([f["accuracy"] for f in r.per_fold]))
+display(Markdown(f"The best configuration is **{best_key[0]} retrained from `{best_key[1]}` ({best_key[2]} "
+                 f"initialisation)** with a mean 10-fold accuracy of **{best_acc:.3f}** on cell against not cell. "
+                 f"The paper's accuracies are for its three-class problem on its own images and cannot be compared "
+                 f"directly. The page ran in {time.time() - t_start:.0f} s."))
+
+# %%
+metrics = {}
+for (a, b, i), res_ in cv.items():
+    s = summarise(res_.per_fold)
+    tag = f"{a}_{b}_{i}"
+    metrics[f"patches/{tag}/accuracy"] = s["accuracy"]
+    metrics[f"patches/{tag}/accuracy_sd"] = s["accuracy_sd"]
+    metrics[f"patches/{tag}/macro_f1"] = s["macro_f1"]
+for a in archs:
+    accs = [np.mean([f["accuracy"] for f in res_.per_fold]) for (aa, _, _), res_ in cv.items() if aa == a]
+    metrics[f"patches/{a}/accuracy"] = max(accs)
+metrics["patches/best/accuracy"] = best_acc
+results.write_results("imaging", "03_patch_classification", metrics,
+                      parameters=dict(profile=profile, seed=seed, epochs=epochs, n_splits=n_splits,
+                                      patch_size=patch_size, n_aug=n_aug, pretrain=pretrain, weights=weights,
+                                      patch_labels=patch_labels, runs=cfg["runs"], input_size=cfg["input_size"]),
+                      data=nds.checksums(DATA_KEY))

@@ -1,0 +1,46 @@
+"""Smoke runs of the imaging chapter's notebooks (through the session fixture ``smoke_book``)."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+NOTEBOOKS = {
+    "01_data": ["data/neurofinder/n_rois", "data/neurofinder/n_frames"],
+    "02_segmentation": ["segmentation/unet/pixel_accuracy", "segmentation/unet/f1", "segmentation/correlation/f1",
+                        "segmentation/unet/inference_seconds_512"],
+    "03_patch_classification": ["patches/resnet18/accuracy", "patches/inception_v3/accuracy",
+                                "patches/best/accuracy"],
+}
+
+
+def _check(root, name, keys):
+    nb = nbformat.read(root / "book" / "imaging" / f"{name}.ipynb", as_version=4)
+    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
+    assert pngs, f"{name} has no figure output"
+    doc = json.loads((root / "_build" / "results" / "imaging" / f"{name}.json").read_text())
+    for k in keys:
+        assert k in doc["metrics"], f"{name}: results lack {k}"
+    assert doc["parameters"]["profile"] == "smoke"
+    assert doc["data"], "results must record the data checksums"
+    return doc
+
+
+@pytest.mark.notebook
+def test_01_data(smoke_book):
+    doc = _check(smoke_book, "01_data", NOTEBOOKS["01_data"])
+    assert doc["metrics"]["data/neurofinder/n_rois"] == 330
+
+
+@pytest.mark.notebook
+def test_02_segmentation(smoke_book):
+    doc = _check(smoke_book, "02_segmentation", NOTEBOOKS["02_segmentation"])
+    assert 0 <= doc["metrics"]["segmentation/unet/pixel_accuracy"] <= 1
+
+
+@pytest.mark.notebook
+def test_03_patch_classification(smoke_book):
+    doc = _check(smoke_book, "03_patch_classification", NOTEBOOKS["03_patch_classification"])
+    assert 0 <= doc["metrics"]["patches/best/accuracy"] <= 1
