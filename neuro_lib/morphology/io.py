@@ -253,6 +253,9 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
         perm = None
     else:
         perm = _topological_order(parent, root)
+        kept = np.sort(perm)  # keep the file's own order (depth-first in most files) where it is parent-first
+        if kept[0] == root and np.all(parent[kept[1:]] < kept[1:]):
+            perm = kept
         if len(perm) < n and drop_fragments:
             n_dropped = n - len(perm)
         elif len(perm) < n:
@@ -284,17 +287,23 @@ def _topological_order(parent: np.ndarray, root: int) -> np.ndarray:
     kids_sorted = np.argsort(parent[has_p], kind="stable")
     child_idx = np.flatnonzero(has_p)[kids_sorted]
     starts = np.searchsorted(parent[has_p][kids_sorted], np.arange(n + 1))
-    order = [root]
+    order = [np.array([root])]
     frontier = np.array([root])
     seen = np.zeros(n, bool)
     seen[root] = True
     while frontier.size:
-        nxt = np.concatenate([child_idx[starts[f]:starts[f + 1]] for f in frontier]) if frontier.size else []
-        nxt = np.asarray(nxt, dtype=np.int64)
+        a, b = starts[frontier], starts[frontier + 1]
+        cnt = b - a
+        if cnt.sum() == 0:
+            break
+        # all children of the frontier at once: concatenated ranges child_idx[a_i:b_i]
+        offs = np.repeat(a - np.r_[0, np.cumsum(cnt)[:-1]], cnt) + np.arange(cnt.sum())
+        nxt = child_idx[offs]
         nxt = nxt[~seen[nxt]]
         seen[nxt] = True
-        order.extend(nxt.tolist())
+        order.append(nxt)
         frontier = nxt
+    order = np.concatenate(order)
     return np.asarray(order, dtype=np.int64)
 
 
@@ -334,6 +343,9 @@ def to_neurom(swc: SWC | str | os.PathLike, *, allow_unifurcated: bool = True):
 
     if not isinstance(swc, SWC):
         swc = read_swc(swc)
+    # MorphIO prints (not warns) about 3-point somata that are not exactly +-r along one axis; those are common
+    # in NeuroMorpho files and handled, so the message is silenced
+    morphio.set_ignored_warning(morphio.Warning.soma_non_conform, True)
     opts = morphio.Option.allow_unifurcated_section_change if allow_unifurcated else morphio.Option.no_modifier
     fd, tmp = tempfile.mkstemp(suffix=".swc", prefix="nl_")
     try:
