@@ -288,7 +288,8 @@ def signed_log(x):
 
 def svm_pipeline(C: float = 1.0, gamma="scale", log: bool = True, probability: bool = True):
     """The SVM of the paper's hand-feature baseline: median imputation (a few angles are undefined), optional
-    signed log, z-scoring, RBF SVC with probabilities (scikit-learn). ``C``/``gamma`` as in ``sklearn.svm.SVC``."""
+    signed log, z-scoring, RBF SVC (scikit-learn), with Platt-scaled probabilities when ``probability``.
+    ``C``/``gamma`` as in ``sklearn.svm.SVC``."""
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -297,7 +298,12 @@ def svm_pipeline(C: float = 1.0, gamma="scale", log: bool = True, probability: b
     steps = [SimpleImputer(strategy="median")]
     if log:
         steps.append(FunctionTransformer(signed_log))
-    steps += [StandardScaler(), SVC(C=C, gamma=gamma, kernel="rbf", probability=probability, random_state=0)]
+    svc = SVC(C=C, gamma=gamma, kernel="rbf")
+    if probability:  # Platt scaling, as SVC(probability=True) did before scikit-learn 1.9 deprecated it
+        from sklearn.calibration import CalibratedClassifierCV
+
+        svc = CalibratedClassifierCV(svc, method="sigmoid", ensemble=False, cv=5)
+    steps += [StandardScaler(), svc]
     return make_pipeline(*steps)
 
 
