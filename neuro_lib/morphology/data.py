@@ -108,7 +108,18 @@ def load_swc(path: str | os.PathLike) -> SWC:
     return read_swc(path, drop_fragments=True)
 
 
+@functools.lru_cache(maxsize=8192)
+def _index_one_cached(path: str) -> tuple:
+    return tuple(_index_one_uncached(path).items())
+
+
 def _index_one(path: str) -> dict:
+    """Validity, size and features of one file (memoised per process: a cell checked by :func:`cells` is not read
+    again by :func:`feature_table`)."""
+    return dict(_index_one_cached(str(path)))
+
+
+def _index_one_uncached(path: str) -> dict:
     try:
         s = load_swc(path)
     except SWCError as err:
