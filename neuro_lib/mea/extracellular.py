@@ -283,18 +283,19 @@ class EAPSimulator:
         self._end = np.stack([cell.x[:, -1], cell.y[:, -1], cell.z[:, -1]], -1) - soma
         self._rlim = np.asarray(cell.d, float) / 2
         self._imem = np.asarray(cell.imem, dtype=np.float64)
-        self.rank = None
-        if rank_tol is not None:
-            # each spike's currents (segments x samples) have a fast-decaying spectrum: keep the singular vectors
-            # above rank_tol * the largest singular value (the same rank for all spikes), so the product with the
-            # transfer matrix costs n_sites x n_segments x rank instead of x n_samples
-            U, S, Vt = np.linalg.svd(self._imem, full_matrices=False)
-            k = int(max(1, (S / S[:, :1] > rank_tol).sum(1).max()))
-            if k < 0.8 * min(self._imem.shape[1:]):
-                self.rank = k
-                self._us = np.ascontiguousarray(U[:, :, :k] * S[:, None, :k])   # (n_spikes, n_segments, k)
-                self._vt = np.ascontiguousarray(Vt[:, :k])                      # (n_spikes, k, n_samples)
         self.center_index = int(np.argmin(np.abs(np.asarray(cell.t))))
+        self.rank_tol = rank_tol
+        self._lowrank: dict[int, tuple] = {}
+
+    def _factors(self, k: int):
+        """Truncated SVD of spike ``k``'s currents, computed once: ``(U * S, Vt)`` keeping the singular values above
+        ``rank_tol`` times the largest, or ``None`` when that saves little."""
+        if k not in self._lowrank:
+            U, S, Vt = np.linalg.svd(self._imem[k], full_matrices=False)
+            r = int(max(1, (S / S[0] > self.rank_tol).sum()))
+            self._lowrank[k] = (np.ascontiguousarray(U[:, :r] * S[:r]), np.ascontiguousarray(Vt[:r])) \
+                if r < 0.8 * len(S) else None
+        return self._lowrank[k]
 
     def transfer(self, positions, rotations) -> np.ndarray:
         """(n, n_sites, n_segments) transfer matrices in mV/nA for somata at ``positions`` (n, 3) um, rotated by
@@ -318,10 +319,11 @@ class EAPSimulator:
         k = np.broadcast_to(np.asarray(spike_index, int), (M.shape[0],))
         if np.any((k < 0) | (k >= self._imem.shape[0])):
             raise MEAError(f"spike index out of range 0..{self._imem.shape[0] - 1} for {self.cell.name}")
-        if self.rank is None:
-            out = np.matmul(M, self._imem[k])
-        else:
-            out = np.matmul(np.matmul(M, self._us[k]), self._vt[k])
+        out = np.empty((M.shape[0], M.shape[1], self._imem.shape[2]))
+        for kk in np.unique(k):
+            sel = np.flatnonzero(k == kk)
+            f = self._factors(int(kk)) if self.rank_tol is not None else None
+            out[sel] = M[sel] @ self._imem[kk] if f is None else (M[sel] @ f[0]) @ f[1]
         out *= 2000.0 if self.image_charge else 1000.0
         out = out.astype(np.float32)
         if self.center:
