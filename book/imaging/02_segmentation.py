@@ -64,7 +64,7 @@ from neuro_lib.imaging.segmentation import cross_quadrant_unet, predict_unet
 cfg = profiles.select(
     profile,
     smoke=dict(epochs=1, crops_per_epoch=4, crop=64, base=4, depth=2, folds=(0, 1, 2, 3), s2p_grid=(1.0,)),
-    cpu=dict(epochs=12, crops_per_epoch=48, crop=96, base=8, depth=3, folds=(0, 1, 2, 3), s2p_grid=(0.5, 1.0, 2.0)),
+    cpu=dict(epochs=12, crops_per_epoch=64, crop=64, base=8, depth=3, folds=(0, 1, 2, 3), s2p_grid=(0.5, 1.0, 2.0)),
     gpu=dict(epochs=100, crops_per_epoch=256, crop=128, base=32, depth=4, folds=(0, 1, 2, 3),
              s2p_grid=(0.25, 0.5, 1.0, 2.0)),
 )

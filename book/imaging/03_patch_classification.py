@@ -36,7 +36,8 @@
 profile = "cpu"
 seed = 0
 device = "auto"
-epochs = None  # None = the profile default
+epochs = None  # None means the profile default, for runs that train more than the final layer
+epochs_fc = None  # None means the profile default, for runs that train only the final layer
 n_splits = None  # folds of the cross-validation (10 in the paper)
 patch_size = None  # pixels around each centre (101 in the paper)
 n_aug = None  # augmented copies of each training patch
@@ -62,19 +63,24 @@ from neuro_lib.imaging.patches import make_patch_dataset, pretrain_autoencoder, 
 
 cfg = profiles.select(
     profile,
-    smoke=dict(epochs=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1, ae_patches=32,
-               input_size={"resnet18": 32, "resnet50": 32, "inception_v3": 75},
-               runs=[("resnet18", "fc"), ("inception_v3", "fc")]),
-    cpu=dict(epochs=6, n_splits=10, patch_size=41, n_aug=2, n_patches=None, ae_epochs=2, ae_patches=600,
-             input_size={"resnet18": 64, "resnet50": 64, "inception_v3": 75},
-             runs=[("resnet18", "fc"), ("resnet18", "layer4"), ("resnet50", "fc"), ("inception_v3", "fc")]),
-    gpu=dict(epochs=30, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20, ae_patches=5000,
-             input_size={"resnet18": 224, "resnet50": 224, "inception_v3": 299},
-             runs=[("resnet18", b) for b in ("fc", "layer4", "layer3", "layer2", "conv1")]
-             + [("resnet50", b) for b in ("fc", "layer4", "layer3", "layer2", "conv1")]
-             + [("inception_v3", b) for b in ("fc", "Mixed_7a", "Mixed_6a", "Mixed_5b", "Conv2d_1a_3x3")]),
+    smoke=dict(epochs=1, epochs_fc=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1,
+               ae_patches=32, input_size={"resnet18": 32, "resnet50": 32, "inception_v3": 75},
+               runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"),
+                     ("inception_v3", "fc", "pretrained")]),
+    cpu=dict(epochs=3, epochs_fc=30, n_splits=10, patch_size=41, n_aug=1, n_patches=None, ae_epochs=2,
+             ae_patches=400, input_size={"resnet18": 64, "resnet50": 64, "inception_v3": 75},
+             runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"),
+                   ("resnet18", "layer4", "pretrained"), ("resnet50", "fc", "pretrained"),
+                   ("inception_v3", "fc", "pretrained")]),
+    gpu=dict(epochs=30, epochs_fc=60, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20,
+             ae_patches=5000, input_size={"resnet18": 224, "resnet50": 224, "inception_v3": 299},
+             runs=[(a, b, i) for i in ("random", "pretrained") for a, blocks in [
+                 ("resnet18", ("fc", "layer4", "layer3", "layer2", "conv1")),
+                 ("resnet50", ("fc", "layer4", "layer3", "layer2", "conv1")),
+                 ("inception_v3", ("fc", "Mixed_7a", "Mixed_6a", "Mixed_5b", "Conv2d_1a_3x3"))] for b in blocks]),
 )
 epochs = epochs if epochs is not None else cfg["epochs"]
+epochs_fc = epochs_fc if epochs_fc is not None else cfg["epochs_fc"]
 n_splits = n_splits if n_splits is not None else cfg["n_splits"]
 patch_size = patch_size if patch_size is not None else cfg["patch_size"]
 n_aug = n_aug if n_aug is not None else cfg["n_aug"]
@@ -126,7 +132,7 @@ from neuro_lib.datasets import cache_dir
 from neuro_lib.imaging.detection import extract_patches
 from neuro_lib.imaging.patches import random_patch_centres
 
-archs = sorted({a for a, _ in cfg["runs"]}, key=["resnet18", "resnet50", "inception_v3"].index)
+archs = sorted({a for a, _, _ in cfg["runs"]}, key=["resnet18", "resnet50", "inception_v3"].index)
 init_weights = {}
 ae_curves = {}
 if weights is not None:
@@ -152,17 +158,18 @@ if ae_curves:
 # %% [markdown]
 # ## Table 1: networks and retraining depths, 10-fold cross-validation
 # Each row retrains one network from one block onwards (`trainable_from`; `fc` = only the new final layer), from
-# random weights and from the autoencoder's weights. Accuracy is the mean over folds (sd over folds beside it).
+# random weights or from the autoencoder's weights (the `init` column). Accuracy is the mean over folds (sd over folds beside it).
 
 # %%
-inits = ["random"] + (["autoencoder" if weights is None else str(weights)] if init_weights else [])
+pre_name = "autoencoder" if weights is None else str(weights)
 cv = {}
-for arch, block in cfg["runs"]:
-    for init in inits:
-        w = None if init == "random" else init_weights[arch]
-        cv[(arch, block, init)] = transfer_cv(X, y, arch, trainable_from=block, weights=w, n_splits=n_splits,
-                                              input_size=cfg["input_size"][arch], epochs=epochs, n_aug=n_aug,
-                                              seed=seed, device=device)
+for arch, block, init in cfg["runs"]:
+    if init == "pretrained" and arch not in init_weights:
+        continue  # pretrain="none": random initialisation only
+    w = None if init == "random" else init_weights[arch]
+    cv[(arch, block, "random" if init == "random" else pre_name)] = transfer_cv(
+        X, y, arch, trainable_from=block, weights=w, n_splits=n_splits, input_size=cfg["input_size"][arch],
+        epochs=epochs_fc if block == "fc" else epochs, n_aug=n_aug, seed=seed, device=device)
 table = pd.DataFrame([dict(network=a, trainable_from=b, init=i, **summarise(r.per_fold), seconds=r.seconds)
                       for (a, b, i), r in cv.items()])
 display(table[["network", "trainable_from", "init", "accuracy", "accuracy_sd", "macro_f1", "seconds"]].round(3))
@@ -210,6 +217,6 @@ for a in archs:
 metrics["patches/best/accuracy"] = best_acc
 results.write_results("imaging", "03_patch_classification", metrics,
                       parameters=dict(profile=profile, seed=seed, epochs=epochs, n_splits=n_splits,
-                                      patch_size=patch_size, n_aug=n_aug, pretrain=pretrain, weights=weights,
+                                      epochs_fc=epochs_fc, patch_size=patch_size, n_aug=n_aug, pretrain=pretrain, weights=weights,
                                       patch_labels=patch_labels, runs=cfg["runs"], input_size=cfg["input_size"]),
                       data=nds.checksums(DATA_KEY))
