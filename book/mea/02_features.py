@@ -50,8 +50,9 @@ datasets = {r: build_dataset(DatasetParams(cells=tuple(cells), regime=r, n_per_c
 
 # %% [markdown]
 # **One spike's images.** A pyramidal cell (TTPC1 in the full profile) upright and close to the probe: the amplitude
-# image is a blob around the soma's projection stretched along the apical dendrite (z, the rows); the width image is
-# narrow where the signal is large and jumps to 7 ms at the silent sites.
+# image is a blob around the soma's projection, stretched along the apical dendrite (z, drawn upwards); the width
+# image is narrow where the signal is large and jumps to 7 ms at the silent sites. All images are drawn with y across
+# and z up, the probe seen from the cell.
 
 # %%
 ds = datasets["norot"]
@@ -63,10 +64,10 @@ plt.show()
 
 # %% [markdown]
 # **Mean images per class and regime.** Rows: `norot`, `zrot`, `xrot`, `3drot`; columns: mean amplitude and mean
-# width of inhibitory (blue titles) and excitatory (red titles) spikes. Upright pyramidal cells leave a vertical
-# streak (the apical dendrite along the probe) and broader spikes; as rotations are added the mean images blur into
-# round blobs and the classes' differences shrink to amplitude and width, which is why the task gets harder from
-# `norot` to `3drot`.
+# width of inhibitory (blue titles) and excitatory (red titles) spikes. Soma positions are uniform over the probe,
+# so the means are broad; what differs between the classes is the level (excitatory spikes are larger and wider
+# and reach more sites) and, for upright cells, a longer footprint along z, the apical dendrite. The table below
+# gives the numbers.
 
 # %%
 plots.plot_class_mean_images(datasets)

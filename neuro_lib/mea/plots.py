@@ -10,6 +10,9 @@ __all__ = ["CLASS_COLORS", "plot_intracellular", "plot_eaps_near_soma", "plot_am
            "plot_alignments", "plot_feature_images", "plot_class_mean_images", "mtype_label_colors"]
 
 CLASS_COLORS = {"excitatory": "tab:red", "inhibitory": "tab:blue"}
+# SqMEA-10-15 sites run from -67.5 to 67.5 um in y (first image axis) and z (second); images are drawn transposed,
+# z upwards, as in Figure 2's side view
+_EXTENT = (-75, 75, -75, 75)
 
 
 def mtype_label_colors(cells) -> dict:
@@ -106,15 +109,15 @@ def plot_alignments(sim_cell, seed: int = 0, n: int = 3, axes=None, probe_half: 
 
 
 def plot_feature_images(ds, index: int, axes=None):
-    """The amplitude (uV) and width (ms) images of one spike."""
+    """The amplitude (uV) and width (ms) images of one spike (y across, z up: the apical axis is vertical)."""
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(7, 3))
     img = ds.images()[index]
     for ax, im, lab, cmap in zip(axes, img, ("amplitude (uV)", "width (ms)"), ("viridis", "magma_r")):
-        h = ax.imshow(im, cmap=cmap)
-        ax.set(xlabel="site column", ylabel="site row")
+        h = ax.imshow(im.T, cmap=cmap, origin="lower", extent=_EXTENT)
+        ax.set(xlabel="y along the MEA (um)", ylabel="z along the MEA (um)")
         ax.figure.colorbar(h, ax=ax, fraction=0.046, label=lab)
     axes[0].set_title(f"{ds.cells[ds.cell[index]]}, {ds.regime}", fontsize=9)
     return axes
@@ -135,8 +138,8 @@ def plot_class_mean_images(datasets: dict, axes=None):
             vmax = max(img[~exc, j].mean(0).max(), img[exc, j].mean(0).max())
             for k, (name, sel) in enumerate((("inhibitory", ~exc), ("excitatory", exc))):
                 ax = axes[r, 2 * j + k]
-                h = ax.imshow(img[sel, j].mean(0), cmap=cmap, vmin=0, vmax=vmax)
+                h = ax.imshow(img[sel, j].mean(0).T, cmap=cmap, vmin=0, vmax=vmax, origin="lower", extent=_EXTENT)
                 ax.set_title(f"{reg}: mean {feat}, {name}", fontsize=8, color=CLASS_COLORS[name])
-                ax.set(xticks=[], yticks=[])
+                ax.set(xlabel="y (um)", ylabel="z (um)")
                 ax.figure.colorbar(h, ax=ax, fraction=0.046, label=lab)
     return axes
