@@ -14,6 +14,15 @@ from neuro_lib.morphology.tree import (FEATURES, ReducedTree, collate_trees, nod
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one intra-op thread is much faster than two on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def y_tree():
     """soma (0,0,0) -> 1 (10,0,0) -> 2 (20,0,0) branch -> 3 (30,10,0) -> 4 (40,20,0) terminal; 2 -> 5 (30,-10,0)."""
     xyz = np.array([[0, 0, 0], [10, 0, 0], [20, 0, 0], [30, 10, 0], [40, 20, 0], [30, -10, 0]], float)

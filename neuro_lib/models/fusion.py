@@ -26,7 +26,7 @@ from torch import nn
 from neuro_lib.training import fit, seed_everything
 
 __all__ = ["MLPHead", "FusionClassifier", "BranchCV", "make_folds", "cross_validate_branches",
-           "cross_validate_fusion", "cv_metrics", "batched_apply"]
+           "cross_validate_fusion", "cross_validate_cnn", "cv_metrics", "batched_apply"]
 
 
 class MLPHead(nn.Module):
@@ -138,6 +138,12 @@ def _train_eval(model, y, fold, *, epochs, lr, batch_size, seed, device, patienc
     return hist
 
 
+def _as_tuples(folds) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Folds as ``(train, val, test)`` tuples (accepts :class:`neuro_lib.morphology.data.Fold` objects)."""
+    return [(np.asarray(f.train), np.asarray(f.val), np.asarray(f.test)) if hasattr(f, "train")
+            else tuple(np.asarray(a) for a in f) for f in folds]
+
+
 def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds, n_classes: int, *,
                             in_features: int, epochs: int = 20, lr: float = 1e-3, batch_size: int = 32,
                             patience: int | None = 8, seed: int = 0, device: str = "cpu", hidden: int = 128,
@@ -157,6 +163,7 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
     from neuro_lib.models.tree_lstm import TreeLSTMClassifier
 
     y = np.asarray(y)
+    folds = _as_tuples(folds)
     params = dict(models=sorted(banks), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed,
                   hidden=hidden, n_classes=n_classes, folds=[[f.tolist() for f in fold] for fold in folds],
                   y=y.tolist(), version=2)
@@ -195,6 +202,7 @@ def cross_validate_fusion(branch_features: Sequence[Sequence[np.ndarray]], y: Se
     an :class:`MLPHead` trained on the training cells with early stopping on the validation cells.
     Returns a :class:`BranchCV` (its ``features`` are the concatenated inputs)."""
     y = np.asarray(y)
+    folds = _as_tuples(folds)
     proba = np.zeros((len(y), n_classes))
     fm, feats, hists = [], [], []
     for k, (tr, va, te) in enumerate(folds):
@@ -214,3 +222,44 @@ def cross_validate_fusion(branch_features: Sequence[Sequence[np.ndarray]], y: Se
         feats.append(X)
         hists.append(hist.as_dict())
     return BranchCV(proba, fm, feats, hists)
+
+
+def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: int, *, epochs: int = 10,
+                       batch_size: int = 32, seed: int = 0, device: str = "cpu", patience: int | None = None,
+                       cache_key: Mapping | None = None, progress: bool = True, **kwargs) -> BranchCV:
+    """The ResNet18 branch on every fold, through the chapter's
+    :func:`neuro_lib.models.resnet.train_projection_cnn` (Table 2 learning rates, training-only augmentation);
+    returns out-of-fold probabilities and, per fold, the 512-d feature of every cell from that fold's network.
+    Cached like :func:`cross_validate_branches` when ``cache_key`` is given."""
+    from types import SimpleNamespace
+
+    from tqdm.auto import tqdm
+
+    from neuro_lib.models.resnet import train_projection_cnn
+
+    y = np.asarray(y)
+    folds = _as_tuples(folds)
+    params = dict(epochs=epochs, batch_size=batch_size, seed=seed, patience=patience, n_classes=n_classes,
+                  folds=[[f.tolist() for f in fold] for fold in folds], y=y.tolist(), shape=list(images.shape),
+                  kwargs=kwargs, version=1)
+    path = _cache_path("cnn", {"key": cache_key, **params}) if cache_key is not None else None
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())
+    proba = np.zeros((len(y), n_classes))
+    fm, feats, hists = [], [], []
+    X = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    for k, (tr, va, te) in enumerate(tqdm(folds, desc="cnn", disable=not progress)):
+        model, p, hist = train_projection_cnn(images, y, SimpleNamespace(train=tr, val=va, test=te),
+                                              n_classes=n_classes, epochs=epochs, batch_size=batch_size,
+                                              seed=seed + k, device=device, patience=patience, **kwargs)
+        proba[te] = p
+        fm.append(cv_metrics(y[te], p))
+        model.eval()
+        dev = next(model.parameters()).device
+        feats.append(batched_apply(lambda i: model.features(X[i].to(dev)), np.arange(len(y)), 128)
+                     .astype(np.float32))
+        hists.append(hist.as_dict())
+    out = BranchCV(proba, fm, feats, hists)
+    if path is not None:
+        path.write_bytes(pickle.dumps(out))
+    return out

@@ -66,7 +66,19 @@ class ChildSumTreeLSTM(nn.Module):
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
 
-    def forward(self, batch: TreeBatch) -> torch.Tensor:
+    def forward(self, batch: TreeBatch, autograd: bool = False) -> torch.Tensor:
+        """Root hidden states (B, hidden) of the trees of ``batch``.
+
+        By default the level loop runs inside :class:`_LevelwiseTreeLSTM`, whose hand-written backward pass touches
+        only the nodes of each level; ``autograd=True`` uses plain autograd through the loop instead (same numbers,
+        but each level's backward allocates full-size buffers, O(nodes x height) work; kept for the tests).
+        """
+        if autograd:
+            return self._forward_autograd(batch)
+        return _LevelwiseTreeLSTM.apply(batch, batch.x, self.W_iou.weight, self.W_iou.bias, self.U_iou.weight,
+                                        self.W_f.weight, self.W_f.bias, self.U_f.weight)
+
+    def _forward_autograd(self, batch: TreeBatch) -> torch.Tensor:
         x = batch.x
         wiou = self.W_iou(x)
         wf = self.W_f(x)
@@ -79,7 +91,6 @@ class ChildSumTreeLSTM(nn.Module):
             else:
                 hc = cc = None
             h, c = self._node(wiou[s:e], wf[s:e], hc, cc, slot, e - s)
-            # in-place writes of disjoint slices: index_select saves only sizes, so autograd stays valid
             Hs[s:e] = h
             Cs[s:e] = c
         return Hs.index_select(0, batch.roots)
@@ -106,6 +117,92 @@ class ChildSumTreeLSTM(nn.Module):
             return node(0)[0][0]
         finally:
             sys.setrecursionlimit(limit)
+
+
+class _LevelwiseTreeLSTM(torch.autograd.Function):
+    """Level-by-level Child-Sum Tree-LSTM with a hand-written backward pass (Tai et al. 2015, Eqs. 2-8).
+
+    Forward runs without autograd, writing each level's states into (N, H) buffers and keeping the gates; backward
+    walks the levels from the roots down, accumulating the gradients of the children of each level with
+    ``index_add_`` into (N, H) buffers, so every level costs work proportional to its own nodes and children.
+    """
+
+    @staticmethod
+    def forward(ctx, batch, x, W_iou, b_iou, U_iou, W_f, b_f, U_f):
+        H = U_f.shape[0]
+        N = x.shape[0]
+        with torch.no_grad():
+            wiou = torch.addmm(b_iou, x, W_iou.t())
+            wf = torch.addmm(b_f, x, W_f.t())
+            Hs, Cs = x.new_zeros(N, H), x.new_zeros(N, H)
+            hsum_all = x.new_zeros(N, H)
+            F = []
+            iou_all = x.new_empty(N, 3 * H)
+            for s, e, child, slot in batch.levels:
+                n = e - s
+                iou = wiou[s:e]
+                c_extra = None
+                if len(child):
+                    hc, cc = Hs.index_select(0, child), Cs.index_select(0, child)
+                    hsum = hsum_all[s:e]
+                    hsum.index_add_(0, slot, hc)
+                    iou = iou + hsum @ U_iou.t()
+                    f = torch.sigmoid(wf[s:e].index_select(0, slot) + hc @ U_f.t())
+                    c_extra = x.new_zeros(n, H).index_add_(0, slot, f * cc)
+                    F.append(f)
+                else:
+                    F.append(None)
+                i = torch.sigmoid(iou[:, :H])
+                o = torch.sigmoid(iou[:, H:2 * H])
+                u = torch.tanh(iou[:, 2 * H:])
+                c = i * u if c_extra is None else i * u + c_extra
+                Cs[s:e] = c
+                Hs[s:e] = o * torch.tanh(c)
+                iou_all[s:e, :H], iou_all[s:e, H:2 * H], iou_all[s:e, 2 * H:] = i, o, u
+        ctx.batch, ctx.F = batch, F
+        ctx.save_for_backward(x, W_iou, U_iou, W_f, U_f, Hs, Cs, hsum_all, iou_all)
+        return Hs.index_select(0, batch.roots)
+
+    @staticmethod
+    def backward(ctx, g_root):
+        x, W_iou, U_iou, W_f, U_f, Hs, Cs, hsum_all, iou_all = ctx.saved_tensors
+        batch, F = ctx.batch, ctx.F
+        H = U_f.shape[0]
+        N = x.shape[0]
+        dH = x.new_zeros(N, H)
+        dC = x.new_zeros(N, H)
+        dH.index_add_(0, batch.roots, g_root)
+        d_iou = x.new_zeros(N, 3 * H)
+        d_fx = x.new_zeros(N, H)
+        dU_iou = torch.zeros_like(U_iou)
+        dU_f = torch.zeros_like(U_f)
+        for (s, e, child, slot), f in zip(reversed(batch.levels), reversed(F)):
+            i, o, u = iou_all[s:e, :H], iou_all[s:e, H:2 * H], iou_all[s:e, 2 * H:]
+            tc = torch.tanh(Cs[s:e])
+            dh = dH[s:e]
+            dc = dC[s:e] + dh * o * (1 - tc * tc)
+            da = d_iou[s:e]
+            da[:, :H] = dc * u * i * (1 - i)
+            da[:, H:2 * H] = dh * tc * o * (1 - o)
+            da[:, 2 * H:] = dc * i * (1 - u * u)
+            if f is None:
+                continue
+            dU_iou += da.t() @ hsum_all[s:e]
+            dhc = (da @ U_iou).index_select(0, slot)        # d h~ flows to every child
+            hc, cc = Hs.index_select(0, child), Cs.index_select(0, child)
+            dcs = dc.index_select(0, slot)
+            df = dcs * cc * f * (1 - f)                      # through the forget gate's pre-activation
+            dU_f += df.t() @ hc
+            d_fx.index_add_(0, slot + s, df)
+            dhc = dhc + df @ U_f
+            dH.index_add_(0, child, dhc)
+            dC.index_add_(0, child, dcs * f)
+        dW_iou = d_iou.t() @ x
+        db_iou = d_iou.sum(0)
+        dW_f = d_fx.t() @ x
+        db_f = d_fx.sum(0)
+        dx = d_iou @ W_iou + d_fx @ W_f if ctx.needs_input_grad[1] else None
+        return None, dx, dW_iou, db_iou, dU_iou, dW_f, db_f, dU_f
 
 
 class IndexedTrees:
