@@ -142,7 +142,8 @@ summary
 # %%
 total_s = t_intra + summary["generation (s)"].sum()
 display(Markdown(
-    f"The intracellular step took {t_intra:.0f} s in this run (NEURON runs only for cells not yet cached) and the EAPs "
+    f"The intracellular step took {t_intra:.0f} s in this run (NEURON runs only for cells not yet cached) "
+    f"and the EAPs "
     f"{summary['generation (s)'].sum():.0f} s when they were generated; the {summary['kept EAPs'].sum():,} "
     f"kept EAPs' features take {summary['file (MB)'].sum():.1f} MB on disk. On average "
     f"{100 * summary['kept fraction'].mean():.0f}% of the random positions pass the 30 uV rule."))

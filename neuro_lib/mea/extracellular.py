@@ -263,9 +263,9 @@ class EAPSimulator:
     ``eaps(positions, rotations, spike_index)`` -> (n, n_sites, n_samples) float32 in uV. The geometry is loaded
     once; each call builds one transfer matrix per position (:func:`line_source_matrix`) and multiplies it with the
     currents of the chosen spikes (through their truncated SVD when ``rank_tol`` is set: singular values below
-    ``rank_tol`` times the largest are dropped, a relative change of the EAPs far below float32 precision's 1e-5
-    budget; ``rank_tol=None`` multiplies the full currents). Raises :class:`MEAError` for a soma position with ``x <= 0`` (in or behind the
-    probe plane), an unknown probe, or a spike index out of range.
+    ``rank_tol`` times the largest are dropped, which changes the EAPs by ~1e-8 relative, far below the 1e-5
+    budget; ``rank_tol=None`` multiplies the full currents). Raises :class:`MEAError` for a soma position with
+    ``x <= 0`` (in or behind the probe plane), an unknown probe, or a spike index out of range.
     """
 
     def __init__(self, cell, probe: str = "SqMEA-10-15", *, sigma: float = SIGMA, image_charge: bool | None = None,
