@@ -54,7 +54,7 @@ P = profiles.select(profile, smoke=dict(n_repeats=1, n_splits=2, epochs=2, n_ens
                     gpu=dict(n_repeats=5, n_splits=n_splits, epochs=500, n_ensemble=5, models=None))
 n_repeats, epochs, n_ensemble = n_repeats or P["n_repeats"], epochs or P["epochs"], n_ensemble or P["n_ensemble"]
 dev = resolve_device(device)
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small MLPs: one thread is fastest
 
 mouse = load_ophir("mouse")
 X = mouse.features.to_numpy()

@@ -50,7 +50,7 @@ P = profiles.select(profile, smoke=dict(epochs=2, n_ensemble=1, n_shap=20, n_bac
                     cpu=dict(epochs=300, n_ensemble=3, n_shap=200, n_background=100),
                     gpu=dict(epochs=500, n_ensemble=5, n_shap=345, n_background=200))
 epochs = epochs or P["epochs"]
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small MLPs: one thread is fastest
 mouse, human = load_ophir("mouse"), load_ophir("human")
 
 # %% [markdown]
