@@ -38,13 +38,9 @@ import torch
 from IPython.display import Markdown, display
 
 from neuro_lib import datasets, evaluation, profiles, results
-from neuro_lib.models.fusion import (BranchCV, cross_validate_branches, cross_validate_cnn, cross_validate_fusion,
-                                     cv_metrics)
-from neuro_lib.models.lstm import IndexedSequences
-from neuro_lib.models.tree_lstm import IndexedTrees
+from neuro_lib.models.fusion import cross_validate_all
 from neuro_lib.morphology import data as mdata
-from neuro_lib.morphology.features import cv_svm
-from neuro_lib.morphology.tree import FEATURES, node_sequence, trees_from_files
+from neuro_lib.morphology.tree import trees_from_files
 
 cfg = profiles.select(profile,
                       smoke=dict(n_per_class=12, epochs=1, cnn_epochs=1, image_size=32, max_len=200, threads=1),
@@ -86,17 +82,10 @@ display(Markdown(f"{len(df)} cells: " + ", ".join(f"{(y == i).sum()} {c}" for i,
 # budget).
 
 # %%
-_, svm_proba, _ = cv_svm(X19.to_numpy(), y, folds)
-svm = BranchCV(svm_proba, [cv_metrics(y[f.test], svm_proba[f.test]) for f in folds])
-key = dict(task="rat_s1_2class", cells=list(df["cell_id"]), max_len=max_len, features=list(FEATURES))
-seq = cross_validate_branches({"lstm": IndexedSequences([node_sequence(t, max_len) for t in trees]),
-                               "tree_lstm": IndexedTrees(trees)}, y, folds, len(classes),
-                              in_features=len(FEATURES), epochs=epochs, seed=seed, device=dev, cache_key=key)
-cnn = cross_validate_cnn(images, y, folds, len(classes), epochs=cnn_epochs, seed=seed, device=dev,
-                         cache_key=dict(key, image_size=image_size))
-fusion = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, folds, len(classes), seed=seed,
-                               device=dev)
-cvs = {"svm": svm, "cnn": cnn, "lstm": seq["lstm"], "tree_lstm": seq["tree_lstm"], "fusion": fusion}
+cvs = cross_validate_all(X19.to_numpy(), images, trees, y, folds, len(classes), epochs=epochs,
+                        cnn_epochs=cnn_epochs, max_len=max_len, seed=seed, device=dev,
+                        cache_key=dict(task="rat_s1_2class", cells=list(df["cell_id"])))
+fusion = cvs["fusion"]
 summary = {m: evaluation.summarise(r.fold_metrics) for m, r in cvs.items()}
 
 # %% [markdown]

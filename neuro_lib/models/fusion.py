@@ -26,7 +26,7 @@ from torch import nn
 from neuro_lib.training import fit, seed_everything
 
 __all__ = ["MLPHead", "FusionClassifier", "BranchCV", "make_folds", "cross_validate_branches",
-           "cross_validate_fusion", "cross_validate_cnn", "cv_metrics", "batched_apply"]
+           "cross_validate_fusion", "cross_validate_cnn", "cross_validate_all", "out_of_fold", "cv_metrics", "batched_apply"]
 
 
 class MLPHead(nn.Module):
@@ -262,4 +262,44 @@ def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: i
     out = BranchCV(proba, fm, feats, hists)
     if path is not None:
         path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def cross_validate_all(X19: np.ndarray, images: np.ndarray, trees: Sequence, y: Sequence[int], folds,
+                       n_classes: int, *, epochs: int, cnn_epochs: int, max_len: int = 1500, seed: int = 0,
+                       device: str = "cpu", cache_key: Mapping | None = None, progress: bool = True
+                       ) -> dict[str, BranchCV]:
+    """The five models of Zhang et al. 2021, Table 3, on the same folds: ``svm`` (RBF, 19 hand features,
+    :func:`neuro_lib.morphology.features.cv_svm`), ``cnn`` (:func:`cross_validate_cnn`), ``lstm`` and ``tree_lstm``
+    (:func:`cross_validate_branches`) and ``fusion`` (:func:`cross_validate_fusion` of the CNN and Tree-LSTM
+    features). ``X19`` (n, 19), ``images`` (n, 3, S, S), ``trees`` n reduced trees, ``y`` (n,) class indices,
+    ``folds`` objects with ``train``/``val``/``test``. Trained branches are cached under ``cache_key``."""
+    from neuro_lib.models.lstm import IndexedSequences
+    from neuro_lib.models.tree_lstm import IndexedTrees
+    from neuro_lib.morphology.features import cv_svm
+    from neuro_lib.morphology.tree import FEATURES, node_sequence
+
+    y = np.asarray(y)
+    tfolds = _as_tuples(folds)
+    _, svm_proba, _ = cv_svm(np.asarray(X19, float), y, folds)
+    svm = BranchCV(svm_proba, [cv_metrics(y[te], svm_proba[te]) for _, _, te in tfolds])
+    key = None if cache_key is None else dict(cache_key, max_len=max_len, features=list(FEATURES))
+    seq = cross_validate_branches({"lstm": IndexedSequences([node_sequence(t, max_len) for t in trees]),
+                                   "tree_lstm": IndexedTrees(trees)}, y, tfolds, n_classes,
+                                  in_features=len(FEATURES), epochs=epochs, seed=seed, device=device,
+                                  cache_key=key, progress=progress)
+    cnn = cross_validate_cnn(images, y, tfolds, n_classes, epochs=cnn_epochs, seed=seed, device=device,
+                             cache_key=None if key is None else dict(key, image_size=int(images.shape[-1])),
+                             progress=progress)
+    fusion = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, tfolds, n_classes, seed=seed,
+                                   device=device)
+    return {"svm": svm, "cnn": cnn, "lstm": seq["lstm"], "tree_lstm": seq["tree_lstm"], "fusion": fusion}
+
+
+def out_of_fold(features: Sequence[np.ndarray], folds) -> np.ndarray:
+    """(n, d): each cell's feature taken from the fold whose model did not train on it (its test fold)."""
+    tfolds = _as_tuples(folds)
+    out = np.zeros_like(np.asarray(features[0]))
+    for f, (_, _, te) in zip(features, tfolds):
+        out[te] = np.asarray(f)[te]
     return out
