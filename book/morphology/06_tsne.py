@@ -52,7 +52,7 @@ from neuro_lib.morphology.tree import trees_from_files
 
 cfg = profiles.select(profile,
                       smoke=dict(n_per_class=12, epochs=1, cnn_epochs=1, image_size=32, max_len=200, threads=1),
-                      cpu=dict(n_per_class=None, epochs=8, cnn_epochs=6, image_size=64, max_len=1500, threads=1),
+                      cpu=dict(n_per_class=None, epochs=4, cnn_epochs=3, image_size=64, max_len=300, threads=1),
                       gpu=dict(n_per_class=None, epochs=60, cnn_epochs=60, image_size=224, max_len=1500, threads=8))
 epochs = epochs or cfg["epochs"]
 cnn_epochs = cnn_epochs or cfg["cnn_epochs"]
