@@ -52,7 +52,7 @@ cfg = profiles.select(
     profile,
     smoke=dict(n_per_class=10, size=32, epochs=1, n_splits=2, lr_conv=1e-3, lr_head=1e-3, pretrain_epochs=1,
                batch_size=16),
-    cpu=dict(n_per_class=None, size=64, epochs=8, n_splits=5, lr_conv=1e-3, lr_head=1e-3, pretrain_epochs=0,
+    cpu=dict(n_per_class=None, size=48, epochs=3, n_splits=5, lr_conv=1e-3, lr_head=1e-3, pretrain_epochs=0,
              batch_size=64),
     gpu=dict(n_per_class=None, size=224, epochs=60, n_splits=5, lr_conv=PAPER_LR_CONV, lr_head=PAPER_LR_HEAD,
              pretrain_epochs=20, batch_size=64),
