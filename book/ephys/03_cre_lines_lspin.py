@@ -32,6 +32,7 @@ n_repeats = None  # None: the profile's default
 epochs = None
 lambda1 = 0.01
 n_ensemble = None
+class_weight = None  # "balanced" weights the loss by inverse class frequency
 
 # %%
 import matplotlib.pyplot as plt
@@ -59,7 +60,7 @@ torch.set_num_threads(1)  # small MLPs: one thread is fastest
 mouse = load_ophir("mouse")
 X = mouse.features.to_numpy()
 y = np.array([CRE_CLASSES.index(c) for c in mouse.meta["cre_class"]])
-params = LSPINParams(lambda1=lambda1, epochs=epochs)
+params = LSPINParams(lambda1=lambda1, epochs=epochs, class_weight=class_weight)
 
 
 def mlp_fitter(X, y, fold, **_):
@@ -147,6 +148,7 @@ for model, row in single.iterrows():
         metrics[f"cre5/{model}/paper_split/{m}"] = row[m]
 path = write_results("ephys", "03_cre_lines_lspin", metrics,
                      parameters=dict(profile=profile, seed=seed, n_splits=P["n_splits"], n_repeats=n_repeats,
-                                     epochs=epochs, lambda1=lambda1, n_ensemble=n_ensemble, device=str(dev)),
+                                     epochs=epochs, lambda1=lambda1, n_ensemble=n_ensemble,
+                                     class_weight=class_weight, device=str(dev)),
                      data=datasets.checksums(OPHIR_KEYS["mouse"]))
 print(f"results written to {path}")

@@ -85,6 +85,16 @@ class LSPINParams:
     epochs: int = 300
     batch_size: int = 64
     patience: int = 40
+    class_weight: str | None = None  # "balanced": cross-entropy weights n / (K * n_k), for macro-averaged scores
+
+
+def _class_weights(y, mode):
+    if mode is None:
+        return None
+    if mode != "balanced":
+        raise ValueError(f"class_weight must be None or 'balanced', got {mode!r}")
+    counts = np.bincount(y)
+    return torch.as_tensor(len(y) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32)
 
 
 def _val_split(y, seed, frac=0.15):
@@ -104,8 +114,9 @@ def fit_lspin(X_train, y_train, params: LSPINParams = LSPINParams(), *, seed: in
         tr, va = _val_split(y, seed + 101 * k)
         model = LSPIN(Xt.shape[1], int(y.max()) + 1, gate_hidden=params.gate_hidden, hidden=params.hidden,
                       sigma=params.sigma, lambda1=params.lambda1, lambda2=params.lambda2, dropout=params.dropout)
-        fit(model, (Xt[tr], y[tr]), (Xt[va], y[va]), train_step=model.train_step(),
-            val_step=lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
+        w = _class_weights(y[tr], params.class_weight)
+        fit(model, (Xt[tr], y[tr]), (Xt[va], y[va]), train_step=model.train_step(nn.CrossEntropyLoss(weight=w)),
+            val_step=lambda m, b, w=w: nn.functional.cross_entropy(m(b[0]), b[1], weight=w),
             epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay, batch_size=params.batch_size,
             patience=params.patience, seed=seed + k, device=device, progress=progress, desc="LSPIN")
         models.append(model.cpu().eval())
