@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NEURO_LIB_DATA", str((ROOT.parent / "shared" / "data").resolve()))
 os.environ.setdefault("NEURO_LIB_CACHE", str(Path.home() / ".cache" / "neuro_lib"))
-os.environ.setdefault("MPLBACKEND", "Agg")
+# No MPLBACKEND here: the notebook kernels inherit the environment, and a non-inline backend there means no figures.
 
 
 @pytest.fixture(scope="session")
