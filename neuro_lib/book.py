@@ -113,7 +113,12 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
     results = read_all(results_dir or root / "_build" / "results")
     lines = []
     for chapter in specs:
-        lines += [f"### {chapter['title']}", "", chapter.get("note", ""), "",
+        profiles_run = sorted({str(doc.get("parameters", {}).get("profile", "?"))
+                               for (ch, _), doc in results.items() if ch == chapter["chapter"]})
+        ran = (f"*Our numbers here come from the `{'`, `'.join(profiles_run)}` profile"
+               + (" (tiny subsets for tests: not comparable with the paper)*" if "smoke" in profiles_run else "*")
+               if profiles_run else "*Not run in this build.*")
+        lines += [f"### {chapter['title']}", "", chapter.get("note", ""), "", ran, "",
                   "| task | model | metric | ours | ours (sd over folds) | paper | paper's source | notebook |",
                   "|---|---|---|---|---|---|---|---|"]
         for row in chapter["rows"]:
