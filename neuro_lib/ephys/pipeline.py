@@ -23,7 +23,7 @@ from torch import nn
 from ..evaluation import stratified_split
 from ..models.dann import DANN
 from ..models.lspin import LSPIN
-from ..training import fit, predict
+from ..training import fit, predict, seed_everything
 
 __all__ = ["Preprocessor", "baselines", "fit_lspin", "fit_mlp", "fit_dann", "LSPINParams", "DANNParams",
            "ensemble_proba", "sklearn_fitter", "lspin_fitter", "ei_fitters", "cross_validate", "paper_split_ei",
@@ -112,6 +112,7 @@ def fit_lspin(X_train, y_train, params: LSPINParams = LSPINParams(), *, seed: in
     models = []
     for k in range(n_ensemble):
         tr, va = _val_split(y, seed + 101 * k)
+        seed_everything(seed + k)  # the initial weights too
         model = LSPIN(Xt.shape[1], int(y.max()) + 1, gate_hidden=params.gate_hidden, hidden=params.hidden,
                       sigma=params.sigma, lambda1=params.lambda1, lambda2=params.lambda2, dropout=params.dropout)
         w = _class_weights(y[tr], params.class_weight)
@@ -138,6 +139,7 @@ def fit_mlp(X_train, y_train, *, hidden=(128, 64), dropout=0.3, seed=0, epochs=3
     Xt = prep.transform(X_train)
     y = np.asarray(y_train)
     tr, va = _val_split(y, seed)
+    seed_everything(seed)
     model = nn.Sequential(mlp([Xt.shape[1], *hidden], dropout=dropout), nn.Linear(hidden[-1], int(y.max()) + 1))
     fit(model, (Xt[tr], y[tr]), (Xt[va], y[va]), loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr,
         weight_decay=1e-4, patience=40, seed=seed, device=device, progress=progress, desc="MLP")
@@ -168,6 +170,7 @@ def fit_dann(X_train, y_train, domain_train, labelled, params: DANNParams = DANN
     y, d, lab = (np.asarray(a).astype(np.int64) for a in (y_train, domain_train, labelled))
     strata = d * 10 + y * lab + 5 * (1 - lab)
     tr, va = _val_split(strata, seed)
+    seed_everything(seed)
     model = DANN(Xt.shape[1], int(y.max()) + 1, hidden=params.hidden, dropout=params.dropout)
     weight = params.domain_weight if adversarial else 0.0
     step = model.train_step(domain_weight=weight)
