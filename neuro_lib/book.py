@@ -91,7 +91,7 @@ def execute_book(root: str | Path = ".", profile: str = "cpu", *, force: bool = 
     return out
 
 
-def _fmt(v, kind: str = "") -> str:
+def _fmt(v) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, (int, float)) and 0 <= v <= 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold, train_test_split
 
@@ -19,6 +20,8 @@ __all__ = [
     "plot_confusion_matrix",
     "tsne",
     "plot_embedding",
+    "cross_validate",
+    "summarise_scores",
 ]
 
 
@@ -185,3 +188,53 @@ def plot_embedding(emb: np.ndarray, labels: Sequence, *, ax=None, title: str = "
     if title:
         ax.set_title(title)
     return ax
+
+
+def cross_validate(X, y, fitters: dict, folds, *, side: dict | None = None, by=None, progress: bool = True
+                   ) -> tuple[pd.DataFrame, dict]:
+    """Fit every fitter on every fold; return ``(scores, predictions)``.
+
+    ``folds``: list of ``(train_idx, test_idx)``; ``fitters``: name -> ``fitter(X_train, y_train, seed, **side_train)``
+    returning a ``predict(X)`` callable, where ``side_train`` holds the training rows of each array in ``side`` (e.g.
+    ``{"domain": species_code}``). ``by`` (optional array, e.g. species) splits the test cells into groups scored
+    separately. ``scores`` has one row per (model, fold[, group]) with accuracy and macro F1/precision/recall;
+    ``predictions[name][group]`` = ``(y_true, y_pred)`` pooled over the folds of the first repeat (for confusion
+    matrices; ``group`` is ``"all"`` without ``by``).
+    """
+    from tqdm.auto import tqdm
+
+    X, y = np.asarray(X, dtype=float), np.asarray(y)
+    side = {k: np.asarray(v) for k, v in (side or {}).items()}
+    by = np.asarray(by) if by is not None else np.full(len(y), "all")
+    rows, preds = [], {}
+    seen = np.zeros(len(y), bool)
+    first_repeat = True
+    with tqdm(total=len(folds) * len(fitters), desc="cross-validation", disable=not progress) as bar:
+        for k, (tr, te) in enumerate(folds):
+            if seen[te].any():
+                first_repeat = False
+            seen[te] = True
+            for name, fitter in fitters.items():
+                bar.set_postfix(fold=k, model=name)
+                predict_fn = fitter(X[tr], y[tr], k, **{n: a[tr] for n, a in side.items()})
+                yp = np.asarray(predict_fn(X[te]))
+                for g in np.unique(by[te]):
+                    sel = by[te] == g
+                    rows.append({"model": name, "fold": k, "group": g,
+                                 **classification_metrics(y[te][sel], yp[sel])})
+                    if first_repeat:
+                        yt0, yp0 = preds.setdefault(name, {}).get(g, (np.empty(0, y.dtype), np.empty(0, yp.dtype)))
+                        preds[name][g] = (np.r_[yt0, y[te][sel]], np.r_[yp0, yp[sel]])
+                bar.update()
+    return pd.DataFrame(rows), preds
+
+
+def summarise_scores(scores: pd.DataFrame, metrics=("accuracy", "macro_f1", "macro_precision", "macro_recall")
+                     ) -> pd.DataFrame:
+    """Mean and sd over folds per (model, group): columns ``<metric>`` and ``<metric>_sd``."""
+    g = scores.groupby(["model", "group"], sort=False)[list(metrics)]
+    mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
+    out = mean.copy()
+    for m in metrics:
+        out[f"{m}_sd"] = sd[m]
+    return out

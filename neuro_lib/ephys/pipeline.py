@@ -16,11 +16,11 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import LabelEncoder, PowerTransformer, StandardScaler
+from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import SVC
 from torch import nn
 
-from ..evaluation import stratified_split
+from ..evaluation import cross_validate, stratified_split, summarise_scores  # noqa: F401 (re-exported)
 from ..models.dann import DANN
 from ..models.lspin import LSPIN
 from ..training import fit, predict, seed_everything
@@ -97,6 +97,12 @@ def _class_weights(y, mode):
     return torch.as_tensor(len(y) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32)
 
 
+def _prepare(X_train):
+    """Fit the :class:`Preprocessor` on the training cells; return it and the transformed training features."""
+    prep = Preprocessor().fit(X_train)
+    return prep, prep.transform(X_train)
+
+
 def _val_split(y, seed, frac=0.15):
     return stratified_split(y, [1 - frac, frac], seed=seed)
 
@@ -106,8 +112,7 @@ def fit_lspin(X_train, y_train, params: LSPINParams = LSPINParams(), *, seed: in
     """Fit LSPIN on training cells (a stratified 15% of them for early stopping); return ``(models, prep)`` where
     ``models`` is a list of ``n_ensemble`` LSPINs (different seeds and validation splits) and ``prep`` the
     :class:`Preprocessor` fit on the training cells. Labels are integer-coded 0..K-1."""
-    prep = Preprocessor().fit(X_train)
-    Xt = prep.transform(X_train)
+    prep, Xt = _prepare(X_train)
     y = np.asarray(y_train)
     models = []
     for k in range(n_ensemble):
@@ -135,8 +140,7 @@ def fit_mlp(X_train, y_train, *, hidden=(128, 64), dropout=0.3, seed=0, epochs=3
     """A plain MLP of the LSPIN prediction network's shape (no gates), for comparison."""
     from ..models.dann import mlp
 
-    prep = Preprocessor().fit(X_train)
-    Xt = prep.transform(X_train)
+    prep, Xt = _prepare(X_train)
     y = np.asarray(y_train)
     tr, va = _val_split(y, seed)
     seed_everything(seed)
@@ -165,8 +169,7 @@ def fit_dann(X_train, y_train, domain_train, labelled, params: DANNParams = DANN
     ``domain_train``: 0 = source (mouse), 1 = target (human); ``labelled``: 1 where the label may be used (e.g. 0
     for the target cells in unsupervised adaptation). The validation split (15%, stratified by domain x label) is
     scored on labelled cells only. Returns ``(model, prep)``."""
-    prep = Preprocessor().fit(X_train)
-    Xt = prep.transform(X_train)
+    prep, Xt = _prepare(X_train)
     y, d, lab = (np.asarray(a).astype(np.int64) for a in (y_train, domain_train, labelled))
     strata = d * 10 + y * lab + 5 * (1 - lab)
     tr, va = _val_split(strata, seed)
@@ -212,47 +215,6 @@ def lspin_fitter(params: LSPINParams, n_ensemble: int = 3, device="cpu"):
         return lambda Xte: ensemble_proba(models, prep.transform(Xte)).argmax(1)
 
     return fitter
-
-
-def cross_validate(X, y, fitters: dict, folds, *, side: dict | None = None, by=None, progress: bool = True
-                   ) -> tuple[pd.DataFrame, dict]:
-    """Fit every fitter on every fold; return ``(scores, predictions)``.
-
-    ``folds``: list of ``(train_idx, test_idx)``; ``fitters``: name -> ``fitter(X_train, y_train, seed, **side_train)``
-    returning a ``predict(X)`` callable, where ``side_train`` holds the training rows of each array in ``side`` (e.g.
-    ``{"domain": species_code}``). ``by`` (optional array, e.g. species) splits the test cells into groups scored
-    separately. ``scores`` has one row per (model, fold[, group]) with accuracy and macro F1/precision/recall;
-    ``predictions[name][group]`` = ``(y_true, y_pred)`` pooled over the folds of the first repeat (for confusion
-    matrices; ``group`` is ``"all"`` without ``by``).
-    """
-    from tqdm.auto import tqdm
-
-    from ..evaluation import classification_metrics
-
-    X, y = np.asarray(X, dtype=float), np.asarray(y)
-    side = {k: np.asarray(v) for k, v in (side or {}).items()}
-    by = np.asarray(by) if by is not None else np.full(len(y), "all")
-    rows, preds = [], {}
-    seen = np.zeros(len(y), bool)
-    first_repeat = True
-    with tqdm(total=len(folds) * len(fitters), desc="cross-validation", disable=not progress) as bar:
-        for k, (tr, te) in enumerate(folds):
-            if seen[te].any():
-                first_repeat = False
-            seen[te] = True
-            for name, fitter in fitters.items():
-                bar.set_postfix(fold=k, model=name)
-                predict_fn = fitter(X[tr], y[tr], k, **{n: a[tr] for n, a in side.items()})
-                yp = np.asarray(predict_fn(X[te]))
-                for g in np.unique(by[te]):
-                    sel = by[te] == g
-                    rows.append({"model": name, "fold": k, "group": g,
-                                 **classification_metrics(y[te][sel], yp[sel])})
-                    if first_repeat:
-                        yt0, yp0 = preds.setdefault(name, {}).get(g, (np.empty(0, y.dtype), np.empty(0, yp.dtype)))
-                        preds[name][g] = (np.r_[yt0, y[te][sel]], np.r_[yp0, yp[sel]])
-                bar.update()
-    return pd.DataFrame(rows), preds
 
 
 def ei_fitters(params: DANNParams = DANNParams(), *, device="cpu", seed: int = 0) -> dict:
@@ -314,17 +276,6 @@ def paper_split_cre5(y, complete, *, seed: int = 0, n_test: int = 277):
     idx = np.flatnonzero(np.asarray(complete))
     tr, te = stratified_split(np.asarray(y)[idx], [len(idx) - n_test, n_test], seed=seed)
     return [(idx[tr], idx[te])]
-
-
-def summarise_scores(scores: pd.DataFrame, metrics=("accuracy", "macro_f1", "macro_precision", "macro_recall")
-                     ) -> pd.DataFrame:
-    """Mean and sd over folds per (model, group): columns ``<metric>`` and ``<metric>_sd``."""
-    g = scores.groupby(["model", "group"], sort=False)[list(metrics)]
-    mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
-    out = mean.copy()
-    for m in metrics:
-        out[f"{m}_sd"] = sd[m]
-    return out
 
 
 def gate_matrix(models, prep: Preprocessor, X) -> np.ndarray:
