@@ -65,3 +65,16 @@ def test_cnn_output_shapes(n_classes, channels):
     assert sum(p.numel() for p in m.parameters()) > 500_000      # the dense 1024 layer
     with pytest.raises(ValueError):
         m(torch.randn(7, channels, 8, 8))
+
+
+def test_chapter_settings():
+    from neuro_lib.mea import CELL_MODELS, chapter
+
+    cpu = chapter.settings("cpu")
+    assert cpu["cells"] == list(CELL_MODELS) and cpu["n_per_cell"] == 1000 and cpu["epochs"] > cpu["patience"]
+    smoke = chapter.settings("smoke", epochs=3, cells=None)          # None keeps the profile's value
+    assert smoke["epochs"] == 3 and len(smoke["cells"]) == 2
+    with pytest.raises(ValueError, match="unknown MEA setting"):
+        chapter.settings("cpu", epoch=3)
+    with pytest.raises(ValueError, match="unknown profile"):
+        chapter.settings("laptop")

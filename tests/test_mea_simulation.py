@@ -132,3 +132,23 @@ def test_dataset_cache_and_stale_params(cells):
         load_dataset(dataset_path(p), other)
     with pytest.raises(MEAError, match="unknown cell model"):
         build_dataset(DatasetParams(cells=("L5_FOO_1",)))
+
+
+def test_compile_failure_carries_compiler_output(tmp_path, monkeypatch):
+    """A .mod file that nrnivmodl cannot translate raises MEAError with the translator's message, and leaves no
+    half-built models folder behind (the next call recompiles instead of using it)."""
+    from neuro_lib.mea import cells as cells_mod
+
+    src = tmp_path / "bbp"
+    for name in CELL_MODELS:
+        (src / name / "mechanisms").mkdir(parents=True)
+        (src / name / "LICENSE").write_text("test licence\n")
+    (src / CELL_MODELS[0] / "mechanisms" / "Broken.mod").write_text(
+        "NEURON {\n    SUFFIX Broken\n    RANGE gbar\n}\nBREAKPOINT {\n    ina = gbar * (v - \n}\n")
+    monkeypatch.setattr(cells_mod, "mearec_models_folder", lambda: src)
+    out = tmp_path / "compiled"
+    with pytest.raises(MEAError, match="nrnivmodl failed") as err:
+        compile_cell_models(out)
+    assert "Broken.mod" in str(err.value) and "syntax error" in str(err.value)   # the translator's own output
+    assert not (out / ".compiled").exists()
+    assert not list(tmp_path.glob(".compile-*"))

@@ -50,20 +50,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from neuro_lib import profiles, results
+from neuro_lib import results
 from neuro_lib.mea import CELL_MODELS, cell_class, cell_mtype
 from neuro_lib.mea.dataset import DatasetParams, build_dataset, dataset_path
 from neuro_lib.mea.extracellular import REGIMES
 from neuro_lib.mea.intracellular import load_cell, simulate_cells
-from neuro_lib.mea import plots
+from neuro_lib.mea import chapter, plots
 
-cfg = profiles.select(profile,
-                      smoke=dict(cells=["L5_BP_bAC217_1", "L5_UTPC_cADpyr232_1"], n_per_cell=30, n_jobs=1),
-                      cpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2),
-                      gpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2))
-cells = list(cells or cfg["cells"])
-n_per_cell = int(n_per_cell or cfg["n_per_cell"])
-n_jobs = int(n_jobs or cfg["n_jobs"])
+cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs)
+cells, n_per_cell, n_jobs = cfg["cells"], cfg["n_per_cell"], cfg["n_jobs"]
 print(f"profile {profile}: {len(cells)} cells, {n_per_cell} kept EAPs per cell and regime")
 
 # %% [markdown]

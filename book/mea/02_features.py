@@ -33,20 +33,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from neuro_lib import profiles, results
-from neuro_lib.mea import CELL_MODELS, plots
-from neuro_lib.mea.dataset import DatasetParams, build_dataset
+from neuro_lib import results
+from neuro_lib.mea import chapter, plots
 from neuro_lib.mea.extracellular import REGIMES
 
-cfg = profiles.select(profile,
-                      smoke=dict(cells=["L5_BP_bAC217_1", "L5_UTPC_cADpyr232_1"], n_per_cell=30, n_jobs=1),
-                      cpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2),
-                      gpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2))
-cells = list(cells or cfg["cells"])
-n_per_cell = int(n_per_cell or cfg["n_per_cell"])
-n_jobs = int(n_jobs or cfg["n_jobs"])
-datasets = {r: build_dataset(DatasetParams(cells=tuple(cells), regime=r, n_per_cell=n_per_cell, seed=seed),
-                             n_jobs=n_jobs) for r in REGIMES}
+cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs)
+cells, n_per_cell = cfg["cells"], cfg["n_per_cell"]
+datasets = chapter.load_datasets(cfg, seed)
 
 # %% [markdown]
 # **One spike's images.** A pyramidal cell (TTPC1 in the full profile) upright and close to the probe: the amplitude

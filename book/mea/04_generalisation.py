@@ -42,26 +42,19 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from neuro_lib import profiles, results
-from neuro_lib.mea import CELL_MODELS
+from neuro_lib import results
+from neuro_lib.mea import chapter
 from neuro_lib.mea.classify import TASKS, labels, split_by_position, split_spikes, train_cnn, train_or_load
-from neuro_lib.mea.dataset import DatasetParams, build_dataset, noisy_features
+from neuro_lib.mea.dataset import noisy_features
 from neuro_lib.mea.extracellular import REGIMES
 from neuro_lib.training import predict
 
 torch.set_num_threads(2)
-cfg = profiles.select(profile,
-                      smoke=dict(cells=["L5_BP_bAC217_1", "L5_UTPC_cADpyr232_1"], n_per_cell=30, n_jobs=1, epochs=1,
-                                 noise_per_cell=20),
-                      cpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=8, noise_per_cell=400),
-                      gpu=dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=100, noise_per_cell=1000))
-cells = list(cells or cfg["cells"])
-n_per_cell = int(n_per_cell or cfg["n_per_cell"])
-n_jobs = int(n_jobs or cfg["n_jobs"])
-epochs = int(epochs or cfg["epochs"])
-noise_per_cell = int(noise_per_cell or cfg["noise_per_cell"])
-datasets = {r: build_dataset(DatasetParams(cells=tuple(cells), regime=r, n_per_cell=n_per_cell, seed=seed),
-                             n_jobs=n_jobs) for r in REGIMES}
+cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs, epochs=epochs,
+                       noise_per_cell=noise_per_cell)
+cells, n_per_cell, epochs, patience, noise_per_cell = (cfg[k] for k in ("cells", "n_per_cell", "epochs", "patience",
+                                                                        "noise_per_cell"))
+datasets = chapter.load_datasets(cfg, seed)
 metrics = {}
 
 # %% [markdown]
@@ -74,9 +67,10 @@ for task in TASKS:
         ds = datasets[r]
         y, names = labels(ds, task)
         sp = split_by_position(ds, axis=2, test_above=35.0, seed=seed)
-        _, pred = train_or_load(ds, task, sp, split_name="z<=35", seed=seed, epochs=epochs, device=device, patience=3)
+        _, pred = train_or_load(ds, task, sp, split_name="z<=35", seed=seed, epochs=epochs, device=device,
+                                patience=patience)
         rand = split_spikes(ds, seed=seed)
-        _, pred_r = train_or_load(ds, task, rand, seed=seed, epochs=epochs, device=device, patience=3)
+        _, pred_r = train_or_load(ds, task, rand, seed=seed, epochs=epochs, device=device, patience=patience)
         rows.append({"task": task, "regime": r, "train spikes": len(sp["train"]), "test spikes": len(sp["test"]),
                      "held-out positions": float((pred == y[sp["test"]]).mean()),
                      "random split (03)": float((pred_r == y[rand["test"]]).mean())})
@@ -96,11 +90,12 @@ rows = []
 for task in TASKS:
     y_all, names = labels(ds, task)
     y = y_all[idx]
-    sub = split_spikes(type("S", (), {"cell": ds.cell[idx]})(), seed=seed)
+    sub = split_spikes(ds.cell[idx], seed=seed)
     levels = {0.0: ds.features[idx]} | {float(k): v for k, v in noisy.items()}
     for lvl, F in levels.items():
         X = F[:, :2].reshape(len(idx), 2, side, side)
-        model, hist, pred = train_cnn(X, y, sub, len(names), epochs=epochs, seed=seed, device=device, patience=3,
+        model, hist, pred = train_cnn(X, y, sub, len(names), epochs=epochs, seed=seed, device=device,
+                                      patience=patience,
                                       desc=f"{task} noise {lvl:g}")
         rows.append({"task": task, "noise (uV rms)": lvl, "accuracy": float((pred == y[sub["test"]]).mean())})
 noise = pd.DataFrame(rows)
@@ -136,7 +131,7 @@ for task in TASKS:
     M = pd.DataFrame(index=pd.Index(REGIMES, name="trained on"), columns=pd.Index(REGIMES, name="tested on"),
                      dtype=float)
     models = {r: train_or_load(datasets[r], task, split_spikes(datasets[r], seed=seed), seed=seed, epochs=epochs,
-                               device=device, patience=3)[0] for r in REGIMES}
+                               device=device, patience=patience)[0] for r in REGIMES}
     for ra in REGIMES:
         for rb in REGIMES:
             dsb = datasets[rb]
@@ -178,7 +173,8 @@ display(Markdown(
 
 # %%
 results.write_results("mea", "04_generalisation", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, n_per_cell=n_per_cell, cells=cells,
+                      parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
+                                      n_per_cell=n_per_cell, cells=cells,
                                       noise_levels=noise_levels, noise_regime=noise_regime,
                                       noise_per_cell=noise_per_cell),
                       data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})

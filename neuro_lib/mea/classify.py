@@ -28,10 +28,12 @@ def labels(ds, task: str) -> tuple[np.ndarray, list[str]]:
 
 def split_spikes(ds, *, test: float = 0.2, val: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
     """Random train/val/test split of the spikes, stratified by cell (the paper's setting: same cells on both
-    sides). Returns ``{"train", "val", "test"}`` index arrays."""
+    sides). ``ds`` is a dataset or its per-spike cell indices (n,). Returns ``{"train", "val", "test"}`` index
+    arrays."""
     from ..evaluation import stratified_split
 
-    tr, va, te = stratified_split(ds.cell, [1 - test - val, val, test], seed=seed)
+    cell = np.asarray(getattr(ds, "cell", ds))
+    tr, va, te = stratified_split(cell, [1 - test - val, val, test], seed=seed)
     return {"train": tr, "val": va, "test": te}
 
 

@@ -1,0 +1,54 @@
+"""The MEA chapter's run settings per profile, shared by its four notebooks so that they simulate the same datasets
+and that ``04_generalisation`` reuses the networks ``03_classify`` trained (same cache keys).
+
+``smoke`` (tests): two cells (one inhibitory, one excitatory), 30 EAPs per cell and regime, one epoch.
+``cpu`` (the default): the paper's full dataset (13 cells x 1,000 kept EAPs x 4 regimes) and up to 60 epochs with
+early stopping after 10 without improvement of the validation accuracy (about 2 s an epoch on two cores).
+``gpu``: the same data, up to 200 epochs (patience 20), and the 4-channel network in every regime.
+"""
+from __future__ import annotations
+
+from .cells import CELL_MODELS
+from .extracellular import REGIMES
+
+__all__ = ["PROFILE_SETTINGS", "settings", "load_datasets"]
+
+_SMOKE_CELLS = ["L5_BP_bAC217_1", "L5_UTPC_cADpyr232_1"]
+
+PROFILE_SETTINGS = {
+    "smoke": dict(cells=_SMOKE_CELLS, n_per_cell=30, n_jobs=1, epochs=1, patience=1, noise_per_cell=20,
+                  extended=list(REGIMES)),
+    "cpu": dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=60, patience=10, noise_per_cell=400,
+                extended=["3drot"]),
+    "gpu": dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=200, patience=20, noise_per_cell=1000,
+                extended=list(REGIMES)),
+}
+
+
+def settings(profile: str, **overrides) -> dict:
+    """The settings of ``profile`` (see the module docstring) with every override that is not ``None`` applied.
+
+    Keys: ``cells`` (list of model names), ``n_per_cell``, ``n_jobs``, ``epochs``, ``patience``, ``noise_per_cell``,
+    ``extended`` (regimes where the 4-channel network is also trained). Raises ``ValueError`` for an unknown profile
+    or an unknown key.
+    """
+    from .. import profiles
+
+    cfg = profiles.select(profile, **PROFILE_SETTINGS)
+    unknown = set(overrides) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown MEA setting(s) {sorted(unknown)}; expected some of {sorted(cfg)}")
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    cfg["cells"] = list(cfg["cells"])
+    for k in ("n_per_cell", "n_jobs", "epochs", "patience", "noise_per_cell"):
+        cfg[k] = int(cfg[k])
+    return cfg
+
+
+def load_datasets(cfg: dict, seed: int = 0, *, progress: bool = True) -> dict:
+    """``{regime: MEADataset}`` for the four rotation regimes with ``cfg``'s cells and counts: from the cache, or
+    simulated (a progress bar per regime) and cached; see :func:`neuro_lib.mea.dataset.build_dataset`."""
+    from .dataset import DatasetParams, build_dataset
+
+    return {r: build_dataset(DatasetParams(cells=tuple(cfg["cells"]), regime=r, n_per_cell=cfg["n_per_cell"],
+                                           seed=seed), n_jobs=cfg["n_jobs"], progress=progress) for r in REGIMES}
