@@ -99,9 +99,9 @@ display(Markdown(
 # **Reading the comparison.** Both sides simulate the same 13 models and regimes, but the two experiments are not
 # identical, and the paper does not give everything needed to repeat its training exactly: it names neither the
 # number of epochs nor the batch size, and its "dropout 0.7" may be a keep or a drop probability (we keep 70% of
-# the units). The positions, rotations and spikes are fresh random draws here; our EAPs match MEArec's, which is
-# the simulator the paper's authors built from this work, but not necessarily the code that made the paper's
-# dataset. Where our numbers are far above the paper's (the m-type task with rotations), we cannot tell which of
+# the units). The positions, rotations and spikes are fresh random draws here; our EAPs match those of MEArec,
+# the simulator later published by the paper's first author, but not necessarily those of the code that made
+# the paper's dataset. Where our numbers are far above the paper's (the m-type task with rotations), we cannot tell which of
 # these differences explains the gap. The 4-channel network (the negative-peak image and the trough delay image
 # added) shows that the paper's two images leave information unused when the cell can be rotated.
 
