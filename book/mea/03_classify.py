@@ -101,8 +101,9 @@ display(Markdown(
 # number of epochs nor the batch size, and its "dropout 0.7" may be a keep or a drop probability (we keep 70% of
 # the units). The positions, rotations and spikes are fresh random draws here; our EAPs match those of MEArec,
 # the simulator later published by the paper's first author, but not necessarily those of the code that made
-# the paper's dataset. Where our numbers are far above the paper's (the m-type task with rotations), we cannot tell which of
-# these differences explains the gap. The 4-channel network (the negative-peak image and the trough delay image
+# the paper's dataset. Where our numbers are far above the paper's (the m-type task with rotations), we cannot
+# tell which of these differences explains the gap. The 4-channel network (the negative-peak image and the trough
+# delay image
 # added) shows that the paper's two images leave information unused when the cell can be rotated.
 
 # %% [markdown]
