@@ -103,8 +103,7 @@ display(Markdown(
 # the simulator later published by the paper's first author, but not necessarily those of the code that made
 # the paper's dataset. Where our numbers are far above the paper's (the m-type task with rotations), we cannot
 # tell which of these differences explains the gap. The 4-channel network (the negative-peak image and the trough
-# delay image
-# added) shows that the paper's two images leave information unused when the cell can be rotated.
+# delay image added) shows that the paper's two images leave information unused when the cell can be rotated.
 
 # %% [markdown]
 # ## Per-cell accuracy (the paper's Tables II and III)
