@@ -8,7 +8,9 @@ of ``.py`` pages. So the build is three steps:
 1. ``execute``: every notebook listed in ``_toc.yml`` (a jupytext percent script ``book/<chapter>/<name>.py``) runs
    through :func:`neuro_lib.run.run_notebook`; the executed notebook lands beside its script as
    ``book/<chapter>/<name>.ipynb`` (a build output, git-ignored) and its results file in ``_build/results``. A
-   notebook whose script, parameters and library code are unchanged since its last run is not run again.
+   notebook whose script, parameters and library code are unchanged since its last run is not run again; its
+   library code is the ``neuro_lib`` modules it imports, directly or through other modules
+   (:func:`library_dependencies`), so an edit to the morphology code does not re-run the ephys chapter.
 2. ``table``: :func:`results_table` writes ``book/_generated/results.md`` (ours beside the papers', from
    ``data/paper_numbers/*.yml``), included by ``book/index.md``.
 3. ``build``: ``jupyter-book build`` with execution off renders the executed notebooks to ``_build/html``.
@@ -16,6 +18,7 @@ of ``.py`` pages. So the build is three steps:
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import subprocess
@@ -26,7 +29,7 @@ import yaml
 
 from .results import read_all
 
-__all__ = ["toc_notebooks", "execute_book", "results_table", "build_html", "main"]
+__all__ = ["toc_notebooks", "library_dependencies", "execute_book", "results_table", "build_html", "main"]
 
 
 def toc_notebooks(root: str | Path) -> list[Path]:
@@ -57,6 +60,65 @@ def _tree_hash(paths) -> str:
     return h.hexdigest()
 
 
+def _module_file(package_root: Path, dotted: str) -> Path | None:
+    """``neuro_lib.a.b`` -> ``<package_root>/a/b.py`` or ``.../a/b/__init__.py``, or ``None`` if neither exists."""
+    parts = dotted.split(".")[1:]
+    base = package_root.joinpath(*parts) if parts else package_root
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def library_dependencies(script: str | Path) -> list[Path]:
+    """The ``neuro_lib`` source files that ``script`` imports, directly or through other ``neuro_lib`` modules
+    (imports inside functions included), with the ``__init__.py`` of every package on the way; sorted.
+
+    Found by reading the files' import statements with :mod:`ast` (nothing is imported or run). ``from pkg import
+    name`` counts ``pkg/name.py`` when ``name`` is a submodule. Raises ``SyntaxError`` (with the file name) for a file
+    that does not parse.
+    """
+    package_root = Path(__file__).resolve().parent
+    seen: set[Path] = set()
+    todo = [Path(script).resolve()]
+    deps: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text(), filename=str(path))
+        if path.is_relative_to(package_root):
+            rel = path.relative_to(package_root).with_suffix("")
+            pkg = ["neuro_lib", *rel.parts[:-1]]      # the package that a level-1 relative import names
+        else:
+            pkg = []
+        names: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    if not pkg:
+                        continue
+                    base = pkg[:len(pkg) - (node.level - 1)]
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    mod = node.module or ""
+                names.append(mod)
+                names += [f"{mod}.{a.name}" for a in node.names]
+        for name in names:
+            if name != "neuro_lib" and not name.startswith("neuro_lib."):
+                continue
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):       # the packages on the way, then the module itself
+                f = _module_file(package_root, ".".join(parts[:i]))
+                if f is not None and f not in deps:
+                    deps.add(f)
+                    todo.append(f)
+    return sorted(deps)
+
+
 def execute_book(root: str | Path = ".", profile: str = "cpu", *, force: bool = False,
                  results_dir: str | Path | None = None, only: str | None = None,
                  extra: dict | None = None) -> list[Path]:
@@ -66,8 +128,6 @@ def execute_book(root: str | Path = ".", profile: str = "cpu", *, force: bool = 
 
     root = Path(root).resolve()
     results_dir = Path(results_dir) if results_dir else root / "_build" / "results"
-    lib = sorted((Path(__file__).parent).rglob("*.py"))
-    lib_hash = _tree_hash(lib)
     out = []
     for script in toc_notebooks(root):
         if only and only not in str(script):
@@ -75,7 +135,8 @@ def execute_book(root: str | Path = ".", profile: str = "cpu", *, force: bool = 
         params = {"profile": profile, **(extra or {})}
         chapter = script.parent.name
         stamp_file = root / "_build" / "stamps" / chapter / f"{script.stem}.json"
-        stamp = {"script": _tree_hash([script]), "lib": lib_hash, "parameters": params}
+        stamp = {"script": _tree_hash([script]), "lib": _tree_hash(library_dependencies(script)),
+                 "parameters": params}
         executed = script.with_suffix(".ipynb")
         result = results_dir / chapter / f"{script.stem}.json"
         if (not force and stamp_file.exists() and executed.exists() and result.exists()

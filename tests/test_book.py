@@ -25,3 +25,25 @@ def test_book_builds_and_every_executed_page_has_outputs(smoke_book):
         images = len(re.findall(r"<img ", text))
         assert outputs > 0, f"{page.name} has no cell outputs"
         assert images > 0, f"{page.name} has no figures"
+
+
+def test_library_dependencies_follow_imports_only(tmp_path):
+    """A notebook's stamp covers the neuro_lib modules it imports, directly, relatively, inside functions and through
+    other modules, and nothing else, so editing one chapter's code does not re-run another chapter."""
+    from pathlib import Path
+
+    from neuro_lib.book import library_dependencies
+
+    lib = Path(__file__).resolve().parents[1] / "neuro_lib"
+    root = Path(__file__).resolve().parents[1]
+    mea = {p.relative_to(lib).as_posix() for p in library_dependencies(root / "book/mea/03_classify.py")}
+    assert {"mea/chapter.py", "mea/classify.py", "training.py", "models/mea_cnn.py"} <= mea  # mea_cnn: in a function
+    assert not any(p.startswith(("ephys/", "morphology/", "imaging/")) for p in mea)
+    ephys = {p.relative_to(lib).as_posix() for p in library_dependencies(root / "book/ephys/03_cre_lines_lspin.py")}
+    assert {"ephys/pipeline.py", "models/lspin.py"} <= ephys and not any(p.startswith("mea/") for p in ephys)
+    script = tmp_path / "nb.py"
+    script.write_text("import numpy\n\ndef f():\n    from neuro_lib.results import write_results\n")
+    assert [p.relative_to(lib).as_posix() for p in library_dependencies(script)] == ["__init__.py", "results.py"]
+    (tmp_path / "bad.py").write_text("from neuro_lib import (\n")
+    with pytest.raises(SyntaxError):
+        library_dependencies(tmp_path / "bad.py")
