@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuro_lib.models.fusion import FusionClassifier, MLPHead, cross_validate_branches, cv_metrics, make_folds
+from neuro_lib.models.fusion import (FusionClassifier, MLPHead, cross_validate_branches, cross_validate_fusion,
+                                     cv_metrics, make_folds)
 from neuro_lib.models.lstm import IndexedSequences, SequenceLSTM
 from neuro_lib.models.tree_lstm import ChildSumTreeLSTM, IndexedTrees, TreeLSTMClassifier
 from neuro_lib.morphology.tree import (FEATURES, ReducedTree, collate_trees, node_sequence, pad_sequences,
@@ -210,3 +211,59 @@ def test_tree_models_learn_a_separable_toy_problem():
     for name, r in res.items():
         assert np.mean([m["accuracy"] for m in r.fold_metrics]) > 0.85, name
         assert r.features[0].shape == (60, 32)
+
+
+def test_fusion_head_on_validation_cells_ignores_memorised_training_features():
+    """Branch features that separate the training cells by a spurious dimension (memorised) and the other cells by
+    the true one: a head trained on the training cells follows the spurious one and fails on the test cells; a head
+    trained on the validation cells (``head_on="val"``) learns the true one."""
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.arange(n) % 2
+    folds = make_folds(y, 4, seed=0, val_fraction=0.3)
+    feats_a, feats_b = [], []
+    for tr, va, te in folds:
+        true = (2 * y - 1) + rng.normal(scale=0.6, size=n)        # informative for every cell, noisy
+        spur = rng.normal(size=n)
+        spur[tr] = 4 * (2 * y[tr] - 1)                          # perfectly separates the training cells only
+        true[tr] = rng.normal(size=len(tr))                     # ... whose true feature is memorised noise
+        feats_a.append(np.c_[true, rng.normal(size=(n, 3))].astype(np.float32))
+        feats_b.append(np.c_[spur, rng.normal(size=(n, 3))].astype(np.float32))
+    on_train = cross_validate_fusion([feats_a, feats_b], y, folds, 2, head_on="train", epochs=60)
+    on_val = cross_validate_fusion([feats_a, feats_b], y, folds, 2, head_on="val", epochs=60)
+    acc = lambda r: np.mean([m["accuracy"] for m in r.fold_metrics])  # noqa: E731
+    assert acc(on_val) > 0.85
+    assert acc(on_train) < 0.7
+    assert on_val.features[0].shape == (n, 8)
+    with pytest.raises(ValueError, match="head_on"):
+        cross_validate_fusion([feats_a], y, folds, 2, head_on="test")
+
+
+def test_branch_epochs_can_differ_per_model():
+    rng = np.random.default_rng(1)
+    trees = [random_tree(rng, 30) for _ in range(24)]
+    y = np.arange(24) % 2
+    folds = make_folds(y, 3, seed=0)
+    res = cross_validate_branches({"tree_lstm": IndexedTrees(trees),
+                                   "lstm": IndexedSequences([node_sequence(t) for t in trees])}, y, folds, 2,
+                                  in_features=len(FEATURES), epochs={"tree_lstm": 3, "lstm": 1}, hidden=8,
+                                  patience=None, progress=False)
+    assert [len(h["train_loss"]) for h in res["tree_lstm"].history] == [3, 3, 3]
+    assert [len(h["train_loss"]) for h in res["lstm"].history] == [1, 1, 1]
+
+
+def test_chapter_settings_feed_cross_validate_all():
+    import inspect
+
+    from neuro_lib.models.fusion import cross_validate_all
+    from neuro_lib.morphology import chapter
+
+    cfg = chapter.settings("cpu", cnn_epochs=2, max_len=None)
+    assert cfg["cnn_epochs"] == 2 and cfg["max_len"] == chapter.PROFILE_SETTINGS["cpu"]["max_len"]
+    assert chapter.settings("smoke")["n_per_class"] and chapter.settings("gpu")["lr_conv"] == 1e-5
+    params = inspect.signature(cross_validate_all).parameters
+    assert set(chapter.model_kwargs(cfg)) <= set(params)
+    with pytest.raises(ValueError, match="unknown morphology setting"):
+        chapter.settings("cpu", epochs=3)
+    with pytest.raises(ValueError, match="unknown profile"):
+        chapter.settings("laptop")

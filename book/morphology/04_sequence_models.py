@@ -23,9 +23,11 @@
 profile = "cpu"
 seed = 0
 device = "auto"
-epochs = None        # None: the profile's default
+tree_epochs = None   # most Tree-LSTM epochs (None: the profile's default, neuro_lib.morphology.chapter)
+lstm_epochs = None   # most LSTM epochs
 max_len = None       # longest node sequence for the LSTM (the paper: 1,500)
 n_virtual = None     # virtual cells per class (the paper: 500)
+threads = None       # torch CPU threads
 
 # %%
 import warnings
@@ -37,19 +39,17 @@ import torch
 from IPython.display import Markdown, display
 
 from neuro_lib import datasets, evaluation, profiles, results
-from neuro_lib.models.fusion import cross_validate_branches, cv_metrics
+from neuro_lib.models.fusion import branch_cache_key, cross_validate_branches
 from neuro_lib.models.lstm import IndexedSequences
 from neuro_lib.models.tree_lstm import IndexedTrees
+from neuro_lib.morphology import chapter
 from neuro_lib.morphology import data as mdata
-from neuro_lib.morphology.tree import FEATURES, node_sequence, reduce_tree, trees_from_files
+from neuro_lib.morphology.tree import FEATURES, node_sequence, reduce_tree
 
-cfg = profiles.select(profile,
-                      smoke=dict(n_per_class=12, epochs=1, max_len=200, n_virtual=10, threads=1),
-                      cpu=dict(n_per_class=None, epochs=4, max_len=300, n_virtual=100, threads=1),
-                      gpu=dict(n_per_class=None, epochs=60, max_len=1500, n_virtual=500, threads=8))
-epochs = epochs or cfg["epochs"]
-max_len = max_len or cfg["max_len"]
-n_virtual = n_virtual or cfg["n_virtual"]
+cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, max_len=max_len, threads=threads)
+vcfg = profiles.select(profile, smoke=dict(n=10, epochs=1), cpu=dict(n=100, epochs=15), gpu=dict(n=500, epochs=60))
+n_virtual = n_virtual or vcfg["n"]
+epochs = {"lstm": cfg["lstm_epochs"], "tree_lstm": cfg["tree_epochs"]}
 torch.set_num_threads(cfg["threads"])
 dev = "cpu" if device == "auto" and profile != "gpu" else device
 warnings.filterwarnings("ignore", category=UserWarning, module="torch")
@@ -61,12 +61,8 @@ warnings.filterwarnings("ignore", category=UserWarning, module="torch")
 # layer).
 
 # %%
-df = mdata.cells("rat_s1_2class")
-if cfg["n_per_class"]:  # smoke runs: a seeded subset per class
-    df = df.groupby("label").sample(cfg["n_per_class"], random_state=seed).sort_values("cell_id").reset_index(drop=True)
-trees = trees_from_files(df["path"], read=mdata.load_swc)
-classes = sorted(df["label"].unique())
-y = df["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
+df, trees, classes, y = inp.df, inp.trees, inp.classes, inp.y
 sizes = pd.DataFrame({"label": df["label"], "SWC points": df["n_nodes"],
                       "tree nodes": [len(t) for t in trees], "tree height": [int(t.height[0]) for t in trees]})
 display(sizes.groupby("label").agg(["count", "median", "max"]))
@@ -100,16 +96,18 @@ fig.tight_layout()
 # %% [markdown]
 # ## Cross-validated LSTM and Tree-LSTM
 # Five folds by cell (the chapter's `splits`: one ninth of each training part held out for early stopping); both
-# models use Adam (learning rate 1e-3), cross-entropy, 128 hidden units. The LSTM reads the pre-order walk of the
+# models use Adam (learning rate 1e-3), cross-entropy, 128 hidden units, and train until the validation loss has
+# not improved for `patience` epochs (the best epoch's weights are kept). The LSTM reads the pre-order walk of the
 # tree (at most `max_len` steps); the Tree-LSTM runs from the terminals to the soma, all nodes of equal height of a
 # whole batch of neurons at once. The results are cached so that the fusion page reuses the same trained branches.
 
 # %%
-folds = mdata.splits(df, seed=seed, n_splits=5).cv
-banks = {"lstm": IndexedSequences([node_sequence(t, max_len) for t in trees]), "tree_lstm": IndexedTrees(trees)}
-cv = cross_validate_branches(banks, y, folds, len(classes), in_features=len(FEATURES), epochs=epochs, seed=seed,
-                             device=dev, cache_key=dict(task="rat_s1_2class", cells=list(df["cell_id"]),
-                                                        max_len=max_len, features=list(FEATURES)))
+folds = inp.folds
+banks = {"lstm": IndexedSequences([node_sequence(t, cfg["max_len"]) for t in trees]),
+         "tree_lstm": IndexedTrees(trees)}
+cv = cross_validate_branches(banks, y, folds, len(classes), in_features=len(FEATURES), epochs=epochs,
+                             patience=cfg["patience"], seed=seed, device=dev,
+                             cache_key=branch_cache_key(inp.cache_key, cfg["max_len"]))
 summary = {m: evaluation.summarise(r.fold_metrics) for m, r in cv.items()}
 has_apical = np.array([t.features[:, FEATURES.index("is_apical")].any() for t in trees])
 table = pd.DataFrame(summary).T[["accuracy", "accuracy_sd", "auc", "auc_sd"]]
@@ -136,7 +134,9 @@ display(Markdown(
     f"On {len(df)} cells the LSTM reaches {summary['lstm']['accuracy']:.3f} ± {summary['lstm']['accuracy_sd']:.3f} "
     f"accuracy (AUC {summary['lstm']['auc']:.3f}) and the Tree-LSTM {summary['tree_lstm']['accuracy']:.3f} ± "
     f"{summary['tree_lstm']['accuracy_sd']:.3f} (AUC {summary['tree_lstm']['auc']:.3f}), 5-fold means ± sd, "
-    f"after at most {epochs} epochs. The paper reports its numbers on a different, 12-class NeuroMorpho set of "
+    f"after at most {epochs['lstm']} (LSTM) and {epochs['tree_lstm']} (Tree-LSTM) epochs (the Tree-LSTM's weights "
+    f"are those of epoch {', '.join(str(h['best_epoch'] + 1) for h in cv['tree_lstm'].history)} of the five folds, "
+    "the lowest validation loss). The paper reports its numbers on a different, 12-class NeuroMorpho set of "
     "about 35,000 cells (see the fusion page), so these are not directly comparable. Two things make task (a) "
     "easier here: all cells come from one region, and the SWC type of each node (axon, basal, apical dendrite) is a "
     "node feature: " + ", ".join(f"{has_apical[df.label == c].mean():.0%} of {c} cells" for c in classes)
@@ -146,7 +146,8 @@ display(Markdown(
 # ## The virtual set (task d)
 # Virtual basket and pyramidal cells grown with the minimum-spanning-tree rule of Cuntz et al. (2010)
 # (`neuro_lib.morphology.synthetic`, the chapter's stand-in for the Trees toolbox). The paper reports 1.00 for every
-# model on its virtual set.
+# model on its virtual set. The virtual set is small, so both models get more epochs here (at most `vcfg["epochs"]`,
+# the same early stopping) than on the real cells.
 
 # %%
 from neuro_lib.morphology.synthetic import virtual_dataset_cached
@@ -157,11 +158,10 @@ vclasses = sorted(set(vlabels))
 vy = np.array([vclasses.index(v) for v in vlabels])
 vdf = pd.DataFrame({"label": vlabels})
 vfolds = mdata.splits(vdf, seed=seed, n_splits=5).cv
-vcv = cross_validate_branches({"lstm": IndexedSequences([node_sequence(t, max_len) for t in vtrees]),
+vcv = cross_validate_branches({"lstm": IndexedSequences([node_sequence(t, cfg["max_len"]) for t in vtrees]),
                                "tree_lstm": IndexedTrees(vtrees)}, vy, vfolds, 2, in_features=len(FEATURES),
-                              epochs=epochs, seed=seed, device=dev,
-                              cache_key=dict(task="virtual", n_per_class=n_virtual, max_len=max_len,
-                                             features=list(FEATURES)))
+                              epochs=vcfg["epochs"], patience=cfg["patience"], seed=seed, device=dev,
+                              cache_key=branch_cache_key(dict(task="virtual", n_per_class=n_virtual), cfg["max_len"]))
 vsummary = {m: evaluation.summarise(r.fold_metrics) for m, r in vcv.items()}
 pd.DataFrame(vsummary).T[["accuracy", "accuracy_sd", "auc", "auc_sd"]]
 
@@ -184,6 +184,8 @@ for m, s in vsummary.items():
     for k in ("accuracy", "accuracy_sd", "auc", "auc_sd"):
         metrics[f"virtual/{m}/{k}"] = s[k]
 results.write_results("morphology", "04_sequence_models", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, max_len=max_len,
-                                      n_virtual=n_virtual, n_cells=len(df)),
+                      parameters=dict(profile=profile, seed=seed, n_virtual=n_virtual, n_cells=len(df),
+                                      virtual_epochs=vcfg["epochs"],
+                                      **{k: cfg[k] for k in ("tree_epochs", "lstm_epochs", "patience", "max_len",
+                                                             "threads")}),
                       data=datasets.checksums(*mdata.data_keys("rat_s1_2class")))

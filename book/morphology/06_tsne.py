@@ -24,10 +24,13 @@
 profile = "cpu"
 seed = 0
 device = "auto"
-epochs = None          # LSTM / Tree-LSTM epochs (None: the profile's default; same as the fusion page)
+tree_epochs = None     # the models' settings (None: the profile's default; the same as the fusion page)
+lstm_epochs = None
 cnn_epochs = None
 image_size = None
 max_len = None
+fusion_head = None
+threads = None
 perplexity = 30.0
 
 # %%
@@ -38,26 +41,20 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import silhouette_score
 from sklearn.model_selection import cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
-from neuro_lib import datasets, evaluation, profiles, results
+from neuro_lib import datasets, evaluation, results
 from neuro_lib.models.fusion import cross_validate_all, out_of_fold
+from neuro_lib.morphology import chapter
 from neuro_lib.morphology import data as mdata
 from neuro_lib.morphology.features import signed_log
-from neuro_lib.morphology.tree import trees_from_files
 
-cfg = profiles.select(profile,
-                      smoke=dict(n_per_class=12, epochs=1, cnn_epochs=1, image_size=32, max_len=200, threads=1),
-                      cpu=dict(n_per_class=None, epochs=4, cnn_epochs=3, image_size=64, max_len=300, threads=1),
-                      gpu=dict(n_per_class=None, epochs=60, cnn_epochs=60, image_size=224, max_len=1500, threads=8))
-epochs = epochs or cfg["epochs"]
-cnn_epochs = cnn_epochs or cfg["cnn_epochs"]
-image_size = image_size or cfg["image_size"]
-max_len = max_len or cfg["max_len"]
+cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, cnn_epochs=cnn_epochs,
+                       image_size=image_size, max_len=max_len, fusion_head=fusion_head, threads=threads)
 torch.set_num_threads(cfg["threads"])
 dev = "cpu" if device == "auto" and profile != "gpu" else device
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -65,20 +62,13 @@ warnings.filterwarnings("ignore", category=UserWarning)
 # %% [markdown]
 # ## Features
 # The same cells, folds and trained models as the fusion page (reused from the cache when that page ran with the
-# same parameters, recomputed otherwise).
+# same settings, recomputed otherwise).
 
 # %%
-df = mdata.cells("rat_s1_2class")
-if cfg["n_per_class"]:  # smoke runs: a seeded subset per class
-    df = df.groupby("label").sample(cfg["n_per_class"], random_state=seed).sort_values("cell_id").reset_index(drop=True)
-classes = sorted(df["label"].unique())
-y = df["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-folds = mdata.splits(df, seed=seed, n_splits=5).cv
-X19 = mdata.feature_table(df)
-cvs = cross_validate_all(X19.to_numpy(), mdata.projection_images(df, size=image_size),
-                         trees_from_files(df["path"], read=mdata.load_swc), y, folds, len(classes), epochs=epochs,
-                         cnn_epochs=cnn_epochs, max_len=max_len, seed=seed, device=dev,
-                         cache_key=dict(task="rat_s1_2class", cells=list(df["cell_id"])))
+inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
+df, y, folds, X19 = inp.df, inp.y, inp.folds, inp.X19
+cvs = cross_validate_all(X19.to_numpy(), inp.images, inp.trees, y, folds, len(inp.classes), seed=seed, device=dev,
+                         cache_key=inp.cache_key, **chapter.model_kwargs(cfg))
 fused = out_of_fold(cvs["fusion"].features, folds)                       # (n, 640)
 hand = signed_log(SimpleImputer(strategy="median").fit_transform(X19.to_numpy()))   # (n, 19), as the SVM sees them
 display(Markdown(f"{len(df)} cells; fused features {fused.shape[1]}-d, hand features {hand.shape[1]}-d."))
@@ -127,7 +117,6 @@ display(Markdown(
 # %%
 metrics = {f"rat_s1_2class/{name}/{k}": v for name, d in sep.items() for k, v in d.items()}
 results.write_results("morphology", "06_tsne", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, cnn_epochs=cnn_epochs,
-                                      image_size=image_size, max_len=max_len, perplexity=perplexity,
-                                      n_cells=len(df)),
+                      parameters=dict(profile=profile, seed=seed, perplexity=perplexity, n_cells=len(df),
+                                      **chapter.model_kwargs(cfg)),
                       data=datasets.checksums(*mdata.data_keys("rat_s1_2class")))

@@ -1,15 +1,17 @@
-"""The "Multi" model of Zhang et al. 2021 and the cross-validation of the tree-based branches.
+"""The "Multi" model of Zhang et al. 2021 and the cross-validation of every model of the chapter.
 
 Zhang et al. (2021, Sci Rep 11:7291, "Methods", Figure 1) concatenate the 512-d feature of the ResNet18 branch
 (three projections of the neuron) with the 128-d feature of the Tree-LSTM branch and classify the 640-d vector with
 a 3-layer fully connected classifier. :class:`FusionClassifier` is that network end to end; :class:`MLPHead` is
 its classifier alone, which :func:`cross_validate_fusion` trains on the concatenated features of two already
-trained branches (two-stage fusion: each branch is trained on the same training cells, then frozen; this is what
+trained branches (two-stage fusion: each branch is trained on the same training cells, then frozen, and the head
+learns from the features of cells the branches were not fitted to, by default the validation cells; this is what
 the CPU profile does, because training a ResNet18 and a Tree-LSTM jointly five times is too slow on two cores).
 
-:func:`cross_validate_branches` trains the LSTM and the Tree-LSTM on every fold and returns out-of-fold
-probabilities and, for every fold, the branch feature of every cell computed by that fold's model (the input of the
-fusion head), cached in the user cache keyed by the data and the parameters.
+:func:`cross_validate_branches` (LSTM, Tree-LSTM) and :func:`cross_validate_cnn` (ResNet18) train on every fold and
+return out-of-fold probabilities and, for every fold, the branch feature of every cell computed by that fold's
+model (the input of the fusion head), cached in the user cache keyed by the data and the parameters.
+:func:`cross_validate_all` runs the five models of the paper's Table 3 on the same folds.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from torch import nn
 from neuro_lib.training import fit, seed_everything
 
 __all__ = ["MLPHead", "FusionClassifier", "BranchCV", "make_folds", "cross_validate_branches",
-           "cross_validate_fusion", "cross_validate_cnn", "cross_validate_all", "out_of_fold", "cv_metrics", "batched_apply"]
+           "cross_validate_fusion", "cross_validate_cnn", "cross_validate_all", "branch_cache_key", "out_of_fold",
+           "cv_metrics", "batched_apply"]
 
 
 class MLPHead(nn.Module):
@@ -145,16 +148,18 @@ def _as_tuples(folds) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 
 
 def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds, n_classes: int, *,
-                            in_features: int, epochs: int = 20, lr: float = 1e-3, batch_size: int = 32,
+                            in_features: int, epochs: int | Mapping[str, int] = 20, lr: float = 1e-3,
+                            batch_size: int = 32,
                             patience: int | None = 8, seed: int = 0, device: str = "cpu", hidden: int = 128,
                             cache_key: Mapping | None = None, progress: bool = True) -> dict[str, BranchCV]:
     """Train and test the sequence models on every fold.
 
     ``banks`` maps a model name to its input bank: ``"lstm"`` -> :class:`~neuro_lib.models.lstm.IndexedSequences`,
     ``"tree_lstm"`` -> :class:`~neuro_lib.models.tree_lstm.IndexedTrees`. ``folds`` is ``[(train, val, test), ...]``.
-    Each model is trained with Adam and cross-entropy through :func:`neuro_lib.training.fit` (early stopping on the
-    validation cells). With ``cache_key`` (something identifying the cells and their features) the result is cached
-    in ``cache_dir()/morphology`` and reused by a later call with the same key and parameters.
+    Each model is trained with Adam and cross-entropy through :func:`neuro_lib.training.fit` for at most ``epochs``
+    (one number, or one per model name), stopping early after ``patience`` epochs without a lower validation loss and
+    keeping the best weights. With ``cache_key`` (something identifying the cells and their features) the result is
+    cached in ``cache_dir()/morphology`` and reused by a later call with the same key and parameters.
     Returns ``{name: BranchCV}``.
     """
     from tqdm.auto import tqdm
@@ -164,9 +169,10 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
 
     y = np.asarray(y)
     folds = _as_tuples(folds)
+    epochs = {m: int(epochs[m] if isinstance(epochs, Mapping) else epochs) for m in banks}
     params = dict(models=sorted(banks), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed,
                   hidden=hidden, n_classes=n_classes, folds=[[f.tolist() for f in fold] for fold in folds],
-                  y=y.tolist(), version=2)
+                  y=y.tolist(), version=3)
     path = _cache_path("branches", {"key": cache_key, **params}) if cache_key is not None else None
     if path is not None and path.exists():
         return pickle.loads(path.read_bytes())
@@ -179,7 +185,7 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
         for k, fold in enumerate(tqdm(folds, desc=name, disable=not progress)):
             seed_everything(seed + k)
             model = builders[name](in_features, n_classes, hidden=hidden, bank=bank)
-            hist = _train_eval(model, y, fold, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed + k,
+            hist = _train_eval(model, y, fold, epochs=epochs[name], lr=lr, batch_size=batch_size, seed=seed + k,
                                device=device, patience=patience, desc=f"{name} fold {k}")
             te = fold[2]
             p = torch.softmax(torch.as_tensor(batched_apply(model, te)), 1).numpy()
@@ -194,29 +200,46 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
 
 
 def cross_validate_fusion(branch_features: Sequence[Sequence[np.ndarray]], y: Sequence[int], folds, n_classes: int,
-                          *, epochs: int = 200, lr: float = 1e-3, batch_size: int = 64, patience: int | None = 30,
-                          seed: int = 0, device: str = "cpu", weight_decay: float = 1e-4,
-                          dropout: float = 0.3) -> BranchCV:
-    """Two-stage "Multi" fusion: on every fold, the branches' features of that fold (e.g. ``[cnn_feats[k],
-    tree_feats[k]]``, each (n, d)) are z-scored with the training cells' statistics, concatenated and classified by
-    an :class:`MLPHead` trained on the training cells with early stopping on the validation cells.
-    Returns a :class:`BranchCV` (its ``features`` are the concatenated inputs)."""
+                          *, head_on: str = "val", epochs: int | None = None, lr: float = 1e-3, batch_size: int = 64,
+                          patience: int | None = 30, seed: int = 0, device: str = "cpu",
+                          weight_decay: float | None = None, dropout: float = 0.3) -> BranchCV:
+    """Two-stage "Multi" fusion: on every fold ``k`` the branches' features from that fold's models (e.g.
+    ``[cnn.features, tree_lstm.features]``, each a list over folds of (n, d) arrays) are concatenated, z-scored and
+    classified by an :class:`MLPHead` (Zhang et al. 2021, Figure 1), which is trained on
+
+    ``head_on="val"`` (default): the fold's validation cells only, whose features the branches did not fit (they
+    only chose the branches' early-stopping epoch), for a fixed ``epochs`` (default 100) with weight decay
+    (default 1e-3) and no early stopping; z-scoring with the statistics of the training and validation cells.
+    ``head_on="train"``: the training cells, early stopping on the validation cells (default 200 epochs, weight
+    decay 1e-4). The branches have (nearly) memorised their training cells, so their training features are far
+    more separable than any new cell's: a head trained on them learns to trust the branch that overfits most.
+
+    The test cells are used only for the returned out-of-fold ``proba``. Returns a :class:`BranchCV` (its
+    ``features`` are the concatenated, unscaled inputs). Raises ``ValueError`` for an unknown ``head_on``.
+    """
+    if head_on not in ("val", "train"):
+        raise ValueError(f"head_on must be 'val' or 'train', got {head_on!r}")
+    on_val = head_on == "val"
+    epochs = epochs if epochs is not None else (100 if on_val else 200)
+    weight_decay = weight_decay if weight_decay is not None else (1e-3 if on_val else 1e-4)
     y = np.asarray(y)
     folds = _as_tuples(folds)
     proba = np.zeros((len(y), n_classes))
     fm, feats, hists = [], [], []
+    yt = torch.as_tensor(y, dtype=torch.int64)
     for k, (tr, va, te) in enumerate(folds):
         X = np.concatenate([np.asarray(f[k], dtype=np.float32) for f in branch_features], axis=1)
-        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-6
-        Xz = ((X - mu) / sd).astype(np.float32)
+        stats = np.concatenate([tr, va]) if on_val else tr
+        mu, sd = X[stats].mean(0), X[stats].std(0) + 1e-6
+        Xz = torch.from_numpy(((X - mu) / sd).astype(np.float32))
         seed_everything(seed + k)
         head = MLPHead(Xz.shape[1], n_classes, dropout=dropout)
-        yt = torch.as_tensor(y, dtype=torch.int64)
-        hist = fit(head, (torch.from_numpy(Xz[tr]), yt[tr]), (torch.from_numpy(Xz[va]), yt[va]),
-                   loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience,
-                   seed=seed + k, device=device, weight_decay=weight_decay, progress=False, desc=f"fusion {k}")
+        fit_idx, es = (va, None) if on_val else (tr, (Xz[va], yt[va]))
+        hist = fit(head, (Xz[fit_idx], yt[fit_idx]), es, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr,
+                   batch_size=batch_size, patience=None if on_val else patience, seed=seed + k, device=device,
+                   weight_decay=weight_decay, progress=False, desc=f"fusion {k}")
         with torch.no_grad():
-            p = torch.softmax(head(torch.from_numpy(Xz[te]).to(next(head.parameters()).device)), 1).cpu().numpy()
+            p = torch.softmax(head(Xz[te].to(next(head.parameters()).device)), 1).cpu().numpy()
         proba[te] = p
         fm.append(cv_metrics(y[te], p))
         feats.append(X)
@@ -226,22 +249,28 @@ def cross_validate_fusion(branch_features: Sequence[Sequence[np.ndarray]], y: Se
 
 def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: int, *, epochs: int = 10,
                        batch_size: int = 32, seed: int = 0, device: str = "cpu", patience: int | None = None,
-                       cache_key: Mapping | None = None, progress: bool = True, **kwargs) -> BranchCV:
+                       pretrain_epochs: int = 0, cache_key: Mapping | None = None, progress: bool = True,
+                       **kwargs) -> BranchCV:
     """The ResNet18 branch on every fold, through the chapter's
-    :func:`neuro_lib.models.resnet.train_projection_cnn` (Table 2 learning rates, training-only augmentation);
-    returns out-of-fold probabilities and, per fold, the 512-d feature of every cell from that fold's network.
-    Cached like :func:`cross_validate_branches` when ``cache_key`` is given."""
+    :func:`neuro_lib.models.resnet.train_projection_cnn` (``kwargs``: ``lr_conv``, ``lr_head``, ``degrees``,
+    ``augment``; Table 2 learning rates by default; augmentation of training cells only; early stopping on the
+    validation accuracy after ``patience`` epochs). With ``pretrain_epochs`` the backbone of each fold first
+    learns to reconstruct the projections of that fold's training and validation cells, labels unused
+    (:func:`neuro_lib.models.resnet.pretrain_autoencoder`; the test cells' images are never seen).
+    Returns out-of-fold probabilities and, per fold, the 512-d feature of every cell from that fold's network
+    (``history[k]`` also holds ``pretrain_loss``). Cached like :func:`cross_validate_branches` when ``cache_key``
+    is given."""
     from types import SimpleNamespace
 
     from tqdm.auto import tqdm
 
-    from neuro_lib.models.resnet import train_projection_cnn
+    from neuro_lib.models.resnet import ProjectionResNet, pretrain_autoencoder, train_projection_cnn
 
     y = np.asarray(y)
     folds = _as_tuples(folds)
     params = dict(epochs=epochs, batch_size=batch_size, seed=seed, patience=patience, n_classes=n_classes,
-                  folds=[[f.tolist() for f in fold] for fold in folds], y=y.tolist(), shape=list(images.shape),
-                  kwargs=kwargs, version=1)
+                  pretrain_epochs=pretrain_epochs, folds=[[f.tolist() for f in fold] for fold in folds],
+                  y=y.tolist(), shape=list(images.shape), kwargs=kwargs, version=2)
     path = _cache_path("cnn", {"key": cache_key, **params}) if cache_key is not None else None
     if path is not None and path.exists():
         return pickle.loads(path.read_bytes())
@@ -249,16 +278,25 @@ def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: i
     fm, feats, hists = [], [], []
     X = torch.as_tensor(np.asarray(images), dtype=torch.float32)
     for k, (tr, va, te) in enumerate(tqdm(folds, desc="cnn", disable=not progress)):
+        init_state, ae_loss = None, []
+        if pretrain_epochs:
+            torch.manual_seed(seed + k)
+            enc = ProjectionResNet(n_classes)
+            ae = pretrain_autoencoder(enc, X[np.concatenate([tr, va])], epochs=pretrain_epochs, seed=seed + k,
+                                      device=device, progress=False)
+            init_state = {n: v.detach().cpu().clone() for n, v in enc.backbone.state_dict().items()}
+            ae_loss = ae.train_loss
         model, p, hist = train_projection_cnn(images, y, SimpleNamespace(train=tr, val=va, test=te),
                                               n_classes=n_classes, epochs=epochs, batch_size=batch_size,
-                                              seed=seed + k, device=device, patience=patience, **kwargs)
+                                              seed=seed + k, device=device, patience=patience,
+                                              init_state=init_state, **kwargs)
         proba[te] = p
         fm.append(cv_metrics(y[te], p))
         model.eval()
         dev = next(model.parameters()).device
         feats.append(batched_apply(lambda i: model.features(X[i].to(dev)), np.arange(len(y)), 128)
                      .astype(np.float32))
-        hists.append(hist.as_dict())
+        hists.append(dict(hist.as_dict(), pretrain_loss=list(ae_loss)))
     out = BranchCV(proba, fm, feats, hists)
     if path is not None:
         path.write_bytes(pickle.dumps(out))
@@ -266,14 +304,20 @@ def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: i
 
 
 def cross_validate_all(X19: np.ndarray, images: np.ndarray, trees: Sequence, y: Sequence[int], folds,
-                       n_classes: int, *, epochs: int, cnn_epochs: int, max_len: int = 1500, seed: int = 0,
-                       device: str = "cpu", cache_key: Mapping | None = None, progress: bool = True
-                       ) -> dict[str, BranchCV]:
+                       n_classes: int, *, tree_epochs: int, lstm_epochs: int, cnn_epochs: int, patience: int = 8,
+                       max_len: int = 1500, cnn_patience: int | None = None, lr_conv: float = 1e-5,
+                       lr_head: float = 1e-4, cnn_degrees: float = 180.0, cnn_batch_size: int = 32,
+                       pretrain_epochs: int = 0, fusion_head: str = "val", seed: int = 0, device: str = "cpu",
+                       cache_key: Mapping | None = None, progress: bool = True) -> dict[str, BranchCV]:
     """The five models of Zhang et al. 2021, Table 3, on the same folds: ``svm`` (RBF, 19 hand features,
-    :func:`neuro_lib.morphology.features.cv_svm`), ``cnn`` (:func:`cross_validate_cnn`), ``lstm`` and ``tree_lstm``
-    (:func:`cross_validate_branches`) and ``fusion`` (:func:`cross_validate_fusion` of the CNN and Tree-LSTM
-    features). ``X19`` (n, 19), ``images`` (n, 3, S, S), ``trees`` n reduced trees, ``y`` (n,) class indices,
-    ``folds`` objects with ``train``/``val``/``test``. Trained branches are cached under ``cache_key``."""
+    :func:`neuro_lib.morphology.features.cv_svm`), ``cnn`` (:func:`cross_validate_cnn` with ``cnn_*``,
+    ``lr_conv``, ``lr_head``, ``pretrain_epochs``), ``lstm`` and ``tree_lstm`` (:func:`cross_validate_branches`,
+    at most ``lstm_epochs``/``tree_epochs``, early stopping after ``patience``) and ``fusion``
+    (:func:`cross_validate_fusion` of the CNN and Tree-LSTM features, head trained as ``fusion_head`` says).
+    ``X19`` (n, 19), ``images`` (n, 3, S, S), ``trees`` n reduced trees, ``y`` (n,) class indices, ``folds``
+    objects with ``train``/``val``/``test``. The keywords match :func:`neuro_lib.morphology.chapter.settings`.
+    Trained branches are cached under ``cache_key`` (the same key and settings as ``03_cnn`` and
+    ``04_sequence_models`` reuse their networks)."""
     from neuro_lib.models.lstm import IndexedSequences
     from neuro_lib.models.tree_lstm import IndexedTrees
     from neuro_lib.morphology.features import cv_svm
@@ -283,17 +327,27 @@ def cross_validate_all(X19: np.ndarray, images: np.ndarray, trees: Sequence, y: 
     tfolds = _as_tuples(folds)
     _, svm_proba, _ = cv_svm(np.asarray(X19, float), y, folds)
     svm = BranchCV(svm_proba, [cv_metrics(y[te], svm_proba[te]) for _, _, te in tfolds])
-    key = None if cache_key is None else dict(cache_key, max_len=max_len, features=list(FEATURES))
     seq = cross_validate_branches({"lstm": IndexedSequences([node_sequence(t, max_len) for t in trees]),
                                    "tree_lstm": IndexedTrees(trees)}, y, tfolds, n_classes,
-                                  in_features=len(FEATURES), epochs=epochs, seed=seed, device=device,
-                                  cache_key=key, progress=progress)
-    cnn = cross_validate_cnn(images, y, tfolds, n_classes, epochs=cnn_epochs, seed=seed, device=device,
-                             cache_key=None if key is None else dict(key, image_size=int(images.shape[-1])),
-                             progress=progress)
-    fusion = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, tfolds, n_classes, seed=seed,
-                                   device=device)
+                                  in_features=len(FEATURES), epochs={"lstm": lstm_epochs, "tree_lstm": tree_epochs},
+                                  patience=patience, seed=seed, device=device,
+                                  cache_key=None if cache_key is None else branch_cache_key(cache_key, max_len),
+                                  progress=progress)
+    cnn = cross_validate_cnn(images, y, tfolds, n_classes, epochs=cnn_epochs, patience=cnn_patience,
+                             batch_size=cnn_batch_size, pretrain_epochs=pretrain_epochs, seed=seed, device=device,
+                             cache_key=cache_key, progress=progress, lr_conv=lr_conv, lr_head=lr_head,
+                             degrees=cnn_degrees)
+    fusion = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, tfolds, n_classes,
+                                   head_on=fusion_head, seed=seed, device=device)
     return {"svm": svm, "cnn": cnn, "lstm": seq["lstm"], "tree_lstm": seq["tree_lstm"], "fusion": fusion}
+
+
+def branch_cache_key(cache_key: Mapping, max_len: int) -> dict:
+    """The cache key of the sequence models: the cells' key plus what shapes their inputs (``max_len``, the node
+    features), so that ``04_sequence_models`` and ``05_fusion`` share trained LSTMs and Tree-LSTMs."""
+    from neuro_lib.morphology.tree import FEATURES
+
+    return dict(cache_key, max_len=max_len, features=list(FEATURES))
 
 
 def out_of_fold(features: Sequence[np.ndarray], folds) -> np.ndarray:

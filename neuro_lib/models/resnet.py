@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ProjectionResNet", "param_groups", "train_projection_cnn", "ConvDecoder", "pretrain_autoencoder", "PAPER_LR_CONV",
-           "PAPER_LR_HEAD"]
+__all__ = ["ProjectionResNet", "param_groups", "train_projection_cnn", "ConvDecoder", "pretrain_autoencoder",
+           "PAPER_LR_CONV", "PAPER_LR_HEAD"]
 
 #: Table 2 of Zhang et al. 2021
 PAPER_LR_CONV = 1e-5
@@ -100,8 +100,8 @@ def pretrain_autoencoder(model: ProjectionResNet, images, *, epochs: int = 5, lr
 
 def train_projection_cnn(images, y, fold, *, n_classes: int | None = None, epochs: int = 10,
                          lr_conv: float = PAPER_LR_CONV, lr_head: float = PAPER_LR_HEAD, batch_size: int = 32,
-                         augment: bool = True, seed: int = 0, device="auto", patience: int | None = None,
-                         init_state: dict | None = None, progress: bool = False):
+                         augment: bool = True, degrees: float = 180.0, seed: int = 0, device="auto",
+                         patience: int | None = None, init_state: dict | None = None, progress: bool = False):
     """Train a :class:`ProjectionResNet` on one fold and return ``(model, test_probabilities, history)``.
 
     Parameters
@@ -111,6 +111,8 @@ def train_projection_cnn(images, y, fold, *, n_classes: int | None = None, epoch
     fold : an object with ``train``, ``val``, ``test`` index arrays (:class:`neuro_lib.morphology.data.Fold`);
         augmentation (random rotation, zoom, translation, :func:`~neuro_lib.morphology.projections.augment_images`)
         is applied to training batches only, drawn afresh each epoch.
+    degrees : the rotation range of that augmentation, uniform in +-``degrees`` (180: any orientation, the paper's
+        setting; a smaller range keeps the cells' orientation, e.g. the apical dendrite pointing to the pia).
     lr_conv, lr_head : Adam learning rates of the backbone and of the last layer (Table 2: 1e-5 and 1e-4).
     init_state : a backbone ``state_dict`` to start from (e.g. after :func:`pretrain_autoencoder`).
 
@@ -135,10 +137,12 @@ def train_projection_cnn(images, y, fold, *, n_classes: int | None = None, epoch
     def step(m, batch, progress_):
         xb, yb = batch
         if augment:
-            xb = augment_images(xb, generator=gen)
+            xb = augment_images(xb, degrees=degrees, generator=gen)
         return ce(m(xb), yb)
 
     Xv, yv = X[fold.val], y[fold.val]
+    if len(fold.train) % batch_size == 1:  # a last batch of one image cannot be batch-normalised in training mode
+        batch_size += 1
 
     def val_acc(m):
         if len(yv) == 0:

@@ -34,8 +34,9 @@ from ..evaluation import repeated_stratified_kfold, stratified_split
 from .features import FEATURES, morphometrics
 from .io import SWC, SWCError, read_swc
 
-__all__ = ["projection_images", "feature_table", "all_features", "TASKS", "LABELS_KEY", "ARCHIVE_KEYS", "labels", "cells", "load_swc", "validity_index", "splits",
-           "Fold", "Splits", "data_keys", "archive_dir", "MTYPE_FAMILY", "CODE_VERSION"]
+__all__ = ["TaskInputs", "task_inputs", "projection_images", "feature_table", "all_features", "TASKS", "LABELS_KEY",
+           "ARCHIVE_KEYS", "labels", "cells", "load_swc", "validity_index", "splits", "Fold", "Splits", "data_keys",
+           "archive_dir", "MTYPE_FAMILY", "CODE_VERSION"]
 
 #: bump when reading/validation changes, so cached indexes and feature tables are rebuilt
 CODE_VERSION = "2"
@@ -344,3 +345,51 @@ def splits(df: pd.DataFrame, seed: int = 0, n_splits: int = 5, *, val_fraction: 
         a, b = int(0.8 * len(y)), int(0.9 * len(y))
         tr, va, te = np.sort(p[:a]), np.sort(p[a:b]), np.sort(p[b:])
     return Splits(cv, Fold(tr, va, te))
+
+
+@dataclass
+class TaskInputs:
+    """Everything the learned models of a task need, rows aligned with ``df`` (see :func:`task_inputs`).
+
+    ``df`` the cell table; ``classes`` the sorted label names; ``y`` (n,) int class indices into ``classes``;
+    ``folds`` the 5 cell-level :class:`Fold` objects of :func:`splits`; ``X19`` (n, 19+) DataFrame of
+    :func:`feature_table`; ``images`` (n, 3, S, S) float32 projections; ``trees`` the n reduced trees.
+    """
+
+    df: pd.DataFrame
+    classes: list
+    y: np.ndarray
+    folds: list
+    X19: pd.DataFrame
+    images: np.ndarray
+    trees: list
+
+    @property
+    def cache_key(self) -> dict:
+        """What identifies these cells in the model caches of :mod:`neuro_lib.models.fusion`."""
+        return dict(task=self.df.attrs.get("task"), cells=list(self.df["cell_id"]))
+
+
+def task_inputs(task: str = "rat_s1_2class", *, image_size: int = 64, n_per_class: int | None = None, seed: int = 0,
+                n_splits: int = 5, progress: bool = False) -> TaskInputs:
+    """Cells, labels, folds, hand features, projections and reduced trees of ``task`` (one of :data:`TASKS`), the
+    common set-up of the pages that compare the models of Zhang et al. 2021 on the same folds.
+
+    ``n_per_class`` keeps a seeded random subset of that many cells per class (smoke runs; the same subset as
+    ``df.groupby("label").sample(n_per_class, random_state=seed)``). Images (:func:`projection_images`) and trees
+    (:func:`neuro_lib.morphology.tree.trees_from_files`) are cached. Raises ``KeyError`` for an unknown task and
+    ``ValueError`` (from :func:`splits`) if a class has fewer than ``n_splits`` cells.
+    """
+    from .tree import trees_from_files
+
+    df = cells(task)
+    if n_per_class:
+        attrs = dict(df.attrs)
+        df = (df.groupby("label").sample(n_per_class, random_state=seed).sort_values("cell_id")
+              .reset_index(drop=True))
+        df.attrs.update(attrs)
+    classes = sorted(df["label"].unique())
+    y = df["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    return TaskInputs(df=df, classes=classes, y=y, folds=splits(df, seed=seed, n_splits=n_splits).cv,
+                      X19=feature_table(df), images=projection_images(df, size=image_size),
+                      trees=trees_from_files(df["path"], read=load_swc, progress=progress))

@@ -48,7 +48,8 @@ import numpy as np
 
 from .io import SWC
 
-__all__ = ["compare_lmeasure", "drop_one_feature", "plot_distributions", "svm_pipeline", "cv_svm", "signed_log", "FEATURES", "LMEASURE_COLUMNS", "morphometrics", "path_distances", "nearest_marked_ancestor",
+__all__ = ["compare_lmeasure", "drop_one_feature", "plot_distributions", "svm_pipeline", "cv_svm", "signed_log",
+           "FEATURES", "LMEASURE_COLUMNS", "morphometrics", "path_distances", "nearest_marked_ancestor",
            "feature_table"]
 
 FEATURES = [
