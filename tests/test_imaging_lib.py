@@ -191,3 +191,79 @@ def test_unet_shapes():
 
     u = UNet(4, 1, base=4, depth=3)
     assert u(torch.randn(2, 4, 50, 37)).shape == (2, 1, 50, 37)
+
+
+def test_detect_peaks_splits_touching_cells_and_handles_flat_tops():
+    from neuro_lib.imaging.detection import detect_peaks, peaks_with_heights
+
+    rr, cc = np.mgrid[:40, :60]
+    two = np.exp(-((rr - 20) ** 2 + (cc - 20) ** 2) / 18) + np.exp(-((rr - 20) ** 2 + (cc - 29) ** 2) / 18)
+    assert len(detect_cells(two, 0.5)) == 1  # one component: the two cells touch
+    p = detect_peaks(two, 0.5, sigma=0)
+    assert len(p) == 2
+    np.testing.assert_allclose(sorted(p[:, 1]), [20, 29], atol=0.6)
+    flat = np.zeros((50, 50), np.float32)
+    flat[10:30, 10:30] = 1.0  # a saturated plateau counts once, at its centre
+    flat[40, 40] = 0.8
+    c, h = peaks_with_heights(flat, 0.5, sigma=0)
+    np.testing.assert_allclose(c, [[19.5, 19.5], [40, 40]])
+    np.testing.assert_allclose(h, [1.0, 0.8])
+    assert len(detect_peaks(flat, 0.9, sigma=0)) == 1 and len(detect_peaks(flat, 1.5, sigma=0)) == 0
+    with pytest.raises(ValueError, match="2-D"):
+        detect_peaks(np.zeros((2, 2, 2)))
+
+
+def test_choose_thresholds_uses_only_the_training_region():
+    from neuro_lib.imaging.segmentation import choose_thresholds
+
+    rng = np.random.default_rng(0)
+    H = W = 64
+    lab = np.zeros((H, W), np.int32)
+    cents = []
+    for k, (r, c) in enumerate([(r, c) for r in range(8, 64, 20) for c in range(8, 64, 20)]):
+        lab[_disk((r, c), 3, (H, W))[:, 0], _disk((r, c), 3, (H, W))[:, 1]] = k + 1
+        cents.append((r, c))
+    truth = np.array(cents, float)
+    mask = lab > 0
+    region = np.zeros((H, W), bool)
+    region[:, :18] = True
+    prob = np.where(mask, 0.6, 0.2) + rng.normal(0, 0.01, (H, W))
+    prob[:, 18:] = np.where(mask[:, 18:], 0.95, 0.8)  # the larger rest would want a threshold near 0.9
+    th = choose_thresholds(prob.astype(np.float32), mask, truth, region)
+    assert 0.2 < th["pixel"] <= 0.6 and th["train_pixel_accuracy"] == pytest.approx(1.0)
+    assert 0.2 < th["peak"] <= 0.6 and th["train_f1"] == pytest.approx(1.0)
+
+
+def test_local_normalise_removes_a_brightness_gradient():
+    from neuro_lib.imaging.summary import local_normalise
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(128, 128)).astype(np.float32)
+    ramp = np.linspace(0, 50, 128, dtype=np.float32)[None] * np.ones((128, 1), np.float32)
+    out = local_normalise(noise + ramp, sigma=8)
+    left, right = (slice(None), slice(24, 54)), (slice(None), slice(74, 104))  # away from the image edges
+    assert abs(out[left].mean() - out[right].mean()) < 0.05  # the ramp is gone
+    assert out[left].std() == pytest.approx(out[right].std(), rel=0.1)
+    assert out.dtype == np.float32 and out.shape == (128, 128)
+    assert np.all(local_normalise(np.ones((16, 16))) == 0)
+
+
+def test_crop_dataset_stays_inside_the_training_region_and_redraws():
+    from neuro_lib.imaging.segmentation import CropDataset
+
+    H, W = 40, 50
+    img = np.stack([np.arange(H * W, dtype=np.float32).reshape(H, W)])
+    allowed = np.zeros((H, W), bool)
+    allowed[:, :30] = True
+    ds = CropDataset(img, np.zeros((H, W), np.float32), allowed, 5, crop=16, augment=False)
+    seen = set()
+    for _ in range(20):
+        for i in range(len(ds)):
+            x, y = ds[i]
+            assert x.shape == (1, 16, 16) and y.shape == (1, 16, 16)
+            col = int(x[0, 0, 0]) % W
+            assert col + 16 <= 30  # the whole crop lies in the allowed columns
+            seen.add(int(x[0, 0, 0]))
+    assert len(seen) > 5  # new positions each epoch, not the same 5 crops
+    with pytest.raises(ValueError, match="no crop"):
+        CropDataset(img, np.zeros((H, W), np.float32), allowed, 5, crop=32)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["Detections", "detect_cells", "extract_patches", "match_centers", "centers_metric", "pixel_accuracy",
-           "correlation_baseline", "suite2p_detect", "quadrant_slices", "in_region", "cross_quadrant_select"]
+__all__ = ["Detections", "detect_cells", "detect_peaks", "peaks_with_heights", "extract_patches", "match_centers",
+           "centers_metric", "pixel_accuracy", "correlation_baseline", "suite2p_detect", "quadrant_slices", "in_region",
+           "cross_quadrant_select"]
 
 
 @dataclass
@@ -52,6 +53,40 @@ def detect_cells(prob: np.ndarray, threshold: float = 0.7, *, min_area: int = 1,
         keep[lab == rp.label] = len(cents)
     cents = np.asarray(cents, float).reshape(-1, 2)
     return Detections(cents, np.asarray(areas, int), keep, dropped)
+
+
+def detect_peaks(prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0, min_distance: int = 4
+                 ) -> np.ndarray:
+    """Cell centres as the local maxima of a probability map (rows, cols) smoothed by a Gaussian of ``sigma`` pixels
+    (0: no smoothing): pixels at least ``threshold`` high that are the maximum of the (2 ``min_distance`` + 1)
+    square around them; a flat top (connected pixels of equal height, e.g. a saturated map) counts once, at its
+    centre of mass.
+
+    Unlike :func:`detect_cells` (one cell per connected component) this splits touching cells whose probability has
+    a dip between them, the peak-finding step of many Neurofinder entries. Returns (n, 2) float (row, col), sorted
+    by decreasing height. Raises ``ValueError`` for a map that is not 2-D.
+    """
+    return peaks_with_heights(prob, threshold, sigma=sigma, min_distance=min_distance)[0]
+
+
+def peaks_with_heights(prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0, min_distance: int = 4
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`detect_peaks` that also returns each peak's height in the smoothed map: ``(centres (n, 2), heights
+    (n,))``. The peaks above a higher threshold ``t`` are exactly those with ``heights >= t``. NaN counts as 0."""
+    prob = np.asarray(prob, np.float32)
+    if prob.ndim != 2:
+        raise ValueError(f"probability map must be 2-D (rows, cols), got shape {prob.shape}")
+    sm = np.nan_to_num(prob, nan=0.0)
+    sm = ndi.gaussian_filter(sm, sigma) if sigma else sm
+    top = (sm == ndi.maximum_filter(sm, size=2 * int(min_distance) + 1, mode="nearest")) & (sm >= threshold)
+    lab, n = ndi.label(top, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    idx = np.arange(1, n + 1)
+    cents = np.asarray(ndi.center_of_mass(top, lab, idx), float).reshape(-1, 2)
+    height = np.asarray(ndi.maximum(sm, lab, idx), float)
+    order = np.argsort(-height, kind="stable")
+    return cents[order], height[order]
 
 
 def extract_patches(image: np.ndarray, centers: np.ndarray, size: int = 101, out_size: int | None = None
@@ -166,8 +201,8 @@ def suite2p_detect(movie: np.ndarray, *, diameter: float = 10.0, fs: float = 7.0
     settings["algorithm"] = algorithm
     settings["threshold_scaling"] = threshold_scaling
     t0 = time.time()
-    _, stat, _ = detection_wrapper(np.asarray(movie, np.float32), diameter=np.array([diameter, diameter]), tau=tau, fs=fs,
-                                   settings=settings, device=torch.device("cpu"))
+    _, stat, _ = detection_wrapper(np.asarray(movie, np.float32), diameter=np.array([diameter, diameter]), tau=tau,
+                                   fs=fs, settings=settings, device=torch.device("cpu"))
     cents = np.array([s["med"] for s in stat], float).reshape(-1, 2)
     return {"centroids": cents, "stat": stat, "seconds": time.time() - t0}
 

@@ -17,10 +17,10 @@ from torch.utils.data import Dataset
 
 from ..models.unet import UNet
 from ..training import fit, resolve_device, seed_everything
-from .detection import quadrant_slices
+from .detection import centers_metric, detect_peaks, in_region, peaks_with_heights, quadrant_slices
 
 __all__ = ["elastic_deform", "augment_pair", "CropDataset", "predict_unet", "QuadrantResult",
-           "cross_quadrant_unet", "BCEDiceLoss"]
+           "cross_quadrant_unet", "BCEDiceLoss", "lr_factor", "region_f1", "choose_thresholds"]
 
 
 class BCEDiceLoss(torch.nn.Module):
@@ -81,39 +81,36 @@ def augment_pair(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, elas
 class CropDataset(Dataset):
     """``n`` random ``crop``-pixel crops of ``image`` (channels, rows, cols) and ``target`` (rows, cols) that lie
     inside ``allowed`` (a boolean (rows, cols) mask: the training region), augmented by :func:`augment_pair` when
-    ``augment``. Crop positions are drawn once from ``seed``; augmentations are redrawn per access from a generator
-    seeded by ``seed`` and the access count, so a run is reproducible."""
+    ``augment``. With ``redraw`` (default) every access draws a new crop position among all the positions that fit
+    in ``allowed``, so each epoch sees different crops; otherwise ``n`` positions are drawn once. Positions and
+    augmentations come from a generator seeded by ``seed``, the index and the access count, so a run is
+    reproducible. Raises ``ValueError`` if no crop fits inside ``allowed``."""
 
     def __init__(self, image: np.ndarray, target: np.ndarray, allowed: np.ndarray, n: int, crop: int = 96, *,
-                 seed: int = 0, augment: bool = True, elastic: bool = True):
+                 seed: int = 0, augment: bool = True, elastic: bool = True, redraw: bool = True):
         H, W = target.shape
         if crop > min(H, W):
             raise ValueError(f"crop {crop} is larger than the image {H}x{W}")
+        integral = np.pad(np.cumsum(np.cumsum(~np.asarray(allowed, bool), 0), 1), ((1, 0), (1, 0)))
+        bad = integral[crop:, crop:] - integral[:-crop, crop:] - integral[crop:, :-crop] + integral[:-crop, :-crop]
+        self.valid = np.argwhere(bad == 0)
+        if not len(self.valid):
+            raise ValueError(f"no crop of {crop} px fits inside the training region")
         rng = np.random.default_rng(seed)
-        integral = np.pad(np.cumsum(np.cumsum(~allowed, 0), 1), ((1, 0), (1, 0)))
-        pos = []
-        for _ in range(200 * n):
-            r, c = int(rng.integers(0, H - crop + 1)), int(rng.integers(0, W - crop + 1))
-            bad = integral[r + crop, c + crop] - integral[r, c + crop] - integral[r + crop, c] + integral[r, c]
-            if bad == 0:
-                pos.append((r, c))
-                if len(pos) == n:
-                    break
-        if len(pos) < n:
-            raise ValueError(f"could not place {n} crops of {crop} px inside the training region")
-        self.image, self.target, self.pos, self.crop = image, target, pos, crop
+        self.pos = [tuple(p) for p in self.valid[rng.integers(len(self.valid), size=n)]]
+        self.image, self.target, self.crop, self.redraw = image, target, crop, redraw
         self.augment, self.elastic, self.seed, self.calls = augment, elastic, seed, 0
 
     def __len__(self) -> int:
         return len(self.pos)
 
     def __getitem__(self, i):
-        r, c = self.pos[i]
+        self.calls += 1
+        rng = np.random.default_rng((self.seed, i, self.calls))
+        r, c = self.valid[rng.integers(len(self.valid))] if self.redraw else self.pos[i]
         x = self.image[:, r:r + self.crop, c:c + self.crop]
         y = self.target[r:r + self.crop, c:c + self.crop]
         if self.augment:
-            self.calls += 1
-            rng = np.random.default_rng((self.seed, i, self.calls))
             x, y = augment_pair(x, y, rng, elastic=self.elastic)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))[None]
 
@@ -128,50 +125,128 @@ def predict_unet(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
     return torch.sigmoid(model(x))[0, 0].cpu().numpy()
 
 
+def lr_factor(progress: float, warmup: float = 0.1) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1] of training: a linear warm-up from 0.1 to 1 over the first
+    ``warmup`` fraction, then a cosine decay to 0 (Loshchilov & Hutter 2017, "SGDR")."""
+    if progress < warmup:
+        return 0.1 + 0.9 * progress / warmup
+    return 0.5 * (1 + np.cos(np.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def region_f1(truth: np.ndarray, found: np.ndarray, region: np.ndarray, threshold: float = 5.0) -> dict:
+    """Neurofinder's centre metric (:func:`~.detection.centers_metric`) on the true and found centres (n, 2)
+    (row, col) whose rounded position falls on a True pixel of ``region`` (boolean (rows, cols))."""
+    def inside(c):
+        c = np.asarray(c, float).reshape(-1, 2)
+        ri = np.clip(np.rint(c).astype(int), 0, np.array(region.shape) - 1)
+        return c[region[ri[:, 0], ri[:, 1]]]
+
+    return centers_metric(inside(truth), inside(found), threshold)
+
+
+def choose_thresholds(prob: np.ndarray, mask: np.ndarray, truth: np.ndarray, region: np.ndarray, *,
+                      pixel_grid=None, peak_grid=None, sigmas=(1.0, 2.0), min_distance: int = 4) -> dict:
+    """Choose a network's thresholds on its training region only.
+
+    ``prob`` (rows, cols) the network's probability map, ``mask`` (rows, cols) the manual ROI mask, ``truth`` (n, 2)
+    the ROI centres, ``region`` (rows, cols) boolean: the pixels the thresholds may be chosen on. The pixel threshold
+    maximises pixel accuracy on ``region``; the peak detector's threshold and smoothing (:func:`detect_peaks`)
+    maximise Neurofinder's F1 on the ROIs in ``region`` (ties: the middle of the best thresholds). Returns
+    ``{"pixel": float, "peak": float, "sigma": float, "train_pixel_accuracy": float, "train_f1": float}``.
+    """
+    pixel_grid = np.round(np.linspace(0.05, 0.95, 19), 3) if pixel_grid is None else pixel_grid
+    peak_grid = np.round(np.arange(0.02, 0.91, 0.02), 3) if peak_grid is None else peak_grid
+    p, m = prob[region], np.asarray(mask, bool)[region]
+    accs = np.array([((p >= t) == m).mean() for t in pixel_grid])
+    tied = np.flatnonzero(accs >= accs.max() - 1e-12)
+    k = int(tied[len(tied) // 2])  # the middle of a run of equally good thresholds
+    scores = []
+    for sg in sigmas:
+        # the peaks above t are the peaks above min(grid) that are at least t high, so one search per smoothing
+        # serves every threshold
+        cand, height = peaks_with_heights(prob, float(np.min(peak_grid)), sigma=sg, min_distance=min_distance)
+        scores.append([region_f1(truth, cand[height >= t], region)["f1"] for t in peak_grid])
+    scores = np.asarray(scores)
+    i = int(np.argmax(scores.max(axis=1)))
+    tied = np.flatnonzero(scores[i] >= scores.max() - 1e-12)
+    j = int(tied[len(tied) // 2])
+    best = (float(scores[i, j]), float(peak_grid[j]), float(sigmas[i]))
+    return {"pixel": float(pixel_grid[k]), "peak": best[1], "sigma": best[2], "train_pixel_accuracy": float(accs[k]),
+            "train_f1": best[0]}
+
+
 @dataclass
 class QuadrantResult:
     """Held-out predictions of :func:`cross_quadrant_unet`: ``prob`` (rows, cols) stitched from the four held-out
     quadrants, ``histories`` (one fit History per quadrant), ``models`` (the four U-Nets), ``seconds`` per fold,
-    ``inference_seconds`` for one whole image."""
+    ``inference_seconds`` for one whole image. With ``mask`` and ``truth`` given: ``thresholds`` (per fold, from
+    :func:`choose_thresholds` on that fold's training quadrants), ``pred`` (rows, cols) boolean, each quadrant
+    thresholded at its fold's pixel threshold, and ``centroids`` (n, 2) the held-out cells found by
+    :func:`detect_peaks` with each fold's peak threshold."""
 
     prob: np.ndarray
     histories: list
     models: list
     seconds: list = field(default_factory=list)
     inference_seconds: float = float("nan")
+    thresholds: list = field(default_factory=list)
+    pred: np.ndarray | None = None
+    centroids: np.ndarray | None = None
 
 
-def cross_quadrant_unet(image: np.ndarray, target: np.ndarray, *, crops_per_epoch: int = 64, crop: int = 96,
+def cross_quadrant_unet(image: np.ndarray, target: np.ndarray, *, mask: np.ndarray | None = None,
+                        truth: np.ndarray | None = None, crops_per_epoch: int = 64, crop: int = 96,
                         epochs: int = 10, batch_size: int = 8, lr: float = 3e-3, base: int = 16, depth: int = 3,
-                        elastic: bool = True, pos_weight: float = 3.0, dice: float = 1.0, seed: int = 0,
+                        elastic: bool = True, pos_weight: float = 1.0, dice: float = 0.0, seed: int = 0,
                         device="auto", folds=(0, 1, 2, 3), progress: bool = True) -> QuadrantResult:
     """Train one U-Net per held-out quadrant (trained on crops of the other three) and stitch the held-out
     probability maps.
 
     ``image`` (channels, rows, cols) summary images; ``target`` (rows, cols) probability target in [0, 1]. Loss:
-    :class:`BCEDiceLoss` (``pos_weight``, ``dice``). ``folds`` limits which quadrants are held out (others stay NaN in ``prob``).
-    No early stopping: the held-out quadrant is never looked at during training.
+    :class:`BCEDiceLoss` (``pos_weight``, ``dice``); Adam with ``lr`` under a warm-up and cosine schedule
+    (:func:`lr_factor`); each epoch draws ``crops_per_epoch`` new augmented crops (:class:`CropDataset`). ``folds``
+    limits which quadrants are held out (others stay NaN in ``prob``). No early stopping: the held-out quadrant is
+    never looked at during training. With ``mask`` (rows, cols) and ``truth`` (n, 2), each fold's thresholds are
+    chosen on its own training quadrants (:func:`choose_thresholds`) and applied to its held-out quadrant.
     """
     image = np.asarray(image, np.float32)
     target = np.asarray(target, np.float32)
     H, W = target.shape
     dev = resolve_device(device)
     prob = np.full((H, W), np.nan, np.float32)
-    hists, models, secs = [], [], []
+    pred = np.zeros((H, W), bool)
+    hists, models, secs, thresholds, cents = [], [], [], [], []
     quads = quadrant_slices((H, W))
     for q in folds:
         allowed = np.ones((H, W), bool)
         allowed[quads[q]] = False
         ds = CropDataset(image, target, allowed, crops_per_epoch, crop, seed=seed + 100 * q, elastic=elastic)
         seed_everything(seed + q)
-        model = UNet(image.shape[0], 1, base=base, depth=depth)
+        model = UNet(image.shape[0], 1, base=base, depth=depth).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        loss_fn = BCEDiceLoss(pos_weight, dice)
+
+        def step(m, batch, progress, opt=opt, loss_fn=loss_fn):
+            for g in opt.param_groups:
+                g["lr"] = lr * lr_factor(progress)
+            x, y = batch
+            return loss_fn(m(x), y)
+
         t0 = time.time()
-        h = fit(model, ds, None, loss_fn=BCEDiceLoss(pos_weight, dice), epochs=epochs, lr=lr, batch_size=batch_size,
+        h = fit(model, ds, None, train_step=step, optimizer=opt, epochs=epochs, batch_size=batch_size,
                 seed=seed + q, device=dev, progress=progress, desc=f"U-Net, quadrant {q} held out")
         secs.append(time.time() - t0)
-        prob[quads[q]] = predict_unet(model, image)[quads[q]]
+        full = predict_unet(model, image)
+        prob[quads[q]] = full[quads[q]]
+        if mask is not None and truth is not None:
+            th = choose_thresholds(full, mask, truth, allowed)
+            thresholds.append(th)
+            pred[quads[q]] = full[quads[q]] >= th["pixel"]
+            c = detect_peaks(full, th["peak"], sigma=th["sigma"])
+            cents.append(c[in_region(c, quads[q])])
         hists.append(h)
         models.append(model.cpu())
     t0 = time.time()
     predict_unet(models[0], image)
-    return QuadrantResult(prob, hists, models, secs, time.time() - t0)
+    return QuadrantResult(prob, hists, models, secs, time.time() - t0, thresholds,
+                          pred if thresholds else None, np.vstack(cents) if cents else None)

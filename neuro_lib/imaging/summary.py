@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["normalise", "local_correlation_image", "summary_images", "stack_summary", "probability_target",
-           "SUMMARY_CHANNELS"]
+__all__ = ["normalise", "local_normalise", "local_correlation_image", "summary_images", "stack_summary",
+           "probability_target", "SUMMARY_CHANNELS"]
 
 SUMMARY_CHANNELS = ("mean", "max", "std", "corr")
 
@@ -25,6 +25,18 @@ def normalise(img: np.ndarray, low: float = 1.0, high: float = 99.5) -> np.ndarr
     if hi <= lo:
         return np.zeros_like(img)
     return np.clip((img - lo) / (hi - lo), 0, 1).astype(np.float32)
+
+
+def local_normalise(img: np.ndarray, sigma: float = 16.0, clip: tuple[float, float] = (-4.0, 6.0)) -> np.ndarray:
+    """Local contrast normalisation: ``(img - m) / s`` with ``m`` the Gaussian-weighted local mean and ``s`` the
+    local standard deviation (both over ``sigma`` pixels, about two cell diameters), clipped to ``clip`` and divided
+    by 3 (so most values lie in [-1, 2]). Removes the slow brightness changes across the field of view (vignetting,
+    blood vessels, uneven labelling) that a global scaling keeps, so that a network trained on some regions sees
+    the same range in others. Returns float32, same shape (rows, cols)."""
+    img = np.asarray(img, np.float32)
+    m = ndi.gaussian_filter(img, sigma)
+    sd = np.sqrt(ndi.gaussian_filter((img - m) ** 2, sigma)) + 1e-6 * (float(img.std()) + 1e-12)
+    return (np.clip((img - m) / sd, *clip) / 3).astype(np.float32)
 
 
 def local_correlation_image(movie: np.ndarray, chunk: int = 64) -> np.ndarray:
