@@ -34,14 +34,9 @@ def settings(profile: str, **overrides) -> dict:
     """
     from .. import profiles
 
-    cfg = profiles.select(profile, **PROFILE_SETTINGS)
-    unknown = set(overrides) - set(cfg)
-    if unknown:
-        raise ValueError(f"unknown MEA setting(s) {sorted(unknown)}; expected some of {sorted(cfg)}")
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = profiles.settings(profile, PROFILE_SETTINGS, overrides, what="MEA",
+                            ints=("n_per_cell", "n_jobs", "epochs", "patience", "noise_per_cell"))
     cfg["cells"] = list(cfg["cells"])
-    for k in ("n_per_cell", "n_jobs", "epochs", "patience", "noise_per_cell"):
-        cfg[k] = int(cfg[k])
     return cfg
 
 

@@ -49,13 +49,7 @@ def settings(profile: str, **overrides) -> dict:
     ``fusion_head`` (``"val"`` or ``"train"``, see :func:`neuro_lib.models.fusion.cross_validate_fusion`),
     ``threads`` (torch CPU threads). Raises ``ValueError`` for an unknown profile or key.
     """
-    cfg = profiles.select(profile, **PROFILE_SETTINGS)
-    unknown = set(overrides) - set(cfg)
-    if unknown:
-        raise ValueError(f"unknown morphology setting(s) {sorted(unknown)}; expected some of {sorted(cfg)}")
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    for k in _INT:
-        cfg[k] = int(cfg[k])
+    cfg = profiles.settings(profile, PROFILE_SETTINGS, overrides, ints=_INT, what="morphology")
     return cfg
 
 
