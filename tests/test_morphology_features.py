@@ -198,3 +198,56 @@ def test_virtual_dataset_is_valid_and_seeded():
     assert apical == [lab == "pyramidal" for lab in y]
     cells2, _ = virtual_dataset(3, seed=0)
     np.testing.assert_array_equal(cells[0].xyz, cells2[0].xyz)
+
+
+NEURITE_CELL = """# soma, an apical dendrite straight up, a forked basal dendrite, an axon along z
+1 1 0 0 0 5 -1
+2 4 0 10 0 2 1
+3 4 0 60 0 1 2
+4 3 0 -10 0 1 1
+5 3 10 -10 0 0.5 4
+6 3 -10 -10 0 0.5 4
+7 2 0 0 10 0.3 1
+8 2 0 0 40 0.3 7
+"""
+
+
+def test_neurite_morphometrics_known_answers():
+    from neuro_lib.morphology.neurites import NEURITE_FEATURES, neurite_morphometrics
+
+    f = neurite_morphometrics(parse_swc(NEURITE_CELL))
+    assert list(f) == list(NEURITE_FEATURES)
+    assert (f["apical_length"], f["basal_length"], f["axon_length"], f["dendrite_length"]) == pytest.approx(
+        (60, 30, 40, 90))
+    assert (f["apical_n_tips"], f["basal_n_tips"], f["basal_n_bifurcations"]) == (1, 2, 1)
+    assert (f["apical_y_max"], f["apical_y_min"], f["basal_width"], f["axon_depth"]) == pytest.approx((60, 10, 20, 30))
+    assert f["dendrite_y_mean"] == pytest.approx(2800 / 90)
+    assert f["axon_max_distance"] == pytest.approx(40)
+    assert f["apical_radius_max"] == 2
+    assert (f["n_stems"], f["n_dendrite_stems"], f["n_samples"], f["soma_radius"]) == (3, 2, 8, 5)
+    assert f["axon_dendrite_ratio"] == pytest.approx(40 / 91)
+    assert (f["stem_radius_max"], f["stem_radius_ratio"], f["stem_direction_y"]) == pytest.approx((2, 2, 1))
+    # without the apical dendrite: its lengths and counts are 0, its positions missing
+    g = neurite_morphometrics(parse_swc("\n".join(line for line in NEURITE_CELL.splitlines()
+                                                   if not line.split()[1:2] == ["4"])))
+    assert g["apical_length"] == 0 and np.isnan(g["apical_y_max"])
+    assert g["stem_direction_y"] == pytest.approx(-1)
+
+
+def test_gradient_boosting_cv_predicts_only_test_cells():
+    from types import SimpleNamespace
+
+    from neuro_lib.morphology.neurites import cv_gradient_boosting
+
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 2
+    X = np.c_[y + rng.normal(scale=0.3, size=120), rng.normal(size=120)]
+    X[::7, 1] = np.nan                                   # missing values are allowed
+    idx = rng.permutation(120)
+    folds = [SimpleNamespace(train=idx[np.r_[0:40 * k, 40 * k + 40:120]][:60], val=idx[np.r_[0:40 * k,
+             40 * k + 40:120]][60:], test=idx[40 * k:40 * k + 40]) for k in range(3)]
+    proba = cv_gradient_boosting(X, y, folds, n_estimators=50)
+    assert proba.shape == (120, 2) and np.allclose(proba.sum(1), 1)
+    assert (proba.argmax(1) == y).mean() > 0.9
+    with pytest.raises(ValueError, match="rows"):
+        cv_gradient_boosting(X[:10], y, folds)

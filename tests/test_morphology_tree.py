@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuro_lib.models.fusion import (FusionClassifier, MLPHead, cross_validate_branches, cross_validate_fusion,
-                                     cv_metrics, make_folds)
+from neuro_lib.models.fusion import (FusionClassifier, MLPHead, cross_validate_all, cross_validate_branches,
+                                     cross_validate_fusion, cross_validate_late_fusion, cv_metrics, make_folds)
 from neuro_lib.models.lstm import IndexedSequences, SequenceLSTM
 from neuro_lib.models.tree_lstm import ChildSumTreeLSTM, IndexedTrees, TreeLSTMClassifier
 from neuro_lib.morphology.tree import (FEATURES, ReducedTree, collate_trees, node_sequence, pad_sequences,
@@ -211,6 +211,11 @@ def test_tree_models_learn_a_separable_toy_problem():
     for name, r in res.items():
         assert np.mean([m["accuracy"] for m in r.fold_metrics]) > 0.85, name
         assert r.features[0].shape == (60, 32)
+        assert r.logits[0].shape == (60, 2)
+        for k, (_, _, te) in enumerate(folds):   # the stored logits are the model that gave the test probabilities
+            z = r.logits[k][te]
+            p = np.exp(z - z.max(1, keepdims=True))
+            np.testing.assert_allclose(p / p.sum(1, keepdims=True), r.proba[te], atol=1e-5)
 
 
 def test_fusion_head_on_validation_cells_ignores_memorised_training_features():
@@ -237,6 +242,35 @@ def test_fusion_head_on_validation_cells_ignores_memorised_training_features():
     assert on_val.features[0].shape == (n, 8)
     with pytest.raises(ValueError, match="head_on"):
         cross_validate_fusion([feats_a], y, folds, 2, head_on="test")
+
+
+def test_late_fusion_learns_how_far_to_trust_each_branch_from_validation_cells():
+    """Branch A's logits are weakly informative, branch B's strongly informative but with the classes swapped (a
+    branch whose output means the opposite): averaging their probabilities fails, the late fusion head, fitted on
+    the validation cells, learns B's sign and weight."""
+    rng = np.random.default_rng(0)
+    n = 300
+    y = np.arange(n) % 2
+    folds = make_folds(y, 3, seed=0, val_fraction=0.3)
+    sign = 2 * y - 1
+    a = [np.c_[-sign, sign] * 0.5 + rng.normal(scale=1.5, size=(n, 2)) for _ in folds]
+    b = [np.c_[sign, -sign] * 2.0 + rng.normal(scale=0.5, size=(n, 2)) for _ in folds]
+    late = cross_validate_late_fusion([a, b], y, folds, 2)
+    acc = np.mean([m["accuracy"] for m in late.fold_metrics])
+    softmax = lambda z: np.exp(z) / np.exp(z).sum(1, keepdims=True)  # noqa: E731
+    average = np.mean([((softmax(a[k]) + softmax(b[k]))[te].argmax(1) == y[te]).mean()
+                       for k, (_, _, te) in enumerate(folds)])
+    assert acc > 0.95
+    assert average < 0.3
+    assert late.features[0].shape == (n, 4)
+    with pytest.raises(ValueError, match="expected"):
+        cross_validate_late_fusion([[x[:, :1] for x in a]], y, folds, 2)
+
+
+def test_cross_validate_all_refuses_an_unknown_fusion_head():
+    with pytest.raises(ValueError, match="fusion_head"):
+        cross_validate_all(np.zeros((4, 19)), np.zeros((4, 3, 8, 8)), [], np.array([0, 1, 0, 1]), [], 2,
+                           tree_epochs=1, lstm_epochs=1, cnn_epochs=1, fusion_head="mean")
 
 
 def test_branch_epochs_can_differ_per_model():

@@ -69,7 +69,8 @@ inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_cla
 df, y, folds, X19 = inp.df, inp.y, inp.folds, inp.X19
 cvs = cross_validate_all(X19.to_numpy(), inp.images, inp.trees, y, folds, len(inp.classes), seed=seed, device=dev,
                          cache_key=inp.cache_key, **chapter.model_kwargs(cfg))
-fused = out_of_fold(cvs["fusion"].features, folds)                       # (n, 640)
+# the fusion's input: each cell's 512-d CNN and 128-d Tree-LSTM features from the fold that tested it
+fused = np.concatenate([out_of_fold(cvs[m].features, folds) for m in ("cnn", "tree_lstm")], axis=1)  # (n, 640)
 hand = signed_log(SimpleImputer(strategy="median").fit_transform(X19.to_numpy()))   # (n, 19), as the SVM sees them
 display(Markdown(f"{len(df)} cells; fused features {fused.shape[1]}-d, hand features {hand.shape[1]}-d."))
 

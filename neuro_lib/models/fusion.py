@@ -7,6 +7,8 @@ its classifier alone, which :func:`cross_validate_fusion` trains on the concaten
 trained branches (two-stage fusion: each branch is trained on the same training cells, then frozen, and the head
 learns from the features of cells the branches were not fitted to, by default the validation cells; this is what
 the CPU profile does, because training a ResNet18 and a Tree-LSTM jointly five times is too slow on two cores).
+:func:`cross_validate_late_fusion` fuses the same two branches at the level of their logits instead, with a
+logistic regression fitted on the validation cells (the chapter's default, see that function for why).
 
 :func:`cross_validate_branches` (LSTM, Tree-LSTM) and :func:`cross_validate_cnn` (ResNet18) train on every fold and
 return out-of-fold probabilities and, for every fold, the branch feature of every cell computed by that fold's
@@ -28,7 +30,8 @@ from torch import nn
 from neuro_lib.training import fit, seed_everything
 
 __all__ = ["MLPHead", "FusionClassifier", "BranchCV", "make_folds", "cross_validate_branches",
-           "cross_validate_fusion", "cross_validate_cnn", "cross_validate_all", "branch_cache_key", "out_of_fold",
+           "cross_validate_fusion", "cross_validate_late_fusion", "cross_validate_cnn", "cross_validate_all",
+           "branch_cache_key", "out_of_fold",
            "cv_metrics", "batched_apply"]
 
 
@@ -95,13 +98,16 @@ class BranchCV:
 
     ``proba`` (n, k) out-of-fold class probabilities (each cell predicted by the fold that tested it);
     ``fold_metrics`` one dict per fold (accuracy, auc); ``features`` one (n, d) array per fold: the branch feature of
-    every cell from that fold's model (empty for models without one); ``history`` per fold training curves.
+    every cell from that fold's model (empty for models without one); ``history`` per fold training curves;
+    ``logits`` one (n, k) array per fold: the class logits of every cell from that fold's model (the input of
+    :func:`cross_validate_late_fusion`; empty for models without one).
     """
 
     proba: np.ndarray
     fold_metrics: list
     features: list = field(default_factory=list)
     history: list = field(default_factory=list)
+    logits: list = field(default_factory=list)
 
 
 def cv_metrics(y_true, proba) -> dict[str, float]:
@@ -172,7 +178,7 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
     epochs = {m: int(epochs[m] if isinstance(epochs, Mapping) else epochs) for m in banks}
     params = dict(models=sorted(banks), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed,
                   hidden=hidden, n_classes=n_classes, folds=[[f.tolist() for f in fold] for fold in folds],
-                  y=y.tolist(), version=3)
+                  y=y.tolist(), version=4)
     path = _cache_path("branches", {"key": cache_key, **params}) if cache_key is not None else None
     if path is not None and path.exists():
         return pickle.loads(path.read_bytes())
@@ -181,7 +187,7 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
     all_idx = np.arange(len(y))
     for name, bank in banks.items():
         proba = np.zeros((len(y), n_classes))
-        fm, feats, hists = [], [], []
+        fm, feats, hists, logits = [], [], [], []
         for k, fold in enumerate(tqdm(folds, desc=name, disable=not progress)):
             seed_everything(seed + k)
             model = builders[name](in_features, n_classes, hidden=hidden, bank=bank)
@@ -192,8 +198,9 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
             proba[te] = p
             fm.append(cv_metrics(y[te], p))
             feats.append(batched_apply(model.features, all_idx).astype(np.float32))
+            logits.append(batched_apply(model, all_idx).astype(np.float32))
             hists.append(hist.as_dict())
-        out[name] = BranchCV(proba, fm, feats, hists)
+        out[name] = BranchCV(proba, fm, feats, hists, logits)
     if path is not None:
         path.write_bytes(pickle.dumps(out))
     return out
@@ -247,6 +254,43 @@ def cross_validate_fusion(branch_features: Sequence[Sequence[np.ndarray]], y: Se
     return BranchCV(proba, fm, feats, hists)
 
 
+def cross_validate_late_fusion(branch_logits: Sequence[Sequence[np.ndarray]], y: Sequence[int], folds,
+                               n_classes: int, *, C: float = 1.0) -> BranchCV:
+    """Late fusion of trained branches: on every fold ``k`` the branches' class logits from that fold's models
+    (e.g. ``[cnn.logits, tree_lstm.logits]``, each a list over folds of (n, n_classes) arrays) are concatenated
+    (each branch's logits centred per cell, so only their differences count) and classified by an L2-regularised
+    logistic regression (scikit-learn, inverse strength ``C``) fitted on the fold's **validation** cells.
+
+    Why not the paper's 3-layer head on the 640-d features (:func:`cross_validate_fusion`)? Per fold only ~120
+    validation cells are unseen by the branches, too few to fit a 640-d input well, and the training cells'
+    features are memorised (see :func:`cross_validate_fusion`). On the logits the head has ``2 x n_classes``
+    inputs, learns how far to trust each branch, and needs few cells to do it. Test cells are used only for the
+    returned out-of-fold ``proba``. Returns a :class:`BranchCV` whose ``features`` are the concatenated logits.
+    Raises ``ValueError`` when a fold's logits do not have one row per cell and ``n_classes`` columns.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(y)
+    folds = _as_tuples(folds)
+    proba = np.zeros((len(y), n_classes))
+    fm, feats = [], []
+    for k, (tr, va, te) in enumerate(folds):
+        blocks = []
+        for b, per_fold in enumerate(branch_logits):
+            z = np.asarray(per_fold[k], dtype=float)
+            if z.shape != (len(y), n_classes):
+                raise ValueError(f"branch {b}, fold {k}: logits of shape {z.shape}, expected {(len(y), n_classes)}")
+            blocks.append(z - z.mean(1, keepdims=True))
+        X = np.concatenate(blocks, axis=1)
+        head = LogisticRegression(C=C, max_iter=1000).fit(X[va], y[va])
+        p = np.zeros((len(te), n_classes))
+        p[:, head.classes_] = head.predict_proba(X[te])
+        proba[te] = p
+        fm.append(cv_metrics(y[te], p))
+        feats.append(X.astype(np.float32))
+    return BranchCV(proba, fm, feats)
+
+
 def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: int, *, epochs: int = 10,
                        batch_size: int = 32, seed: int = 0, device: str = "cpu", patience: int | None = None,
                        pretrain_epochs: int = 0, cache_key: Mapping | None = None, progress: bool = True,
@@ -270,12 +314,12 @@ def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: i
     folds = _as_tuples(folds)
     params = dict(epochs=epochs, batch_size=batch_size, seed=seed, patience=patience, n_classes=n_classes,
                   pretrain_epochs=pretrain_epochs, folds=[[f.tolist() for f in fold] for fold in folds],
-                  y=y.tolist(), shape=list(images.shape), kwargs=kwargs, version=2)
+                  y=y.tolist(), shape=list(images.shape), kwargs=kwargs, version=3)
     path = _cache_path("cnn", {"key": cache_key, **params}) if cache_key is not None else None
     if path is not None and path.exists():
         return pickle.loads(path.read_bytes())
     proba = np.zeros((len(y), n_classes))
-    fm, feats, hists = [], [], []
+    fm, feats, hists, logits = [], [], [], []
     X = torch.as_tensor(np.asarray(images), dtype=torch.float32)
     for k, (tr, va, te) in enumerate(tqdm(folds, desc="cnn", disable=not progress)):
         init_state, ae_loss = None, []
@@ -296,8 +340,9 @@ def cross_validate_cnn(images: np.ndarray, y: Sequence[int], folds, n_classes: i
         dev = next(model.parameters()).device
         feats.append(batched_apply(lambda i: model.features(X[i].to(dev)), np.arange(len(y)), 128)
                      .astype(np.float32))
+        logits.append(batched_apply(lambda i: model(X[i].to(dev)), np.arange(len(y)), 128).astype(np.float32))
         hists.append(dict(hist.as_dict(), pretrain_loss=list(ae_loss)))
-    out = BranchCV(proba, fm, feats, hists)
+    out = BranchCV(proba, fm, feats, hists, logits)
     if path is not None:
         path.write_bytes(pickle.dumps(out))
     return out
@@ -313,7 +358,10 @@ def cross_validate_all(X19: np.ndarray, images: np.ndarray, trees: Sequence, y: 
     :func:`neuro_lib.morphology.features.cv_svm`), ``cnn`` (:func:`cross_validate_cnn` with ``cnn_*``,
     ``lr_conv``, ``lr_head``, ``pretrain_epochs``), ``lstm`` and ``tree_lstm`` (:func:`cross_validate_branches`,
     at most ``lstm_epochs``/``tree_epochs``, early stopping after ``patience``) and ``fusion``
-    (:func:`cross_validate_fusion` of the CNN and Tree-LSTM features, head trained as ``fusion_head`` says).
+    of the CNN and the Tree-LSTM, as ``fusion_head`` says: ``"late"``, :func:`cross_validate_late_fusion` of their
+    logits, and then ``fusion_mlp`` is returned too, the paper's 3-layer head on their 640-d features trained on
+    the validation cells (:func:`cross_validate_fusion`); ``"val"`` or ``"train"``: ``fusion`` is that 3-layer
+    head, trained on the validation or training cells.
     ``X19`` (n, 19), ``images`` (n, 3, S, S), ``trees`` n reduced trees, ``y`` (n,) class indices, ``folds``
     objects with ``train``/``val``/``test``. The keywords match :func:`neuro_lib.morphology.chapter.settings`.
     Trained branches are cached under ``cache_key`` (the same key and settings as ``03_cnn`` and
@@ -323,6 +371,8 @@ def cross_validate_all(X19: np.ndarray, images: np.ndarray, trees: Sequence, y: 
     from neuro_lib.morphology.features import cv_svm
     from neuro_lib.morphology.tree import FEATURES, node_sequence
 
+    if fusion_head not in ("late", "val", "train"):
+        raise ValueError(f"fusion_head must be 'late', 'val' or 'train', got {fusion_head!r}")
     y = np.asarray(y)
     tfolds = _as_tuples(folds)
     _, svm_proba, _ = cv_svm(np.asarray(X19, float), y, folds)
@@ -337,9 +387,15 @@ def cross_validate_all(X19: np.ndarray, images: np.ndarray, trees: Sequence, y: 
                              batch_size=cnn_batch_size, pretrain_epochs=pretrain_epochs, seed=seed, device=device,
                              cache_key=cache_key, progress=progress, lr_conv=lr_conv, lr_head=lr_head,
                              degrees=cnn_degrees)
-    fusion = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, tfolds, n_classes,
-                                   head_on=fusion_head, seed=seed, device=device)
-    return {"svm": svm, "cnn": cnn, "lstm": seq["lstm"], "tree_lstm": seq["tree_lstm"], "fusion": fusion}
+    out = {"svm": svm, "cnn": cnn, "lstm": seq["lstm"], "tree_lstm": seq["tree_lstm"]}
+    if fusion_head == "late":
+        out["fusion_mlp"] = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, tfolds, n_classes,
+                                                  head_on="val", seed=seed, device=device)
+        out["fusion"] = cross_validate_late_fusion([cnn.logits, seq["tree_lstm"].logits], y, tfolds, n_classes)
+    else:
+        out["fusion"] = cross_validate_fusion([cnn.features, seq["tree_lstm"].features], y, tfolds, n_classes,
+                                              head_on=fusion_head, seed=seed, device=device)
+    return out
 
 
 def branch_cache_key(cache_key: Mapping, max_len: int) -> dict:

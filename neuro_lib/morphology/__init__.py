@@ -2,7 +2,8 @@
 augmentation, synthetic cells and the chapter's data layer (Zhang et al. 2021, Sci Rep 11:7291).
 
 Modules: :mod:`.io` (read/validate SWC, :class:`SWCError`, NeuroM hand-over), :mod:`.repair` (z-jumps, resampling),
-:mod:`.features` (the 19 L-Measure features), :mod:`.projections` (XY/XZ/YZ images, image augmentation),
+:mod:`.features` (the 19 L-Measure features), :mod:`.neurites` (morphometrics per neurite type),
+:mod:`.projections` (XY/XZ/YZ images, image augmentation),
 :mod:`.augment` (pruning / adding branches), :mod:`.synthetic` (MST-grown virtual cells), :mod:`.data` (labels,
 tasks, cached feature table, splits), :mod:`.tree` (reduced trees and node sequences for the sequence models).
 """
