@@ -195,9 +195,8 @@ display(Markdown(
 metrics = {f"rat_s1_2class/{m}/{k}": s[k] for m, s in summary.items()
            for k in ("accuracy", "accuracy_sd", "auc", "auc_sd")}
 metrics.update({f"rat_s1_2class/{m}/accuracy_atypical": float(1 - w[atypical].mean()) for m, w in wrong.items()})
-metrics.update({"rat_s1_2class/neurite_xgb/accuracy": gb_summary["accuracy"],
-                "rat_s1_2class/neurite_xgb/auc": gb_summary["auc"],
-                "rat_s1_2class/neurite_xgb/accuracy_atypical": float(1 - gb_wrong[atypical].mean())})
+metrics.update({f"rat_s1_2class/neurite_xgb/{k}": gb_summary[k] for k in ("accuracy", "accuracy_sd", "auc", "auc_sd")})
+metrics["rat_s1_2class/neurite_xgb/accuracy_atypical"] = float(1 - gb_wrong[atypical].mean())
 metrics["rat_s1_2class/data/n_atypical"] = int(atypical.sum())
 metrics["rat_s1_2class/data/n_wrong_all_single"] = int(all_wrong.sum())
 results.write_results("morphology", "05_fusion", metrics,
