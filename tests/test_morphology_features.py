@@ -246,7 +246,7 @@ def test_gradient_boosting_cv_predicts_only_test_cells():
     idx = rng.permutation(120)
     folds = [SimpleNamespace(train=idx[np.r_[0:40 * k, 40 * k + 40:120]][:60], val=idx[np.r_[0:40 * k,
              40 * k + 40:120]][60:], test=idx[40 * k:40 * k + 40]) for k in range(3)]
-    proba = cv_gradient_boosting(X, y, folds, n_estimators=50)
+    proba = cv_gradient_boosting(X, y, folds, max_iter=50)
     assert proba.shape == (120, 2) and np.allclose(proba.sum(1), 1)
     assert (proba.argmax(1) == y).mean() > 0.9
     with pytest.raises(ValueError, match="rows"):

@@ -11,7 +11,7 @@ EXPECTED = {
     "04_sequence_models": [f"{t}/{m}/{s}" for t in ("rat_s1_2class", "virtual") for m in ("lstm", "tree_lstm")
                            for s in STATS],
     "05_fusion": [f"rat_s1_2class/{m}/{s}" for m in ("svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion",
-                                                      "neurite_xgb") for s in STATS],
+                                                      "neurite_gb") for s in STATS],
     "06_tsne": [f"rat_s1_2class/{sp}/{k}" for sp in ("fused640", "hand19")
                 for k in ("tsne_knn_accuracy", "silhouette", "tsne_silhouette")],
 }

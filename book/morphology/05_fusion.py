@@ -155,7 +155,7 @@ display(Markdown(
 # %% [markdown]
 # ## How far can these labels be predicted?
 # The chapter's target for this task is 0.97. To see whether any model of these reconstructions can get there, the
-# strongest hand-feature model we built: gradient-boosted trees (xgboost) on 77 morphometrics measured per neurite
+# strongest hand-feature model we built: gradient-boosted trees (scikit-learn) on 77 morphometrics per neurite
 # type (`neuro_lib.morphology.neurites`: where the axon, the basal and the apical dendrites go relative to the soma
 # and the pia, their lengths, radii, sampling density and the thickest dendritic stem), on the same five folds. It
 # sees what distinguishes a pyramidal cell (an apical dendrite rising from a thick stem) and a spiny stellate cell
@@ -195,8 +195,8 @@ display(Markdown(
 metrics = {f"rat_s1_2class/{m}/{k}": s[k] for m, s in summary.items()
            for k in ("accuracy", "accuracy_sd", "auc", "auc_sd")}
 metrics.update({f"rat_s1_2class/{m}/accuracy_atypical": float(1 - w[atypical].mean()) for m, w in wrong.items()})
-metrics.update({f"rat_s1_2class/neurite_xgb/{k}": gb_summary[k] for k in ("accuracy", "accuracy_sd", "auc", "auc_sd")})
-metrics["rat_s1_2class/neurite_xgb/accuracy_atypical"] = float(1 - gb_wrong[atypical].mean())
+metrics.update({f"rat_s1_2class/neurite_gb/{k}": gb_summary[k] for k in ("accuracy", "accuracy_sd", "auc", "auc_sd")})
+metrics["rat_s1_2class/neurite_gb/accuracy_atypical"] = float(1 - gb_wrong[atypical].mean())
 metrics["rat_s1_2class/data/n_atypical"] = int(atypical.sum())
 metrics["rat_s1_2class/data/n_wrong_all_single"] = int(all_wrong.sum())
 results.write_results("morphology", "05_fusion", metrics,

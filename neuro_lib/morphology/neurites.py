@@ -142,14 +142,16 @@ def neurite_table(paths, *, read=None, n_jobs: int = 2):
     return pd.DataFrame(rows, columns=list(NEURITE_FEATURES)).astype(float)
 
 
-def cv_gradient_boosting(X, y, folds, *, seed: int = 0, n_estimators: int = 600, max_depth: int = 4,
-                         learning_rate: float = 0.03) -> np.ndarray:
-    """Out-of-fold class probabilities (n, k) of gradient-boosted trees (xgboost ``XGBClassifier``, row subsample
-    0.8, column subsample 0.6, one thread, seeded) fitted on each fold's training and validation cells.
+def cv_gradient_boosting(X, y, folds, *, seed: int = 0, max_iter: int = 600, max_depth: int = 4,
+                         learning_rate: float = 0.03, max_features: float = 0.6) -> np.ndarray:
+    """Out-of-fold class probabilities (n, k) of gradient-boosted trees (scikit-learn
+    ``HistGradientBoostingClassifier``, no early stopping, seeded) fitted on each fold's training and validation cells.
 
-    ``X`` (n, f) with NaN for missing values, ``y`` (n,) class indices 0..k-1, ``folds`` objects with ``train``,
-    ``val``, ``test`` (positional indices). Raises ``ValueError`` if ``X`` and ``y`` differ in length."""
-    from xgboost import XGBClassifier
+    ``X`` (n, f) with NaN for missing values (the trees route them natively), ``y`` (n,) class indices 0..k-1,
+    ``folds`` objects with ``train``, ``val``, ``test`` (positional indices). Raises ``ValueError`` if ``X`` and
+    ``y`` differ in length. (scikit-learn rather than xgboost here: xgboost's ``fit`` aborts the process when NEURON
+    has been loaded into it, which the test suite does.)"""
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     X = np.asarray(X, float)
     y = np.asarray(y)
@@ -159,8 +161,8 @@ def cv_gradient_boosting(X, y, folds, *, seed: int = 0, n_estimators: int = 600,
     proba = np.zeros((len(y), k))
     for f in folds:
         fit_idx = np.concatenate([f.train, f.val])
-        model = XGBClassifier(n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
-                              subsample=0.8, colsample_bytree=0.6, n_jobs=1, random_state=seed)
+        model = HistGradientBoostingClassifier(max_iter=max_iter, max_depth=max_depth, learning_rate=learning_rate,
+                                               max_features=max_features, early_stopping=False, random_state=seed)
         model.fit(X[fit_idx], y[fit_idx])
         proba[np.ix_(f.test, model.classes_)] = model.predict_proba(X[f.test])
     return proba
