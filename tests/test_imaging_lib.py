@@ -267,3 +267,85 @@ def test_crop_dataset_stays_inside_the_training_region_and_redraws():
     assert len(seen) > 5  # new positions each epoch, not the same 5 crops
     with pytest.raises(ValueError, match="no crop"):
         CropDataset(img, np.zeros((H, W), np.float32), allowed, 5, crop=32)
+
+
+def test_dihedral_gives_the_eight_symmetries_and_augment_keeps_shape():
+    from neuro_lib.imaging.patches import augment_patches, dihedral
+
+    x = torch.arange(9.0).reshape(1, 1, 3, 3)
+    outs = [dihedral(x, k) for k in range(8)]
+    torch.testing.assert_close(outs[0], x)
+    assert len({tuple(o.flatten().tolist()) for o in outs}) == 8  # all different on an asymmetric patch
+    torch.testing.assert_close(dihedral(x, 1), torch.rot90(x, 1, (2, 3)))
+    torch.testing.assert_close(dihedral(x, 4), x.flip(-1))
+    g = torch.Generator().manual_seed(0)
+    y = augment_patches(torch.rand(5, 3, 9, 9), g, flips=True)
+    assert y.shape == (5, 3, 9, 9)
+    # a centre-symmetric blob stays centred under every augmentation
+    rr, cc = torch.meshgrid(torch.arange(9.0), torch.arange(9.0), indexing="ij")
+    blob = torch.exp(-((rr - 4) ** 2 + (cc - 4) ** 2) / 4).expand(4, 1, 9, 9).contiguous()
+    out = augment_patches(blob, g, flips=True)
+    assert (out.flatten(1).argmax(1) == 4 * 9 + 4).all()
+
+
+def test_transfer_cv_online_augmentation_and_tta_learn_a_separable_problem():
+    from neuro_lib.imaging.patches import transfer_cv
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 0.2, size=(40, 3, 11, 11)).astype(np.float32)
+    y = np.r_[np.ones(20, np.int64), np.zeros(20, np.int64)]
+    x[:20, :, 3:8, 3:8] += 0.8  # cells: a bright centre
+    res = transfer_cv(x, y, "resnet18", trainable_from="conv1", n_splits=2, input_size=32, epochs=10,
+                      batch_size=10, lr=2e-3, schedule="cosine", flips=True, tta=True, seed=0)
+    assert len(res.per_fold) == 2 and (res.y_pred >= 0).all()
+    assert np.mean(res.y_pred == y) >= 0.85
+    with pytest.raises(ValueError, match="schedule"):
+        transfer_cv(x, y, "resnet18", trainable_from="fc", n_splits=2, input_size=32, epochs=1, schedule="step")
+
+
+def test_roi_contrast_against_a_hand_made_image():
+    from neuro_lib.imaging.summary import roi_contrast
+
+    rng = np.random.default_rng(1)
+    img = rng.normal(0, 1, size=(40, 40)).astype(np.float32)
+    lab = np.zeros((40, 40), int)
+    lab[8:13, 8:13] = 1  # a bright ROI
+    lab[25:30, 25:30] = 2  # an ROI that looks like its surroundings
+    img[8:13, 8:13] += 5
+    c = roi_contrast(np.stack([img, -img]), lab, ring=(1, 4))
+    assert c.shape == (2, 2)
+    ring = np.zeros((40, 40), bool)
+    ring[4:17, 4:17] = True
+    ring[7:14, 7:14] = False  # chessboard distance 2 to 4 from the ROI
+    expect = (img[8:13, 8:13].mean() - img[ring].mean()) / img[ring].std()
+    assert c[0, 0] == pytest.approx(expect, rel=1e-5)
+    assert c[0, 1] == pytest.approx(-expect, rel=1e-5)
+    assert abs(c[1, 0]) < 1.5
+    with pytest.raises(ValueError, match="same"):
+        roi_contrast(img[:30], lab)
+
+
+def test_roi_transient_snr_tells_a_firing_roi_from_a_silent_one():
+    from neuro_lib.imaging.summary import roi_transient_snr
+
+    rng = np.random.default_rng(2)
+    T, H, W = 200, 40, 40
+    movie = rng.normal(100, 2, size=(T, H, W)).astype(np.float32)
+    lab = np.zeros((H, W), int)
+    lab[8:13, 8:13] = 1  # fires once: a calcium transient (fast rise, slow decay)
+    lab[25:30, 25:30] = 2  # silent
+    t = np.arange(T)
+    transient = np.where(t >= 80, 20 * np.exp(-(t - 80) / 10.0), 0).astype(np.float32)
+    movie[:, 8:13, 8:13] += transient[:, None, None]
+    # a neuropil transient over the whole field: in the ROI and in its ring alike, so the correction removes it
+    movie += np.where(t >= 150, 10 * np.exp(-(t - 150) / 10.0), 0).astype(np.float32)[:, None, None]
+    peak, trough = roi_transient_snr(movie, lab, neuropil=1.0)
+    assert peak.shape == trough.shape == (2,)
+    assert peak[0] > 10 and trough[0] < 5  # a clear upward transient
+    assert peak[1] < 5 and trough[1] < 5  # noise only, about as far up as down
+    peak_raw, _ = roi_transient_snr(movie, lab, neuropil=0.0)
+    assert peak_raw[1] > 10  # uncorrected, the neuropil's transient looks like the silent ROI firing
+    with pytest.raises(ValueError, match="frames"):
+        roi_transient_snr(movie[:, :30], lab)
+    with pytest.raises(ValueError, match="smooth"):
+        roi_transient_snr(movie, lab, smooth=0)

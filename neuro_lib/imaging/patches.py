@@ -9,7 +9,8 @@
   the block ``trainable_from``. Frozen blocks are a fixed function, so their output is computed once per
   (augmented) patch and only the trainable blocks run in the training loop: the same model and the same result as
   running the whole network, for a fraction of the CPU time (augmentations are then ``n_aug`` fixed draws per
-  patch instead of a fresh draw per epoch).
+  patch instead of a fresh draw per epoch). When nothing is frozen, every batch gets a fresh augmentation draw.
+  Optional test-time augmentation averages the softmax over the 8 symmetries of the square (:func:`dihedral`).
 * :func:`pretrain_autoencoder`: self-supervised initialisation on unlabelled patches when no ImageNet weights can be
   downloaded; saves the trunk for ``weights=PATH``.
 """
@@ -29,7 +30,7 @@ from ..models.transfer import AutoencoderPretrainer, TransferNet, build_transfer
 from ..training import fit, seed_everything
 from .detection import extract_patches, match_centers
 
-__all__ = ["make_patch_dataset", "augment_patches", "split_model", "transfer_cv", "CVResult",
+__all__ = ["make_patch_dataset", "augment_patches", "dihedral", "split_model", "transfer_cv", "CVResult",
            "pretrain_autoencoder", "random_patch_centres"]
 
 
@@ -98,18 +99,30 @@ def make_patch_dataset(image: np.ndarray, truth: np.ndarray, cell_mask: np.ndarr
     return {"x": x, "y": y, "centres": centres, "source": source, "class_names": ["not cell", "cell"]}
 
 
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th (0 to 7) of the 8 symmetries of the square applied to patches ``x`` (batch, channels, rows,
+    cols): ``k % 4`` quarter turns, then a left-right mirror if ``k >= 4``. ``k = 0`` is the identity."""
+    x = torch.rot90(x, k % 4, (-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
 def augment_patches(x: torch.Tensor, generator: torch.Generator, *, max_angle: float = 30.0,
-                    scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+                    scale: tuple[float, float] = (0.9, 1.1), flips: bool = False) -> torch.Tensor:
     """Rotate each patch of ``x`` (batch, channels, rows, cols) by a uniform angle in [-max_angle, max_angle]
     degrees and scale it by a uniform factor in ``scale`` about its centre (bilinear, zeros outside), as Seong & Park
-    augment their patches. Returns a new tensor of the same shape."""
+    augment their patches. With ``flips``, each patch also gets one of the 8 symmetries of the square
+    (:func:`dihedral`) at random (a cell has no preferred orientation). Returns a new tensor of the same shape."""
     n = x.shape[0]
     ang = (torch.rand(n, generator=generator) * 2 - 1) * max_angle * np.pi / 180
     s = torch.rand(n, generator=generator) * (scale[1] - scale[0]) + scale[0]
     cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
     theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if flips:
+        ks = torch.randint(8, (n,), generator=generator)
+        out = torch.cat([dihedral(out[i:i + 1], int(k)) for i, k in enumerate(ks)]) if n else out
+    return out
 
 
 def _ops(model: TransferNet) -> list[tuple[str, nn.Module]]:
@@ -163,15 +176,23 @@ class CVResult:
 
 def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str | None = None,
                 weights: str | Path | None = None, n_splits: int = 10, input_size: int = 224, epochs: int = 10,
-                n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device="cpu",
+                n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3, schedule: str = "constant",
+                flips: bool = False, tta: bool = False, seed: int = 0, device="cpu",
                 progress: bool = False) -> CVResult:
     """Stratified ``n_splits``-fold CV of ``arch`` retrained from ``trainable_from`` on patches ``x`` (n, 3, S, S)
     in [0, 1] with labels ``y`` (n,) (any number of classes).
 
-    Patches are resized to ``input_size``; each training patch is used as is plus ``n_aug`` augmented copies
-    (:func:`augment_patches`); a fold trains on its training patches' copies only and tests on its test patches
-    unaugmented. Returns a :class:`CVResult`.
+    Patches are resized to ``input_size``. Augmentation (:func:`augment_patches`, with random symmetries of the
+    square if ``flips``): when a prefix of the network is frozen, each training patch is used as is plus ``n_aug``
+    augmented copies drawn once (their frozen features are computed once); when nothing is frozen
+    (``trainable_from`` is the first block or ``None``), every batch of every epoch gets a fresh draw and ``n_aug``
+    is not used. A fold trains on its training patches only (Adam, ``lr`` constant or, with
+    ``schedule="cosine"``, decayed to 0 along a half cosine) and predicts its test patches unaugmented, or with
+    ``tta`` by the mean softmax over the 8 symmetries of the square (:func:`dihedral`). Returns a
+    :class:`CVResult`. Raises ``ValueError`` for an unknown ``schedule``.
     """
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     t0 = time.time()
     x = torch.from_numpy(np.asarray(x, np.float32))
     y = np.asarray(y, np.int64)
@@ -184,8 +205,14 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
     # of its training patches only and is tested on its test patches as they are.
     seed_everything(seed)
     prefix, _ = split_model(build_transfer_model(arch, k, trainable_from=trainable_from, weights=weights))
+    online = len(prefix) == 0
     gen = torch.Generator().manual_seed(seed)
-    feats = [_prefix_features(prefix, x)] + [_prefix_features(prefix, augment_patches(x, gen)) for _ in range(n_aug)]
+    if online:
+        feats = [x]
+    else:
+        feats = [_prefix_features(prefix, x)] + [_prefix_features(prefix, augment_patches(x, gen, flips=flips))
+                                                 for _ in range(n_aug)]
+    test_feats = [feats[0]] + ([_prefix_features(prefix, dihedral(x, j)) for j in range(1, 8)] if tta else [])
     y_pred = np.full(len(y), -1)
     per_fold, hists = [], []
     for f, (tr, te) in enumerate(repeated_stratified_kfold(y, n_splits=n_splits, seed=seed)):
@@ -193,14 +220,26 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
         model = build_transfer_model(arch, k, trainable_from=trainable_from, weights=weights)
         _, suffix = split_model(model)
         ftr = torch.cat([fa[tr] for fa in feats])
-        ytr = torch.from_numpy(np.tile(y[tr], n_aug + 1))
-        h = fit(suffix, (ftr, ytr), None, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr,
-                batch_size=batch_size, seed=seed + f, device=device, progress=progress,
-                desc=f"{arch} from {trainable_from}, fold {f}")
+        ytr = torch.from_numpy(np.tile(y[tr], len(feats)))
+        opt = torch.optim.Adam([p for p in suffix.parameters() if p.requires_grad], lr=lr)
+        fold_gen = torch.Generator().manual_seed(seed + 1000 * (f + 1))
+
+        def step(m, batch, progress, opt=opt, fold_gen=fold_gen):
+            if schedule == "cosine":
+                for g in opt.param_groups:
+                    g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * progress))
+            xb, yb = batch
+            if online:
+                xb = augment_patches(xb.cpu(), fold_gen, flips=flips).to(xb.device)
+            return F.cross_entropy(m(xb), yb)
+
+        h = fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=epochs, batch_size=batch_size,
+                seed=seed + f, device=device, progress=progress, desc=f"{arch} from {trainable_from}, fold {f}")
         suffix.eval()
+        dev = next(suffix.parameters()).device
         with torch.no_grad():
-            logits = suffix(feats[0][te].to(next(suffix.parameters()).device)).cpu()
-        y_pred[te] = logits.argmax(1).numpy()
+            prob = torch.stack([torch.softmax(suffix(tf[te].to(dev)), 1).cpu() for tf in test_feats]).mean(0)
+        y_pred[te] = prob.argmax(1).numpy()
         per_fold.append(classification_metrics(y[te], y_pred[te]))
         hists.append(h)
     return CVResult(per_fold, y, y_pred, hists, time.time() - t0)

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["normalise", "local_normalise", "local_correlation_image", "summary_images", "stack_summary",
-           "probability_target", "SUMMARY_CHANNELS"]
+           "probability_target", "roi_contrast", "roi_transient_snr", "SUMMARY_CHANNELS"]
 
 SUMMARY_CHANNELS = ("mean", "max", "std", "corr")
 
@@ -114,3 +114,88 @@ def probability_target(labels: np.ndarray, sigma: float | None = 1.0, *, separat
         if target.max() > 0:
             target = np.clip(target / np.percentile(target[mask], 90), 0, 1) if mask.any() else target
     return target.astype(np.float32)
+
+
+def roi_contrast(image: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int] = (2, 6)) -> np.ndarray:
+    """How much each ROI stands out from its surroundings in each summary image: ``(mean inside the ROI - mean of
+    its ring) / sd of its ring``, a z-score per ROI and channel.
+
+    ``image`` (channels, rows, cols) or (rows, cols); ``labels`` (rows, cols) int label image (0 background, ROI k
+    has label k = 1..n). The ring of ROI k is the background pixels (label 0) between ``ring[0]`` and ``ring[1]``
+    pixels from the ROI (chessboard distance, by binary dilation), so neighbouring ROIs do not count as background.
+    An ROI with a contrast near 0 or below in every channel looks like the background around it: no method working
+    on these images can tell it from there. Returns (n, channels) float; NaN for a label absent from ``labels`` or
+    a ROI without ring pixels. Raises ``ValueError`` if the shapes differ.
+    """
+    img = np.asarray(image, np.float32)
+    img = img[None] if img.ndim == 2 else img
+    labels = np.asarray(labels)
+    if img.shape[1:] != labels.shape:
+        raise ValueError(f"image {img.shape[1:]} and labels {labels.shape} must have the same (rows, cols)")
+    n = int(labels.max())
+    out = np.full((n, img.shape[0]), np.nan)
+    objs = ndi.find_objects(labels)
+    r_in, r_out = ring
+    for k, sl in enumerate(objs, start=1):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(s.start - r_out, 0), s.stop + r_out) for s in sl)
+        lab = labels[sl]
+        roi = lab == k
+        square = np.ones((3, 3), bool)
+        outer = ndi.binary_dilation(roi, square, iterations=r_out) if r_out else roi
+        inner = ndi.binary_dilation(roi, square, iterations=r_in) if r_in else roi
+        rg = outer & ~inner & (lab == 0)
+        if not rg.any():
+            continue
+        for c in range(img.shape[0]):
+            v = img[c][sl]
+            out[k - 1, c] = (v[roi].mean() - v[rg].mean()) / (v[rg].std() + 1e-12)
+    return out
+
+
+def roi_transient_snr(movie: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int] = (2, 8),
+                      neuropil: float = 0.7, smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Did each ROI fire during the movie? The largest upward and downward excursion of its neuropil-corrected
+    trace, in robust noise units.
+
+    ``movie`` (frames, rows, cols); ``labels`` (rows, cols) int label image (ROI k has label k = 1..n). The trace
+    of ROI k is the mean over its pixels minus ``neuropil`` (0.7, the usual coefficient: Chen et al. 2013, suite2p's
+    default) times the mean over its ring (background pixels ``ring[0]`` to ``ring[1]`` pixels away, as in
+    :func:`roi_contrast`), smoothed by a ``smooth``-frame running mean. With ``m`` its median and ``s`` 1.4826 times
+    its median absolute deviation, returns ``(peak, trough)``, each (n,) float: ``(max - m) / s`` and
+    ``(m - min) / s`` (NaN for a label absent from ``labels`` or without ring pixels).
+
+    Calcium transients only go up, so ``trough`` measures how far noise alone reaches: an ROI whose ``peak`` lies
+    above (say) the 99th percentile of all troughs had a transient in these frames; one below it did not fire
+    detectably and can only be found by its appearance in the summary images. Raises ``ValueError`` if the
+    movie is not 3-D, its frames and ``labels`` differ in shape, or ``smooth`` is below 1.
+    """
+    movie = np.asarray(movie)
+    labels = np.asarray(labels)
+    if movie.ndim != 3 or movie.shape[1:] != labels.shape:
+        raise ValueError(f"movie {movie.shape} must be (frames, rows, cols) with frames of the labels' shape "
+                         f"{labels.shape}")
+    if smooth < 1:
+        raise ValueError(f"smooth must be at least 1 frame, got {smooth}")
+    n = int(labels.max())
+    peak, trough = np.full(n, np.nan), np.full(n, np.nan)
+    square = np.ones((3, 3), bool)
+    r_in, r_out = ring
+    for k, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(s.start - r_out, 0), s.stop + r_out) for s in sl)
+        lab = labels[sl]
+        roi = lab == k
+        rg = (ndi.binary_dilation(roi, square, iterations=r_out) & ~ndi.binary_dilation(roi, square, iterations=r_in)
+              & (lab == 0))
+        if not rg.any():
+            continue
+        sub = movie[(slice(None),) + sl].astype(np.float32)
+        x = sub[:, roi].mean(1) - neuropil * sub[:, rg].mean(1)
+        x = ndi.uniform_filter1d(x, smooth) if smooth > 1 else x
+        m = np.median(x)
+        s = 1.4826 * np.median(np.abs(x - m)) + 1e-12
+        peak[k - 1], trough[k - 1] = (x.max() - m) / s, (m - x.min()) / s
+    return peak, trough
