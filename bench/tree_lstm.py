@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--random", action="store_true", help="random trees instead of real neurons")
+    ap.add_argument("--reps", type=int, default=10, help="timed passes of the batched model (median reported)")
+    ap.add_argument("--reps-ref", type=int, default=3, help="timed passes of the reference (median reported)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     trees = random_trees(a.n, a.seed) if a.random else real_trees(a.n, a.seed)
@@ -53,23 +55,29 @@ def main() -> None:
     torch.manual_seed(a.seed)
     model = ChildSumTreeLSTM(len(FEATURES), 128).eval()
     with torch.no_grad():
-        t0 = time.perf_counter()
+        # medians over repeated passes; each implementation first runs once untimed (allocator warm-up)
         ref = torch.stack([model.forward_recursive(t) for t in trees])
-        t_ref = time.perf_counter() - t0
-        model(collate_trees(trees[:2]))  # warm-up
-        t0 = time.perf_counter()
-        reps = 5
-        for _ in range(reps):
+        t_refs = []
+        for _ in range(a.reps_ref):
+            t0 = time.perf_counter()
+            ref = torch.stack([model.forward_recursive(t) for t in trees])
+            t_refs.append(time.perf_counter() - t0)
+        out = model(collate_trees(trees))
+        t_bats = []
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
             out = model(collate_trees(trees))  # collation is included in the timing
-        t_bat = (time.perf_counter() - t0) / reps
+            t_bats.append(time.perf_counter() - t0)
+        t_ref, t_bat = float(np.median(t_refs)), float(np.median(t_bats))
     diff = float((out - ref).abs().max())
     r_ref, r_bat = a.n / t_ref, a.n / t_bat
     print(f"neurons: {a.n} ({'random' if a.random else 'rat S1 Markram'}), reduced-tree nodes: {nodes} "
           f"(mean {nodes / a.n:.0f}), max height {max(int(t.height[0]) for t in trees)}, threads {a.threads}")
     print(f"max |batched - recursive| of the 128-d root states: {diff:.2e}  (target < 1e-5: "
           f"{'met' if diff < 1e-5 else 'MISSED'})")
-    print(f"recursive reference: {r_ref:9.1f} neurons/s  ({t_ref:.2f} s)")
-    print(f"batched level-by-level: {r_bat:9.1f} neurons/s  ({t_bat:.3f} s per pass incl. collation)")
+    print(f"recursive reference: {r_ref:9.1f} neurons/s  ({t_ref:.2f} s per pass, median of {a.reps_ref})")
+    print(f"batched level-by-level: {r_bat:9.1f} neurons/s  ({t_bat:.3f} s per pass incl. collation, median of "
+          f"{a.reps})")
     print(f"speed-up: {r_bat / r_ref:.1f}x  (target >= 20x: {'met' if r_bat / r_ref >= 20 else 'MISSED'})")
 
 

@@ -178,7 +178,7 @@ def cross_validate_branches(banks: Mapping[str, object], y: Sequence[int], folds
     epochs = {m: int(epochs[m] if isinstance(epochs, Mapping) else epochs) for m in banks}
     params = dict(models=sorted(banks), epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed,
                   hidden=hidden, n_classes=n_classes, folds=[[f.tolist() for f in fold] for fold in folds],
-                  y=y.tolist(), version=4)
+                  y=y.tolist(), version=5)
     path = _cache_path("branches", {"key": cache_key, **params}) if cache_key is not None else None
     if path is not None and path.exists():
         return pickle.loads(path.read_bytes())
