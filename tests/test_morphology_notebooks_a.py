@@ -14,7 +14,8 @@ EXPECTED = {
     "02_features_svm": ["rat_s1_2class/svm/accuracy", "rat_s1_2class/svm/auc", "rat_s1_mtype/svm/macro_recall",
                         "zhang12/svm/accuracy", "rat_s1_mtype/lmeasure_length/max_median_rel_diff"],
     "03_cnn": ["rat_s1_2class/cnn/accuracy", "rat_s1_2class/cnn/auc"],
-    "07_virtual": ["virtual/svm/accuracy", "virtual/cnn/accuracy"],
+    "07_virtual": [f"virtual/{m}/{s}" for m in ("svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion")
+                   for s in ("accuracy", "accuracy_sd", "auc", "auc_sd")],
 }
 
 

@@ -8,8 +8,7 @@ import pytest
 
 STATS = ("accuracy", "accuracy_sd", "auc", "auc_sd")
 EXPECTED = {
-    "04_sequence_models": [f"{t}/{m}/{s}" for t in ("rat_s1_2class", "virtual") for m in ("lstm", "tree_lstm")
-                           for s in STATS],
+    "04_sequence_models": [f"rat_s1_2class/{m}/{s}" for m in ("lstm", "tree_lstm") for s in STATS],
     "05_fusion": [f"rat_s1_2class/{m}/{s}" for m in ("svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion",
                                                       "neurite_gb") for s in STATS],
     "06_tsne": [f"rat_s1_2class/{sp}/{k}" for sp in ("fused640", "hand19")

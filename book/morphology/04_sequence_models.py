@@ -17,7 +17,7 @@
 # 2-layer LSTM, and as a *tree* for a Child-Sum Tree-LSTM (Tai et al. 2015), both with 128 hidden units (Table 2).
 # This page builds the reduced tree of every rat S1 cell (soma, branch points and terminals; every other sample
 # point lies on an unbranched stretch), trains both models with 5-fold cross-validation on task (a), principal cell
-# against interneuron, and checks them on the paper's virtual set (task d).
+# against interneuron. The paper's virtual set (task d) has a page of its own, with every model.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -26,7 +26,6 @@ device = "auto"
 tree_epochs = None   # most Tree-LSTM epochs (None: the profile's default, neuro_lib.morphology.chapter)
 lstm_epochs = None   # most LSTM epochs
 max_len = None       # longest node sequence for the LSTM (the paper: 1,500)
-n_virtual = None     # virtual cells per class (the paper: 500)
 threads = None       # torch CPU threads
 
 # %%
@@ -38,17 +37,15 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from neuro_lib import datasets, evaluation, profiles, results
+from neuro_lib import datasets, evaluation, results
 from neuro_lib.models.fusion import branch_cache_key, cross_validate_branches
 from neuro_lib.models.lstm import IndexedSequences
 from neuro_lib.models.tree_lstm import IndexedTrees
 from neuro_lib.morphology import chapter
 from neuro_lib.morphology import data as mdata
-from neuro_lib.morphology.tree import FEATURES, node_sequence, reduce_tree
+from neuro_lib.morphology.tree import FEATURES, node_sequence
 
 cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, max_len=max_len, threads=threads)
-vcfg = profiles.select(profile, smoke=dict(n=10, epochs=1), cpu=dict(n=100, epochs=15), gpu=dict(n=500, epochs=60))
-n_virtual = n_virtual or vcfg["n"]
 epochs = {"lstm": cfg["lstm_epochs"], "tree_lstm": cfg["tree_epochs"]}
 torch.set_num_threads(cfg["threads"])
 dev = "cpu" if device == "auto" and profile != "gpu" else device
@@ -142,50 +139,13 @@ display(Markdown(
     "node feature: " + ", ".join(f"{has_apical[df.label == c].mean():.0%} of {c} cells" for c in classes)
     + " have nodes typed apical dendrite, a strong but imperfect cue."))
 
-# %% [markdown]
-# ## The virtual set (task d)
-# Virtual basket and pyramidal cells grown with the minimum-spanning-tree rule of Cuntz et al. (2010)
-# (`neuro_lib.morphology.synthetic`, the chapter's stand-in for the Trees toolbox). The paper reports 1.00 for every
-# model on its virtual set. The virtual set is small, so both models get more epochs here (at most `vcfg["epochs"]`,
-# the same early stopping) than on the real cells.
-
-# %%
-from neuro_lib.morphology.synthetic import virtual_dataset_cached
-
-vcells, vlabels = virtual_dataset_cached(n_per_class=n_virtual, seed=seed)
-vtrees = [reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in vcells]
-vclasses = sorted(set(vlabels))
-vy = np.array([vclasses.index(v) for v in vlabels])
-vdf = pd.DataFrame({"label": vlabels})
-vfolds = mdata.splits(vdf, seed=seed, n_splits=5).cv
-vcv = cross_validate_branches({"lstm": IndexedSequences([node_sequence(t, cfg["max_len"]) for t in vtrees]),
-                               "tree_lstm": IndexedTrees(vtrees)}, vy, vfolds, 2, in_features=len(FEATURES),
-                              epochs=vcfg["epochs"], patience=cfg["patience"], seed=seed, device=dev,
-                              cache_key=branch_cache_key(dict(task="virtual", n_per_class=n_virtual), cfg["max_len"]))
-vsummary = {m: evaluation.summarise(r.fold_metrics) for m, r in vcv.items()}
-pd.DataFrame(vsummary).T[["accuracy", "accuracy_sd", "auc", "auc_sd"]]
-
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-for ax, (m, r) in zip(axes, vcv.items()):
-    evaluation.plot_confusion_matrix(vy, r.proba.argmax(1), labels=[0, 1], display_labels=vclasses, ax=ax,
-                                     title=f"virtual set, {m}")
-fig.tight_layout()
-
-# %% [markdown]
-# Confusion matrices on the virtual cells (5-fold out-of-fold predictions; the paper: 1.00 for every model).
-
 # %%
 metrics = {}
 for m, s in summary.items():
     for k in ("accuracy", "accuracy_sd", "auc", "auc_sd"):
         metrics[f"rat_s1_2class/{m}/{k}"] = s[k]
-for m, s in vsummary.items():
-    for k in ("accuracy", "accuracy_sd", "auc", "auc_sd"):
-        metrics[f"virtual/{m}/{k}"] = s[k]
 results.write_results("morphology", "04_sequence_models", metrics,
-                      parameters=dict(profile=profile, seed=seed, n_virtual=n_virtual, n_cells=len(df),
-                                      virtual_epochs=vcfg["epochs"],
+                      parameters=dict(profile=profile, seed=seed, n_cells=len(df),
                                       **{k: cfg[k] for k in ("tree_epochs", "lstm_epochs", "patience", "max_len",
                                                              "threads")}),
                       data=datasets.checksums(*mdata.data_keys("rat_s1_2class")))
