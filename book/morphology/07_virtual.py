@@ -25,7 +25,7 @@ profile = "cpu"
 seed = 0
 device = "auto"
 n_per_class = None  # cells per class (None: the profile default; the paper used 500)
-epochs = None  # most epochs of the CNN, the LSTM and the Tree-LSTM (None: the profile default)
+epochs = None  # most epochs of the CNN, the LSTM and the Tree-LSTM (None: the profile's, per model)
 image_size = None  # CNN image side in pixels
 threads = None  # torch CPU threads (None: the chapter's default for the profile)
 
@@ -44,14 +44,15 @@ from neuro_lib.morphology.projections import example_grid, project_many
 from neuro_lib.morphology.synthetic import virtual_dataset_cached
 from neuro_lib.morphology.tree import reduce_tree
 
-vcfg = profiles.select(profile, smoke=dict(n=12, size=32, epochs=1), cpu=dict(n=500, size=32, epochs=3),
-                       gpu=dict(n=500, size=224, epochs=20))
+vcfg = profiles.select(profile, smoke=dict(n=12, size=32, epochs=dict(cnn=1, tree=1, lstm=1)),
+                       cpu=dict(n=500, size=32, epochs=dict(cnn=3, tree=3, lstm=6)),
+                       gpu=dict(n=500, size=224, epochs=dict(cnn=20, tree=20, lstm=20)))
 n = n_per_class or vcfg["n"]
-epochs = epochs or vcfg["epochs"]
+ep = {k: epochs or v for k, v in vcfg["epochs"].items()}  # the LSTM learns slowest: more epochs
 size = image_size or vcfg["size"]
 # the real-cell pages' settings (neuro_lib.morphology.chapter), with this page's epochs and image size
-cfg = chapter.settings(profile, tree_epochs=epochs, lstm_epochs=epochs, cnn_epochs=epochs, image_size=size,
-                       threads=threads)
+cfg = chapter.settings(profile, tree_epochs=ep["tree"], lstm_epochs=ep["lstm"], cnn_epochs=ep["cnn"],
+                       image_size=size, threads=threads)
 torch.set_num_threads(cfg["threads"])
 dev = "cpu" if device == "auto" and profile != "gpu" else device
 
@@ -81,7 +82,8 @@ plt.show()
 # 20 features, the ResNet18 on the three projections, the LSTM and the Tree-LSTM on the reduced trees, and the
 # fusion of the CNN and the Tree-LSTM (as on the fusion page: late fusion of their logits, and the paper's 3-layer
 # head on their 640-d features), with the real-cell pages' settings (`neuro_lib.morphology.chapter`) except the
-# image size and at most `epochs` epochs. Trained models are cached.
+# image size and the most epochs of each network (this page's profile table; the LSTM gets the most). Trained models
+# are cached.
 
 # %%
 trees = [reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in cells]
@@ -120,5 +122,5 @@ display(Markdown(f"{len(perfect)} of the {len(cvs)} models classify every virtua
 # %%
 metrics = {f"virtual/{m}/{k}": s[k] for m, s in summary.items() for k in ("accuracy", "accuracy_sd", "auc", "auc_sd")}
 results.write_results("morphology", "07_virtual", metrics,
-                      parameters=dict(profile=profile, seed=seed, n_per_class=n, epochs=epochs, image_size=size,
+                      parameters=dict(profile=profile, seed=seed, n_per_class=n, image_size=size,
                                       **chapter.model_kwargs(cfg)), data={})
