@@ -119,6 +119,9 @@ def test_extract_patches_centre_and_padding():
     assert extract_patches(np.stack([img, img, img]), np.array([[5, 5]]), 5, 9).shape == (1, 3, 9, 9)
     with pytest.raises(ValueError, match="odd"):
         extract_patches(img, np.array([[5, 5]]), 4)
+    assert extract_patches(img, np.array([[9.4, -0.4]]), 3).shape == (1, 1, 3, 3)  # rounds onto the image
+    with pytest.raises(ValueError, match=r"outside the 10x10 image, e.g. centre 1 at \(row, col\) = \(-2, 3\)"):
+        extract_patches(img, np.array([[5, 5], [-2, 3], [10, 0]]), 3)
 
 
 def test_centers_metric_hand_made():

@@ -95,7 +95,8 @@ def extract_patches(image: np.ndarray, centers: np.ndarray, size: int = 101, out
     image border, optionally resized to ``out_size`` (bilinear, as the paper upsamples 101 to 224 or 299).
 
     ``image`` is (rows, cols) or (channels, rows, cols); returns (n, channels, out, out) float32 (channels = 1 for a
-    2-D image). Raises ``ValueError`` for an even ``size``.
+    2-D image). Raises ``ValueError`` for an even ``size`` or a centre that does not round to a pixel of the image
+    (the message gives its index and value).
     """
     if size % 2 == 0:
         raise ValueError(f"patch size must be odd so the centre pixel is the centre, got {size}")
@@ -105,6 +106,11 @@ def extract_patches(image: np.ndarray, centers: np.ndarray, size: int = 101, out
     h = size // 2
     pad = np.pad(img, ((0, 0), (h, h), (h, h)))
     centers = np.rint(np.asarray(centers, float).reshape(-1, 2)).astype(int)
+    outside = np.flatnonzero((centers < 0).any(1) | (centers >= np.array(img.shape[1:])).any(1))
+    if len(outside):
+        i = int(outside[0])
+        raise ValueError(f"{len(outside)} patch centre(s) outside the {img.shape[1]}x{img.shape[2]} image, e.g. "
+                         f"centre {i} at (row, col) = ({centers[i, 0]}, {centers[i, 1]})")
     out = np.stack([pad[:, r:r + size, c:c + size] for r, c in centers]) if len(centers) else \
         np.zeros((0, img.shape[0], size, size), np.float32)
     if out_size is not None and out_size != size and len(out):
