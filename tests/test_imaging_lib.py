@@ -352,3 +352,43 @@ def test_roi_transient_snr_tells_a_firing_roi_from_a_silent_one():
         roi_transient_snr(movie[:, :30], lab)
     with pytest.raises(ValueError, match="smooth"):
         roi_transient_snr(movie, lab, smooth=0)
+
+
+def test_make_patch_dataset_negatives_follow_the_rules_and_jitter_moves_both_classes():
+    from neuro_lib.imaging.patches import make_patch_dataset
+
+    H = W = 64
+    img = np.random.default_rng(0).random((3, H, W)).astype(np.float32)
+    truth = np.array([[10.0, 10.0], [30.0, 40.0], [50.0, 20.0]])
+    mask = np.zeros((H, W), bool)
+    for r, c in truth.astype(int):
+        mask[r - 2:r + 3, c - 2:c + 3] = True
+    cand = np.array([[11.0, 11.0],   # matches ROI 0: not a negative
+                     [30.0, 45.0],   # 5 px from ROI 1: too close (min_dist 8)
+                     [5.0, 55.0],    # a good negative
+                     [40.0, 5.0]])   # a good negative
+    ds = make_patch_dataset(img, truth, mask, candidates=cand, size=5, seed=0)
+    assert ds["y"].tolist() == [1, 1, 1, 0, 0, 0]
+    assert ds["source"].tolist() == ["roi"] * 3 + ["candidate"] * 2 + ["random"]
+    np.testing.assert_array_equal(ds["centres"][:5], np.vstack([truth, cand[2:]]))
+    rand = ds["centres"][5]
+    assert np.hypot(*(truth - rand).T).min() >= 8 and not mask[int(rand[0]), int(rand[1])]
+    np.testing.assert_array_equal(ds["x"][0], img[:, 8:13, 8:13])  # the patch around ROI 0
+    jit = make_patch_dataset(img, truth, mask, candidates=cand, size=5, jitter=2, seed=0)
+    assert jit["y"].tolist() == ds["y"].tolist() and jit["source"].tolist() == ds["source"].tolist()
+    shift = jit["centres"] - ds["centres"]  # the same cells and negatives, each centre moved by at most 2 px
+    assert np.abs(shift).max() <= 2 and (shift != 0).any(axis=1).sum() >= 3
+    assert (shift[:3] != 0).any() and (shift[3:] != 0).any()  # both classes move
+
+
+def test_augment_patches_translate_shifts_a_blob():
+    from neuro_lib.imaging.patches import augment_patches
+
+    rr, cc = torch.meshgrid(torch.arange(21.0), torch.arange(21.0), indexing="ij")
+    blob = torch.exp(-((rr - 10) ** 2 + (cc - 10) ** 2) / 3).expand(64, 1, 21, 21).contiguous()
+    g = torch.Generator().manual_seed(0)
+    out = augment_patches(blob, g, max_angle=0.0, scale=(1.0, 1.0), translate=0.1)
+    peak = torch.stack([out.flatten(1).argmax(1) // 21, out.flatten(1).argmax(1) % 21], 1) - 10
+    assert peak.abs().max() <= 3 and (peak != 0).any()  # up to 0.1 x 21 = 2.1 px each way, and some move
+    same = augment_patches(blob, torch.Generator().manual_seed(0), max_angle=0.0, scale=(1.0, 1.0))
+    assert (same.flatten(1).argmax(1) == 10 * 21 + 10).all()  # translate=0: centred

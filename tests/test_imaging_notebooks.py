@@ -11,7 +11,7 @@ NOTEBOOKS = {
     "02_segmentation": ["segmentation/unet/pixel_accuracy", "segmentation/unet/f1", "segmentation/correlation/f1",
                         "segmentation/unet/inference_seconds_512"],
     "03_patch_classification": ["patches/resnet18/accuracy", "patches/inception_v3/accuracy",
-                                "patches/best/accuracy"],
+                                "patches/best/accuracy", "patches/best_exact_centres/accuracy"],
 }
 
 

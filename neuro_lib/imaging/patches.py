@@ -60,13 +60,19 @@ def random_patch_centres(shape: tuple[int, int], n: int, rng: np.random.Generato
 def make_patch_dataset(image: np.ndarray, truth: np.ndarray, cell_mask: np.ndarray, *,
                        candidates: np.ndarray | None = None, n_negative: int | None = None, size: int = 101,
                        out_size: int | None = None, min_dist: float = 8.0, match_threshold: float = 5.0,
-                       seed: int = 0) -> dict:
+                       jitter: int = 0, seed: int = 0) -> dict:
     """Cell / not-cell patches.
 
     ``image`` (channels, rows, cols); ``truth`` (n, 2) true ROI centres (row, col); ``cell_mask`` (rows, cols) True on
     ROI pixels. Negatives are the ``candidates`` (k, 2) that match no true centre within ``match_threshold`` pixels
     and lie at least ``min_dist`` from every true centre and off ``cell_mask``, then random points with the same
     rules, up to ``n_negative`` (default: as many as positives).
+
+    ``jitter`` (pixels): every patch centre, of either class, is then moved by a seeded uniform integer offset in
+    [-jitter, jitter] along each axis (and kept on the image). Without it the two classes differ in *how* they are
+    centred, not only in what they show: a candidate is exactly a local maximum of the detector's image, an ROI
+    centre is a centroid, and a network can learn that difference instead of what a cell looks like (the patch
+    page of the book measures how much).
 
     Returns ``{"x": (N, channels, S, S) float32, "y": (N,) int64 (1 = cell), "centres": (N, 2), "source": (N,) str
     ("roi", "candidate", "random"), "class_names": ["not cell", "cell"]}``.
@@ -93,6 +99,9 @@ def make_patch_dataset(image: np.ndarray, truth: np.ndarray, cell_mask: np.ndarr
                                     min_dist=min_dist, forbidden=cell_mask)
         neg = np.vstack([neg, rand])
     centres = np.vstack([truth, neg])
+    if jitter:
+        offsets = rng.integers(-int(jitter), int(jitter) + 1, size=centres.shape)
+        centres = np.clip(np.rint(centres) + offsets, 0, np.array(cell_mask.shape) - 1).astype(float)
     y = np.r_[np.ones(len(truth), np.int64), np.zeros(len(neg), np.int64)]
     source = np.array(["roi"] * len(truth) + ["candidate"] * n_cand + ["random"] * (len(neg) - n_cand))
     x = extract_patches(image, centres, size, out_size)
@@ -107,16 +116,21 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def augment_patches(x: torch.Tensor, generator: torch.Generator, *, max_angle: float = 30.0,
-                    scale: tuple[float, float] = (0.9, 1.1), flips: bool = False) -> torch.Tensor:
+                    scale: tuple[float, float] = (0.9, 1.1), flips: bool = False, translate: float = 0.0
+                    ) -> torch.Tensor:
     """Rotate each patch of ``x`` (batch, channels, rows, cols) by a uniform angle in [-max_angle, max_angle]
     degrees and scale it by a uniform factor in ``scale`` about its centre (bilinear, zeros outside), as Seong & Park
-    augment their patches. With ``flips``, each patch also gets one of the 8 symmetries of the square
-    (:func:`dihedral`) at random (a cell has no preferred orientation). Returns a new tensor of the same shape."""
+    augment their patches. With ``translate`` (a fraction of the patch side, as torchvision's ``RandomAffine``), each
+    patch is also shifted by a uniform amount in [-translate, translate] times its side along each axis. With
+    ``flips``, each patch also gets one of the 8 symmetries of the square (:func:`dihedral`) at random (a cell has
+    no preferred orientation). Returns a new tensor of the same shape."""
     n = x.shape[0]
     ang = (torch.rand(n, generator=generator) * 2 - 1) * max_angle * np.pi / 180
     s = torch.rand(n, generator=generator) * (scale[1] - scale[0]) + scale[0]
     cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    # affine_grid works in coordinates where the patch spans [-1, 1]: a shift of f times the side is 2 f there
+    shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * 2 * translate if translate else torch.zeros(n, 2)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     if flips:
@@ -177,13 +191,14 @@ class CVResult:
 def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str | None = None,
                 weights: str | Path | None = None, n_splits: int = 10, input_size: int = 224, epochs: int = 10,
                 n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3, schedule: str = "constant",
-                flips: bool = False, tta: bool = False, seed: int = 0, device="cpu",
+                flips: bool = False, translate: float = 0.0, tta: bool = False, seed: int = 0, device="cpu",
                 progress: bool = False) -> CVResult:
     """Stratified ``n_splits``-fold CV of ``arch`` retrained from ``trainable_from`` on patches ``x`` (n, 3, S, S)
     in [0, 1] with labels ``y`` (n,) (any number of classes).
 
     Patches are resized to ``input_size``. Augmentation (:func:`augment_patches`, with random symmetries of the
-    square if ``flips``): when a prefix of the network is frozen, each training patch is used as is plus ``n_aug``
+    square if ``flips`` and shifts of up to ``translate`` times the side): when a prefix of the network is frozen,
+    each training patch is used as is plus ``n_aug``
     augmented copies drawn once (their frozen features are computed once); when nothing is frozen
     (``trainable_from`` is the first block or ``None``), every batch of every epoch gets a fresh draw and ``n_aug``
     is not used. A fold trains on its training patches only (Adam, ``lr`` constant or, with
@@ -210,7 +225,8 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
     if online:
         feats = [x]
     else:
-        feats = [_prefix_features(prefix, x)] + [_prefix_features(prefix, augment_patches(x, gen, flips=flips))
+        feats = [_prefix_features(prefix, x)] + [_prefix_features(prefix, augment_patches(x, gen, flips=flips,
+                                                                                          translate=translate))
                                                  for _ in range(n_aug)]
     test_feats = [feats[0]] + ([_prefix_features(prefix, dihedral(x, j)) for j in range(1, 8)] if tta else [])
     y_pred = np.full(len(y), -1)
@@ -230,7 +246,7 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
                     g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * progress))
             xb, yb = batch
             if online:
-                xb = augment_patches(xb.cpu(), fold_gen, flips=flips).to(xb.device)
+                xb = augment_patches(xb.cpu(), fold_gen, flips=flips, translate=translate).to(xb.device)
             return F.cross_entropy(m(xb), yb)
 
         h = fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=epochs, batch_size=batch_size,
