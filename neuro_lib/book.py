@@ -160,16 +160,34 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+_ROW_FIELDS = ("task", "model", "metric", "key", "notebook", "paper", "source")
+
+
 def results_table(root: str | Path = ".", results_dir: str | Path | None = None) -> str:
     """Markdown table of every row of ``data/paper_numbers/<chapter>.yml``: our number (from the results files)
     beside the paper's, with the data difference; written to ``book/_generated/results.md`` and returned.
 
     Each YAML file holds ``chapter``, ``title``, ``order``, ``note`` (the data difference) and ``rows``, each row
     ``{task, model, metric, key, notebook, paper, source}``; ``paper`` is the paper's published number (cited, with
-    the table it comes from in ``source``), ``key`` the results key of ours.
+    the table it comes from in ``source``), ``key`` the results key of ours. A key that an executed notebook's
+    results file lacks shows as "missing". Raises ``ValueError`` naming the file and the row for a row with a field
+    other than these or without ``task``, ``model``, ``metric``, ``key`` or ``notebook`` (an unquoted comma in a YAML
+    flow mapping, for one, splits a field in two).
     """
     root = Path(root).resolve()
-    specs = [yaml.safe_load(p.read_text()) for p in sorted((root / "data" / "paper_numbers").glob("*.yml"))]
+    specs = []
+    for p in sorted((root / "data" / "paper_numbers").glob("*.yml")):
+        spec = yaml.safe_load(p.read_text())
+        for i, row in enumerate(spec.get("rows", [])):
+            unknown = set(row) - set(_ROW_FIELDS)
+            missing = {"task", "model", "metric", "key", "notebook"} - set(row)
+            if unknown or missing:
+                raise ValueError(f"{p}, row {i + 1} ({row.get('key')}): "
+                                 + (f"unknown field(s) {sorted(map(str, unknown))}" if unknown else "")
+                                 + ("; " if unknown and missing else "")
+                                 + (f"missing field(s) {sorted(missing)}" if missing else "")
+                                 + f"; expected {', '.join(_ROW_FIELDS)}")
+        specs.append(spec)
     specs.sort(key=lambda c: c.get("order", 99))
     results = read_all(results_dir or root / "_build" / "results")
     lines = []
@@ -188,9 +206,10 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
             if doc:
                 ours = doc["metrics"].get(row["key"])
                 sd = doc["metrics"].get(row["key"] + "_sd")
+            cell = "not run" if not doc else ("missing" if row["key"] not in doc["metrics"] else _fmt(ours))
             paper = row.get("paper")
             link = f"[{row['notebook']}]({chapter['chapter']}/{row['notebook']}.ipynb)"
-            lines.append(f"| {row['task']} | {row['model']} | {row['metric']} | {_fmt(ours) if doc else 'not run'} | "
+            lines.append(f"| {row['task']} | {row['model']} | {row['metric']} | {cell} | "
                          f"{_fmt(sd) if sd is not None else ''} | {_fmt(paper)} | {row.get('source', '')} | {link} |")
         lines.append("")
     text = "\n".join(lines)

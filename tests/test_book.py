@@ -47,3 +47,25 @@ def test_library_dependencies_follow_imports_only(tmp_path):
     (tmp_path / "bad.py").write_text("from neuro_lib import (\n")
     with pytest.raises(SyntaxError):
         library_dependencies(tmp_path / "bad.py")
+
+
+def test_results_table_refuses_a_row_with_a_split_field(tmp_path):
+    """An unquoted comma in a YAML flow mapping splits the task text into a second, nameless field; the table
+    builder names the file and the row instead of printing half the text. A key an executed notebook lacks shows
+    as missing."""
+    import json
+
+    (tmp_path / "data" / "paper_numbers").mkdir(parents=True)
+    yml = tmp_path / "data" / "paper_numbers" / "x.yml"
+    row = "{task: %s, model: M, metric: accuracy, key: %s, notebook: nb, paper: 0.9, source: T1}"
+    yml.write_text("chapter: x\ntitle: X\nrows:\n  - " + row % ('"a, b"', "t/m/accuracy") + "\n  - "
+                   + row % ('"c"', "t/m/auc") + "\n")
+    res = tmp_path / "_build" / "results" / "x"
+    res.mkdir(parents=True)
+    (res / "nb.json").write_text(json.dumps({"metrics": {"t/m/accuracy": 0.5}, "parameters": {"profile": "cpu"}}))
+    table = results_table(tmp_path)
+    assert "| a, b | M | accuracy | 50.0% |" in table  # the quoted comma stays in the text
+    assert "| c | M | accuracy | missing |" in table  # t/m/auc is not in the results file
+    yml.write_text("chapter: x\ntitle: X\nrows:\n  - " + row % ("a, b", "t/m/accuracy") + "\n")
+    with pytest.raises(ValueError, match=r"x\.yml, row 1 \(t/m/accuracy\): unknown field\(s\) \['b'\]"):
+        results_table(tmp_path)
