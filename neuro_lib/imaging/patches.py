@@ -198,8 +198,8 @@ def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str 
 
     Patches are resized to ``input_size``. Augmentation (:func:`augment_patches`, with random symmetries of the
     square if ``flips`` and shifts of up to ``translate`` times the side): when a prefix of the network is frozen,
-    each training patch is used as is plus ``n_aug``
-    augmented copies drawn once (their frozen features are computed once); when nothing is frozen
+    each training patch is used as is plus ``n_aug`` augmented copies drawn once (their frozen features are computed
+    once); when nothing is frozen
     (``trainable_from`` is the first block or ``None``), every batch of every epoch gets a fresh draw and ``n_aug``
     is not used. A fold trains on its training patches only (Adam, ``lr`` constant or, with
     ``schedule="cosine"``, decayed to 0 along a half cosine) and predicts its test patches unaugmented, or with

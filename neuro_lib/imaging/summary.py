@@ -116,6 +116,26 @@ def probability_target(labels: np.ndarray, sigma: float | None = 1.0, *, separat
     return target.astype(np.float32)
 
 
+def _roi_rings(labels: np.ndarray, ring: tuple[int, int]):
+    """For each ROI k of a label image that has ring pixels: ``(k, window, roi, ring_mask)``, where ``window`` is a
+    (row slice, col slice) around the ROI with ``ring[1]`` pixels of margin, ``roi`` the ROI's pixels in it and
+    ``ring_mask`` the background pixels (label 0) ``ring[0]`` to ``ring[1]`` pixels from the ROI (chessboard
+    distance, by binary dilation)."""
+    square = np.ones((3, 3), bool)
+    r_in, r_out = ring
+    for k, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(s.start - r_out, 0), s.stop + r_out) for s in sl)
+        lab = labels[sl]
+        roi = lab == k
+        outer = ndi.binary_dilation(roi, square, iterations=r_out) if r_out else roi
+        inner = ndi.binary_dilation(roi, square, iterations=r_in) if r_in else roi
+        rg = outer & ~inner & (lab == 0)
+        if rg.any():
+            yield k, sl, roi, rg
+
+
 def roi_contrast(image: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int] = (2, 6)) -> np.ndarray:
     """How much each ROI stands out from its surroundings in each summary image: ``(mean inside the ROI - mean of
     its ring) / sd of its ring``, a z-score per ROI and channel.
@@ -123,8 +143,8 @@ def roi_contrast(image: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int]
     ``image`` (channels, rows, cols) or (rows, cols); ``labels`` (rows, cols) int label image (0 background, ROI k
     has label k = 1..n). The ring of ROI k is the background pixels (label 0) between ``ring[0]`` and ``ring[1]``
     pixels from the ROI (chessboard distance, by binary dilation), so neighbouring ROIs do not count as background.
-    An ROI with a contrast near 0 or below in every channel looks like the background around it: no method working
-    on these images can tell it from there. Returns (n, channels) float; NaN for a label absent from ``labels`` or
+    An ROI with a contrast near 0 in every channel is on average neither brighter nor darker than the background
+    around it: only its shape or texture can give it away. Returns (n, channels) float; NaN for a label absent from ``labels`` or
     a ROI without ring pixels. Raises ``ValueError`` if the shapes differ.
     """
     img = np.asarray(image, np.float32)
@@ -132,22 +152,8 @@ def roi_contrast(image: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int]
     labels = np.asarray(labels)
     if img.shape[1:] != labels.shape:
         raise ValueError(f"image {img.shape[1:]} and labels {labels.shape} must have the same (rows, cols)")
-    n = int(labels.max())
-    out = np.full((n, img.shape[0]), np.nan)
-    objs = ndi.find_objects(labels)
-    r_in, r_out = ring
-    for k, sl in enumerate(objs, start=1):
-        if sl is None:
-            continue
-        sl = tuple(slice(max(s.start - r_out, 0), s.stop + r_out) for s in sl)
-        lab = labels[sl]
-        roi = lab == k
-        square = np.ones((3, 3), bool)
-        outer = ndi.binary_dilation(roi, square, iterations=r_out) if r_out else roi
-        inner = ndi.binary_dilation(roi, square, iterations=r_in) if r_in else roi
-        rg = outer & ~inner & (lab == 0)
-        if not rg.any():
-            continue
+    out = np.full((int(labels.max()), img.shape[0]), np.nan)
+    for k, sl, roi, rg in _roi_rings(labels, ring):
         for c in range(img.shape[0]):
             v = img[c][sl]
             out[k - 1, c] = (v[roi].mean() - v[rg].mean()) / (v[rg].std() + 1e-12)
@@ -180,18 +186,7 @@ def roi_transient_snr(movie: np.ndarray, labels: np.ndarray, *, ring: tuple[int,
         raise ValueError(f"smooth must be at least 1 frame, got {smooth}")
     n = int(labels.max())
     peak, trough = np.full(n, np.nan), np.full(n, np.nan)
-    square = np.ones((3, 3), bool)
-    r_in, r_out = ring
-    for k, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        sl = tuple(slice(max(s.start - r_out, 0), s.stop + r_out) for s in sl)
-        lab = labels[sl]
-        roi = lab == k
-        rg = (ndi.binary_dilation(roi, square, iterations=r_out) & ~ndi.binary_dilation(roi, square, iterations=r_in)
-              & (lab == 0))
-        if not rg.any():
-            continue
+    for k, sl, roi, rg in _roi_rings(labels, ring):
         sub = movie[(slice(None),) + sl].astype(np.float32)
         x = sub[:, roi].mean(1) - neuropil * sub[:, rg].mean(1)
         x = ndi.uniform_filter1d(x, smooth) if smooth > 1 else x

@@ -89,7 +89,7 @@ class ChildSumTreeLSTM(nn.Module):
     @torch.no_grad()
     def _forward_inference(self, batch: TreeBatch) -> torch.Tensor:
         """The level loop without autograd (``forward`` under ``torch.no_grad()``): the same equations, with no gates
-        kept for a backward pass, the input and forget gates' sigmoids in one call, and each level's states written
+        kept for a backward pass, the input and output gates' sigmoids in one call, and each level's states written
         straight into the (N, H) buffers."""
         H = self.hidden
         x = batch.x
