@@ -87,9 +87,11 @@ def test_duplicated_specimen_id_names_both_lines(tmp_path):
     assert err.value.line == 9 and "lines [4, 9]" in str(err.value)
 
 
+# A bare carriage return is a line break to a CSV reader, and pandas' to_csv does not quote it: the file would hold
+# an extra, misaligned row rather than one bad cell (a different error, at another line), so junk has no line breaks.
 @settings(max_examples=25, deadline=None)
 @given(row=st.integers(0, 50), col=st.sampled_from(FEATURES_41), junk=st.text(min_size=1, max_size=6).filter(
-    lambda s: s.strip() not in ("", "nan", "NaN", "NA") and not _is_number(s)))
+    lambda s: s.strip() not in ("", "nan", "NaN", "NA") and not _is_number(s) and not {"\r", "\n"} & set(s)))
 def test_any_non_numeric_cell_is_reported_where_it_is(tmp_path_factory, row, col, junk):
     path = tmp_path_factory.mktemp("h") / "t.csv"
     df = pd.read_csv(fetch(OPHIR_KEYS["human"]), dtype=str, keep_default_na=False).head(60)
