@@ -161,6 +161,7 @@ def _fmt(v) -> str:
 
 
 _ROW_FIELDS = ("task", "model", "metric", "key", "notebook", "paper", "source")
+_ROW_REQUIRED = ("task", "model", "metric", "key", "notebook")
 
 
 def results_table(root: str | Path = ".", results_dir: str | Path | None = None) -> str:
@@ -171,8 +172,8 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
     ``{task, model, metric, key, notebook, paper, source}``; ``paper`` is the paper's published number (cited, with
     the table it comes from in ``source``), ``key`` the results key of ours. A key that an executed notebook's
     results file lacks shows as "missing". Raises ``ValueError`` naming the file and the row for a row with a field
-    other than these or without ``task``, ``model``, ``metric``, ``key`` or ``notebook`` (an unquoted comma in a YAML
-    flow mapping, for one, splits a field in two).
+    other than these or without one of ``task``, ``model``, ``metric``, ``key``, ``notebook`` (an unquoted comma in
+    a YAML flow mapping, for one, splits a field in two).
     """
     root = Path(root).resolve()
     specs = []
@@ -180,7 +181,7 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
         spec = yaml.safe_load(p.read_text())
         for i, row in enumerate(spec.get("rows", [])):
             unknown = set(row) - set(_ROW_FIELDS)
-            missing = {"task", "model", "metric", "key", "notebook"} - set(row)
+            missing = set(_ROW_REQUIRED) - set(row)
             if unknown or missing:
                 raise ValueError(f"{p}, row {i + 1} ({row.get('key')}): "
                                  + (f"unknown field(s) {sorted(map(str, unknown))}" if unknown else "")

@@ -317,7 +317,7 @@ act_table = pd.DataFrame({"ROIs": [int(active.sum()), int((~active).sum())],
 display(act_table.round(3))
 act_r = active.mean()
 train_f1 = float(np.mean([t["train_f1"] for t in res.thresholds]))
-held_f1 = centers_metric(truth, found)["f1"]
+held_f1 = unet_scores["f1"]
 display(Markdown(
     f"{active.sum()} of the {len(truth)} ROIs ({act_r:.0%}) fired detectably in these 200 frames; the U-Net finds "
     f"{hit['U-Net'][active].mean():.0%} of them and {hit['U-Net'][~active].mean():.0%} of the silent ones, which it "

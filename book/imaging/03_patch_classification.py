@@ -26,8 +26,9 @@
 #   from every ROI centre). Every centre, of either class, is then moved by a random offset of up to `jitter` pixels
 #   along each axis, as a detector's centres would be: otherwise the classes differ in how they are centred (a
 #   candidate is exactly a local maximum of the detector's image, an ROI centre a centroid), and the network learns
-#   that rather than what a cell looks like. The last section measures how much. Set `patch_labels` to an `.npz` file with `x` (patches, n x 3 x S x S in [0, 1]), `y`
-#   (integer labels) and `class_names` and the same page runs your K-class problem (e.g. the paper's three).
+#   that rather than what a cell looks like. The last section measures how much. Set `patch_labels` to an `.npz`
+#   file with `x` (patches, n x 3 x S x S in [0, 1]), `y` (integer labels) and `class_names` and the same page runs
+#   your K-class problem (e.g. the paper's three).
 # * *Weights.* No ImageNet weights can be downloaded here. `weights="imagenet"` (or a path to a saved state dict)
 #   uses them where they can be had; the CPU profile instead compares **random initialisation** with
 #   **self-supervised autoencoder pretraining** of the ResNet18 trunk on this movie's own unlabelled patches
@@ -80,12 +81,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-import neuro_lib.datasets as nds
-from neuro_lib import profiles, results
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import neuro_lib.datasets as nds
+from neuro_lib import profiles, results
 from neuro_lib.evaluation import classification_metrics, plot_confusion_matrix, repeated_stratified_kfold, summarise
 from neuro_lib.imaging import correlation_baseline, stack_summary
 from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie
@@ -137,14 +138,22 @@ elif inputs == "global":
     rgb = stack_summary(summary, ("mean", "std", "corr"))
 else:
     raise ValueError(f"inputs must be 'local' or 'global', got {inputs!r}")
-if patch_labels is None:
+
+
+def movie_patches(jitter):
+    """Cell / not-cell patches of this movie with centres jittered by up to ``jitter`` px (the profile's subset)."""
     cand = correlation_baseline(summary["corr"], summary["mean"], threshold=0.05)
-    ds = make_patch_dataset(rgb, data.centroids(), data.labels() > 0, candidates=cand, size=patch_size,
-                            jitter=jitter, seed=seed)
+    out = make_patch_dataset(rgb, data.centroids(), data.labels() > 0, candidates=cand, size=patch_size,
+                             jitter=jitter, seed=seed)
     if cfg["n_patches"]:
-        keep = np.r_[np.flatnonzero(ds["y"] == 1)[: cfg["n_patches"] // 2],
-                     np.flatnonzero(ds["y"] == 0)[: cfg["n_patches"] // 2]]
-        ds = {k: (np.asarray(v)[keep] if k != "class_names" else v) for k, v in ds.items()}
+        keep = np.r_[np.flatnonzero(out["y"] == 1)[: cfg["n_patches"] // 2],
+                     np.flatnonzero(out["y"] == 0)[: cfg["n_patches"] // 2]]
+        out = {k: (np.asarray(v)[keep] if k != "class_names" else v) for k, v in out.items()}
+    return out
+
+
+if patch_labels is None:
+    ds = movie_patches(jitter)
 else:
     with np.load(patch_labels, allow_pickle=False) as z:
         ds = {"x": z["x"].astype(np.float32), "y": z["y"].astype(np.int64), "class_names": list(z["class_names"]),
@@ -208,15 +217,22 @@ if ae_curves:
 
 # %%
 pre_name = "autoencoder" if weights is None else str(weights)
+
+
+def run(x, labels, arch, block, init):
+    """10-fold CV of ``arch`` retrained from ``block`` with this page's settings (``init``: "random" or not)."""
+    return transfer_cv(x, labels, arch, trainable_from=block, weights=None if init == "random" else init_weights[arch],
+                       n_splits=n_splits, input_size=cfg["input_size"][arch],
+                       epochs=epochs_fc if block == "fc" else epochs, n_aug=n_aug, batch_size=batch_size, lr=lr,
+                       schedule=schedule, flips=flips, tta=tta and block == layer_names(arch)[0], seed=seed,
+                       device=device)
+
+
 cv = {}
 for arch, block, init in cfg["runs"]:
     if init == "pretrained" and arch not in init_weights:
         continue  # pretrain="none": random initialisation only
-    w = None if init == "random" else init_weights[arch]
-    cv[(arch, block, "random" if init == "random" else pre_name)] = transfer_cv(
-        X, y, arch, trainable_from=block, weights=w, n_splits=n_splits, input_size=cfg["input_size"][arch],
-        epochs=epochs_fc if block == "fc" else epochs, n_aug=n_aug, batch_size=batch_size, lr=lr, schedule=schedule,
-        flips=flips, tta=tta and block == layer_names(arch)[0], seed=seed, device=device)
+    cv[(arch, block, "random" if init == "random" else pre_name)] = run(X, y, arch, block, init)
 
 # %%
 table = pd.DataFrame([dict(network=a, trainable_from=b, init=i, **summarise(r.per_fold), seconds=r.seconds)
@@ -270,17 +286,11 @@ display(Markdown(f"Target (best mean 10-fold accuracy at least 0.95): "
 # difference, because the detector centres both its true and its false detections the same way.
 
 # %%
-exact = None
+exact_acc = None
 if patch_labels is None and jitter:
-    ds0 = make_patch_dataset(rgb, data.centroids(), data.labels() > 0, candidates=cand, size=patch_size, jitter=0,
-                             seed=seed)
-    if cfg["n_patches"]:
-        ds0 = {k: (np.asarray(v)[keep] if k != "class_names" else v) for k, v in ds0.items()}
+    ds0 = movie_patches(0)
     a, b, i = best_key
-    exact = transfer_cv(ds0["x"], ds0["y"], a, trainable_from=b, weights=None if i == "random" else init_weights[a],
-                        n_splits=n_splits, input_size=cfg["input_size"][a], epochs=epochs_fc if b == "fc" else epochs,
-                        n_aug=n_aug, batch_size=batch_size, lr=lr, schedule=schedule, flips=flips,
-                        tta=tta and b == layer_names(a)[0], seed=seed, device=device)
+    exact = run(ds0["x"], ds0["y"], a, b, i)
     exact_acc = float(np.mean([f["accuracy"] for f in exact.per_fold]))
     display(Markdown(f"Exactly centred patches: **{exact_acc:.3f}** mean 10-fold accuracy for {a} from `{b}`, "
                      f"against {best_acc:.3f} with centres jittered by up to {jitter} pixels. "
@@ -304,8 +314,8 @@ for a in archs:
     if a in ae_curves:
         metrics[f"patches/{a}/autoencoder_seconds"] = ae_curves[a]["seconds"]
 metrics["patches/best/accuracy"] = best_acc
-if exact is not None:
-    metrics["patches/best_exact_centres/accuracy"] = float(np.mean([f["accuracy"] for f in exact.per_fold]))
+if exact_acc is not None:
+    metrics["patches/best_exact_centres/accuracy"] = exact_acc
 metrics["patches/logistic_regression/accuracy"] = ref["accuracy"]
 metrics["patches/page/seconds"] = time.time() - t_start
 display(Markdown(f"The page ran in {metrics['patches/page/seconds']:.0f} s."))
