@@ -16,8 +16,9 @@
 # Seong & Park find neural cells in multi-photon images in two steps: a U-Net marks where cells are, then a network
 # retrained from ImageNet classifies a patch around each found cell as excitatory, inhibitory or glia (their labels
 # came from a red mCherry channel) {cite}`seong_park_imaging`. This page shows the data this chapter works on: a
-# real GCaMP6s movie of mouse vibrissal S1 in the Neurofinder format {cite}`neurofinder,peron2015`, 200 frames of
-# 512x512 pixels with 330 manually drawn regions of interest (ROIs).
+# real GCaMP6s movie of mouse vibrissal S1 in the Neurofinder format {cite}`neurofinder,peron2015`: the whole
+# 600-frame recording (about 86 s at about 7 Hz), stored as 200 frames of 512x512 pixels, each the mean of 3
+# consecutive source frames (about 2.3 Hz), with 330 manually drawn regions of interest (ROIs).
 #
 # **What differs from the paper.** The movie has one (green) channel and no cell-type labels, so the paper's three
 # classes cannot be made from it. The chapter runs the paper's whole pipeline on this real data with the labels it
@@ -89,7 +90,7 @@ fig.tight_layout()
 # ## The manual ROIs
 # The 330 ROIs' outlines drawn over the mean image (left) and the correlation image (right), and a zoom on one
 # 128x128 pixel corner. Most ROIs sit on a ring in the mean image; some lie on cells that barely show in either
-# image within 200 frames, which bounds what any detector can find here.
+# image in this recording, which bounds what any detector can find here.
 
 # %%
 from skimage.segmentation import find_boundaries

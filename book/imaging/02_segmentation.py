@@ -39,8 +39,8 @@
 # page 1's scaling of each whole image to [0, 1].
 #
 # **Baselines, measured in the same run.** (1) suite2p's functional cell detection {cite}`pachitariu2017suite2p`
-# (version 1.1.0, `sparsery`, on the same 200 frames; its `threshold_scaling` is picked on the three training
-# quadrants); (2) a detector without learning: local maxima of the smoothed local-correlation image times the mean
+# (version 1.1.0, `sparsery`, on the same 200 frames, told their rate of about 2.3 Hz and GCaMP6s's decay time;
+# its `threshold_scaling` is picked on the three training quadrants); (2) a detector without learning: local maxima of the smoothed local-correlation image times the mean
 # image {cite}`smith2010corr`, with its threshold picked on the training quadrants. All detectors are scored with
 # Neurofinder's metric: ROI centres matched one-to-one within 5 pixels {cite}`neurofinder`.
 
@@ -73,7 +73,7 @@ import neuro_lib.datasets as nds
 from neuro_lib import profiles, results
 from neuro_lib.imaging import (SUMMARY_CHANNELS, centers_metric, correlation_baseline, detect_cells, pixel_accuracy,
                                probability_target, quadrant_slices, stack_summary, suite2p_detect)
-from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie
+from neuro_lib.imaging.data import DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, load_book_movie
 from neuro_lib.imaging.detection import cross_quadrant_select, in_region, match_centers
 from neuro_lib.imaging.segmentation import cross_quadrant_unet, predict_unet
 from neuro_lib.imaging.summary import local_normalise, roi_contrast, roi_transient_snr
@@ -211,7 +211,8 @@ s2p_note = ""
 s2p_sel = None
 if run_suite2p:
     try:
-        s2p_runs = {s: suite2p_detect(data.movie, threshold_scaling=s) for s in cfg["s2p_grid"]}
+        s2p_runs = {s: suite2p_detect(data.movie, fs=FRAME_RATE_HZ, tau=GCAMP6S_TAU_S,
+                                       threshold_scaling=s) for s in cfg["s2p_grid"]}
         s2p_sel = cross_quadrant_select({s: r["centroids"] for s, r in s2p_runs.items()}, truth, (H, W))
         s2p_note = (f"suite2p found {', '.join(str(len(r['centroids'])) for r in s2p_runs.values())} ROIs with "
                     f"threshold_scaling {', '.join(str(s) for s in s2p_runs)} "
@@ -251,11 +252,11 @@ per_q = pd.DataFrame({f"quadrant {q}": dict(
 display(per_q.round(3))
 
 # %% [markdown]
-# ## How many ROIs can be seen in 200 frames?
+# ## How many ROIs can be seen in the summary images?
 # The manual ROIs were drawn on a longer recording. For each ROI, its contrast in each of the four summary images
 # (as the network sees them) is (mean inside the ROI - mean of the ROI-free ring 2 to 6 pixels around it) / the
 # ring's standard deviation. An ROI whose contrast is small in all four images is on average neither brighter nor
-# darker than its surroundings (a cell that did not fire in these 200 frames and does not stand out from the
+# darker than its surroundings (a cell that did not fire in this recording and does not stand out from the
 # neuropil); only its shape, if anything (e.g. a bright ring around a dark nucleus), can give it away. The table
 # gives the U-Net's held-out recall (and the correlation baseline's) by the ROI's largest absolute contrast over
 # the four images; chance is the recall that as many points as the U-Net found, placed at random, would have.
@@ -285,21 +286,21 @@ display(Markdown(
        else "") +
     f"A detector that found every ROI above that cut and nothing else would have a recall of {ceil_r:.3f} and an "
     f"F1 of {ceil_f1:.3f}, so by this measure the data alone {'do not rule out' if ceil_f1 >= 0.75 else 'rule out'} "
-    f"an F1 of 0.75 on these 200 frames"
+    f"an F1 of 0.75 on this movie"
     f"{': the faint ROIs explain only part of the shortfall' if ceil_f1 >= 0.75 else ''}. "
     f"The 0.5 cut is a choice; the table shows the whole trend."))
 
 # %% [markdown]
-# ### Did each ROI fire in these 200 frames?
+# ### Did each ROI fire during the recording?
 # A second, independent measure from the movie itself rather than the summary images: each ROI's trace (its mean
-# minus 0.7 times its neuropil ring's, smoothed over 3 frames) and its largest upward excursion in robust noise
-# units (`neuro_lib.imaging.summary.roi_transient_snr`). Calcium transients only go up, so the largest *downward*
+# minus 0.7 times its neuropil ring's, not smoothed further: each frame is already the mean of 3 source frames)
+# and its largest upward excursion in robust noise units (`neuro_lib.imaging.summary.roi_transient_snr`). Calcium transients only go up, so the largest *downward*
 # excursions of the same traces show how far noise alone reaches; an ROI counts as *active* when its upward peak
 # exceeds the 99th percentile of all downward ones. The histogram compares the two; the table gives the held-out
 # recall of the detectors for active and silent ROIs.
 
 # %%
-peak_snr, trough_snr = roi_transient_snr(data.movie, labels)
+peak_snr, trough_snr = roi_transient_snr(data.movie, labels, smooth=1)  # each frame is already a 3-frame mean
 null99 = float(np.nanpercentile(trough_snr, 99))
 active = peak_snr > null99
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -319,13 +320,13 @@ act_r = active.mean()
 train_f1 = float(np.mean([t["train_f1"] for t in res.thresholds]))
 held_f1 = unet_scores["f1"]
 display(Markdown(
-    f"{active.sum()} of the {len(truth)} ROIs ({act_r:.0%}) fired detectably in these 200 frames; the U-Net finds "
+    f"{active.sum()} of the {len(truth)} ROIs ({act_r:.0%}) fired detectably in the recording; the U-Net finds "
     f"{hit['U-Net'][active].mean():.0%} of them and {hit['U-Net'][~active].mean():.0%} of the silent ones, which it "
     f"can only know by their appearance in the mean image. A detector that found exactly the active ROIs would have "
     f"an F1 of {2 * act_r / (1 + act_r):.3f}. On its own training quadrants, with thresholds fitted there, the U-Net "
     f"reaches an F1 of {train_f1:.3f} on average against {held_f1:.3f} held out"
     + (": it does not fit even the ROIs it was trained on. " if train_f1 < held_f1 + 0.1 else ". ")
-    + "The manual ROIs were drawn on the whole recording, of which this movie is the first 200 frames"
+    + "The manual ROIs were drawn on a longer recording than these 86 s"
     + (", and most of them did not fire in these frames." if act_r < 0.5 else ".")))
 
 # %% [markdown]

@@ -150,11 +150,12 @@ REGISTRY: dict[str, DataFile] = {
                  "c5eaadb78b910da81e456d1a20120ce1ece138fef34726f81c09df453fd587dd", 7239680, None,
                  "no licence stated (paper authors' repository)",
                  "Zhang T et al. (2021) Sci Rep 11:7291", "580 2-D neuron images from the paper's repository"),
-        DataFile("neurofinder/neurofinder_vs1_first200frames.tar.xz",
-                 "6326ba523dc7d7338dddb15f909a14d39a056796bd385e76129a9989826b32f5", 59364484, None,
+        DataFile("neurofinder/neurofinder_vs1_600frames_bin3.tar.xz",
+                 "5cd556be8c0718f64eb407a7ad82497c1b17960660f96c3aab8f8a0b778bf725", 59834624, None,
                  "MIT (repository neuhofmo/calcium-imaging-neuron-detection); Neurofinder benchmark",
                  "Peron SP et al. (2015) Neuron 86:783-799; CodeNeuro Neurofinder benchmark",
-                 "200 frames of a Neurofinder GCaMP6s movie of mouse vibrissal S1 with 330 manual ROIs"),
+                 "a Neurofinder GCaMP6s movie of mouse vibrissal S1, the whole 600-frame recording (~86 s at ~7 Hz) "
+                 "as 200 means of 3 consecutive frames (~2.3 Hz), with 330 manual ROIs"),
     ]
 }
 

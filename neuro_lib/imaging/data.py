@@ -7,9 +7,17 @@ from ..datasets import REGISTRY, cache_dir, fetch_archive
 from .neurofinder import NeurofinderData, load_neurofinder
 from .summary import summary_images
 
-__all__ = ["DATA_KEY", "load_book_movie", "cached_summary"]
+__all__ = ["DATA_KEY", "FRAME_RATE_HZ", "SOURCE_FRAME_RATE_HZ", "FRAMES_PER_BIN", "GCAMP6S_TAU_S", "load_book_movie", "cached_summary"]
 
-DATA_KEY = "neurofinder/neurofinder_vs1_first200frames.tar.xz"
+DATA_KEY = "neurofinder/neurofinder_vs1_600frames_bin3.tar.xz"
+#: Frame rate of the source recording (Hz): Neurofinder 00.xx (Peron et al. 2015) was imaged at ~7 Hz.
+SOURCE_FRAME_RATE_HZ = 7.0
+#: Source frames averaged into one frame of the book's movie (``neurofinder/PROVENANCE.txt``: ``temporal_mean_3``).
+FRAMES_PER_BIN = 3
+#: Frame rate of the book's movie (Hz): 7 Hz / 3 = ~2.33 Hz; 200 frames cover ~86 s.
+FRAME_RATE_HZ = SOURCE_FRAME_RATE_HZ / FRAMES_PER_BIN
+#: Decay time of GCaMP6s (s), suite2p's ``tau`` (its documentation: 1.25-1.5 for GCaMP6s; Chen et al. 2013).
+GCAMP6S_TAU_S = 1.25
 
 
 def load_book_movie(key: str = DATA_KEY) -> NeurofinderData:
