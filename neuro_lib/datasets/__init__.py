@@ -26,6 +26,8 @@ from typing import Callable
 
 import pooch
 
+from ..cache import cache_dir
+
 __all__ = [
     "DataFile",
     "REGISTRY",
@@ -167,12 +169,6 @@ def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def cache_dir() -> Path:
-    """The user cache: ``$NEURO_LIB_CACHE`` or the platform cache folder (``~/.cache/neuro_lib`` on Linux)."""
-    env = os.environ.get("NEURO_LIB_CACHE")
-    return Path(env) if env else Path(pooch.os_cache("neuro_lib"))
 
 
 def _entry(key: str) -> DataFile:
