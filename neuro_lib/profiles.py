@@ -2,9 +2,11 @@
 book on a 2-core laptop in well under an hour, on real data) and ``gpu`` (the papers' scale)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 PROFILES = ("smoke", "cpu", "gpu")
 
-__all__ = ["PROFILES", "select", "settings"]
+__all__ = ["PROFILES", "select", "settings", "Runtime", "runtime"]
 
 
 def select(profile: str, **settings: dict) -> dict:
@@ -40,3 +42,44 @@ def settings(profile: str, table: dict, overrides: dict, *, ints=(), what: str =
     for k in ints:
         cfg[k] = int(cfg[k])
     return cfg
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where a page's networks run: ``device`` (``"cpu"`` or ``"cuda"``), ``threads`` (torch CPU threads, fixed for
+    the whole run so that a rerun on the same machine gives the same numbers), ``profile``."""
+
+    profile: str
+    device: str
+    threads: int
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+
+def runtime(profile: str, device: str | None = "auto", threads: int | None = None, *, default_threads: int = 1
+            ) -> Runtime:
+    """Resolve a page's ``device`` and ``threads`` parameters once, the same way on every page.
+
+    ``device``: ``"auto"``/``None`` is CUDA when torch sees a GPU, else CPU; ``"cuda"`` without a GPU raises
+    ``RuntimeError``. ``threads``: ``None`` takes ``default_threads`` (the chapter's profile table says how many its
+    models run fastest with); the value is applied with ``torch.set_num_threads`` (and ``set_num_interop_threads``
+    when still possible). Raises ``ValueError`` for an unknown profile or ``threads < 1``.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    n = int(default_threads if threads is None else threads)
+    if n < 1:
+        raise ValueError(f"threads must be at least 1, got {n}")
+    from .training import resolve_device
+
+    dev = str(resolve_device(device))
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # already set, or parallel work has started: the intra-op count is what matters here
+        pass
+    return Runtime(profile, dev, n)

@@ -50,7 +50,7 @@ from IPython.display import Markdown, display
 from neuro_lib import datasets, profiles
 from neuro_lib.ephys import OPHIR_KEYS, load_ophir
 from neuro_lib.ephys.pipeline import DANNParams, ei_fitters, paper_split_ei
-from neuro_lib.evaluation import cross_validate, plot_confusion_matrix, repeated_stratified_kfold, summarise_scores
+from neuro_lib.evaluation import cross_validate_fitters as cross_validate, plot_confusion_matrix, repeated_stratified_kfold, summarise_scores
 from neuro_lib.results import write_results
 from neuro_lib.training import resolve_device
 

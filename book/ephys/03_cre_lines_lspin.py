@@ -45,7 +45,7 @@ from neuro_lib import datasets, profiles
 from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, load_ophir
 from neuro_lib.ephys.pipeline import (LSPINParams, baselines, ensemble_proba, fit_mlp, lspin_fitter, paper_split_cre5,
                                       sklearn_fitter)
-from neuro_lib.evaluation import cross_validate, plot_confusion_matrix, repeated_stratified_kfold, summarise_scores
+from neuro_lib.evaluation import cross_validate_fitters as cross_validate, plot_confusion_matrix, repeated_stratified_kfold, summarise_scores
 from neuro_lib.results import write_results
 from neuro_lib.training import resolve_device
 

@@ -20,7 +20,7 @@ from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import SVC
 from torch import nn
 
-from ..evaluation import cross_validate, stratified_split, summarise_scores  # noqa: F401 (re-exported)
+from ..evaluation import cross_validate_fitters as cross_validate, stratified_split, summarise_scores  # noqa: F401
 from ..models.dann import DANN
 from ..models.lspin import LSPIN
 from ..training import fit, predict, seed_everything
