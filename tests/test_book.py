@@ -66,6 +66,18 @@ def test_results_table_refuses_a_row_with_a_split_field(tmp_path):
     table = results_table(tmp_path)
     assert "| a, b | M | accuracy | 50.0% |" in table  # the quoted comma stays in the text
     assert "| c | M | accuracy | missing |" in table  # t/m/auc is not in the results file
+    csv = (tmp_path / "book" / "_generated" / "results.csv").read_text().splitlines()
+    assert csv[0].startswith("chapter,notebook,key,value,profile") and csv[1].startswith("x,nb,t/m/accuracy,0.5,cpu")
     yml.write_text("chapter: x\ntitle: X\nrows:\n  - " + row % ("a, b", "t/m/accuracy") + "\n")
     with pytest.raises(ValueError, match=r"x\.yml, row 1 \(t/m/accuracy\): unknown field\(s\) \['b'\]"):
         results_table(tmp_path)
+
+
+def test_results_table_shows_spread_and_paired_intervals():
+    from neuro_lib.book import _fmt_ours
+
+    m = {"t/a/accuracy": 0.876, "t/a/accuracy_sd": 0.019, "t/a/diff_vs_b/accuracy": 0.012,
+         "t/a/diff_vs_b/accuracy_lo": -0.005, "t/a/diff_vs_b/accuracy_hi": 0.029, "t/a/n": 12.0}
+    assert _fmt_ours(m, "t/a/accuracy") == "87.6% ± 1.9"
+    assert _fmt_ours(m, "t/a/diff_vs_b/accuracy") == "+1.2 pts [-0.5, +2.9]"
+    assert _fmt_ours(m, "t/a/n") == "12"
