@@ -277,3 +277,115 @@ def load_actb(features_path=None, details_path=None) -> EphysTable:
     info = {"file": f"{fpath} + {dpath}", "rows": len(X), "sparsely_spiny": n_sparse, "skipped": 0,
             "missing": {c: int(n) for c, n in X.isna().sum().items() if n}}
     return EphysTable(X, meta, info)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The chapter's two tasks as arrays
+# ---------------------------------------------------------------------------------------------------------------
+
+#: E/I class names in the order of their integer codes (0 = inhibitory, 1 = excitatory), the codes every model of the
+#: E/I task is trained on.
+EI_CLASSES = ["inhibitory", "excitatory"]
+
+#: Domain codes of the E/I task: 0 = mouse (the source domain), 1 = human (the target).
+SPECIES = ["mouse", "human"]
+
+
+@dataclass
+class TaskData:
+    """One task's cells as arrays.
+
+    ``X`` (n, 41) float64 features in :data:`FEATURES_41` order (NaN = missing); ``y`` (n,) int64 class codes, the
+    positions of ``class_names`` (E/I: :data:`EI_CLASSES`; Cre: :data:`CRE_CLASSES`); ``species`` (n,) "mouse" or
+    "human"; ``domain`` (n,) int64 (0 mouse, 1 human); ``specimen_id`` (n,) int64; ``complete`` (n,) bool, the cells
+    without a missing feature.
+    """
+
+    task: str
+    X: np.ndarray
+    y: np.ndarray
+    class_names: list
+    species: np.ndarray
+    domain: np.ndarray
+    specimen_id: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def complete(self) -> np.ndarray:
+        return ~np.isnan(self.X).any(axis=1)
+
+    @property
+    def names(self) -> np.ndarray:
+        """(n,) class name of every cell."""
+        return np.asarray(self.class_names, dtype=object)[self.y]
+
+
+def ei_data(mouse: EphysTable | None = None, human: EphysTable | None = None) -> TaskData:
+    """Excitatory (spiny) against inhibitory (aspiny): the 1,424 mouse cells, then the 299 human cells of the authors'
+    files (:func:`load_ophir`), ``y`` = 1 for excitatory (:data:`EI_CLASSES`), ``domain`` 0 mouse / 1 human."""
+    mouse = load_ophir("mouse") if mouse is None else mouse
+    human = load_ophir("human") if human is None else human
+    X = np.vstack([mouse.features.to_numpy(dtype=float), human.features.to_numpy(dtype=float)])
+    y = np.r_[mouse.meta["ei"] == "excitatory", human.meta["ei"] == "excitatory"].astype(np.int64)
+    domain = np.r_[np.zeros(len(mouse), np.int64), np.ones(len(human), np.int64)]
+    return TaskData("ei", X, y, list(EI_CLASSES), np.asarray(SPECIES)[domain], domain,
+                    np.r_[mouse.features.index.to_numpy(), human.features.index.to_numpy()].astype(np.int64))
+
+
+def cre5_data(mouse: EphysTable | None = None) -> TaskData:
+    """The five mouse Cre classes of the paper's Figure 4 (:data:`CRE_CLASSES`, codes in that order) on the 1,424 mouse
+    cells of the authors' file."""
+    mouse = load_ophir("mouse") if mouse is None else mouse
+    y = np.array([CRE_CLASSES.index(c) for c in mouse.meta["cre_class"]], dtype=np.int64)
+    n = len(mouse)
+    return TaskData("cre5", mouse.features.to_numpy(dtype=float), y, list(CRE_CLASSES), np.full(n, "mouse"),
+                    np.zeros(n, np.int64), mouse.features.index.to_numpy().astype(np.int64))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A user's own cells (neuro_lib.predict): row by row, so one bad row does not stop the others
+# ---------------------------------------------------------------------------------------------------------------
+
+_ID_COLUMNS = ("specimen_id", "file_name", "cell_id", "id")
+
+
+def read_feature_rows(path: str | Path, features: list[str] = FEATURES_41):
+    """Read a user's CSV of cells (one a row, a header naming at least the ``features`` columns, any order, other
+    columns ignored) for classification.
+
+    Returns ``(ids, X, errors)``: ``ids`` one per data row, ``"<path>:<line>"`` (CSV line, header = 1) plus the
+    cell's id when the table has a ``specimen_id``, ``file_name``, ``cell_id`` or ``id`` column; ``X`` (n_rows, 41)
+    float64 (blank = missing, NaN; the models impute it); ``errors`` ``{row position: message}`` for the rows that
+    cannot be used: a value that is not a number (the :class:`EphysTableError` message names the file, line and
+    column) or no feature value at all. A file that cannot be used at all (not a CSV table, no data rows, a missing
+    column) raises :class:`EphysTableError` naming the file (and the column).
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise EphysTableError(path, None, None, f"not a readable CSV table ({err})") from err
+    missing = [c for c in features if c not in raw.columns]
+    if missing:
+        raise EphysTableError(path, missing[0], 1, f"missing column(s) {missing}; the table needs the 41 feature "
+                                                   f"columns of neuro_lib.ephys.FEATURES_41")
+    if raw.empty:
+        raise EphysTableError(path, None, None, "no data rows under the header")
+    id_col = next((c for c in _ID_COLUMNS if c in raw.columns), None)
+    ids = [f"{path}:{_line(i)}" + (f":{raw[id_col].iloc[i]}" if id_col else "") for i in range(len(raw))]
+    X = np.full((len(raw), len(features)), np.nan)
+    errors: dict[int, str] = {}
+    for j, col in enumerate(features):
+        text = raw[col].str.strip()
+        blank = text.isin(["", "nan", "NaN", "NA"])
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = num.isna() & ~blank
+        for pos in np.flatnonzero(bad.to_numpy()):
+            errors.setdefault(int(pos), str(EphysTableError(path, col, _line(int(pos)),
+                                                            f"value {raw[col].iloc[pos]!r} is not a number")))
+        X[:, j] = num.to_numpy(dtype=float)
+    for pos in np.flatnonzero(np.isnan(X).all(axis=1)):
+        errors.setdefault(int(pos), str(EphysTableError(path, None, _line(int(pos)), "no feature value in this row")))
+    return ids, X, errors
