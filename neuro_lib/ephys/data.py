@@ -1,4 +1,6 @@
-"""Allen Cell Types electrophysiology tables: loading with validation, label mapping, feature sets.
+"""Allen Cell Types electrophysiology tables: loading with validation, label mapping, feature sets, the chapter's two
+tasks as arrays (:func:`ei_data`, :func:`cre5_data`) and a user's own table read row by row
+(:func:`read_feature_rows`).
 
 Two sources (see ``data/README`` of the mirror and PROVENANCE.txt):
 
