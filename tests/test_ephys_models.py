@@ -11,7 +11,7 @@ from neuro_lib import results
 from neuro_lib.ephys import cre5_data, ei_data
 from neuro_lib.ephys.chapter import cre5_models, ei_models, settings
 from neuro_lib.ephys.experiments import (cre5_metrics, ei_metrics, paper_split_cre5, paper_split_ei, run_cre5,
-                                         run_ei, subsample)
+                                         run_ei, say_difference, subsample)
 from neuro_lib.ephys.models import (DANNClassifier, LSPINClassifier, MLPNetwork, Preprocessor, SourceOnly,
                                     SVCScores, baselines)
 
@@ -121,6 +121,16 @@ def test_lspin_members_each_have_their_seed_and_gates_in_0_1():
     assert G.shape == X.shape and G.min() >= 0 and G.max() <= 1
 
 
+def test_lspin_class_weights():
+    X, y = _toy()
+    y = np.where(np.arange(len(y)) < 20, 2, y)  # a rare third class
+    a = LSPINClassifier(epochs=2, n_ensemble=1).fit(X, y)
+    b = LSPINClassifier(epochs=2, n_ensemble=1, class_weight="balanced").fit(X, y)
+    assert not np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    with pytest.raises(ValueError, match="class_weight must be None or 'balanced'"):
+        LSPINClassifier(epochs=1, n_ensemble=1, class_weight="inverse").fit(X, y)
+
+
 def test_dann_without_target_labels_never_uses_them():
     X, y = _toy()
     d = (np.arange(len(y)) % 4 == 0).astype(int)
@@ -188,12 +198,35 @@ def test_the_papers_splits_have_the_papers_sizes():
     assert 60 <= len(t.test) <= 90
 
 
-def test_runs_write_keys_with_fixed_slots(cre, ei):
-    cfg = settings("smoke", n_splits=2)
-    m = {**cre5_metrics(run_cre5(cre, cfg, progress=False)), **ei_metrics(run_ei(ei, cfg, progress=False))}
+def test_runs_write_keys_with_fixed_slots_and_paired_differences(cre, ei):
+    cfg = settings("smoke", n_splits=2, n_repeats=2)
+    exp5, expei = run_cre5(cre, cfg, progress=False), run_ei(ei, cfg, progress=False)
+    m = {**cre5_metrics(exp5), **ei_metrics(expei)}
     for k in m:
         results.parse_key(k)  # every key has the fixed slots
-    assert {"cre5/lspin/accuracy", "cre5/lspin/accuracy_sd", "cre5/lspin/split=paper/accuracy",
+    assert {"cre5/lspin/accuracy", "cre5/lspin/accuracy_sd", "cre5/lspin/split=folds/accuracy_sd",
+            "cre5/lspin/split=paper/accuracy", "cre5/lspin/split=paper/accuracy_sd",
+            "cre5/lspin/diff_vs_logistic_regression/accuracy", "cre5/lspin/diff_vs_logistic_regression/macro_f1_lo",
             "ei/dann/group=human/accuracy", "ei/dann/group=mouse/macro_f1_sd",
-            "ei/source_only/split=paper/group=human/accuracy"} <= set(m)
-    assert not any(k.endswith("_sd") and "split=paper" in k for k in m)  # one split: no spread
+            "ei/source_only/split=paper/group=human/accuracy", "ei/dann/group=human/diff_vs_source_only/accuracy_hi",
+            "ei/dann/group=human/diff_vs_source_only/accuracy_p"} <= set(m)
+    # the paper's split is trained once per seed: two trainings of the same split, with seeds 0 and 1
+    assert len(exp5.paper["lspin"].splits) == 2 and exp5.paper["lspin"].splits[0].test.tolist() == \
+        exp5.paper["lspin"].splits[1].test.tolist()
+    # the seed sd is the sd of the two seeds' means; the fold sd that of the four single folds
+    v = exp5.cv["lspin"].fold_values("accuracy")
+    assert np.isclose(m["cre5/lspin/accuracy"], v.mean())
+    assert np.isclose(m["cre5/lspin/accuracy_sd"], np.std([v[:2].mean(), v[2:].mean()], ddof=1))
+    assert np.isclose(m["cre5/lspin/split=folds/accuracy_sd"], np.std(v, ddof=1))
+    d = expei.diff("dann", "source_only", "human")
+    assert np.isclose(m["ei/dann/group=human/diff_vs_source_only/accuracy"], d.mean) and d.n_splits == 4
+
+
+def test_differences_are_stated_with_their_interval():
+    d = ev.PairedDifference("lspin", "svc", "accuracy", 0.004, -0.01, 0.018, 0.5, 15)
+    txt = say_difference(d, {"lspin": "LSPIN", "svc": "SVC"})
+    assert txt.startswith("LSPIN - SVC: +0.4 points of accuracy (95% interval -1.0 to +1.8")
+    assert "includes 0, so neither is shown to be better" in txt
+    assert say_difference(ev.PairedDifference("a", "b", "accuracy", 0.03, 0.01, 0.05, 0.01, 15)).endswith("a is better")
+    assert say_difference(ev.PairedDifference("a", "b", "accuracy", -0.03, -0.05, -0.01, 0.01, 15)).endswith("worse")
+    assert "no interval" in say_difference(ev.PairedDifference("a", "b", "accuracy", 0.1, np.nan, np.nan, np.nan, 1))

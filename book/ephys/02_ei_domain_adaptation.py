@@ -31,6 +31,12 @@
 # All networks share one shape (41 -> 64 -> 32 -> 2 with BatchNorm and dropout; the domain head 32 -> 32 -> 2),
 # are trained with Adam, and stop early on a validation split (15%) of the training cells. Imputation and scaling
 # are fit on training cells only.
+#
+# **Seeds.** One training run of a network is not a result: in the `cpu` profile the whole cross-validation is
+# repeated with 3 seeds (each repeat its own partition of the cells and its own training seeds) and the paper's split
+# is trained with 3 seeds. Numbers are means over seeds; the `_sd` columns are the spread of the seeds' means, the
+# `_fold_sd` columns that of the single test folds. A claim that one model is better than another is a paired
+# difference over the same splits with its 95% interval.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -49,7 +55,9 @@ from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles, results
 from neuro_lib.ephys import EI_CLASSES, OPHIR_KEYS, chapter, ei_data
-from neuro_lib.ephys.experiments import ei_metrics, run_ei, subsample, summary_frame
+from neuro_lib.ephys.chapter import MODEL_NAMES
+from neuro_lib.ephys.experiments import (EI_COMPARISONS, ei_metrics, plot_differences, run_ei, say_difference,
+                                         say_rate, subsample, summary_frame)
 from neuro_lib.evaluation import plot_confusion_matrix
 
 cfg = chapter.settings(profile, n_splits=n_splits, n_repeats=n_repeats, dann_epochs=epochs, max_steps=max_steps,
@@ -71,30 +79,32 @@ print(f"{len(data)} cells ({(data.domain == 0).sum()} mouse, {(data.domain == 1)
 # %%
 exp = run_ei(data, cfg, seed=seed, device=rt.device)
 cv = summary_frame(exp.cv, groups=("mouse", "human"))
-display(cv.round(3))
+display(cv[["accuracy", "accuracy_sd", "accuracy_fold_sd", "macro_f1", "macro_f1_sd", "macro_f1_fold_sd"]].round(3))
 
 # %% [markdown]
 # ## The paper's single split
+#
+# The same split trained with each seed: mean and sd over the training seeds.
 
 # %%
-single = summary_frame(exp.paper, groups=("mouse", "human"))[["accuracy", "macro_f1", "macro_precision",
-                                                              "macro_recall"]]
-display(single.round(3))
+single = summary_frame(exp.paper, groups=("mouse", "human"))
+display(single[["accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "macro_precision", "macro_recall"]].round(3))
 
 # %% [markdown]
 # ## Accuracy per species (the paper's Table 1)
 #
-# Mean over folds, with the standard deviation as error bars. The dashed lines are the paper's DANN numbers
-# (single split), read from `data/paper_numbers/ephys.yml`.
+# Mean over every fold of every seed, with the standard deviation over the single test folds as error bars. The
+# dashed lines are the paper's DANN numbers (single split), read from `data/paper_numbers/ephys.yml`.
 
 # %%
 paper_mouse, paper_human = (paper[results.key("ei", "dann", "accuracy", group=g)] for g in ("mouse", "human"))
 acc = cv["accuracy"].unstack("group")[["mouse", "human"]]
-acc_sd = cv["accuracy_sd"].unstack("group")[["mouse", "human"]]
+acc_sd = cv["accuracy_fold_sd"].unstack("group")[["mouse", "human"]]
 ax = acc.plot.barh(xerr=acc_sd, figsize=(7, 0.5 + 0.55 * len(acc)), color=["tab:gray", "tab:orange"], capsize=2)
 ax.axvline(paper_mouse, ls="--", color="tab:gray", lw=1, label="paper DANN, mouse")
 ax.axvline(paper_human, ls="--", color="tab:orange", lw=1, label="paper DANN, human")
-ax.set(xlim=(0.8, 1.0), xlabel=f"accuracy ({cfg['n_splits']}-fold CV x {cfg['n_repeats']}, mean and sd)", ylabel="")
+ax.set(xlim=(0.8, 1.0), xlabel=f"accuracy ({cfg['n_splits']}-fold CV x {cfg['n_repeats']} seeds; mean, fold sd)",
+       ylabel="")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
 
@@ -111,41 +121,38 @@ fig.tight_layout()
 
 # %% [markdown]
 # Confusion matrices of the DANN and of the source-only network on the mouse and human test cells, pooled over the
-# folds of the first repetition (the paper's Figure 8). Rows are normalised; the counts are in brackets.
+# folds of the first seed (the paper's Figure 8). Rows are normalised; the counts are in brackets.
 
 # %%
 def fmt(model, sp):
-    if (model, sp) not in cv.index:
-        return "not run"
-    return f"{100 * cv.loc[(model, sp), 'accuracy']:.1f}% (sd {100 * cv.loc[(model, sp), 'accuracy_sd']:.1f})"
+    return say_rate(cv.loc[(model, sp)]) if (model, sp) in cv.index else "not run"
 
 
-lines = [f"* DANN: mouse {fmt('dann', 'mouse')}, human {fmt('dann', 'human')}; the paper reports "
-         f"{100 * paper_mouse:.1f}% and {100 * paper_human:.1f}% on its single split.",
-         f"* source-only network: human {fmt('source_only', 'human')}; logistic regression trained on mouse only: "
-         f"human {fmt('logistic_regression', 'human')}."]
-if "pooled_network" in exp.cv:
-    lines.append(f"* the same network with the human labels but no adversary: human {fmt('pooled_network', 'human')};"
-                 f" DANN without human labels: human {fmt('dann_unsupervised', 'human')}.")
-gap = cv.loc[("dann", "human"), "accuracy"] - cv.loc[("source_only", "human"), "accuracy"]
-lines.append(f"* DANN minus source-only on human cells: {100 * gap:+.1f} percentage points.")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join([
+    f"* DANN: mouse {fmt('dann', 'mouse')}, human {fmt('dann', 'human')}; the paper reports "
+    f"{100 * paper_mouse:.1f}% and {100 * paper_human:.1f}% on its single split.",
+    f"* pooled network (human labels, no adversary): human {fmt('pooled_network', 'human')}; unsupervised DANN: "
+    f"human {fmt('dann_unsupervised', 'human')}.",
+    f"* source-only network: human {fmt('source_only', 'human')}; logistic regression trained on mouse only: "
+    f"human {fmt('logistic_regression', 'human')}."])))
 
 # %% [markdown]
-# **Reading the comparison.** The paper's protocol lets the DANN see labelled human cells; the pooled network
-# (same labels, no adversary) is the fair control for what the gradient-reversal layer itself adds, and the
-# unsupervised DANN shows what adaptation alone gives when no human label is available.
+# ## What the adversary and the human labels add, paired over the same splits
+#
+# The paper's protocol lets the DANN see labelled human cells; the pooled network (same labels, no adversary) is the
+# fair control for what the gradient-reversal layer itself adds, and the unsupervised DANN shows what adaptation
+# alone gives when no human label is available. Each difference is taken split by split on the same test cells, its
+# interval from the corrected resampled t-test (Nadeau & Bengio 2003), which allows for the overlap of the training
+# sets; green: the interval is above 0, red: below, grey: it includes 0.
 
 # %%
-if "pooled_network" in exp.cv:
-    hum = cv["accuracy"].xs("human", level="group")
-    from_labels = hum["pooled_network"] - hum["source_only"]
-    from_adversary = hum["dann"] - hum["pooled_network"]
-    display(Markdown(
-        f"On human cells, adding the human labels (pooled network against source-only) changes accuracy by "
-        f"{100 * from_labels:+.1f} points; adding the adversary on top (DANN against pooled network) by "
-        f"{100 * from_adversary:+.1f} points. Without human labels, the adversary gives "
-        f"{100 * (hum['dann_unsupervised'] - hum['source_only']):+.1f} points over the source-only network."))
+ax = plot_differences(exp, "accuracy", names=MODEL_NAMES)
+ax.set_title("accuracy on human test cells")
+plt.tight_layout()
+
+# %%
+display(Markdown("\n".join(f"* {say_difference(exp.diff(a, b, g), MODEL_NAMES)} (on {g} test cells)."
+                            for a, b, g in EI_COMPARISONS if a in exp.cv and b in exp.cv)))
 
 # %%
 path = results.write_results("ephys", "02_ei_domain_adaptation", ei_metrics(exp),

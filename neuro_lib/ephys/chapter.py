@@ -1,11 +1,13 @@
 """The ephys chapter's run settings per profile, and its two model sets, shared by its pages and by
 ``python -m neuro_lib.predict ephys``.
 
-``smoke`` (tests): 2 folds, 2 epochs, one LSPIN, three E/I models and two Cre models.
-``cpu`` (the default): 5-fold cross-validation once, every model, the epoch budgets of the book (early stopping
-usually ends training well before them), one torch thread (these networks are small: one thread is fastest, and a
-fixed count keeps a rerun identical).
-``gpu``: 5-fold cross-validation repeated 5 times, longer budgets, an ensemble of 5 LSPINs, SHAP on every test cell.
+``smoke`` (tests): 2 folds, one seed, 2 epochs, one LSPIN, three E/I models and two Cre models.
+``cpu`` (the default): 5-fold cross-validation with 3 seeds (3 repeats, each its own partition and training seeds;
+the paper's split trained with 3 seeds), every model, the epoch budgets of the book (early stopping usually ends
+training well before them), one torch thread (these networks are small: one thread is fastest, and a fixed count
+keeps a rerun identical).
+``gpu``: 10 seeds, longer budgets, an ensemble of 5 LSPINs, SHAP on every test cell of the paper's split. Batch size
+64 in every profile (the networks are small; a step at that size needs well under a megabyte).
 
 ``max_steps`` (None: no cap) caps the optimisation steps of every network fit and ``max_cells`` (None: all) keeps a
 stratified subset of the cells: the ``gpu_profile`` tests run the gpu configuration on the CPU with both set.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from .models import DANNClassifier, LSPINClassifier, MLPNetwork, SourceOnly, baselines
 
-__all__ = ["PROFILE_SETTINGS", "settings", "EI_MODELS", "CRE5_MODELS", "ei_models", "cre5_models"]
+__all__ = ["PROFILE_SETTINGS", "settings", "EI_MODELS", "CRE5_MODELS", "MODEL_NAMES", "ei_models", "cre5_models"]
 
 _EI_SMOKE = ["dann", "source_only", "logistic_regression"]
 _CRE5_SMOKE = ["lspin", "logistic_regression"]
@@ -22,10 +24,10 @@ _CRE5_SMOKE = ["lspin", "logistic_regression"]
 PROFILE_SETTINGS = {
     "smoke": dict(threads=1, n_splits=2, n_repeats=1, dann_epochs=2, lspin_epochs=2, interpretation_epochs=2,
                   n_ensemble=1, ei_models=_EI_SMOKE, cre5_models=_CRE5_SMOKE, n_shap=20, n_background=20),
-    "cpu": dict(threads=1, n_splits=5, n_repeats=1, dann_epochs=200, lspin_epochs=300, interpretation_epochs=300,
+    "cpu": dict(threads=1, n_splits=5, n_repeats=3, dann_epochs=200, lspin_epochs=300, interpretation_epochs=300,
                 n_ensemble=3, lambda1=0.01, class_weight=None, ei_models=None, cre5_models=None, n_shap=200,
                 n_background=100, max_steps=None, max_cells=None),
-    "gpu": dict(threads=1, n_splits=5, n_repeats=5, dann_epochs=300, lspin_epochs=500, interpretation_epochs=500,
+    "gpu": dict(threads=1, n_splits=5, n_repeats=10, dann_epochs=300, lspin_epochs=500, interpretation_epochs=500,
                 n_ensemble=5, n_shap=345, n_background=200),
 }
 
@@ -33,13 +35,19 @@ PROFILE_SETTINGS = {
 EI_MODELS = ["dann", "pooled_network", "dann_unsupervised", "source_only", "logistic_regression", "svc", "xgboost"]
 #: The Cre-class models, in the page's order.
 CRE5_MODELS = ["lspin", "mlp_no_gates", "logistic_regression", "svc", "random_forest", "xgboost"]
+#: How the pages name the models in their text.
+MODEL_NAMES = {"dann": "DANN", "pooled_network": "pooled network", "dann_unsupervised": "unsupervised DANN",
+               "source_only": "source-only network", "logistic_regression": "logistic regression", "svc": "SVC",
+               "xgboost": "XGBoost", "lspin": "LSPIN", "mlp_no_gates": "MLP without gates",
+               "random_forest": "random forest"}
 
 
 def settings(profile: str, **overrides) -> dict:
     """The settings of ``profile`` (see the module docstring) with every override that is not ``None`` applied.
 
-    Keys: ``threads``, ``n_splits``, ``n_repeats``, ``dann_epochs`` (E/I networks), ``lspin_epochs`` (LSPIN and its
-    MLP control), ``interpretation_epochs`` (both networks of the interpretation page), ``n_ensemble``, ``lambda1``,
+    Keys: ``threads``, ``n_splits``, ``n_repeats`` (seeds: see :mod:`neuro_lib.ephys.experiments`), ``dann_epochs``
+    (E/I networks), ``lspin_epochs`` (LSPIN and its MLP control), ``interpretation_epochs`` (both networks of the
+    interpretation page), ``n_ensemble``, ``lambda1``,
     ``class_weight``, ``ei_models``/``cre5_models`` (None: all), ``n_shap`` (test cells explained),
     ``n_background`` (SHAP reference cells), ``max_steps``, ``max_cells``. Raises ``ValueError`` for an unknown
     profile or key.

@@ -1,5 +1,22 @@
 """The ephys chapter's experiments: its splits (cross-validation and the paper's single splits), the runs of its two
-tasks through :func:`neuro_lib.evaluation.cross_validate`, and their results entries.
+tasks through :func:`neuro_lib.evaluation.cross_validate`, the paired comparisons its pages state, and their results
+entries.
+
+**Seeds.** A run with ``n_repeats`` = R repeats the stratified k-fold cross-validation R times; repeat r has its own
+partition of the cells and its own training seeds (split j trains with ``seed + j``), so each repeat is one "seed"
+of the whole experiment. The paper's single split is trained R times too, with seeds ``seed .. seed + R - 1``.
+
+**Results keys** (:func:`ei_metrics`, :func:`cre5_metrics`), for each model and test group (E/I: ``group=mouse``,
+``group=human`` and all cells; Cre: all cells)::
+
+    <task>/<model>[/group=G]/<metric>                  mean over every split of every seed
+    <task>/<model>[/group=G]/<metric>_sd               sd over the R seeds of each seed's cross-validated mean
+    <task>/<model>/split=folds[/group=G]/<metric>_sd   sd over the single test folds (R x k of them)
+    <task>/<model>/split=paper[/group=G]/<metric>      the paper's split: mean over the R training seeds (+ _sd)
+    <task>/<a>[/group=G]/diff_vs_<b>/<metric>          a - b over the same splits (+ _lo, _hi: 95% interval of the
+                                                       corrected resampled t-test, Nadeau & Bengio 2003; _p)
+
+With one seed the seed sd is not defined (written as null).
 """
 from __future__ import annotations
 
@@ -9,12 +26,13 @@ import numpy as np
 import pandas as pd
 
 from .. import results as res
-from ..evaluation import CVResult, Split, kfold_splits, stratified_split
+from ..evaluation import CVResult, PairedDifference, Split, kfold_splits, paired_difference, stratified_split
 from .chapter import cre5_models, ei_models
 from .data import TaskData
 
 __all__ = ["cv_splits", "paper_split_ei", "paper_split_cre5", "subsample", "Experiment", "run_ei", "run_cre5",
-           "summary_frame", "ei_metrics", "cre5_metrics", "data_metrics", "METRICS"]
+           "seed_summary", "summary_frame", "ei_metrics", "cre5_metrics", "data_metrics", "say_rate", "say_difference",
+           "plot_differences", "METRICS", "EI_COMPARISONS", "CRE5_COMPARISONS"]
 
 #: The metrics written for every model (mean and sd over splits).
 METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
@@ -23,6 +41,14 @@ METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
 #: Cre classes 277 test cells of the 1,382 without a missing feature.
 _PAPER_EI = {"mouse": (285, 1424), "human": (60, 299)}
 _PAPER_CRE5 = (277, 1382)
+
+#: The E/I comparisons the page states, ``(a, b, group)``: what the adversary adds (DANN against the same network
+#: with the same labels), what the human labels add, and what adaptation gives without them.
+EI_COMPARISONS = [("dann", "pooled_network", "human"), ("dann", "source_only", "human"),
+                  ("pooled_network", "source_only", "human"), ("dann_unsupervised", "source_only", "human")]
+#: The Cre comparisons: LSPIN against its gate-less network and every baseline, on all cells.
+CRE5_COMPARISONS = [("lspin", b, "all") for b in ("mlp_no_gates", "logistic_regression", "svc", "random_forest",
+                                                   "xgboost")]
 
 
 def cv_splits(strata, n_splits: int, n_repeats: int, *, seed: int = 0) -> list[Split]:
@@ -74,74 +100,171 @@ def subsample(data: TaskData, max_cells: int | None, *, seed: int = 0) -> TaskDa
 
 @dataclass
 class Experiment:
-    """One task's runs: ``data``, ``cv`` ``{model: CVResult}`` over the cross-validation splits, ``paper``
-    ``{model: CVResult}`` on the paper's single split, and ``settings``."""
+    """One task's runs: ``data``; ``cv`` ``{model: CVResult}`` over the repeated cross-validation; ``paper``
+    ``{model: CVResult}`` on the paper's split, one split per seed; ``diffs`` ``[(group, PairedDifference)]`` of the
+    task's comparisons in accuracy and macro F1 (those whose two models ran); ``settings``."""
 
     data: TaskData
     cv: dict
     paper: dict
+    diffs: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+
+    def diff(self, a: str, b: str, group: str = "all", metric: str = "accuracy") -> PairedDifference | None:
+        """The paired difference ``a - b`` on ``group`` in ``metric``, or None if it was not computed."""
+        return next((d for g, d in self.diffs if (d.a, d.b, g, d.metric) == (a, b, group, metric)), None)
+
+
+def _paired(cv: dict, comparisons) -> list:
+    return [(g, paired_difference(cv[a], cv[b], m, group=g)) for a, b, g in comparisons if a in cv and b in cv
+            for m in ("accuracy", "macro_f1")]
+
+
+def _seeded_paper_split(split: list[Split], n_seeds: int) -> list[Split]:
+    [s] = split
+    return [Split(s.train, s.val, s.test, fold=0, repeat=r) for r in range(n_seeds)]
 
 
 def run_ei(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True) -> Experiment:
     """Cross-validate every E/I model of ``cfg`` (:func:`~neuro_lib.ephys.chapter.ei_models`) on
-    :func:`cv_splits` of species x class and on :func:`paper_split_ei`, with ``seed`` (split ``j`` of a run trains
-    with ``seed + j``) and the species as the domain; test cells scored per species."""
+    :func:`cv_splits` of species x class (``cfg["n_repeats"]`` seeds) and on :func:`paper_split_ei` (one training per
+    seed), with ``seed`` (split ``j`` trains with ``seed + j``) and the species as the domain; test cells scored per
+    species; :data:`EI_COMPARISONS` paired over the same splits."""
     from ..evaluation import cross_validate
 
     models = ei_models(cfg, device)
     kw = dict(seed=seed, fit_params={"domain": data.domain}, groups=data.species, progress=progress)
     cv = cross_validate(models, data.X, data.y, cv_splits(2 * data.domain + data.y, cfg["n_splits"],
                                                           cfg["n_repeats"], seed=seed), desc="E/I CV", **kw)
-    paper = cross_validate(models, data.X, data.y, paper_split_ei(data.y, data.domain, seed=seed),
-                           desc="E/I paper split", **kw)
-    return Experiment(data, cv, paper, dict(cfg))
+    paper = cross_validate(models, data.X, data.y, _seeded_paper_split(paper_split_ei(data.y, data.domain, seed=seed),
+                                                                       cfg["n_repeats"]), desc="E/I paper split", **kw)
+    return Experiment(data, cv, paper, _paired(cv, EI_COMPARISONS), dict(cfg))
 
 
 def run_cre5(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True
              ) -> Experiment:
     """Cross-validate every Cre-class model of ``cfg`` (:func:`~neuro_lib.ephys.chapter.cre5_models`) on
-    :func:`cv_splits` of the class (every cell; the models impute) and on :func:`paper_split_cre5` (complete cells
-    only, as the paper), with ``seed``."""
+    :func:`cv_splits` of the class (every cell; the models impute; ``cfg["n_repeats"]`` seeds) and on
+    :func:`paper_split_cre5` (complete cells only, as the paper; one training per seed), with ``seed``;
+    :data:`CRE5_COMPARISONS` paired over the same splits."""
     from ..evaluation import cross_validate
 
     models = cre5_models(cfg, device)
     cv = cross_validate(models, data.X, data.y, cv_splits(data.y, cfg["n_splits"], cfg["n_repeats"], seed=seed),
                         seed=seed, progress=progress, desc="Cre CV")
-    paper = cross_validate(models, data.X, data.y, paper_split_cre5(data.y, data.complete, seed=seed), seed=seed,
-                           progress=progress, desc="Cre paper split")
-    return Experiment(data, cv, paper, dict(cfg))
+    paper = cross_validate(models, data.X, data.y, _seeded_paper_split(paper_split_cre5(data.y, data.complete,
+                                                                                        seed=seed), cfg["n_repeats"]),
+                           seed=seed, progress=progress, desc="Cre paper split")
+    return Experiment(data, cv, paper, _paired(cv, CRE5_COMPARISONS), dict(cfg))
+
+
+def seed_summary(cv: CVResult, group: str = "all", metrics=METRICS) -> dict:
+    """``{metric: mean over every split, metric_sd: sd (ddof 1) over the repeats of each repeat's mean (NaN for one
+    repeat), metric_fold_sd: sd over the single splits}`` of ``cv`` on test group ``group``."""
+    s = cv.scores[cv.scores["group"] == group]
+    out = {}
+    for m in metrics:
+        per_seed = s.groupby("repeat")[m].mean().to_numpy(dtype=float)
+        v = s[m].to_numpy(dtype=float)
+        out[m] = float(np.mean(v))
+        out[f"{m}_sd"] = _sd(per_seed)
+        out[f"{m}_fold_sd"] = _sd(v)
+    return out
+
+
+def _sd(v: np.ndarray) -> float:
+    """Sample sd; NaN for fewer than two values, exactly 0 for equal values (not a rounding residue of the mean)."""
+    if len(v) < 2:
+        return float("nan")
+    return 0.0 if np.all(v == v[0]) else float(np.std(v, ddof=1))
 
 
 def summary_frame(cv: dict, groups=("all",), metrics=METRICS) -> pd.DataFrame:
-    """A table of ``{model: CVResult}``: one row per (model, group), columns ``<metric>`` (mean over splits) and
-    ``<metric>_sd``."""
-    rows = []
-    for name, r in cv.items():
-        for g in groups:
-            if g in r.groups:
-                s = r.summary(g)
-                rows.append({"model": name, "group": g, **{k: s[k] for m in metrics for k in (m, f"{m}_sd")}})
+    """A table of ``{model: CVResult}``: one row per (model, group), columns ``<metric>`` (mean over every split),
+    ``<metric>_sd`` (over seeds) and ``<metric>_fold_sd`` (see :func:`seed_summary`)."""
+    rows = [{"model": name, "group": g, **seed_summary(r, g, metrics)}
+            for name, r in cv.items() for g in groups if g in r.groups]
     return pd.DataFrame(rows).set_index(["model", "group"])
 
 
-def _entries(cv: dict, task: str, **kw) -> dict:
+def _entries(cv: dict, task: str, split: str | None = None, folds: bool = True) -> dict:
+    k = res.key
     out = {}
     for name, r in cv.items():
-        out.update(res.cv_metrics(r, task, name, metrics=METRICS, **kw))
+        for g in r.groups:
+            gg = None if g == "all" else g
+            s = seed_summary(r, g)
+            for m in METRICS:
+                out[k(task, name, m, split=split, group=gg)] = s[m]
+                out[k(task, name, f"{m}_sd", split=split, group=gg)] = s[f"{m}_sd"]
+                if folds:
+                    out[k(task, name, f"{m}_sd", split="folds", group=gg)] = s[f"{m}_fold_sd"]
+    return out
+
+
+def _diff_entries(exp: Experiment, task: str) -> dict:
+    out = {}
+    for g, d in exp.diffs:
+        out.update(res.diff_metrics(d, task, group=None if g == "all" else g))
     return out
 
 
 def ei_metrics(exp: Experiment) -> dict:
-    """Results entries of :func:`run_ei`: ``ei/<model>[/group=<species>]/<metric>`` (+ ``_sd`` over the CV splits)
-    and ``ei/<model>/split=paper[/group=<species>]/<metric>`` for the paper's split."""
-    return {**_entries(exp.cv, "ei"), **_entries(exp.paper, "ei", split="paper", sd=False)}
+    """Results entries of :func:`run_ei` (the keys of the module docstring, groups ``mouse``/``human``)."""
+    return {**_entries(exp.cv, "ei"), **_entries(exp.paper, "ei", split="paper", folds=False),
+            **_diff_entries(exp, "ei")}
 
 
 def cre5_metrics(exp: Experiment) -> dict:
-    """Results entries of :func:`run_cre5`: ``cre5/<model>/<metric>`` (+ ``_sd``) and
-    ``cre5/<model>/split=paper/<metric>``."""
-    return {**_entries(exp.cv, "cre5"), **_entries(exp.paper, "cre5", split="paper", sd=False)}
+    """Results entries of :func:`run_cre5` (the keys of the module docstring)."""
+    return {**_entries(exp.cv, "cre5"), **_entries(exp.paper, "cre5", split="paper", folds=False),
+            **_diff_entries(exp, "cre5")}
+
+
+def say_rate(row, metric: str = "accuracy") -> str:
+    """``"98.7% (sd 0.2 over seeds, 1.1 over folds)"`` from a row of :func:`summary_frame` (``"one seed"`` when the
+    seed sd is not defined)."""
+    seeds = (f"sd {100 * row[f'{metric}_sd']:.1f} over seeds" if np.isfinite(row[f"{metric}_sd"]) else "one seed")
+    return f"{100 * row[metric]:.1f}% ({seeds}, {100 * row[f'{metric}_fold_sd']:.1f} over folds)"
+
+
+def say_difference(d: PairedDifference | None, names: dict | None = None) -> str:
+    """One sentence for a paired difference: the mean in percentage points with its 95% interval, and what it allows
+    one to claim (an interval that includes 0 supports no "better" either way)."""
+    if d is None:
+        return "not run"
+    names = names or {}
+    a, b = names.get(d.a, d.a), names.get(d.b, d.b)
+    metric = d.metric.replace("_", " ")
+    if not np.isfinite(d.lo):
+        return f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (one split: no interval, no claim)"
+    txt = (f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (95% interval {100 * d.lo:+.1f} to "
+           f"{100 * d.hi:+.1f}, p = {d.p:.2g}, {d.n_splits} paired splits)")
+    if not d.significant:
+        return txt + ": the interval includes 0, so neither is shown to be better"
+    return txt + f": {a} is {'better' if d.mean > 0 else 'worse'}"
+
+
+def plot_differences(exp: Experiment, metric: str = "accuracy", *, ax=None, names: dict | None = None):
+    """Forest plot of the experiment's paired differences in ``metric``: mean and 95% interval in percentage points,
+    a line at 0. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    ds = [(g, d) for g, d in exp.diffs if d.metric == metric]
+    names = names or {}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * len(ds)))
+    for i, (g, d) in enumerate(ds):
+        color = "tab:green" if d.significant and d.mean > 0 else "tab:red" if d.significant else "tab:gray"
+        ax.errorbar(100 * d.mean, i, xerr=[[100 * (d.mean - d.lo)], [100 * (d.hi - d.mean)]], fmt="o", color=color,
+                    capsize=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(ds)), [f"{names.get(d.a, d.a)} - {names.get(d.b, d.b)}"
+                                   + ("" if g == "all" else f" ({g})") for g, d in ds])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"difference in {metric.replace('_', ' ')} (percentage points; 95% interval, corrected "
+                  f"resampled t-test over the same splits)")
+    return ax
 
 
 def data_metrics(mouse, human, actb) -> dict:

@@ -67,7 +67,10 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def get_state(self) -> dict:
         check_is_fitted(self, "pipe_")
         imp, power = self.pipe_.named_steps["impute"], self.pipe_.named_steps["power"]
-        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+
+        def t(a):
+            return torch.as_tensor(np.asarray(a, dtype=np.float64))
+
         return {"clip": float(self.clip), "medians": t(imp.statistics_), "lambdas": t(power.lambdas_),
                 "mean": t(power._scaler.mean_), "var": t(power._scaler.var_), "scale": t(power._scaler.scale_)}
 
@@ -87,12 +90,12 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         return prep
 
 
-def _class_weights(y: np.ndarray, mode):
+def _class_weights(y: np.ndarray, mode, n_classes: int):
     if mode is None:
         return None
     if mode != "balanced":
         raise ValueError(f"class_weight must be None or 'balanced', got {mode!r}")
-    counts = np.bincount(y)
+    counts = np.bincount(y, minlength=n_classes)
     return torch.as_tensor(len(y) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32)
 
 
@@ -201,7 +204,7 @@ class LSPINClassifier(_PreprocessedNetwork):
                 train, val = (X, y), (X_val, y_val)
             seed_everything(seed)  # each member's initial weights
             module[k] = member = self._member(self.module_config_)
-            w = _class_weights(train[1], self.class_weight)
+            w = _class_weights(train[1], self.class_weight, self.module_config_["n_classes"])
             histories.append(fit_loop(
                 member, train, val, train_step=member.train_step(nn.CrossEntropyLoss(weight=w)),
                 val_step=lambda m, b, w=w: nn.functional.cross_entropy(m(b[0]), b[1], weight=w),
