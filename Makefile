@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PROFILE ?= cpu
 PYTEST_ARGS ?=
 
-.PHONY: book test env data html clean-book bench
+.PHONY: book test env data html clean-book bench lint format check-html
 
 env: $(VENV)/.installed
 
@@ -29,6 +29,18 @@ html: env
 
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check neuro_lib book tests bench
+	$(VENV)/bin/ruff format --check neuro_lib book tests bench
+
+format: env
+	$(VENV)/bin/ruff check --fix neuro_lib book tests bench
+	$(VENV)/bin/ruff format neuro_lib book tests bench
+
+# every rendered page opened in headless Chromium (Debian: apt-get install -y chromium); screenshots for people
+check-html: env
+	$(PY) -m neuro_lib.bookcheck _build/html --screenshots _build/screenshots --shot book/index.html
 
 bench: env
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
