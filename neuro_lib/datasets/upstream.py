@@ -108,18 +108,31 @@ class ResumableDownloader:
                             fh.write(chunk)
                             self.on_bytes(len(chunk))
                 break
-            except requests.ConnectionError as err:
-                broken = isinstance(err, requests.exceptions.ChunkedEncodingError) or self.part.exists()
-                if not broken and not isinstance(err, requests.exceptions.ReadTimeout):
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as err:
+                if _connect_failure(err):
                     raise _Unreachable(str(err)) from err
                 if attempt == self.retries:
                     raise
                 time.sleep(0.5 * 2 ** attempt)
-            except requests.Timeout:
-                if attempt == self.retries:
-                    raise
-                time.sleep(0.5 * 2 ** attempt)
+        else:
+            raise requests.ConnectionError(f"{url}: no complete response after {self.retries + 1} attempts")
         os.replace(self.part, output_file)
+
+
+def _connect_failure(err: Exception) -> bool:
+    """Whether a requests error means that no connection could be opened (refused, no route, name not resolved,
+    connect timeout), as opposed to a transfer broken off."""
+    import requests
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(err, requests.ConnectionError) or isinstance(err, requests.exceptions.ChunkedEncodingError):
+        return False
+    inner = err.args[0] if err.args else None
+    if isinstance(inner, MaxRetryError):
+        inner = inner.reason
+    return isinstance(inner, NewConnectionError)
 
 
 @dataclass(frozen=True)
@@ -190,7 +203,8 @@ def download_rows(rows: Sequence[Row], *, desc: str, base_url: str | None = None
             path = pooch.retrieve(url, known_hash=f"sha256:{row.url_sha256}", fname=dest.name, path=dest.parent,
                                   downloader=dl, progressbar=False)
         except ValueError as err:  # pooch: the downloaded file's hash does not match (it deleted it)
-            return row, Mismatch("download of", url, row.url_sha256, _actual_from_pooch(str(err))), None
+            where = row.url if url == row.url else f"{row.url} (served by {url})"
+            return row, Mismatch("download of", where, row.url_sha256, _actual_from_pooch(str(err))), None
         except _Unreachable as err:
             with lock:
                 unreachable.add(host)
