@@ -85,5 +85,6 @@ class DataNotAvailableError(FileNotFoundError):
                 lines.append(f"    ... and {len(fs) - show:,} more")
         msg = (f"{key}: {len(failures):,} of its {n_files:,} upstream files could not be downloaded:\n  "
                + "\n  ".join(lines)
-               + "\nThe files that did download are kept; a rerun fetches only the rest. " + MIRROR_HINT)
+               + ("\nThe files that did download are kept; a rerun fetches only the rest. " if len(failures) < n_files
+                  else "\n") + MIRROR_HINT)
         return cls(msg, [(f.url, f.why) for f in failures])

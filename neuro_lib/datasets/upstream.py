@@ -91,7 +91,9 @@ class ResumableDownloader:
         self.part.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(self.retries + 1):
             start = self.part.stat().st_size if self.part.exists() else 0
-            headers = {"Range": f"bytes={start}-"} if start else {}
+            # a resumed request asks for the identity encoding: a Range counts bytes of the encoded response, and
+            # the part holds decoded bytes (a first attempt may have come gzip-encoded)
+            headers = {"Range": f"bytes={start}-", "Accept-Encoding": "identity"} if start else {}
             try:
                 with self.session.get(url, headers=headers, stream=True, timeout=self.timeout) as r:
                     if start and r.status_code == 416:  # the part is not a prefix of this file: start again
@@ -218,7 +220,8 @@ def download_rows(rows: Sequence[Row], *, desc: str, base_url: str | None = None
             return row, None, f"download broken off ({_short(err)}){kept}"
         return row, Path(path), None
 
-    with _quiet_pooch(), tqdm(total=len(todo), desc=desc, unit="file", disable=not progress, leave=True) as bar, \
+    hopeless = all(urlsplit(rewrite_url(u, base_url)).netloc in unreachable for u in todo)
+    with _quiet_pooch(), tqdm(total=len(todo), desc=desc, unit="file", disable=not progress or hopeless) as bar, \
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(one, r) for r in todo.values()]
         for fut in as_completed(futures):
