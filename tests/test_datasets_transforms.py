@@ -230,6 +230,11 @@ def test_hoc_to_swc_known_answer_and_counts_what_it_leaves_out(tmp_path):
     f = tmp_path / "cell.swc"
     f.write_text(text)
     assert len(read_swc(f)) == 9
+    # a section no connect reaches is counted too, not dropped silently
+    text, skipped = transforms.hoc_to_swc("cell.hoc", LABEL, text=HOC.replace(
+        "connect section[4](0), section[1](1)\n", "connect section[4](0), section[5](1)\n"))
+    assert skipped == {"axon_sections": 1, "axon_points": 2, "unconnected_sections": 1, "unconnected_points": 2}
+    assert text.count("\n") == 2 + 7
 
 
 def test_hoc_bad_input_names_the_line():

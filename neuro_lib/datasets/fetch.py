@@ -9,8 +9,10 @@
 2. the user cache (``NEURO_LIB_CACHE``, default ``~/.cache/neuro_lib``): a file checked the same way, an
    unpacked folder used when its completion marker is there;
 3. the public source (:attr:`~neuro_lib.datasets.registry.DataFile.source`): a single file downloaded from its URL;
-   a curated table read from this repository's ``data/``; an archive assembled from its upstream files
-   (:func:`neuro_lib.datasets.upstream.assemble`).
+   an archive assembled from its upstream files (:func:`neuro_lib.datasets.upstream.assemble`).
+
+A curated table (``source == "repository"``) is read from this repository's ``data/`` whatever ``source`` says
+(the mirror only when ``data/`` is missing).
 
 A file or result whose checksum does not match is refused with :class:`ChecksumError` (naming the file or URL and
 both hashes); a file that could not be got raises :class:`DataNotAvailableError` (naming every missing file and
@@ -23,7 +25,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 from urllib.parse import urlsplit
 
 from ..cache import cache_dir
@@ -184,7 +186,8 @@ def fetch_archive(key: str, *, source: str = "auto", progress: bool = True, base
     if source != "upstream":
         packed = _mirror_file(e)
         if packed is not None:
-            return _unpack_mirror(e, packed, out, progress=progress)
+            return _unpack_mirror(e, packed, out, progress=progress, originals_source=source, base_url=base_url,
+                                  workers=workers, retries=retries, unreachable=unreachable)
         if source == "mirror":
             raise DataNotAvailableError(
                 f"{key}: not in the mirror (NEURO_LIB_DATA={os.environ.get('NEURO_LIB_DATA')!r}) nor unpacked in the "
@@ -194,7 +197,8 @@ def fetch_archive(key: str, *, source: str = "auto", progress: bool = True, base
     return out
 
 
-def _unpack_mirror(e: DataFile, packed: Path, out: Path, *, progress: bool) -> Path:
+def _unpack_mirror(e: DataFile, packed: Path, out: Path, *, progress: bool, originals_source: str = "mirror",
+                   **kw) -> Path:
     rows = registry.manifest_rows(e.key)
     tmp = upstream.staging_dir(out)
     try:
@@ -203,7 +207,8 @@ def _unpack_mirror(e: DataFile, packed: Path, out: Path, *, progress: bool) -> P
         n_conv, skipped = 0, {}
         if any(r.transform == "convert" for r in rows):
             # the project converts the originals itself on every path; the mirror's converted members are replaced
-            originals = fetch_archive(ORIGINALS_KEY, source="mirror", progress=progress)
+            # (from the same mirror; a mirror without them: from upstream too when source="auto")
+            originals = fetch_archive(ORIGINALS_KEY, source=originals_source, progress=progress, **kw)
             checks: list[Mismatch] = []
             n_conv, skipped = upstream.convert_members(
                 rows, tmp, lambda r: originals / registry.originals_member(r.url), checks)
@@ -216,17 +221,13 @@ def _unpack_mirror(e: DataFile, packed: Path, out: Path, *, progress: bool) -> P
     return out
 
 
-class FetchResult(tuple):
-    """``(key, path or None, error or None)`` of one file of :func:`fetch_all`."""
+class FetchResult(NamedTuple):
+    """One file of :func:`fetch_all`: its ``key``, the local ``path`` (``None`` if it could not be got) and the
+    ``error`` (``None`` if it was)."""
 
-    __slots__ = ()
-
-    def __new__(cls, key, path, error):
-        return super().__new__(cls, (key, path, error))
-
-    key = property(lambda self: self[0])
-    path = property(lambda self: self[1])
-    error = property(lambda self: self[2])
+    key: str
+    path: Path | None
+    error: Exception | None
 
 
 def fetch_all(keys: Iterable[str] | None = None, *, source: str = "auto", progress: bool = True,

@@ -216,6 +216,8 @@ def neurolucida_xml_to_swc(source: str | os.PathLike | bytes, label: str, name: 
 
 _BLOCK = re.compile(r"^(\w+)\[(\d+)\]\s*\{\s*$")
 _BLOCK1 = re.compile(r"^(\w+)\s*\{\s*$")
+_HOC_KEYWORDS = {"forall", "forsec", "ifsec", "proc", "func", "obfunc", "iterator", "if", "else", "for", "while",
+                 "begintemplate", "endtemplate"}
 _PT3DADD = re.compile(r"^pt3dadd\((.*)\)\s*;?$")
 _CONNECT = re.compile(r"^connect\s+(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)\s*,\s*(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)"
                       r"\s*;?$")
@@ -263,7 +265,7 @@ def read_hoc(source: str | os.PathLike, name: str | None = None, *, text: str | 
         if not s:
             continue
         m = _BLOCK.match(s) or _BLOCK1.match(s)
-        if m and current is None and not s.startswith(("proc", "func", "if", "for", "while")):
+        if m and current is None and m.group(1) not in _HOC_KEYWORDS:
             current = f"{m.group(1)}[{m.group(2)}]" if m.re is _BLOCK else m.group(1)
             opened_at = lineno
             sections.setdefault(current, [])
@@ -320,7 +322,9 @@ def hoc_to_swc(source: str | os.PathLike, label: str, name: str | None = None, *
     - numbers written with 4 decimals (um), two header lines name the source and the rules.
 
     Returns ``(swc_text, skipped)``, where ``skipped`` counts what the rules leave out, so that nothing is dropped
-    silently: ``{"axon_sections": n, "axon_points": m}`` for the ``axon[]`` arrays (4 of the 9 cells have them).
+    silently: ``{"axon_sections": n, "axon_points": m}`` for the ``axon[]`` arrays (4 of the 9 cells have them),
+    plus ``other_*`` for sections of any other name and ``unconnected_*`` for ``section[]`` sections with points that
+    no ``connect`` reaches (none in the 9 cells).
 
     What these rules do to the biology (kept because they are the spec, the mirror's files and so the book's
     numbers were made by them): in the Schmidt-Hieber cells 1, 3 and 9 the subtree at ``soma(0)`` is a branched
@@ -361,8 +365,16 @@ def hoc_to_swc(source: str | os.PathLike, label: str, name: str | None = None, *
             lines.append(f"{n} {t} {_fmt(x)} {_fmt(y)} {_fmt(z)} {_fmt(d / 2)} {last}")
             last = n
         queue.extend((c, t, last) for c, _ in children.get(s, []))
-    axon = [k for k in hoc.sections if not k.startswith("section[")]
+    left = [k for k in hoc.sections if not k.startswith("section[")]
+    axon = [k for k in left if k.startswith("axon")]
+    other = [k for k in left if not k.startswith("axon")]
     skipped = {"axon_sections": len(axon), "axon_points": int(sum(len(hoc.sections[k]) for k in axon))}
+    if other:
+        skipped.update(other_sections=len(other), other_points=int(sum(len(hoc.sections[k]) for k in other)))
+    unreached = [k for k in sec if k not in seen and len(sec[k])]
+    if unreached:
+        skipped.update(unconnected_sections=len(unreached),
+                       unconnected_points=int(sum(len(sec[k]) for k in unreached)))
     return "\n".join(lines) + "\n", skipped
 
 
