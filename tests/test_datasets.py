@@ -236,7 +236,7 @@ def test_fetch_archive_from_the_mirror_converts_the_cells_itself(isolated, data_
     monkeypatch.setattr(transforms, "convert", lambda url, original, aux=None: calls.append(url) or
                         real(url, original, aux))
     out = fetch_archive(SMALL, progress=False)
-    assert out == cache / "extracted" / "misc_small-025182e4304e"
+    assert out == cache / "archives" / "misc_small-025182e4304e"
     assert len(calls) == 18  # the 18 convert rows, from the mirror's upstream_originals
     marker = json.loads((out / ".complete").read_text())
     assert marker["source"] == "mirror" and marker["converted"] == 18 and marker["layout"] == UPSTREAM.LAYOUT
@@ -263,8 +263,8 @@ def test_a_conversion_that_differs_is_refused_and_nothing_published(isolated, da
     with pytest.raises(ChecksumError) as err:
         fetch_archive(SMALL, progress=False)
     assert "conversion of" in str(err.value) and "GolgiCell.swc" in str(err.value)
-    assert not (cache / "extracted" / "misc_small-025182e4304e").exists()
-    assert not [p for p in (cache / "extracted").iterdir() if p.name.startswith(".x-misc_small")]
+    assert not (cache / "archives" / "misc_small-025182e4304e").exists()
+    assert not [p for p in (cache / "archives").iterdir() if p.name.startswith(".x-misc_small")]
 
 
 def test_an_old_or_unfinished_folder_is_rebuilt(isolated, data_mirror):

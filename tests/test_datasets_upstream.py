@@ -131,7 +131,7 @@ def test_every_transform_from_a_local_server(cache, server, mirror_members):
                                   "source_array_sha256": _sha(frames.astype("<u2").tobytes()),
                                   "array_sha256": _sha(means.astype("<u2").tobytes())},
               "derived": {"labels.csv": {"from": "folder_labels", "sha256": _sha(labels)}}}
-    out = cache / "extracted" / "mini"
+    out = cache / "archives" / "mini"
     report = UPSTREAM.assemble(_entry(recipe), rows, out, base_url=server.base_url, workers=4, progress=False)
     assert _files(out) == expected
     assert report.verified == report.rows == len(rows) and report.downloaded == len(rows)
@@ -184,7 +184,7 @@ def test_a_corrupted_byte_is_refused_naming_the_url_and_both_hashes(cache, serve
     server.fault(rows[1].url, "flip", 1234)
     bad = bytearray(blobs["f1.bin"])
     bad[1234] ^= 0xFF
-    out = cache / "extracted" / "mini"
+    out = cache / "archives" / "mini"
     with pytest.raises(ChecksumError) as err:
         UPSTREAM.assemble(_entry(), rows, out, base_url=server.base_url, progress=False)
     msg = str(err.value)
@@ -202,7 +202,7 @@ def test_a_corrupted_byte_is_refused_naming_the_url_and_both_hashes(cache, serve
 def test_a_download_cut_off_halfway_is_not_used_and_the_rerun_fetches_only_the_rest(cache, server):
     rows, blobs = _three(server, size=300_000)
     server.fault(rows[2].url, "cut", 150_000)
-    out = cache / "extracted" / "mini"
+    out = cache / "archives" / "mini"
     with pytest.raises(DataNotAvailableError) as err:
         UPSTREAM.assemble(_entry(), rows, out, base_url=server.base_url, progress=False, retries=0)
     assert rows[2].url in str(err.value) and "broken off" in str(err.value) and "a rerun resumes" in str(err.value)
@@ -223,7 +223,7 @@ def test_a_download_cut_off_halfway_is_not_used_and_the_rerun_fetches_only_the_r
 def test_a_broken_connection_is_retried_and_resumed_in_the_same_run(cache, server):
     rows, blobs = _three(server, size=200_000)
     server.fault(rows[0].url, "cut", 70_000)
-    out = cache / "extracted" / "mini"
+    out = cache / "archives" / "mini"
     UPSTREAM.assemble(_entry(), rows, out, base_url=server.base_url, progress=False, retries=2)
     assert _files(out) == blobs
     first, second = server.requests_for(rows[0].url)
@@ -234,7 +234,7 @@ def test_a_404_lists_what_is_missing_and_the_rerun_downloads_only_that(cache, se
     rows, blobs = _three(server)
     missing = rows[0]
     del server.files[LocalServer._key(missing.url)]
-    out = cache / "extracted" / "mini"
+    out = cache / "archives" / "mini"
     with pytest.raises(DataNotAvailableError) as err:
         UPSTREAM.assemble(_entry(), rows, out, base_url=server.base_url, progress=False)
     assert err.value.missing == [(missing.url, "HTTP 404 Not Found")]
@@ -251,8 +251,8 @@ def test_a_transform_whose_result_differs_is_refused(cache, server):
     r = rows[0]
     rows[0] = r._replace(transform="crlf_to_lf", member_sha256="f" * 64)
     with pytest.raises(ChecksumError, match=r"crlf_to_lf of .*f0\.bin -> f0\.bin has sha256"):
-        UPSTREAM.assemble(_entry(), rows, cache / "extracted" / "mini", base_url=server.base_url, progress=False)
-    assert not (cache / "extracted" / "mini").exists()
+        UPSTREAM.assemble(_entry(), rows, cache / "archives" / "mini", base_url=server.base_url, progress=False)
+    assert not (cache / "archives" / "mini").exists()
 
 
 def test_rewrite_url_keeps_the_path():

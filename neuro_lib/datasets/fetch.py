@@ -16,7 +16,7 @@ A curated table (``source == "repository"``) is read from this repository's ``da
 
 A file or result whose checksum does not match is refused with :class:`ChecksumError` (naming the file or URL and
 both hashes); a file that could not be got raises :class:`DataNotAvailableError` (naming every missing file and
-why). Unpacked folders: ``<cache>/extracted/<archive stem>-<first 12 hex of its sha256>/``, written under a
+why). Unpacked folders: ``<cache>/archives/<archive stem>-<first 12 hex of its sha256>/``, written under a
 temporary name and renamed, with a ``.complete`` marker written last, so a half-made folder is never used.
 """
 from __future__ import annotations
@@ -156,9 +156,11 @@ def _cached_ok(e: DataFile) -> bool:
 
 
 def archive_folder(key: str) -> Path:
-    """Where the unpacked folder of archive ``key`` lives: ``<cache>/extracted/<stem>-<sha256[:12]>``."""
+    """Where the unpacked folder of archive ``key`` lives: ``<cache>/archives/<stem>-<sha256[:12]>``. (Versions
+    before the upstream assembly used ``<cache>/extracted/``, with a plain-text marker; that folder is no longer
+    read and can be deleted.)"""
     e = entry(key)
-    return cache_dir() / "extracted" / f"{e.stem}-{e.sha256[:12]}"
+    return cache_dir() / "archives" / f"{e.stem}-{e.sha256[:12]}"
 
 
 def fetch_archive(key: str, *, source: str = "auto", progress: bool = True, base_url: str | None = None,
