@@ -139,6 +139,14 @@ def main(argv=None) -> int:
             stand = f" + {standins[key]} stand-ins" if standins[key] else ""
             print(f"{key}: {ok}/{len(rows_for[key])} rows verified{stand}, {bad} mismatches, "
                   f"{same}/{n_files} files identical to the mirror's, {dt:.1f} s{note}", flush=True)
+        # the originals archive (read by the mirror path's conversion) has a recipe too: the convert rows again
+        t = time.perf_counter()
+        out = fetch_archive(registry.ORIGINALS_KEY, source="upstream", base_url=server.base_url,
+                            workers=args.workers, progress=False)
+        same, n_files = _compare(out, originals)
+        print(f"{registry.ORIGINALS_KEY}: {same}/{n_files} files identical to the mirror's, "
+              f"{time.perf_counter() - t:.1f} s (its {len(registry.manifest_rows(registry.ORIGINALS_KEY))} rows are "
+              "the convert rows counted above)", flush=True)
     elapsed = time.perf_counter() - total
     n_stand = sum(standins.values())
     print(f"{n_stand} rows served as stand-ins (upstream bytes not in the mirror: "

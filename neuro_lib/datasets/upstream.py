@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -346,7 +347,9 @@ def _temporal_mean(rows: Sequence[Row], paths: dict[str, Path], tmp: Path, recip
     import tifffile
 
     n = recipe["frames_per_bin"]
-    frames = sorted((r for r in rows if r.transform == "temporal_mean_3"), key=lambda r: r.url)
+    # source frames in recording order: by the frame number at the end of the file name (image00000.tiff, ...)
+    frames = sorted((r for r in rows if r.transform == "temporal_mean_3"),
+                    key=lambda r: (int(m.group(1)) if (m := re.search(r"(\d+)\D*$", r.url)) else -1, r.url))
     if len(frames) % n:
         raise ValueError(f"{len(frames)} temporal_mean_3 rows: expected a multiple of {n}")
     src, out = hashlib.sha256(), hashlib.sha256()
