@@ -7,7 +7,8 @@
    place after its sha256 is checked; an archive is unpacked into the cache, and its converted members are made
    again by this project's converter from the mirror's ``morphology/upstream_originals.tar.xz`` and checked;
 2. the user cache (``NEURO_LIB_CACHE``, default ``~/.cache/neuro_lib``): a file checked the same way, an
-   unpacked folder used when its completion marker is there;
+   unpacked folder used when its completion marker is there (for an archive this comes first: the folder was
+   checked when it was made);
 3. the public source (:attr:`~neuro_lib.datasets.registry.DataFile.source`): a single file downloaded from its URL;
    an archive assembled from its upstream files (:func:`neuro_lib.datasets.upstream.assemble`).
 
@@ -127,12 +128,15 @@ def _download_one(e: DataFile, cached: Path, *, downloader, progress, base_url) 
     import pooch
     import requests
 
+    from tqdm.auto import tqdm
+
     url = upstream.rewrite_url(e.url, base_url)
     cached.parent.mkdir(parents=True, exist_ok=True)
     part = cached.with_name(cached.name + ".part")
-    dl = downloader or upstream.ResumableDownloader(part, requests.Session())
+    bar = tqdm(total=e.size, desc=e.name, unit="B", unit_scale=True, disable=not progress or downloader is not None)
+    dl = downloader or upstream.ResumableDownloader(part, requests.Session(), on_bytes=bar.update)
     try:
-        with upstream._quiet_pooch():
+        with upstream._quiet_pooch(), bar:
             # pooch downloads into a temporary file beside ``cached`` and renames it only after the hash check,
             # so a failed or wrong download never touches an existing file
             got = pooch.retrieve(url, known_hash=f"sha256:{e.sha256}", fname=cached.name, path=cached.parent,
