@@ -239,6 +239,7 @@ def test_fetch_archive_from_the_mirror_converts_the_cells_itself(isolated, data_
     assert out == cache / "archives" / "misc_small-025182e4304e"
     assert len(calls) == 18  # the 18 convert rows, from the mirror's upstream_originals
     marker = json.loads((out / ".complete").read_text())
+    assert marker == datasets.archive_info(SMALL)
     assert marker["source"] == "mirror" and marker["converted"] == 18 and marker["layout"] == UPSTREAM.LAYOUT
     assert marker["skipped_in_conversion"]["dg_granule_schmidthieber/cell_5.swc"] == {"axon_sections": 23,
                                                                                     "axon_points": 2178}

@@ -12,7 +12,7 @@
 """
 from ..cache import cache_dir
 from .errors import ChecksumError, DataNotAvailableError, sha256sum
-from .fetch import checksums, fetch, fetch_all, fetch_archive
+from .fetch import archive_info, checksums, fetch, fetch_all, fetch_archive
 from .registry import REGISTRY, DataFile, transform_counts
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "cache_dir",
     "checksums",
     "transform_counts",
+    "archive_info",
 ]

@@ -34,7 +34,8 @@ from . import registry, upstream
 from .errors import MIRROR_HINT, ChecksumError, DataNotAvailableError, Mismatch, sha256sum
 from .registry import ORIGINALS_KEY, DataFile, entry
 
-__all__ = ["fetch", "fetch_archive", "fetch_all", "checksums", "archive_folder", "FetchResult", "SOURCES"]
+__all__ = ["fetch", "fetch_archive", "fetch_all", "checksums", "archive_folder", "archive_info", "FetchResult",
+           "SOURCES"]
 
 SOURCES = ("auto", "mirror", "upstream")
 
@@ -225,6 +226,16 @@ def _unpack_mirror(e: DataFile, packed: Path, out: Path, *, progress: bool, orig
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def archive_info(key: str, **kwargs) -> dict:
+    """What the unpacked folder of archive ``key`` was made from (its ``.complete`` marker, after
+    :func:`fetch_archive` with ``kwargs``): ``source`` (``"mirror"`` or ``"upstream"``), ``converted`` or
+    ``verified`` counts, and ``skipped_in_conversion`` (``{member: counts}`` of what a conversion left out, e.g. the
+    ``axon[]`` sections of 4 of the 9 NEURON hoc cells; see :func:`neuro_lib.datasets.transforms.hoc_to_swc`)."""
+    import json
+
+    return json.loads((fetch_archive(key, **kwargs) / ".complete").read_text())
 
 
 class FetchResult(NamedTuple):
