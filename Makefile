@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[dev]"
 	touch $@
 
+# Every file the chapters read, verified: from the mirror named by NEURO_LIB_DATA if set, else the cache, else the
+# public sources (DATA_SOURCE=mirror|upstream|auto). Exits non-zero naming each file it could not get, so `make book`
+# stops here rather than inside a notebook.
+DATA_SOURCE ?= auto
 data: env
-	$(PY) -m neuro_lib.datasets fetch-all
+	$(PY) -m neuro_lib.datasets fetch-all --source $(DATA_SOURCE)
 
 book: env data
 	$(PY) -m neuro_lib.book all --profile $(PROFILE)
