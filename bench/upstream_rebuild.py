@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     shutil.rmtree(work / "cache", ignore_errors=True)
 
     from neuro_lib.datasets import REGISTRY, ChecksumError, DataNotAvailableError, fetch_archive, registry
-    from neuro_lib.datasets.fetch import archive_folder
+    from neuro_lib.datasets.fetching import archive_folder
     from neuro_lib.datasets.localserver import LocalServer
     from neuro_lib.datasets import upstream
 

@@ -19,7 +19,7 @@ from neuro_lib.datasets import (REGISTRY, ChecksumError, DataNotAvailableError, 
 
 KEY = "allen_cell_types/ophir2023_human_ephys_data.csv"
 SMALL = "morphology/misc_small.tar.xz"
-FETCH = sys.modules["neuro_lib.datasets.fetch"]
+FETCH = sys.modules["neuro_lib.datasets.fetching"]
 UPSTREAM = sys.modules["neuro_lib.datasets.upstream"]
 
 

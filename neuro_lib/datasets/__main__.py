@@ -11,7 +11,7 @@ import time
 
 from . import registry
 from .errors import MIRROR_HINT
-from .fetch import SOURCES, fetch_all
+from .fetching import SOURCES, fetch_all
 
 
 def _list() -> int:

@@ -10,8 +10,8 @@ until the archive's folder is complete, so a rerun after an interruption downloa
 The assembly (:func:`assemble`) applies each row's transform (:mod:`.transforms`), checks every result against its
 ``member_sha256`` (the movie: against the array checksums of its recipe), writes the folder under a temporary name
 and publishes it with a completion marker (:func:`publish`). Every mismatch is collected and reported together
-(:class:`~neuro_lib.datasets.fetch.ChecksumError`); every file that could not be downloaded is listed
-(:class:`~neuro_lib.datasets.fetch.DataNotAvailableError`).
+(:class:`~neuro_lib.datasets.ChecksumError`); every file that could not be downloaded is listed
+(:class:`~neuro_lib.datasets.DataNotAvailableError`).
 
 ``base_url`` (or the environment variable ``NEURO_LIB_UPSTREAM_BASE``) replaces the scheme and host of every URL,
 keeping its path: for tests and benchmarks against a local server, or for a local proxy of the upstream hosts.
