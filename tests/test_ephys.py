@@ -7,8 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuro_lib.datasets import fetch
-from neuro_lib.ephys import (CRE_CLASSES, CRE_LINE_TO_CLASS, FEATURES_41, EphysTableError, OPHIR_KEYS, cre_class,
-                             load_actb, load_ophir)
+from neuro_lib.ephys import (
+    CRE_CLASSES,
+    CRE_LINE_TO_CLASS,
+    FEATURES_41,
+    OPHIR_KEYS,
+    EphysTableError,
+    cre_class,
+    load_actb,
+    load_ophir,
+)
 from neuro_lib.models.dann import DANN, grad_reverse, lambda_schedule
 from neuro_lib.models.lspin import LSPIN
 from neuro_lib.training import fit

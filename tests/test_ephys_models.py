@@ -10,10 +10,25 @@ from neuro_lib import evaluation as ev
 from neuro_lib import results
 from neuro_lib.ephys import cre5_data, ei_data
 from neuro_lib.ephys.chapter import cre5_models, ei_models, settings
-from neuro_lib.ephys.experiments import (cre5_metrics, ei_metrics, paper_split_cre5, paper_split_ei, run_cre5,
-                                         run_ei, say_difference, subsample)
-from neuro_lib.ephys.models import (DANNClassifier, LSPINClassifier, MLPNetwork, Preprocessor, SourceOnly,
-                                    SVCScores, baselines)
+from neuro_lib.ephys.experiments import (
+    cre5_metrics,
+    ei_metrics,
+    paper_split_cre5,
+    paper_split_ei,
+    run_cre5,
+    run_ei,
+    say_difference,
+    subsample,
+)
+from neuro_lib.ephys.models import (
+    DANNClassifier,
+    LSPINClassifier,
+    MLPNetwork,
+    Preprocessor,
+    SourceOnly,
+    SVCScores,
+    baselines,
+)
 
 
 @pytest.fixture(scope="module")

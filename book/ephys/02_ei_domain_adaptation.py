@@ -55,15 +55,14 @@ from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles, results
 from neuro_lib.ephys import EI_CLASSES, OPHIR_KEYS, chapter, ei_data
+from neuro_lib.ephys import experiments as ex
 from neuro_lib.ephys.chapter import MODEL_NAMES
-from neuro_lib.ephys.experiments import (EI_COMPARISONS, ei_metrics, plot_differences, run_ei, say_difference,
-                                         say_rate, subsample, summary_frame)
 from neuro_lib.evaluation import plot_confusion_matrix
 
 cfg = chapter.settings(profile, n_splits=n_splits, n_repeats=n_repeats, dann_epochs=epochs, max_steps=max_steps,
                        max_cells=max_cells)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
-data = subsample(ei_data(), cfg["max_cells"], seed=seed)
+data = ex.subsample(ei_data(), cfg["max_cells"], seed=seed)
 paper = results.paper_numbers("ephys")
 print(f"{len(data)} cells ({(data.domain == 0).sum()} mouse, {(data.domain == 1).sum()} human); device {rt.device}, "
       f"{rt.threads} thread(s)")
@@ -77,8 +76,8 @@ print(f"{len(data)} cells ({(data.domain == 0).sum()} mouse, {(data.domain == 1)
 # 1,378 cells train (1,171) and validate (207), as in the paper.
 
 # %%
-exp = run_ei(data, cfg, seed=seed, device=rt.device)
-cv = summary_frame(exp.cv, groups=("mouse", "human"))
+exp = ex.run_ei(data, cfg, seed=seed, device=rt.device)
+cv = ex.summary_frame(exp.cv, groups=("mouse", "human"))
 display(cv[["accuracy", "accuracy_sd", "accuracy_fold_sd", "macro_f1", "macro_f1_sd", "macro_f1_fold_sd"]].round(3))
 
 # %% [markdown]
@@ -87,7 +86,7 @@ display(cv[["accuracy", "accuracy_sd", "accuracy_fold_sd", "macro_f1", "macro_f1
 # The same split trained with each seed: mean and sd over the training seeds.
 
 # %%
-single = summary_frame(exp.paper, groups=("mouse", "human"))
+single = ex.summary_frame(exp.paper, groups=("mouse", "human"))
 display(single[["accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "macro_precision", "macro_recall"]].round(3))
 
 # %% [markdown]
@@ -125,7 +124,7 @@ fig.tight_layout()
 
 # %%
 def fmt(model, sp):
-    return say_rate(cv.loc[(model, sp)]) if (model, sp) in cv.index else "not run"
+    return ex.say_rate(cv.loc[(model, sp)]) if (model, sp) in cv.index else "not run"
 
 
 display(Markdown("\n".join([
@@ -146,16 +145,17 @@ display(Markdown("\n".join([
 # sets; green: the interval is above 0, red: below, grey: it includes 0.
 
 # %%
-ax = plot_differences(exp, "accuracy", names=MODEL_NAMES)
+ax = ex.plot_differences(exp, "accuracy", names=MODEL_NAMES)
 ax.set_title("accuracy on human test cells")
 plt.tight_layout()
 
 # %%
-display(Markdown("\n".join(f"* {say_difference(exp.diff(a, b, g), MODEL_NAMES)} (on {g} test cells)."
-                            for a, b, g in EI_COMPARISONS if a in exp.cv and b in exp.cv)))
+said = [f"* {ex.say_difference(exp.diff(a, b, g), MODEL_NAMES)} (on {g} test cells)."
+        for a, b, g in ex.EI_COMPARISONS if a in exp.cv and b in exp.cv]
+display(Markdown("\n".join(said)))
 
 # %%
-path = results.write_results("ephys", "02_ei_domain_adaptation", ei_metrics(exp),
+path = results.write_results("ephys", "02_ei_domain_adaptation", ex.ei_metrics(exp),
                              parameters=dict(profile=profile, seed=seed, device=rt.device, threads=rt.threads,
                                              **{k: cfg[k] for k in ("n_splits", "n_repeats", "dann_epochs",
                                                                     "max_steps", "max_cells")}),

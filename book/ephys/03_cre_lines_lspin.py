@@ -49,15 +49,14 @@ from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles, results
 from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, cre5_data
+from neuro_lib.ephys import experiments as ex
 from neuro_lib.ephys.chapter import MODEL_NAMES
-from neuro_lib.ephys.experiments import (CRE5_COMPARISONS, cre5_metrics, plot_differences, run_cre5, say_difference,
-                                         say_rate, subsample, summary_frame)
 from neuro_lib.evaluation import confusion_matrix, plot_confusion_matrix
 
 cfg = chapter.settings(profile, n_splits=n_splits, n_repeats=n_repeats, lspin_epochs=epochs, lambda1=lambda1,
                        n_ensemble=n_ensemble, class_weight=class_weight, max_steps=max_steps, max_cells=max_cells)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
-data = subsample(cre5_data(), cfg["max_cells"], seed=seed)
+data = ex.subsample(cre5_data(), cfg["max_cells"], seed=seed)
 paper_lspin = results.paper_numbers("ephys")[results.key("cre5", "lspin", "accuracy")]
 print(f"{len(data)} mouse cells, classes {dict(zip(CRE_CLASSES, np.bincount(data.y)))}; device {rt.device}, "
       f"{rt.threads} thread(s)")
@@ -68,8 +67,8 @@ print(f"{len(data)} mouse cells, classes {dict(zip(CRE_CLASSES, np.bincount(data
 # The same run trains every model on the paper's single split too (below).
 
 # %%
-exp = run_cre5(data, cfg, seed=seed, device=rt.device)
-cv = summary_frame(exp.cv).droplevel("group").sort_values("accuracy", ascending=False)
+exp = ex.run_cre5(data, cfg, seed=seed, device=rt.device)
+cv = ex.summary_frame(exp.cv).droplevel("group").sort_values("accuracy", ascending=False)
 display(cv[["accuracy", "accuracy_sd", "accuracy_fold_sd", "macro_f1", "macro_f1_sd", "macro_f1_fold_sd"]].round(3))
 
 # %% [markdown]
@@ -80,7 +79,7 @@ display(cv[["accuracy", "accuracy_sd", "accuracy_fold_sd", "macro_f1", "macro_f1
 # Mean and sd over the training seeds.
 
 # %%
-single = summary_frame(exp.paper).droplevel("group")
+single = ex.summary_frame(exp.paper).droplevel("group")
 display(single[["accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "macro_precision", "macro_recall"]].round(3))
 
 # %% [markdown]
@@ -122,10 +121,10 @@ display(Markdown(
 acc = cv.loc["lspin", "accuracy"]
 verdict = "reaches" if acc >= paper_lspin else "does not reach"
 display(Markdown(
-    f"LSPIN: accuracy **{say_rate(cv.loc['lspin'])}** and macro F1 **{say_rate(cv.loc['lspin'], 'macro_f1')}** "
-    f"in cross-validation; on the paper's single split {100 * single.loc['lspin', 'accuracy']:.1f}% (mean over the "
-    f"seeds). The paper reports {100 * paper_lspin:.1f}% on its split: our "
-    f"cross-validated number {verdict} it."))
+    f"LSPIN: accuracy **{ex.say_rate(cv.loc['lspin'])}** and macro F1 "
+    f"**{ex.say_rate(cv.loc['lspin'], 'macro_f1')}** in cross-validation; on the paper's single split "
+    f"{100 * single.loc['lspin', 'accuracy']:.1f}% (mean over the seeds). The paper reports "
+    f"{100 * paper_lspin:.1f}% on its split: our cross-validated number {verdict} it."))
 
 # %% [markdown]
 # ## LSPIN against each baseline, paired over the same splits
@@ -137,13 +136,13 @@ display(Markdown(
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 0.8 + 0.45 * len(exp.diffs) / 2), sharey=True)
 for ax, metric in zip(axes, ["accuracy", "macro_f1"]):
-    plot_differences(exp, metric, ax=ax, names=MODEL_NAMES)
+    ex.plot_differences(exp, metric, ax=ax, names=MODEL_NAMES)
 fig.tight_layout()
 
 # %%
-display(Markdown("\n".join(f"* {say_difference(exp.diff(a, b, g, m), MODEL_NAMES)}."
-                            for a, b, g in CRE5_COMPARISONS for m in ("accuracy", "macro_f1")
-                            if exp.diff(a, b, g, m))))
+said = [f"* {ex.say_difference(exp.diff(a, b, g, m), MODEL_NAMES)}."
+        for a, b, g in ex.CRE5_COMPARISONS for m in ("accuracy", "macro_f1") if exp.diff(a, b, g, m)]
+display(Markdown("\n".join(said)))
 
 # %% [markdown]
 # **Why the gap to the paper.** The paper's number is one split of 277 test cells, where one cell is 0.36 points;
@@ -152,7 +151,7 @@ display(Markdown("\n".join(f"* {say_difference(exp.diff(a, b, g, m), MODEL_NAMES
 # part of the training cells.
 
 # %%
-path = results.write_results("ephys", "03_cre_lines_lspin", cre5_metrics(exp),
+path = results.write_results("ephys", "03_cre_lines_lspin", ex.cre5_metrics(exp),
                              parameters=dict(profile=profile, seed=seed, device=rt.device, threads=rt.threads,
                                              **{k: cfg[k] for k in ("n_splits", "n_repeats", "lspin_epochs",
                                                                     "lambda1", "n_ensemble", "class_weight",

@@ -41,9 +41,10 @@ import shap
 from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles
-from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, DANNClassifier, LSPINClassifier, chapter, cre5_data, ei_data
+from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, cre5_data, ei_data
 from neuro_lib.ephys.experiments import paper_split_cre5, paper_split_ei, subsample
 from neuro_lib.ephys.interpret import cross_species_share, explain_dann, fit_on_split, gate_frame
+from neuro_lib.ephys.models import DANNClassifier, LSPINClassifier
 from neuro_lib.evaluation import plot_embedding, tsne
 from neuro_lib.results import key, write_results
 

@@ -265,7 +265,7 @@ def load_actb(features_path=None, details_path=None) -> EphysTable:
     meta["ei"] = meta["dendrite_type"].map(_EI)
     meta["line_name"] = j["line_name"].replace("", np.nan).to_numpy()
     classes = []
-    for i, (sp, ln) in enumerate(zip(meta["species"], meta["line_name"])):
+    for sp, ln in zip(meta["species"], meta["line_name"]):
         classes.append(cre_class(ln, path=dpath, line=None) if sp == "mouse" and isinstance(ln, str) else None)
     meta["cre_class"] = classes
     meta["layer"] = j["structure__layer"].to_numpy()

@@ -254,7 +254,7 @@ def plot_differences(exp: Experiment, metric: str = "accuracy", *, ax=None, name
     names = names or {}
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * len(ds)))
-    for i, (g, d) in enumerate(ds):
+    for i, (_, d) in enumerate(ds):
         color = "tab:green" if d.significant and d.mean > 0 else "tab:red" if d.significant else "tab:gray"
         ax.errorbar(100 * d.mean, i, xerr=[[100 * (d.mean - d.lo)], [100 * (d.hi - d.mean)]], fmt="o", color=color,
                     capsize=3)

@@ -75,7 +75,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                 "mean": t(power._scaler.mean_), "var": t(power._scaler.var_), "scale": t(power._scaler.scale_)}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Preprocessor":
+    def from_state(cls, state: dict) -> Preprocessor:
         """Rebuild a fitted preprocessor from :meth:`get_state` (the scikit-learn steps are fitted on a dummy table of
         the right width, then given the stored numbers)."""
         d = len(state["medians"])
