@@ -22,6 +22,16 @@ from neuro_lib.models.lspin import LSPIN
 from neuro_lib.training import fit
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The chapter's networks run with one thread (chapter.PROFILE_SETTINGS): faster for them, and on a loaded
+    machine two threads are many times slower (OpenMP waits for a busy core)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def mouse():
     return load_ophir("mouse")
