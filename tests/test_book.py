@@ -40,7 +40,7 @@ def test_library_dependencies_follow_imports_only(tmp_path):
     assert {"mea/chapter.py", "mea/classify.py", "training.py", "models/mea_cnn.py"} <= mea  # mea_cnn: in a function
     assert not any(p.startswith(("ephys/", "morphology/", "imaging/")) for p in mea)
     ephys = {p.relative_to(lib).as_posix() for p in library_dependencies(root / "book/ephys/03_cre_lines_lspin.py")}
-    assert {"ephys/pipeline.py", "models/lspin.py"} <= ephys and not any(p.startswith("mea/") for p in ephys)
+    assert {"ephys/models.py", "models/lspin.py"} <= ephys and not any(p.startswith("mea/") for p in ephys)
     script = tmp_path / "nb.py"
     script.write_text("import numpy\n\ndef f():\n    from neuro_lib.results import write_results\n")
     assert [p.relative_to(lib).as_posix() for p in library_dependencies(script)] == ["__init__.py", "results.py"]
