@@ -85,6 +85,8 @@ plt.setp(axes[0].get_xticklabels(), rotation=20)
 plt.setp(axes[1].get_xticklabels(), rotation=0)
 fig.tight_layout()
 pages.figure("ephys_counts_figure", fig)
+
+# %%
 pages.markdown("ephys_counts", (
     f"mouse: **{len(mouse)}** cells ({', '.join(f'{k} {v}' for k, v in counts_cre.items())}); "
     f"human: **{len(human)}** cells ({counts_ei.loc['excitatory', 'human']} spiny, "
