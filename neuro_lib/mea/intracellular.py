@@ -10,8 +10,9 @@ by its ``set_input`` (an ``IClamp`` in the soma), so the currents are those MEAr
 The current is found by a short search: start from the first step amplitude of the model's ``current_amps.dat``
 (the BBP's 150%-of-threshold step) and scale it until the spike count falls in ``target_spikes``.
 
-Each cell runs in a fresh process (NEURON keeps global state), and its result is written to
-``cache_dir()/mea/intracellular/<cell>-<key>.npz`` with
+Each cell runs in a fresh process (NEURON keeps global state), and its result goes through
+:func:`neuro_lib.cache.cached` (namespace ``mea/intracellular``, keyed by the cell, :class:`IntraParams`, the
+MEArec/LFPy/NEURON versions and the source of this module) as an npz with
 
 * ``imem``: (n_spikes, n_segments, n_samples) float32, transmembrane currents in nA;
 * ``vmem``: (n_spikes, n_samples) somatic membrane potential in mV; ``t``: (n_samples,) ms, 0 at the peak;
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from .cells import MEAError, check_cell_names, compile_cell_models
 
 __all__ = ["IntraParams", "CellSimulation", "simulate_cell", "simulate_cells", "load_cell", "intracellular_path"]
@@ -45,12 +47,27 @@ class IntraParams:
     max_tries: int = 8
 
     def key(self) -> str:
-        import LFPy
-        import MEArec
-        import neuron
-
-        doc = {**asdict(self), "mearec": MEArec.__version__, "neuron": neuron.__version__, "lfpy": LFPy.__version__}
+        """Digest of everything an intracellular run depends on besides the cell: these parameters, the simulator
+        versions and the source of this module (what a dataset built on these runs records)."""
+        doc = {**_item_key("", self), "code": cache.code_version(*_CODE)}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+
+
+#: The cache namespace and the code an intracellular run depends on (its source hash is part of every key).
+_NAMESPACE = "mea/intracellular"
+_CODE = ("neuro_lib.mea.intracellular",)
+
+
+def simulator_versions() -> dict[str, str]:
+    """``{"mearec", "lfpy", "neuron"}`` versions from the installed packages' metadata (without importing NEURON,
+    so that a process that only reads cached simulations never loads it)."""
+    from importlib.metadata import version
+
+    return {"mearec": version("MEArec"), "lfpy": version("LFPy"), "neuron": version("neuron")}
+
+
+def _item_key(name: str, params: "IntraParams") -> dict:
+    return {"cell": name, "params": asdict(params), "versions": simulator_versions()}
 
 
 @dataclass
@@ -79,9 +96,8 @@ class CellSimulation:
 
 
 def intracellular_path(name: str, params: IntraParams = IntraParams()) -> Path:
-    from ..datasets import cache_dir
-
-    return cache_dir() / "mea" / "intracellular" / f"{name}-{params.key()}.npz"
+    """The cache file of ``name``'s run with ``params`` (:func:`neuro_lib.cache.cache_path`; it may not exist)."""
+    return cache.cache_path(_NAMESPACE, _item_key(name, params), kind="npz", name=name, code=_CODE)
 
 
 def _find_spikes(v: np.ndarray, thresh: float = -30.0, find_max: int = 30) -> np.ndarray:
@@ -138,15 +154,22 @@ def _run_in_process(name: str, params: IntraParams, out: str) -> str:
     return out
 
 
+def _read_run(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
 def simulate_cells(names, params: IntraParams = IntraParams(), *, n_jobs: int = 1,
                    progress: bool = True) -> dict[str, Path]:
     """Run the intracellular simulation of every cell in ``names`` not yet cached; return ``{name: npz path}``.
 
     Each missing cell runs in a fresh Python process (``python -m neuro_lib.mea.intracellular``), ``n_jobs`` at a
-    time. Raises :class:`MEAError` for an unknown name, or for a run that fails (with the end of its output).
+    time, writing to a temporary folder; each result is then stored with :func:`neuro_lib.cache.cached` (atomic).
+    Raises :class:`MEAError` for an unknown name, or for a run that fails (with the end of its output).
     """
     import subprocess
     import sys
+    import tempfile
     import time
 
     from tqdm.auto import tqdm
@@ -157,32 +180,34 @@ def simulate_cells(names, params: IntraParams = IntraParams(), *, n_jobs: int = 
     todo = [n for n in names if not paths[n].exists()]
     if not todo:
         return paths
-    paths[todo[0]].parent.mkdir(parents=True, exist_ok=True)
     running: list = []
     bar = tqdm(total=len(todo), desc="NEURON runs (intracellular)", disable=not progress)
     queue = list(todo)
-    while queue or running:
-        while queue and len(running) < max(1, n_jobs):
-            n = queue.pop(0)
-            log = paths[n].with_suffix(".log")
-            fh = open(log, "w")
-            proc = subprocess.Popen([sys.executable, "-m", "neuro_lib.mea.intracellular", n, str(paths[n]),
-                                     json.dumps(asdict(params))], stdout=fh, stderr=subprocess.STDOUT)
-            running.append((n, proc, fh, log))
-        time.sleep(0.2)
-        for item in list(running):
-            n, proc, fh, log = item
-            if proc.poll() is None:
-                continue
-            fh.close()
-            running.remove(item)
-            bar.update(1)
-            if proc.returncode != 0 or not paths[n].exists():
-                for _, p2, f2, _ in running:
-                    p2.kill()
-                    f2.close()
-                raise MEAError(f"intracellular simulation of {n} failed (exit code {proc.returncode}); its output "
-                               f"({log}) ends with:\n{log.read_text()[-3000:]}")
+    with tempfile.TemporaryDirectory(prefix="mea-intra-") as tmp:
+        while queue or running:
+            while queue and len(running) < max(1, n_jobs):
+                n = queue.pop(0)
+                out, log = Path(tmp) / f"{n}.npz", Path(tmp) / f"{n}.log"
+                fh = open(log, "w")
+                proc = subprocess.Popen([sys.executable, "-m", "neuro_lib.mea.intracellular", n, str(out),
+                                         json.dumps(asdict(params))], stdout=fh, stderr=subprocess.STDOUT)
+                running.append((n, proc, fh, log, out))
+            time.sleep(0.2)
+            for item in list(running):
+                n, proc, fh, log, out = item
+                if proc.poll() is None:
+                    continue
+                fh.close()
+                running.remove(item)
+                if proc.returncode != 0 or not out.exists():
+                    for _, p2, f2, _, _ in running:
+                        p2.kill()
+                        f2.close()
+                    raise MEAError(f"intracellular simulation of {n} failed (exit code {proc.returncode}); its "
+                                   f"output ends with:\n{log.read_text()[-3000:]}")
+                cache.cached(_NAMESPACE, _item_key(n, params), lambda out=out: _read_run(out), kind="npz", name=n,
+                             code=_CODE)
+                bar.update(1)
     bar.close()
     return paths
 
