@@ -37,7 +37,8 @@
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
-device = "auto"
+device = "auto"     # (no network on this page)
+threads = None      # (no network on this page)
 n_per_cell = None   # kept EAPs per cell and regime (None: profile default)
 cells = None        # cell models (None: profile default)
 n_jobs = None      # processes for the simulation (None: profile default)
@@ -156,13 +157,12 @@ plt.tight_layout()
 plt.show()
 
 # %%
-metrics = {}
+metrics = {results.key("simulation", "neuron", "seconds"): t_intra,
+           results.key("simulation", "line_source", "megabytes"): float(summary["file (MB)"].sum())}
 for r, d in datasets.items():
-    metrics[f"simulation/{r}/kept_eaps"] = len(d)
-    metrics[f"simulation/{r}/kept_fraction"] = len(d) / sum(d.meta["tried"].values())
-    metrics[f"simulation/{r}/seconds"] = d.meta["seconds"]
-metrics["simulation/all/megabytes"] = float(summary["file (MB)"].sum())
-metrics["simulation/intracellular/seconds"] = t_intra
+    for name, v in (("kept_eaps", len(d)), ("kept_fraction", len(d) / sum(d.meta["tried"].values())),
+                    ("seconds", d.meta["seconds"])):
+        metrics[results.key("simulation", "line_source", name, split=r)] = v
 results.write_results("mea", "01_simulate", metrics,
                       parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
                       data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
