@@ -210,3 +210,24 @@ def test_chapter_threads_and_numba_cache_under_neuro_lib_cache(tmp_path):
             "print(numba.config.CACHE_DIR)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(tmp_path / "numba")
+
+
+def test_capped_fit_takes_max_steps_and_is_not_cached(tmp_cache):
+    from neuro_lib.mea.classify import CappedSteps, cnn_estimators
+
+    X, y = _images(90)
+    est = cnn_estimators(("cnn",), epochs=50, patience=5, device="cpu", progress=False, max_steps=2)["cnn"]
+    assert isinstance(est, CappedSteps)
+    est.set_params(estimator__batch_size=8).fit(X, y, X_val=X[:9], y_val=y[:9])
+    assert len(est.estimator_.history_.train_loss) == 1 and len(est.classes_) == 3    # one epoch of 2 batches of 8
+    assert est.predict_proba(X[:4]).shape == (4, 3)
+    assert not (tmp_cache / "mea" / "models").exists()
+
+
+def test_training_step_memory_counts_the_paper_network():
+    from neuro_lib.mea.classify import training_step_memory
+
+    m = training_step_memory(2, 13, 128, repeats=1)
+    assert m["parameters"] == 2 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 576 * 1024 + 1024 + 1024 * 13 + 13
+    assert m["persistent_bytes"] >= 4 * 4 * m["parameters"]     # weights, gradients, Adam's two moments, float32
+    assert m["peak_bytes"] > m["persistent_bytes"]              # the step's activations come on top

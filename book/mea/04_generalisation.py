@@ -22,6 +22,11 @@
 #    exactly (same positions, rotations and spikes), add white Gaussian noise of 5, 10 and 20 uV rms to every sample,
 #    re-extract the features, and train and test at each level (the 30 uV keep rule is the clean EAP's).
 # 3. **Another regime.** A network trained on one rotation regime, tested on another's test spikes.
+#
+# **Seeds.** The held-out-position and noise networks are trained over `n_seeds_generalisation` seeds (one in the
+# CPU profile, to keep the chapter's time; five in the GPU profile); the cross-regime matrix reuses the previous
+# page's networks, all `n_seeds` of them. The previous page's sd over seeds (about 0.01 for the m-type task) is the
+# scale to read single-seed differences against; the effects below are far larger.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -29,6 +34,9 @@ seed = 0
 device = "auto"
 threads = None      # torch CPU threads (None: profile default)
 epochs = None
+n_seeds = None      # seeds of 03's networks, used for the cross-regime matrix (None: profile default)
+n_seeds_generalisation = None   # seeds of the held-out-position and noise networks (None: profile default)
+max_steps = None    # cap on each network's optimisation steps (None: none; the gpu_profile tests use 2)
 n_per_cell = None
 cells = None
 n_jobs = None      # processes for the simulation (None: profile default)
@@ -45,7 +53,8 @@ from neuro_lib.mea import chapter, classify, plots
 from neuro_lib.mea.extracellular import REGIMES
 
 cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs, epochs=epochs,
-                       noise_per_cell=noise_per_cell)
+                       noise_per_cell=noise_per_cell, n_seeds=n_seeds, n_seeds_generalisation=n_seeds_generalisation,
+                       max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 cells, epochs, patience, noise_per_cell = (cfg[k] for k in ("cells", "epochs", "patience", "noise_per_cell"))
 datasets = chapter.load_datasets(cfg, seed)
@@ -88,8 +97,8 @@ plt.show()
 # %% [markdown]
 # ## 3. Trained on one regime, tested on another
 #
-# Rows: the regime the network was trained on (its random-split model of the previous page); columns: the regime
-# of the test spikes (each regime's own test split).
+# Rows: the regime the network was trained on (its random-split models of the previous page, one per seed);
+# columns: the regime of the test spikes (each regime's own test split of the same seed); the mean over seeds.
 
 # %%
 cvs = classify.run_regimes(datasets, cfg | {"extended": []}, seed=seed, device=rt.device)  # 03's cached networks
@@ -98,6 +107,7 @@ for task, M in cross.items():
     for ra in REGIMES:
         for rb in REGIMES:
             metrics[results.key(task, "cnn", "accuracy", split=f"{ra}-to-{rb}")] = float(M.loc[ra, rb])
+            metrics[results.key(task, "cnn", "accuracy_sd", split=f"{ra}-to-{rb}")] = float(M.attrs["sd"].loc[ra, rb])
 plots.plot_cross_regime(cross)
 plt.tight_layout()
 plt.show()
@@ -112,9 +122,11 @@ plt.show()
 c = cross["mtype"]
 n0 = noise[(noise.task == "mtype") & (noise["noise (uV rms)"] == 0)]["accuracy"].iloc[0]
 n20 = noise[(noise.task == "mtype") & (noise["noise (uV rms)"] == max(noise_levels))]["accuracy"].iloc[0]
+sd = c.attrs["sd"]
 display(Markdown(
-    f"m-type: trained on `norot`, tested on `3drot`: {c.loc['norot', '3drot']:.3f}; trained on `3drot`, tested on "
-    f"`norot`: {c.loc['3drot', 'norot']:.3f} (diagonal: {', '.join(f'{c.loc[r, r]:.3f}' for r in REGIMES)}). "
+    f"m-type: trained on `norot`, tested on `3drot`: {c.loc['norot', '3drot']:.3f} ± {sd.loc['norot', '3drot']:.3f}; "
+    f"trained on `3drot`, tested on `norot`: {c.loc['3drot', 'norot']:.3f} ± {sd.loc['3drot', 'norot']:.3f} "
+    f"(mean ± sd over {cfg['n_seeds']} seeds; diagonal: {', '.join(f'{c.loc[r, r]:.3f}' for r in REGIMES)}). "
     f"With {max(noise_levels):g} uV rms noise the m-type accuracy in `{noise_regime}` goes from {n0:.3f} to "
     f"{n20:.3f}. "
     f"Held-out positions (m-type, `3drot`): {held.loc[('mtype', '3drot'), 'held-out positions']:.3f} against "
@@ -124,6 +136,7 @@ display(Markdown(
 results.write_results("mea", "04_generalisation", metrics,
                       parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
                                       n_per_cell=cfg["n_per_cell"], cells=cells, threads=rt.threads,
-                                      noise_levels=noise_levels, noise_regime=noise_regime,
+                                      n_seeds=cfg["n_seeds"], n_seeds_generalisation=cfg["n_seeds_generalisation"],
+                                      max_steps=cfg["max_steps"], noise_levels=noise_levels, noise_regime=noise_regime,
                                       noise_per_cell=noise_per_cell),
                       data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})

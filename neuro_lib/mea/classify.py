@@ -12,6 +12,12 @@ redraw the random part with ``seed + repeat``; :func:`neuro_lib.evaluation.cross
 
 **Per-cell scores** are the CV's test groups (``groups`` = each spike's m-type), which give the paper's Tables II and
 III (:func:`per_cell_table`).
+
+**Seeds and comparisons.** With ``n_seeds`` repeats every number is a mean over seeds with its sd; a comparison of
+two networks on the same splits (the four-channel against the paper's two-channel CNN, :func:`paired_comparisons`)
+is the paired difference over the seeds with the corrected resampled t-test's 95% interval
+(:func:`neuro_lib.evaluation.paired_difference`; Nadeau & Bengio 2003: each repeat is a random 80/20 split of the
+same spikes, the setting that test was made for).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from .. import evaluation, results
 from .cells import cell_mtype, is_excitatory
@@ -26,7 +33,8 @@ from .cnn import CHANNELS, CachedFit, MEACNNClassifier
 
 __all__ = ["TASKS", "MODELS", "labels", "split_spikes", "split_by_position", "cnn_estimators",
            "cross_validate_dataset", "per_cell_table", "cv_metrics", "run_regimes", "accuracy_table",
-           "within_class_errors", "cross_regime", "heldout_positions", "noise_experiment"]
+           "paired_comparisons", "describe_difference", "within_class_errors", "CappedSteps",
+           "training_step_memory", "cross_regime", "heldout_positions", "noise_experiment"]
 
 TASKS = ("binary", "mtype")
 MODELS = tuple(CHANNELS)
@@ -74,18 +82,48 @@ def split_by_position(ds, *, axis: int = 2, test_above: float = 35.0, val: float
 
 
 def cnn_estimators(models=("cnn",), *, epochs: int, patience: int | None, device: str = "auto",
-                   progress: bool = True, tag: str = "mea") -> dict[str, CachedFit]:
+                   progress: bool = True, tag: str = "mea", max_steps: int | None = None) -> dict:
     """``{name: CachedFit(MEACNNClassifier(channels=CHANNELS[name], ...))}`` for the named models (``"cnn"``: the
     paper's amplitude + width network; ``"cnn_4ch"``: with the negative-peak and trough-delay images). ``tag`` names
-    the cache files. Raises ``ValueError`` for an unknown model."""
+    the cache files; with ``max_steps`` they are :class:`CappedSteps` instead (uncached). Raises ``ValueError`` for
+    an unknown model."""
     bad = [m for m in models if m not in CHANNELS]
     if bad:
         raise ValueError(f"unknown MEA model(s) {bad}; expected some of {list(CHANNELS)}")
-    return {m: CachedFit(MEACNNClassifier(channels=CHANNELS[m], epochs=epochs, patience=patience, device=device,
-                                          progress=progress), name=f"{tag}-{m}") for m in models}
+    out = {}
+    for m in models:
+        net = MEACNNClassifier(channels=CHANNELS[m], epochs=epochs, patience=patience, device=device,
+                               progress=progress)
+        out[m] = CachedFit(net, name=f"{tag}-{m}") if max_steps is None else CappedSteps(net, max_steps)
+    return out
 
 
-def _keep_model(est, split) -> dict:
+class CappedSteps(ClassifierMixin, BaseEstimator):
+    """``estimator`` (a torch classifier with ``epochs`` and ``batch_size``) trained for at most ``max_steps``
+    optimisation steps: one epoch on ``max_steps * batch_size`` training samples drawn at random (seeded by its
+    ``random_state``), never cached. A check that a configuration runs (the ``gpu_profile`` tests), not a result.
+    After ``fit``: ``estimator_``, ``classes_``."""
+
+    def __init__(self, estimator, max_steps: int = 2):
+        self.estimator = estimator
+        self.max_steps = max_steps
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        est = clone(self.estimator).set_params(epochs=1)
+        n = int(self.max_steps) * int(est.batch_size)
+        idx = np.sort(np.random.default_rng(est.random_state).permutation(len(y))[:n])
+        self.estimator_ = est.fit(np.asarray(X)[idx], np.asarray(y)[idx], X_val=X_val, y_val=y_val)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+
+def _keep_model(est, split) -> dict:  # the fitted network inside CachedFit / CappedSteps
     return {"model": est.estimator_}
 
 
@@ -100,8 +138,8 @@ def _cross_validate(estimators, X, y, splits, *, seed, groups=None, progress=Tru
 
 
 def cross_validate_dataset(ds, task: str, splits, models=("cnn",), *, seed: int = 0, epochs: int = 30,
-                           patience: int | None = 8, device: str = "auto", progress: bool = True
-                           ) -> dict[str, evaluation.CVResult]:
+                           patience: int | None = 8, device: str = "auto", progress: bool = True,
+                           max_steps: int | None = None) -> dict[str, evaluation.CVResult]:
     """Cross-validate the named CNNs (:func:`cnn_estimators`) on dataset ``ds`` for ``task`` over ``splits``.
 
     ``X`` is the four feature images (n, 4, 10, 10); test spikes are also scored per m-type (the cell: groups of the
@@ -109,7 +147,7 @@ def cross_validate_dataset(ds, task: str, splits, models=("cnn",), *, seed: int 
     """
     y, _ = labels(ds, task)
     ests = cnn_estimators(models, epochs=epochs, patience=patience, device=device, progress=progress,
-                          tag=f"{task}-{ds.regime}")
+                          tag=f"{task}-{ds.regime}", max_steps=max_steps)
     return _cross_validate(ests, ds.images(range(ds.features.shape[1])), y, splits, seed=seed, groups=ds.mtype,
                            progress=progress, desc=f"{task} {ds.regime}")
 
@@ -151,16 +189,37 @@ def cv_metrics(cv: evaluation.CVResult, task: str, model: str, split: str, ds=No
 def run_regimes(datasets: dict, cfg: dict, *, seed: int = 0, device: str = "auto", progress: bool = True
                 ) -> dict[tuple[str, str], dict[str, evaluation.CVResult]]:
     """``03_classify``'s experiment: for each task and regime, the paper's CNN (and, in ``cfg["extended"]``
-    regimes, the four-channel one) on :func:`split_spikes` (``cfg["n_seeds"]`` repeats, default 1). Returns
+    regimes, the four-channel one) on :func:`split_spikes` with ``cfg["n_seeds"]`` seeds. Returns
     ``{(task, regime): {model: CVResult}}``."""
     out = {}
     for task in TASKS:
         for r, ds in datasets.items():
             models = MODELS if r in cfg["extended"] else ("cnn",)
-            splits = split_spikes(ds, seed=seed, n_repeats=int(cfg.get("n_seeds", 1)))
-            out[(task, r)] = cross_validate_dataset(ds, task, splits, models, seed=seed, epochs=cfg["epochs"],
-                                                    patience=cfg["patience"], device=device, progress=progress)
+            splits = split_spikes(ds, seed=seed, n_repeats=int(cfg["n_seeds"]))
+            out[(task, r)] = cross_validate_dataset(ds, task, splits, models, seed=seed, **_fit_kw(cfg, device),
+                                                    progress=progress)
     return out
+
+
+def _fit_kw(cfg: dict, device: str) -> dict:
+    return dict(epochs=cfg["epochs"], patience=cfg["patience"], device=device, max_steps=cfg.get("max_steps"))
+
+
+def paired_comparisons(cvs: dict, a: str = "cnn_4ch", b: str = "cnn") -> dict[tuple, evaluation.PairedDifference]:
+    """``a - b`` in accuracy over the same seeds' splits, for every (task, regime) of :func:`run_regimes` where both
+    were trained: ``{(task, regime): PairedDifference}`` (no interval with a single seed)."""
+    return {k: evaluation.paired_difference(by[a], by[b], "accuracy") for k, by in cvs.items() if a in by and b in by}
+
+
+def describe_difference(d: evaluation.PairedDifference) -> str:
+    """``d`` in words: its mean and interval, then whether the interval shows ``a`` better, worse or neither."""
+    if not np.isfinite(d.lo):
+        verdict = "one seed: no interval, no claim"
+    elif d.significant:
+        verdict = f"{d.a} {'better' if d.mean > 0 else 'worse'}: the interval excludes 0"
+    else:
+        verdict = "no difference shown: the interval includes 0"
+    return f"{d} ({verdict})."
 
 
 def accuracy_table(cvs: dict, paper: dict[str, float] | None = None) -> pd.DataFrame:
@@ -189,18 +248,21 @@ def within_class_errors(cv: evaluation.CVResult, cells) -> tuple[float, int]:
 
 
 def cross_regime(cvs: dict, datasets: dict, task: str) -> pd.DataFrame:
-    """Accuracy of the network trained on regime ``a`` (its :func:`run_regimes` fit of each split) on regime
-    ``b``'s test spikes of the same split; the mean over splits. Rows: trained on; columns: tested on."""
+    """Accuracy of the network trained on regime ``a`` (its :func:`run_regimes` fit of each seed) on regime ``b``'s
+    test spikes of the same seed's split; the mean over seeds, and their sd in ``.attrs["sd"]`` (a DataFrame of the
+    same shape). Rows: trained on; columns: tested on."""
     regs = list(datasets)
     M = pd.DataFrame(index=pd.Index(regs, name="trained on"), columns=pd.Index(regs, name="tested on"), dtype=float)
+    sd = M.copy()
     for ra in regs:
         cv = cvs[(task, ra)]["cnn"]
         for rb in regs:
             dsb = datasets[rb]
             y, X = labels(dsb, task)[0], dsb.images(range(dsb.features.shape[1]))
             tests = [s.test for s in cvs[(task, rb)]["cnn"].splits]
-            M.loc[ra, rb] = float(np.mean([(model.predict(X[te]) == y[te]).mean()
-                                           for model, te in zip(cv.extras["model"], tests)]))
+            acc = [(model.predict(X[te]) == y[te]).mean() for model, te in zip(cv.extras["model"], tests)]
+            M.loc[ra, rb], sd.loc[ra, rb] = float(np.mean(acc)), float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
+    M.attrs["sd"] = sd
     return M
 
 
@@ -210,8 +272,8 @@ def heldout_positions(datasets: dict, cfg: dict, regimes=("norot", "3drot"), *, 
     beside the random split of ``03_classify`` (the same cached networks). Returns ``(table, {(task, regime):
     CVResult of the held-out split})``."""
     rows, cvs = [], {}
-    n = int(cfg.get("n_seeds", 1))
-    kw = dict(seed=seed, epochs=cfg["epochs"], patience=cfg["patience"], device=device, progress=progress)
+    n = int(cfg["n_seeds_generalisation"])
+    kw = dict(seed=seed, progress=progress, **_fit_kw(cfg, device))
     for task in TASKS:
         for r in regimes:
             ds = datasets[r]
@@ -236,15 +298,64 @@ def noise_experiment(ds, levels, cfg: dict, *, seed: int = 0, device: str = "aut
     idx, noisy = noisy_features(ds, levels, n_per_cell=cfg["noise_per_cell"], seed=seed, progress=progress)
     side = int(round(np.sqrt(ds.features.shape[-1])))
     feats = {0.0: ds.features[idx]} | {float(k): v for k, v in noisy.items()}
-    splits = split_spikes(ds.cell[idx], seed=seed, n_repeats=int(cfg.get("n_seeds", 1)))
+    splits = split_spikes(ds.cell[idx], seed=seed, n_repeats=int(cfg["n_seeds_generalisation"]))
     rows, cvs = [], {}
     for task in TASKS:
         y = labels(ds, task)[0][idx]
         for lvl, F in feats.items():
-            ests = cnn_estimators(("cnn",), epochs=cfg["epochs"], patience=cfg["patience"], device=device,
-                                  progress=progress, tag=f"{task}-{ds.regime}-noise{lvl:g}")
+            ests = cnn_estimators(("cnn",), progress=progress, tag=f"{task}-{ds.regime}-noise{lvl:g}",
+                                  **_fit_kw(cfg, device))
             X = F.reshape(len(idx), F.shape[1], side, side)
             cv = _cross_validate(ests, X, y, splits, seed=seed, progress=progress, desc=f"{task} noise {lvl:g}")
             cvs[(task, lvl)] = cv["cnn"]
             rows.append({"task": task, "noise (uV rms)": lvl, "accuracy": cv["cnn"].summary()["accuracy"]})
     return pd.DataFrame(rows), cvs
+
+
+def training_step_memory(channels: int = 2, n_classes: int = 13, batch_size: int = 128, *, repeats: int = 3) -> dict:
+    """Parameters and memory of one training step (forward, cross-entropy, backward, Adam update) of the MEA CNN
+    (:class:`neuro_lib.models.mea_cnn.MEACNN`) on a batch of ``batch_size`` images, measured on the CPU.
+
+    Returns ``{"parameters", "persistent_bytes", "peak_bytes"}``: ``persistent_bytes`` counts the storages of the
+    weights, buffers, gradients, Adam's two moment estimates and the batch after a first step (exact);
+    ``peak_bytes`` is the largest total of live tensors over one further step in ``torch.profiler``'s memory
+    timeline (``export_memory_timeline``, all categories), the largest over ``repeats`` steps (the profiler
+    attributes tensors made before it started unevenly, so single readings differ by ~2 MB). On a GPU the CUDA
+    context and cuDNN workspaces come on top.
+    """
+    import json
+    import tempfile
+
+    import torch
+    from torch import nn
+    from torch.profiler import ProfilerActivity, profile
+
+    from ..models.mea_cnn import MEACNN
+
+    torch.manual_seed(0)
+    model = MEACNN(n_classes, in_channels=channels)
+    opt = torch.optim.Adam(model.parameters())
+    x, y = torch.randn(batch_size, channels, 10, 10), torch.randint(0, n_classes, (batch_size,))
+
+    def step():
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    tensors = [*model.parameters(), *model.buffers(), *(p.grad for p in model.parameters()), x, y,
+               *(v for st in opt.state.values() for v in st.values() if torch.is_tensor(v) and v.ndim)]
+    persistent = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
+    peak = 0
+    for _ in range(repeats):
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
+                     with_stack=True) as prof:
+            step()
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)   # deprecated in favour of CUDA-only memory snapshots
+            prof.export_memory_timeline(f"{tmp}/m.json", device="cpu")
+            _, sizes = json.loads(open(f"{tmp}/m.json").read())
+        peak = max(peak, int(np.asarray(sizes).sum(axis=1).max()))
+    return {"parameters": int(sum(p.numel() for p in model.parameters())), "persistent_bytes": int(persistent),
+            "peak_bytes": peak}
