@@ -212,16 +212,20 @@ def test_chapter_threads_and_numba_cache_under_neuro_lib_cache(tmp_path):
     assert out.stdout.strip() == str(tmp_path / "numba")
 
 
-def test_capped_fit_takes_max_steps_and_is_not_cached(tmp_cache):
-    from neuro_lib.mea.classify import CappedSteps, cnn_estimators
+def test_max_steps_caps_the_optimisation_steps(tmp_cache):
+    from neuro_lib.mea.classify import cnn_estimators
 
     X, y = _images(90)
-    est = cnn_estimators(("cnn",), epochs=50, patience=5, device="cpu", progress=False, max_steps=2)["cnn"]
-    assert isinstance(est, CappedSteps)
-    est.set_params(estimator__batch_size=8).fit(X, y, X_val=X[:9], y_val=y[:9])
-    assert len(est.estimator_.history_.train_loss) == 1 and len(est.classes_) == 3    # one epoch of 2 batches of 8
-    assert est.predict_proba(X[:4]).shape == (4, 3)
-    assert not (tmp_cache / "mea" / "models").exists()
+    kw = dict(epochs=50, patience=None, device="cpu", progress=False)
+    capped = cnn_estimators(("cnn",), max_steps=2, **kw)["cnn"].set_params(estimator__batch_size=8)
+    net = clone(capped.estimator).fit(X, y, X_val=X[:9], y_val=y[:9])
+    assert len(net.history_.train_loss) == 1                          # 2 of the first epoch's 12 batches of 8
+    assert len(net.classes_) == 3 and net.predict_proba(X[:4]).shape == (4, 3)
+    full = clone(capped.estimator).set_params(max_steps=None, epochs=1).fit(X, y, X_val=X[:9], y_val=y[:9])
+    w = [next(iter(e.module_.parameters())).detach().numpy() for e in (net, full)]
+    assert not np.allclose(*w)                                        # the capped fit stopped inside the epoch
+    assert capped.cache_key(X, y)["params"]["max_steps"] == 2         # never read for an uncapped fit
+    assert capped.fit(X, y, X_val=X[:9], y_val=y[:9]).estimator_.max_steps == 2
 
 
 def test_training_step_memory_counts_the_paper_network():
@@ -231,3 +235,17 @@ def test_training_step_memory_counts_the_paper_network():
     assert m["parameters"] == 2 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 576 * 1024 + 1024 + 1024 * 13 + 13
     assert m["persistent_bytes"] >= 4 * 4 * m["parameters"]     # weights, gradients, Adam's two moments, float32
     assert m["peak_bytes"] > m["persistent_bytes"]              # the step's activations come on top
+
+
+def test_describe_difference_claims_only_what_the_interval_shows():
+    from neuro_lib.evaluation import PairedDifference
+    from neuro_lib.mea.classify import describe_difference
+
+    def d(mean, lo, hi, n=3):
+        return describe_difference(PairedDifference("cnn_4ch", "cnn", "accuracy", mean, lo, hi, 0.04, n))
+
+    assert "cnn_4ch better: the interval excludes 0" in d(0.087, 0.011, 0.164)
+    assert "cnn_4ch worse" in d(-0.05, -0.09, -0.01)
+    assert "no difference shown" in d(0.02, -0.01, 0.05)
+    assert "no claim" in d(0.02, np.nan, np.nan, n=1)
+    assert "no width" in d(0.0023, 0.0023, 0.0023) and "better" not in d(0.0023, 0.0023, 0.0023)

@@ -24,9 +24,9 @@
 # at random, stratified by cell, 70% train / 10% validation / 20% test. A test spike is a new position, rotation and
 # spike of a cell the network has seen; generalisation to new positions is the subject of the next page.
 #
-# **Seeds.** One training run of these networks is not a result: the m-type accuracy in `3drot` moved from 0.777 to
-# 0.705 between two machines with one seed. Each network is therefore trained over `n_seeds` seeds (3 in the CPU
-# profile, 5 in the GPU profile): seed `j` draws a new 70/10/20 split of the spikes and a new initialisation and
+# **Seeds.** One training run of these networks is not a result: with a single seed, the m-type accuracy in `3drot`
+# moved by several points between two machines. Each network is therefore trained over `n_seeds` seeds (3 in the
+# CPU profile, 5 in the GPU profile): seed `j` draws a new 70/10/20 split of the spikes and a new initialisation and
 # batch order (`seed + j`). Every accuracy below is the mean over seeds, with its sd.
 #
 # **Beyond the paper.** The same network with four input channels: amplitude, width, the negative-peak value and the

@@ -25,8 +25,8 @@
 #
 # **Seeds.** The held-out-position and noise networks are trained over `n_seeds_generalisation` seeds (one in the
 # CPU profile, to keep the chapter's time; five in the GPU profile); the cross-regime matrix reuses the previous
-# page's networks, all `n_seeds` of them. The previous page's sd over seeds (about 0.01 for the m-type task) is the
-# scale to read single-seed differences against; the effects below are far larger.
+# page's networks, all `n_seeds` of them, and shows their sd over seeds: the scale to read the single-seed
+# numbers of parts 1 and 2 against.
 
 # %% tags=["parameters"]
 profile = "cpu"

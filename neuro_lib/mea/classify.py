@@ -25,7 +25,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from .. import evaluation, results
 from .cells import cell_mtype, is_excitatory
@@ -33,7 +32,7 @@ from .cnn import CHANNELS, CachedFit, MEACNNClassifier
 
 __all__ = ["TASKS", "MODELS", "labels", "split_spikes", "split_by_position", "cnn_estimators",
            "cross_validate_dataset", "per_cell_table", "cv_metrics", "run_regimes", "accuracy_table",
-           "paired_comparisons", "describe_difference", "within_class_errors", "CappedSteps",
+           "paired_comparisons", "describe_difference", "within_class_errors",
            "training_step_memory", "cross_regime", "heldout_positions", "noise_experiment"]
 
 TASKS = ("binary", "mtype")
@@ -82,48 +81,20 @@ def split_by_position(ds, *, axis: int = 2, test_above: float = 35.0, val: float
 
 
 def cnn_estimators(models=("cnn",), *, epochs: int, patience: int | None, device: str = "auto",
-                   progress: bool = True, tag: str = "mea", max_steps: int | None = None) -> dict:
+                   progress: bool = True, tag: str = "mea", max_steps: int | None = None) -> dict[str, CachedFit]:
     """``{name: CachedFit(MEACNNClassifier(channels=CHANNELS[name], ...))}`` for the named models (``"cnn"``: the
     paper's amplitude + width network; ``"cnn_4ch"``: with the negative-peak and trough-delay images). ``tag`` names
-    the cache files; with ``max_steps`` they are :class:`CappedSteps` instead (uncached). Raises ``ValueError`` for
-    an unknown model."""
+    the cache files; ``max_steps`` caps each network's optimisation steps (a check that a configuration runs, the
+    ``gpu_profile`` tests; part of the cache key). Raises ``ValueError`` for an unknown model."""
     bad = [m for m in models if m not in CHANNELS]
     if bad:
         raise ValueError(f"unknown MEA model(s) {bad}; expected some of {list(CHANNELS)}")
-    out = {}
-    for m in models:
-        net = MEACNNClassifier(channels=CHANNELS[m], epochs=epochs, patience=patience, device=device,
-                               progress=progress)
-        out[m] = CachedFit(net, name=f"{tag}-{m}") if max_steps is None else CappedSteps(net, max_steps)
-    return out
+    return {m: CachedFit(MEACNNClassifier(channels=CHANNELS[m], epochs=epochs, patience=patience, device=device,
+                                          progress=progress, max_steps=max_steps), name=f"{tag}-{m}")
+            for m in models}
 
 
-class CappedSteps(ClassifierMixin, BaseEstimator):
-    """``estimator`` (a torch classifier with ``epochs`` and ``batch_size``) trained for at most ``max_steps``
-    optimisation steps: one epoch on ``max_steps * batch_size`` training samples drawn at random (seeded by its
-    ``random_state``), never cached. A check that a configuration runs (the ``gpu_profile`` tests), not a result.
-    After ``fit``: ``estimator_``, ``classes_``."""
-
-    def __init__(self, estimator, max_steps: int = 2):
-        self.estimator = estimator
-        self.max_steps = max_steps
-
-    def fit(self, X, y, X_val=None, y_val=None):
-        est = clone(self.estimator).set_params(epochs=1)
-        n = int(self.max_steps) * int(est.batch_size)
-        idx = np.sort(np.random.default_rng(est.random_state).permutation(len(y))[:n])
-        self.estimator_ = est.fit(np.asarray(X)[idx], np.asarray(y)[idx], X_val=X_val, y_val=y_val)
-        self.classes_ = self.estimator_.classes_
-        return self
-
-    def predict_proba(self, X):
-        return self.estimator_.predict_proba(X)
-
-    def predict(self, X):
-        return self.estimator_.predict(X)
-
-
-def _keep_model(est, split) -> dict:  # the fitted network inside CachedFit / CappedSteps
+def _keep_model(est, split) -> dict:  # the fitted network inside CachedFit
     return {"model": est.estimator_}
 
 
@@ -215,6 +186,9 @@ def describe_difference(d: evaluation.PairedDifference) -> str:
     """``d`` in words: its mean and interval, then whether the interval shows ``a`` better, worse or neither."""
     if not np.isfinite(d.lo):
         verdict = "one seed: no interval, no claim"
+    elif d.hi - d.lo < 1e-12:
+        verdict = (f"every seed gave the same difference, so the interval has no width; {d.n_splits} seeds say "
+                   "nothing about its spread")
     elif d.significant:
         verdict = f"{d.a} {'better' if d.mean > 0 else 'worse'}: the interval excludes 0"
     else:

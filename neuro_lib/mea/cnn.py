@@ -38,7 +38,9 @@ class MEACNNClassifier(TorchClassifier):
     Parameters: ``channels`` (indices of the feature images fed to the network), ``epochs`` (at most), ``lr``
     (Adam), ``batch_size``, ``patience`` (epochs without a better validation accuracy before stopping; ``None``
     never stops), ``dropout`` (probability of dropping a unit of the dense layer; the paper's "0.7" read as a keep
-    probability), ``random_state``, ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``), ``progress`` (a bar per fit).
+    probability), ``random_state``, ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``), ``progress`` (a bar per fit),
+    ``max_steps`` (``None``, or a cap on the optimisation steps in all, :func:`neuro_lib.training.fit`'s: the
+    ``gpu_profile`` tests run the gpu configuration on a CPU with 2).
 
     ``fit`` / ``predict_proba`` take ``X`` (n, n_features >= max(channels) + 1, side, side), any real dtype; raise
     ``ValueError`` naming the expected shape otherwise.
@@ -46,7 +48,7 @@ class MEACNNClassifier(TorchClassifier):
 
     def __init__(self, channels=(0, 1), epochs: int = 30, lr: float = 1e-3, batch_size: int = 128,
                  patience: int | None = 8, dropout: float = 0.3, random_state: int = 0, device: str = "auto",
-                 progress: bool = False):
+                 progress: bool = False, max_steps: int | None = None):
         self.channels = channels
         self.epochs = epochs
         self.lr = lr
@@ -56,6 +58,7 @@ class MEACNNClassifier(TorchClassifier):
         self.random_state = random_state
         self.device = device
         self.progress = progress
+        self.max_steps = max_steps
 
     def _array(self, X) -> np.ndarray:
         """The chosen channels of ``X`` as a C-contiguous float32 array (n, len(channels), side, side)."""
@@ -100,7 +103,7 @@ class MEACNNClassifier(TorchClassifier):
         return fit(module, (Xtr, np.asarray(y, dtype=np.int64)), val, loss_fn=nn.CrossEntropyLoss(),
                    epochs=int(self.epochs), lr=self.lr, batch_size=int(self.batch_size), seed=int(self.random_state),
                    device=self._device(), patience=self.patience, val_score=val_score, progress=self.progress,
-                   desc="MEA CNN")
+                   desc="MEA CNN", max_steps=self.max_steps)
 
 
 def _digest(a) -> dict | None:
