@@ -18,6 +18,8 @@ from neuro_lib.mea.classify import (cross_validate_dataset, cv_metrics, per_cell
                                     split_spikes)
 from neuro_lib.mea.cnn import CachedFit, MEACNNClassifier
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # as the chapter trains (threads in its profiles)
+
 CELLS = ["L5_BP_bAC217_1", "L5_MC_bAC217_1", "L5_UTPC_cADpyr232_1"]
 
 
