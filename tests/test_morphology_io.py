@@ -271,19 +271,22 @@ def test_mtype_and_zhang12_tasks(data_mirror):
 
 
 def test_splits_are_cell_level_stratified_and_seeded(two_class):
+    from neuro_lib import evaluation
     from neuro_lib.morphology import data
 
     df = two_class
     sp = data.splits(df, seed=0)
-    test_all = np.concatenate([f.test for f in sp.cv])
+    assert all(isinstance(s, evaluation.Split) for s in sp) and [s.fold for s in sp] == list(range(5))
+    test_all = np.concatenate([s.test for s in sp])
     assert sorted(test_all.tolist()) == list(range(len(df)))  # each cell tested once
-    for f in sp.cv:
-        assert not (set(f.train) & set(f.test)) and not (set(f.val) & set(f.test)) and not (set(f.train) & set(f.val))
-        frac = (df["label"].iloc[f.test] == "principal").mean()
+    for s in sp:
+        frac = (df["label"].iloc[s.test] == "principal").mean()
         assert abs(frac - (df["label"] == "principal").mean()) < 0.03
-    p = sp.paper
+        assert abs(len(s.val) / (len(s.train) + len(s.val)) - 1 / 9) < 0.01
+    # the same folds as the book's kfold_splits (the chapter's own rule only differs for tiny classes)
+    assert sp == evaluation.kfold_splits(df["label"].to_numpy(), 5, seed=0, val_fraction=1 / 9)
+    p = data.paper_split(df, seed=0)
     assert abs(len(p.train) / len(df) - 0.8) < 0.01 and abs(len(p.test) / len(df) - 0.1) < 0.01
-    again = data.splits(df, seed=0)
-    assert all(np.array_equal(a.test, b.test) for a, b in zip(sp.cv, again.cv))
+    assert data.splits(df, seed=0) == sp
     other = data.splits(df, seed=1)
-    assert not np.array_equal(sp.cv[0].test, other.cv[0].test)
+    assert not np.array_equal(sp[0].test, other[0].test)

@@ -30,7 +30,8 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["SWC", "SWCError", "read_swc", "load_swc", "parse_swc", "write_swc", "to_neurom", "load_directory", "LoadReport",
+__all__ = ["SWC", "SWCError", "read_swc", "load_swc", "file_key", "parse_swc", "write_swc", "to_neurom",
+           "load_directory", "LoadReport",
            "SWC_TYPES"]
 
 #: SWC type codes (Cannon et al. 1998); codes above 4 are "custom" and are kept as they are.
@@ -142,6 +143,12 @@ def load_swc(path: str | os.PathLike) -> SWC:
     files carry disconnected axon pieces as extra roots; they are dropped and counted in ``n_skipped``). Raises
     :class:`SWCError` for a malformed file (a handful in the mirror: negative radius, no soma)."""
     return read_swc(path, drop_fragments=True)
+
+
+def file_key(paths) -> list:
+    """What a per-file cache of ``paths`` is keyed by: each path with its size and modification time (a changed
+    file is read again)."""
+    return [[str(p), os.path.getsize(p), int(os.path.getmtime(p))] for p in paths]
 
 
 def _data_lines(text: str) -> tuple[list[str], list[int]]:
