@@ -46,7 +46,7 @@ __all__ = ["ProjectionCNN", "LSTMClassifier", "TreeLSTMClassifier", "data_digest
 
 #: modules whose source a cached fit depends on (besides this one)
 _FIT_CODE = ("neuro_lib.estimators", "neuro_lib.training", "neuro_lib.models.resnet", "neuro_lib.models.lstm",
-             "neuro_lib.models.tree_lstm", "neuro_lib.models.fusion", "neuro_lib.morphology.projections",
+             "neuro_lib.models.tree_lstm", "neuro_lib.morphology.projections",
              "neuro_lib.morphology.tree")
 _NOT_KEYED = ("device", "progress", "cache")
 
