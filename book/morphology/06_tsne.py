@@ -68,11 +68,12 @@ display(Markdown(f"{len(df)} cells; fused features {fused.shape[1]}-d, hand feat
 # %% [markdown]
 # ## Two maps
 # Left: t-SNE of the 640-d fused features; right: of the 19 hand features (both z-scored first, perplexity
-# `perplexity`, PCA initialisation, seeded). Colour: the cell's class; marker: its source archive.
+# `perplexity`, PCA initialisation, seeded, `threads` OpenMP threads: the map depends on their number). Colour: the
+# cell's class; marker: its source archive.
 
 # %%
-emb = {"fused 640-d": evaluation.tsne(fused, seed=seed, perplexity=perplexity),
-       "hand 19-d": evaluation.tsne(hand, seed=seed, perplexity=perplexity)}
+emb = {"fused 640-d": experiment.embed(fused, seed=seed, perplexity=perplexity, threads=rt.threads),
+       "hand 19-d": experiment.embed(hand, seed=seed, perplexity=perplexity, threads=rt.threads)}
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 for ax, (name, e) in zip(axes, emb.items()):
     evaluation.plot_embedding(e, df["label"].to_numpy(), markers=df["archive"].str.replace(".tar.xz", "").to_numpy(),

@@ -31,7 +31,13 @@ from __future__ import annotations
 
 from .. import profiles
 
-__all__ = ["PROFILE_SETTINGS", "MODEL_SETTINGS", "settings", "virtual_settings"]
+__all__ = ["PROFILE_SETTINGS", "MODEL_SETTINGS", "TARGETS", "settings", "virtual_settings"]
+
+#: the chapter's targets (ours, not the paper's; the paper's numbers are in ``data/paper_numbers/morphology.yml``):
+#: ``rat_s1_2class_accuracy``, the 5-fold accuracy on task (a) the fusion page measures every model against;
+#: ``lmeasure_rel_diff``, the largest per-feature median relative difference to L-Measure the features page accepts
+#: for the length and count features (a fraction)
+TARGETS = {"rat_s1_2class_accuracy": 0.97, "lmeasure_rel_diff": 0.05}
 
 PROFILE_SETTINGS = {
     "smoke": dict(n_per_class=12, tree_epochs=1, lstm_epochs=1, patience=1, max_len=200, cnn_epochs=1,

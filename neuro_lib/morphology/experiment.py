@@ -34,7 +34,7 @@ from .svm import svm_pipeline
 from .views import OnView
 
 __all__ = ["MODEL_NAMES", "chapter_models", "unwrap", "keep_history", "keep_features", "out_of_fold",
-           "has_apical", "atypical_cells", "separation", "results_entries"]
+           "has_apical", "atypical_cells", "embed", "separation", "results_entries"]
 
 MODEL_NAMES = {"svm": "SVM (20 features)", "cnn": "CNN (ResNet18)", "lstm": "LSTM", "tree_lstm": "Tree-LSTM",
                "fusion_mlp": "Multi, 3-layer head on the 640-d features (the paper's head)",
@@ -125,6 +125,19 @@ def atypical_cells(trees, y, principal: str = "principal") -> np.ndarray:
     """(n,) bool: cells whose SWC typing points away from their label, an interneuron with apical-typed nodes or a
     principal cell without any (``y`` the labels, ``trees`` their reduced trees)."""
     return has_apical(trees) != (np.asarray(y) == principal)
+
+
+def embed(features: np.ndarray, *, seed: int = 0, perplexity: float = 30.0, threads: int = 1) -> np.ndarray:
+    """(n, 2) t-SNE embedding of ``features`` (n, d) (:func:`neuro_lib.evaluation.tsne`) computed with ``threads``
+    OpenMP threads (threadpoolctl). scikit-learn's Barnes-Hut gradient sums over threads, so the embedding depends
+    on their number; torch's ``set_num_threads`` reaches scikit-learn's OpenMP runtime only when torch was imported
+    first (they then share it), so without this the same page gave different maps depending on import order."""
+    from threadpoolctl import threadpool_limits
+
+    from ..evaluation import tsne
+
+    with threadpool_limits(limits=int(threads), user_api="openmp"):
+        return tsne(features, seed=seed, perplexity=perplexity)
 
 
 def separation(features: np.ndarray, embedding: np.ndarray, y) -> dict[str, float]:
