@@ -30,6 +30,8 @@ image_size = None      # projection image side in pixels (the paper: 224)
 max_len = None         # longest LSTM sequence (the paper: 1,500)
 fusion_head = None     # "late": logistic regression on the branches' logits; "val"/"train": the 3-layer head
 threads = None         # torch CPU threads
+n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
+max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
 
 # %%
 import time
@@ -45,7 +47,8 @@ from neuro_lib.morphology import chapter, experiment
 from neuro_lib.morphology import data as mdata
 
 cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, cnn_epochs=cnn_epochs,
-                       image_size=image_size, max_len=max_len, fusion_head=fusion_head, threads=threads)
+                       image_size=image_size, max_len=max_len, fusion_head=fusion_head, threads=threads,
+                       n_per_class=n_per_class, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 paper = results.paper_numbers("morphology")
 TASK = "rat_s1_2class"

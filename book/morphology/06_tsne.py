@@ -29,6 +29,8 @@ tree_epochs = None     # the branches' settings (None: the profile's default; th
 cnn_epochs = None
 image_size = None
 perplexity = 30.0
+n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
+max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
 
 # %%
 import warnings
@@ -45,7 +47,7 @@ from neuro_lib.morphology import data as mdata
 from neuro_lib.morphology.svm import signed_log
 
 cfg = chapter.settings(profile, tree_epochs=tree_epochs, cnn_epochs=cnn_epochs, image_size=image_size,
-                       threads=threads)
+                       threads=threads, n_per_class=n_per_class, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 warnings.filterwarnings("ignore", category=UserWarning)
 

@@ -46,28 +46,31 @@ def chapter_models(cfg: Mapping, *, device: str = "cpu", cache: bool = True,
                    names: Iterable[str] | None = None) -> dict:
     """``{name: estimator}`` of the chapter (see the module docstring), configured by the settings ``cfg``
     (``tree_epochs``, ``lstm_epochs``, ``patience``, ``max_len``, ``cnn_epochs``, ``cnn_patience``, ``lr_conv``,
-    ``lr_head``, ``cnn_degrees``, ``cnn_batch_size``, ``pretrain_epochs``, ``fusion_head``), the networks on
+    ``lr_head``, ``cnn_degrees``, ``cnn_batch_size``, ``pretrain_epochs``, ``fusion_head``, and ``max_steps`` (cap
+    on every network fit's optimisation steps; absent or None: no cap)), the networks on
     ``device`` with their fits cached when ``cache``; only ``names`` (in this order) when given. Every estimator
     takes a :class:`~neuro_lib.morphology.views.Views` with the views it reads (``features``, ``images``, ``trees``,
     ``neurites``). Raises ``ValueError`` for an unknown ``fusion_head`` or name."""
     if cfg["fusion_head"] not in ("late", "val", "train"):
         raise ValueError(f"fusion_head must be 'late', 'val' or 'train', got {cfg['fusion_head']!r}")
+    steps = cfg.get("max_steps")
     cnn = OnView("images", ProjectionCNN(epochs=cfg["cnn_epochs"], lr_conv=cfg["lr_conv"], lr_head=cfg["lr_head"],
                                          batch_size=cfg["cnn_batch_size"], degrees=cfg["cnn_degrees"],
                                          patience=cfg["cnn_patience"], pretrain_epochs=cfg["pretrain_epochs"],
-                                         device=device, cache=cache))
-    tree = OnView("trees", TreeLSTMClassifier(epochs=cfg["tree_epochs"], patience=cfg["patience"], device=device,
-                                              cache=cache))
+                                         max_steps=steps, device=device, cache=cache))
+    tree = OnView("trees", TreeLSTMClassifier(epochs=cfg["tree_epochs"], patience=cfg["patience"], max_steps=steps,
+                                              device=device, cache=cache))
     models = {"svm": OnView("features", svm_pipeline()), "cnn": cnn,
               "lstm": OnView("trees", LSTMClassifier(max_len=cfg["max_len"], epochs=cfg["lstm_epochs"],
-                                                     patience=cfg["patience"], device=device, cache=cache)),
+                                                     patience=cfg["patience"], max_steps=steps, device=device,
+                                                     cache=cache)),
               "tree_lstm": tree}
     branches = [("cnn", cnn), ("tree_lstm", tree)]
     if cfg["fusion_head"] == "late":
-        models["fusion_mlp"] = MLPFusion(branches, head_on="val", device=device)
+        models["fusion_mlp"] = MLPFusion(branches, head_on="val", max_steps=steps, device=device)
         models["fusion"] = LateFusion(branches)
     else:
-        models["fusion"] = MLPFusion(branches, head_on=cfg["fusion_head"], device=device)
+        models["fusion"] = MLPFusion(branches, head_on=cfg["fusion_head"], max_steps=steps, device=device)
     models["neurite_gb"] = OnView("neurites", neurite_gb())
     if names is None:
         return models
