@@ -53,14 +53,12 @@ def virtual_views():
                  trees=[reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in cells]), labels
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_every_chapter_model_over_one_driver_with_shared_branch_fits(virtual_views, tmp_path, monkeypatch):
-    import torch
-
     from neuro_lib.estimators import TorchClassifier
     from neuro_lib.morphology import chapter, experiment
 
     monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
-    torch.set_num_threads(1)
     views, y = virtual_views
     cfg = chapter.settings("smoke", max_len=20)
     models = experiment.chapter_models(cfg, names=["svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion"])
@@ -82,13 +80,11 @@ def test_every_chapter_model_over_one_driver_with_shared_branch_fits(virtual_vie
     assert np.array_equal(again["tree_lstm"].fold_values(), res["tree_lstm"].fold_values())
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_max_steps_caps_every_network_fit_and_none_changes_nothing(virtual_views):
-    import torch
-
     from neuro_lib.morphology import chapter, experiment
     from neuro_lib.morphology.experiment import unwrap
 
-    torch.set_num_threads(1)
     views, y = virtual_views
     tr, va = np.flatnonzero(np.arange(len(y)) % 3 != 0), np.flatnonzero(np.arange(len(y)) % 3 == 0)
     for max_steps in (None, 1):
