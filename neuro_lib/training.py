@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-__all__ = ["seed_everything", "resolve_device", "fit", "predict", "History", "as_dataset"]
+__all__ = ["seed_everything", "resolve_device", "fit", "predict", "History", "as_dataset", "step_memory"]
 
 
 def seed_everything(seed: int) -> None:
@@ -198,3 +198,53 @@ def predict(model: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.n
     X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X)
     outs = [model(X[i:i + batch_size].to(dev)).detach().cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(outs).numpy() if outs else np.empty((0,))
+
+
+def step_memory(model: nn.Module, batch, target: torch.Tensor, *, optimizer=None, loss=None, repeats: int = 3,
+                inputs: Sequence[torch.Tensor] = ()) -> dict:
+    """Parameters and memory of one training step (forward, loss, backward, optimiser update) of ``model`` on
+    ``batch`` (whatever ``model(batch)`` takes) with labels ``target`` (B,), measured on the CPU.
+
+    ``optimizer``: default Adam over the model's parameters; ``loss``: default cross-entropy; ``inputs``: the tensors
+    of the batch to count as resident (default: ``batch`` if it is a tensor). Returns ``{"parameters",
+    "persistent_bytes", "peak_bytes"}``: ``persistent_bytes`` sums the storages of the weights, buffers, gradients,
+    the optimiser's state and the inputs after a first step (exact); ``peak_bytes`` is the largest total of live
+    tensors over one further step in ``torch.profiler``'s memory timeline (``export_memory_timeline``, all
+    categories), the largest over ``repeats`` steps (the profiler attributes tensors made before it started unevenly,
+    so single readings differ by a few MB). On a GPU the CUDA context and cuDNN workspaces come on top. The bench
+    scripts ``bench/*_memory.py`` print these for each chapter's gpu-profile networks (the README's memory table).
+    """
+    import json
+    import tempfile
+    import warnings
+
+    from torch.profiler import ProfilerActivity, profile
+
+    opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters())
+    loss_fn = loss if loss is not None else nn.functional.cross_entropy
+    model.train()
+
+    def step():
+        value = loss_fn(model(batch), target)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+
+    step()
+    inputs = list(inputs) or ([batch] if torch.is_tensor(batch) else [])
+    tensors = [*model.parameters(), *model.buffers(), *(p.grad for p in model.parameters() if p.grad is not None),
+               target, *inputs, *(v for st in opt.state.values() for v in st.values() if torch.is_tensor(v) and v.ndim)]
+    persistent = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
+    peak = 0
+    for _ in range(repeats):
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
+                     with_stack=True) as prof:
+            step()
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # deprecated in favour of CUDA-only memory snapshots
+            prof.export_memory_timeline(f"{tmp}/m.json", device="cpu")
+            with open(f"{tmp}/m.json") as fh:
+                _, sizes = json.load(fh)
+        peak = max(peak, int(np.asarray(sizes).sum(axis=1).max()))
+    return {"parameters": int(sum(p.numel() for p in model.parameters())), "persistent_bytes": int(persistent),
+            "peak_bytes": peak}

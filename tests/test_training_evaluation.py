@@ -113,3 +113,18 @@ def test_max_steps_caps_the_optimisation_steps():
     assert len(steps) == 3 and len(hist.train_loss) == 1
     with pytest.raises(ValueError, match="max_steps"):
         fit(model, (X, y), loss_fn=base, max_steps=0, progress=False)
+
+
+def test_step_memory_counts_weights_gradients_adam_state_and_batch():
+    import torch
+
+    from neuro_lib.training import step_memory
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(100, 3)  # 303 parameters, float32
+    x, y = torch.randn(8, 100), torch.randint(0, 3, (8,))
+    m = step_memory(model, x, y, repeats=1)
+    assert m["parameters"] == 303
+    # weights + gradients + Adam's two moments (4 x 303 floats) + the batch (800 floats) + the labels (8 int64)
+    assert m["persistent_bytes"] == 4 * 303 * 4 + 800 * 4 + 8 * 8
+    assert m["peak_bytes"] > 0

@@ -297,39 +297,12 @@ def training_step_memory(channels: int = 2, n_classes: int = 13, batch_size: int
     attributes tensors made before it started unevenly, so single readings differ by ~2 MB). On a GPU the CUDA
     context and cuDNN workspaces come on top.
     """
-    import json
-    import tempfile
-
     import torch
-    from torch import nn
-    from torch.profiler import ProfilerActivity, profile
 
     from ..models.mea_cnn import MEACNN
+    from ..training import step_memory
 
     torch.manual_seed(0)
     model = MEACNN(n_classes, in_channels=channels)
-    opt = torch.optim.Adam(model.parameters())
     x, y = torch.randn(batch_size, channels, 10, 10), torch.randint(0, n_classes, (batch_size,))
-
-    def step():
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    step()
-    tensors = [*model.parameters(), *model.buffers(), *(p.grad for p in model.parameters()), x, y,
-               *(v for st in opt.state.values() for v in st.values() if torch.is_tensor(v) and v.ndim)]
-    persistent = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
-    peak = 0
-    for _ in range(repeats):
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
-                     with_stack=True) as prof:
-            step()
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)   # deprecated in favour of CUDA-only memory snapshots
-            prof.export_memory_timeline(f"{tmp}/m.json", device="cpu")
-            _, sizes = json.loads(open(f"{tmp}/m.json").read())
-        peak = max(peak, int(np.asarray(sizes).sum(axis=1).max()))
-    return {"parameters": int(sum(p.numel() for p in model.parameters())), "persistent_bytes": int(persistent),
-            "peak_bytes": peak}
+    return step_memory(model, x, y, repeats=repeats)
