@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="predictions.csv", help="output CSV")
     ap.add_argument("--list", action="store_true", help="list the chapter's tasks and models and exit")
     ap.add_argument("inputs", nargs="*", help="input files or folders")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # options before or after the inputs, as in the usage line
     try:
         mod = chapter_module(args.chapter)
     except NotImplementedError as err:

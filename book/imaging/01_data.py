@@ -30,7 +30,8 @@
 profile = "cpu"
 seed = 0
 device = "auto"
-n_frames = None  # None = the profile default (all 200 frames on cpu/gpu)
+threads = None  # torch CPU threads; None means the profile default (1: robust on a shared 2-core machine)
+n_frames = None  # None means the profile default (all 200 frames on cpu/gpu)
 
 # %%
 import matplotlib.pyplot as plt
@@ -40,12 +41,14 @@ from IPython.display import Markdown, display
 
 import neuro_lib.datasets as nds
 from neuro_lib import profiles, results
-from neuro_lib.imaging import SUMMARY_CHANNELS, load_neurofinder, rois_to_labels
-from neuro_lib.imaging.data import DATA_KEY, cached_summary
+from neuro_lib.imaging import SUMMARY_CHANNELS, rois_to_labels
+from neuro_lib.imaging import chapter
+from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie
 
-cfg = profiles.select(profile, smoke=dict(n_frames=40), cpu=dict(n_frames=None), gpu=dict(n_frames=None))
-n_frames = n_frames if n_frames is not None else cfg["n_frames"]
-data = load_neurofinder(nds.fetch_archive(DATA_KEY), frames=slice(0, n_frames) if n_frames else None)
+# %%
+cfg = chapter.settings(profile, n_frames=n_frames, threads=threads)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+data = load_book_movie(frames=slice(0, cfg["n_frames"]) if cfg["n_frames"] else None)
 summary = cached_summary(data)
 T, H, W = data.movie.shape
 areas = np.array([len(r) for r in data.rois])
@@ -132,12 +135,8 @@ display(pd.DataFrame({"ROI area (pixels)": pd.Series(areas).describe(),
                       "nearest-neighbour distance (pixels)": pd.Series(nn).describe()}).round(1))
 
 # %%
-metrics = {
-    "data/neurofinder/n_frames": T,
-    "data/neurofinder/n_rois": len(data.rois),
-    "data/neurofinder/roi_area_median_px": float(np.median(areas)),
-    "data/neurofinder/roi_fraction_of_pixels": float((lab > 0).mean()),
-    "data/neurofinder/nn_distance_median_px": float(np.median(nn)),
-}
+facts = dict(n_frames=T, n_rois=len(data.rois), roi_area_median_px=float(np.median(areas)),
+             roi_fraction_of_pixels=float((lab > 0).mean()), nn_distance_median_px=float(np.median(nn)))
+metrics = {results.key("data", "neurofinder", k): v for k, v in facts.items()}
 results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
                       data=nds.checksums(DATA_KEY))
