@@ -583,3 +583,63 @@ def test_chapter_settings_and_earlier_numbers():
 
     for k in old["numbers"]:
         results.parse_key(k)  # every key has the fixed slots
+
+
+def _fake_unet(truth, false, shape=(64, 64)):
+    """A QuadrantResult whose four 'networks' all map peaks of height 0.9 at the true centres and 0.5 at ``false``."""
+    from neuro_lib.imaging.segmentation import QuadrantResult, quadrant_splits
+
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
+    p = np.zeros(shape, np.float32)
+    for (r, c), h in [*((t, 0.9) for t in truth), *((f, 0.5) for f in false)]:
+        p = np.maximum(p, h * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / 4.0))
+    th = {"pixel": 0.5, "peak": 0.6, "sigma": 0.0, "train_pixel_accuracy": 1.0, "train_f1": 1.0}
+    return QuadrantResult(quadrant_splits(), [None] * 4, [p] * 4, p, thresholds=[th] * 4)
+
+
+def test_pipeline_candidates_are_labelled_by_matching_and_split_by_quadrant():
+    from neuro_lib.imaging.pipeline import candidate_samples
+
+    truth = np.array([[10, 10], [10, 50], [50, 12], [50, 50], [20, 22]], float)
+    false = np.array([[25, 45], [45, 30]], float)
+    unet = _fake_unet(truth, false)
+    img = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
+    c = candidate_samples(unet, truth, img, size=5, thresholds=[0.3] * 4)
+    assert len(c.y) == 4 * 7 and c.x.shape == (28, 3, 5, 5)
+    for j, s in enumerate(c.splits):  # split j: its own candidates, trained outside, tested inside quadrant j
+        assert set(c.split[s.train]) == {j} and set(c.split[s.test]) == {j}
+        assert c.held_out[s.test].all() and not c.held_out[s.train].any()
+    first = c.split == 0
+    lab = {tuple(np.rint(p).astype(int)): y for p, y in zip(c.centres[first], c.y[first])}
+    assert lab[(10, 10)] == 1 and lab[(25, 45)] == 0 and sum(lab.values()) == 5
+    high = candidate_samples(unet, truth, img, size=5, thresholds=[0.6] * 4)  # above the false peaks
+    assert high.y.all() and len(high.y) == 20
+    capped = candidate_samples(unet, truth, img, size=5, thresholds=[0.3] * 4, max_per_quadrant=1)
+    assert len(capped.y) == 4 * 4 and capped.y.all()  # the highest peak of each quadrant is a cell
+
+
+def test_run_pipeline_keeps_what_the_classifier_calls_cells():
+    from sklearn.dummy import DummyClassifier
+
+    from neuro_lib.imaging.pipeline import paired_quadrant_difference, run_pipeline
+    from neuro_lib.imaging.detection import quadrant_scores
+    from neuro_lib.imaging.patches import pixel_logistic_regression
+
+    truth = np.array([[10, 10], [12, 44], [48, 14], [50, 50], [20, 22], [44, 40]], float)
+    false = np.array([[25, 45], [45, 25], [8, 24], [56, 56]], float)
+    unet = _fake_unet(truth, false)
+    img = np.zeros((3, 64, 64), np.float32)
+    for r, c in truth.astype(int):
+        img[:, r - 1:r + 2, c - 1:c + 2] = 1.0  # cells are bright, false peaks are not
+    img += np.random.default_rng(1).normal(0, 0.05, img.shape).astype(np.float32)
+    res = run_pipeline(pixel_logistic_regression(), unet, truth, img, size=7, thresholds=[0.3] * 4)
+    assert res.scores["f1"].tolist() == [1.0, 1.0, 1.0, 1.0] and len(res.centroids) == len(truth)
+    assert np.isnan(res.p_cell[~res.candidates.held_out]).all() and len(res.cv.splits) == 4
+    alone = quadrant_scores(truth, np.vstack([truth, false]), (64, 64))
+    d = paired_quadrant_difference(res.scores, alone, "f1")
+    assert d["mean"] > 0 and np.allclose(d["diffs"], res.scores["f1"] - alone["f1"])
+    keep_all = run_pipeline(DummyClassifier(strategy="constant", constant=1), unet, truth, img, size=7,
+                            thresholds=[0.3] * 4)
+    assert len(keep_all.centroids) == len(truth) + len(false)
+    with pytest.raises(ValueError, match="same held-out quadrants"):
+        paired_quadrant_difference(res.scores, alone.iloc[::-1])

@@ -41,9 +41,9 @@ from IPython.display import Markdown, display
 
 import neuro_lib.datasets as nds
 from neuro_lib import profiles, results
-from neuro_lib.imaging import SUMMARY_CHANNELS, rois_to_labels
-from neuro_lib.imaging import chapter
-from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie
+from neuro_lib.imaging import SUMMARY_CHANNELS, chapter, report, rois_to_labels
+from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, FRAMES_PER_BIN, SOURCE_FRAME_RATE_HZ, cached_summary,
+                                   first200_numbers, load_book_movie)
 
 # %%
 cfg = chapter.settings(profile, n_frames=n_frames, threads=threads)
@@ -53,7 +53,9 @@ summary = cached_summary(data)
 T, H, W = data.movie.shape
 areas = np.array([len(r) for r in data.rois])
 display(Markdown(f"The movie has **{T} frames of {H}x{W} pixels** ({data.movie.dtype}, values "
-                 f"{data.movie.min()} to {data.movie.max()}) and **{len(data.rois)} ROIs** with a median of "
+                 f"{data.movie.min()} to {data.movie.max()}), each the mean of {FRAMES_PER_BIN} source frames taken "
+                 f"at about {SOURCE_FRAME_RATE_HZ:.0f} Hz: **{FRAME_RATE_HZ:.2f} frames per second, "
+                 f"{T / FRAME_RATE_HZ:.0f} s** of recording. It has **{len(data.rois)} ROIs** with a median of "
                  f"{np.median(areas):.0f} pixels (range {areas.min()} to {areas.max()}); ROIs cover "
                  f"{100 * (data.labels() > 0).mean():.1f}% of the field of view."))
 
@@ -134,9 +136,55 @@ fig.tight_layout()
 display(pd.DataFrame({"ROI area (pixels)": pd.Series(areas).describe(),
                       "nearest-neighbour distance (pixels)": pd.Series(nn).describe()}).round(1))
 
+# %% [markdown]
+# ## Which ROIs fired during the recording?
+# The manual ROIs were drawn on a longer recording than this one, so not every ROI fires here. Each ROI's trace is
+# its mean fluorescence minus 0.7 times that of a neuropil ring around it (2 to 8 pixels away, ROI-free; the usual
+# coefficient, Chen et al. 2013) and its largest upward excursion is measured in robust noise units
+# (`neuro_lib.imaging.summary.roi_transient_snr`; no further smoothing, since each frame is already a mean of 3).
+# Calcium transients only go up, so the largest *downward* excursions of the same traces show how far noise alone
+# reaches: an ROI counts as *active* when its upward peak exceeds the 99th percentile of all downward ones. An ROI
+# that did not fire can only be found by how it looks in the mean image (the ring of a GCaMP-filled soma).
+
+# %%
+act = report.roi_activity(data.movie, data.labels())
+fig, ax = plt.subplots(figsize=(6, 3.5))
+hbins = np.linspace(0, np.nanpercentile(act["peak"], 99), 40)
+ax.hist(act["trough"], hbins, alpha=0.6, label="largest downward excursion (noise)")
+ax.hist(act["peak"], hbins, alpha=0.6, label="largest upward excursion")
+ax.axvline(act["null"], color="k", lw=0.8, ls="--", label="99th percentile of the downward ones")
+ax.set_xlabel("excursion of the ROI trace (robust noise sd)")
+ax.set_ylabel("ROIs")
+ax.legend(frameon=False, fontsize=8)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Against the previous movie
+# Until this chapter moved to the whole recording it used the first 200 raw frames only (about 29 s at about
+# 7 Hz). Those figures were not rerun (that archive is no longer in the mirror); they are our results at commit
+# 0b1ceb5, read from `data/imaging_first200frames.yml`.
+
+# %%
+old = first200_numbers()
+on = old["numbers"]
+n_act = int(act["active"].sum())
+display(pd.DataFrame({"first 200 raw frames (earlier)": [old["frames"], old["frame_rate_hz"], old["duration_s"],
+                                                         on["data/neurofinder/n_active_rois"],
+                                                         on["data/neurofinder/active_roi_fraction"]],
+                      "whole recording, 3-frame means (now)": [T, FRAME_RATE_HZ, T / FRAME_RATE_HZ, n_act,
+                                                               n_act / len(data.rois)]},
+                     index=["frames", "frame rate (Hz)", "duration (s)", "ROIs that fired", "fraction that fired"])
+        .round(3))
+display(Markdown(f"**{n_act} of the {len(data.rois)} ROIs ({n_act / len(data.rois):.0%}) fired at least once** in "
+                 f"the {T / FRAME_RATE_HZ:.0f} s of this movie, against {on['data/neurofinder/n_active_rois']} "
+                 f"({on['data/neurofinder/active_roi_fraction']:.0%}) in the first {old['duration_s']:.0f} s. The "
+                 f"rest, {len(data.rois) - n_act} ROIs, are cells that did not fire detectably here."))
+
 # %%
 facts = dict(n_frames=T, n_rois=len(data.rois), roi_area_median_px=float(np.median(areas)),
-             roi_fraction_of_pixels=float((lab > 0).mean()), nn_distance_median_px=float(np.median(nn)))
+             roi_fraction_of_pixels=float((lab > 0).mean()), nn_distance_median_px=float(np.median(nn)),
+             frame_rate_hz=FRAME_RATE_HZ, duration_s=T / FRAME_RATE_HZ, n_active_rois=n_act,
+             active_roi_fraction=n_act / len(data.rois))
 metrics = {results.key("data", "neurofinder", k): v for k, v in facts.items()}
 results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
                       data=nds.checksums(DATA_KEY))

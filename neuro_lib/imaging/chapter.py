@@ -11,20 +11,27 @@ Keys (page: what):
 
 * 01: ``n_frames`` (frames read; ``None`` = all).
 * 02: ``unet_epochs``, ``unet_crops_per_epoch``, ``unet_crop`` (pixels), ``unet_base`` (channels at the first
-  stage), ``unet_depth`` (pooling stages), ``unet_batch_size``; ``s2p_threshold_scaling`` (the grid of suite2p's
-  ``threshold_scaling`` chosen from on the training quadrants).
+  stage), ``unet_depth`` (pooling stages), ``unet_batch_size``; the grids suite2p's settings are chosen from on
+  the training quadrants: ``s2p_threshold_scaling``, ``s2p_diameter`` (pixels; with ``sparsery`` it changes only
+  the ROI statistics, so only what the classifier makes of them) and ``s2p_iscell`` (cuts on its classifier's
+  probability).
 * 03: ``patch_epochs`` (networks that train more than their final layer), ``patch_epochs_fc`` (final layer only),
   ``n_splits`` (folds), ``patch_size`` (pixels around a centre), ``n_aug`` (fixed augmented copies per patch when a
   prefix is frozen), ``n_patches`` (subset, ``None`` = all), ``ae_epochs``/``ae_patches`` (autoencoder
   pretraining), ``patch_batch_size``, ``patch_lr``, ``input_size`` (per architecture), ``runs`` ((architecture,
   first trained block, ``"random"`` or ``"pretrained"``) per row of Table 1).
+* 04: ``max_candidates`` (per quadrant; ``None`` = every candidate; the smoke profile caps a barely trained U-Net's
+  thousands of peaks), ``pipe_epochs`` and ``pipe_pretrain_epochs`` (the second stage's training and autoencoder
+  epochs: it trains on a few hundred candidates per split, so it needs more epochs than page 3's networks for the
+  same number of steps).
 * all: ``threads`` (torch CPU threads: 1 is robust on a shared 2-core machine, where 2 oversubscribes it).
 """
 from __future__ import annotations
 
 from .. import profiles
 
-__all__ = ["PROFILE_SETTINGS", "settings", "patch_model_name", "patch_network"]
+__all__ = ["PROFILE_SETTINGS", "settings", "patch_model_name", "patch_network", "unet_segmenter",
+           "pipeline_classifier"]
 
 _SMALL = {"resnet18": 32, "resnet50": 32, "inception_v3": 75}
 _PAPER = {"resnet18": 224, "resnet50": 224, "inception_v3": 299}
@@ -37,28 +44,33 @@ PROFILE_SETTINGS = {
     "smoke": dict(
         threads=1, n_frames=40,
         unet_epochs=1, unet_crops_per_epoch=4, unet_crop=64, unet_base=4, unet_depth=2, unet_batch_size=4,
-        s2p_threshold_scaling=(1.0,),
+        s2p_threshold_scaling=(1.0,), s2p_diameter=(10,), s2p_iscell=(0.5,),
         patch_epochs=1, patch_epochs_fc=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1,
-        ae_patches=32, patch_batch_size=32, patch_lr=1e-3, input_size=_SMALL,
+        ae_patches=32, patch_batch_size=32, patch_lr=1e-3, input_size=_SMALL, max_candidates=40,
+        pipe_epochs=1, pipe_pretrain_epochs=1,
         runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
               ("inception_v3", "fc", "pretrained")]),
     "cpu": dict(
         threads=1, n_frames=None,
         unet_epochs=12, unet_crops_per_epoch=256, unet_crop=64, unet_base=16, unet_depth=3, unet_batch_size=8,
-        s2p_threshold_scaling=(0.3, 0.5, 0.7, 1.0),
+        s2p_threshold_scaling=(0.3, 0.5, 0.7, 1.0, 1.5), s2p_diameter=(8, 10, 12), s2p_iscell=(0.25, 0.5, 0.75),
         patch_epochs=8, patch_epochs_fc=30, n_splits=10, patch_size=21, n_aug=1, n_patches=None, ae_epochs=2,
-        ae_patches=600, patch_batch_size=64, patch_lr=2e-3, input_size=_SMALL,
+        ae_patches=600, patch_batch_size=64, patch_lr=2e-3, input_size=_SMALL, max_candidates=None,
+        pipe_epochs=30, pipe_pretrain_epochs=5,
         runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
               ("resnet50", "fc", "random"), ("inception_v3", "fc", "random")]),
     "gpu": dict(
         threads=4, n_frames=None,
         unet_epochs=100, unet_crops_per_epoch=512, unet_crop=128, unet_base=32, unet_depth=4, unet_batch_size=16,
-        s2p_threshold_scaling=(0.25, 0.3, 0.5, 0.7, 1.0, 2.0),
+        s2p_threshold_scaling=(0.25, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), s2p_diameter=(6, 8, 10, 12, 14),
+        s2p_iscell=(0.25, 0.5, 0.75),
         patch_epochs=30, patch_epochs_fc=60, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20,
-        ae_patches=5000, patch_batch_size=32, patch_lr=1e-3, input_size=_PAPER, runs=_GPU_RUNS),
+        ae_patches=5000, patch_batch_size=32, patch_lr=1e-3, input_size=_PAPER, runs=_GPU_RUNS,
+        max_candidates=None, pipe_epochs=60, pipe_pretrain_epochs=20),
 }
 
-_INT = ("threads", "unet_epochs", "unet_crops_per_epoch", "unet_crop", "unet_base", "unet_depth", "unet_batch_size",
+_INT = ("pipe_epochs", "pipe_pretrain_epochs", "threads", "unet_epochs", "unet_crops_per_epoch", "unet_crop",
+        "unet_base", "unet_depth", "unet_batch_size",
         "patch_epochs", "patch_epochs_fc", "n_splits", "patch_size", "n_aug", "ae_epochs", "ae_patches",
         "patch_batch_size")
 
@@ -91,3 +103,21 @@ def patch_network(cfg: dict, arch: str, block: str, *, weights: str | None = Non
                               lr=cfg["patch_lr"], epochs=epochs,
                               batch_size=cfg["patch_batch_size"], schedule=schedule, flips=flips,
                               tta=bool(tta and block == layer_names(arch)[0]), device=device)
+
+
+def unet_segmenter(cfg: dict, *, device: str = "cpu"):
+    """Page 2's U-Net (:class:`~neuro_lib.imaging.segmentation.UNetSegmenter`) with the settings ``cfg``; page 4
+    builds the same one, so it reuses page 2's fitted networks from the cache."""
+    from .segmentation import UNetSegmenter
+
+    return UNetSegmenter(base=cfg["unet_base"], depth=cfg["unet_depth"], epochs=cfg["unet_epochs"],
+                         crops_per_epoch=cfg["unet_crops_per_epoch"], crop=cfg["unet_crop"],
+                         batch_size=cfg["unet_batch_size"], device=device)
+
+
+def pipeline_classifier(cfg: dict, *, device: str = "cpu"):
+    """Page 4's second stage: page 3's ResNet18 trained from ``conv1`` (:func:`patch_network`) for ``pipe_epochs``,
+    its trunk first pretrained as an autoencoder for ``pipe_pretrain_epochs`` on its own training patches, so that
+    nothing of a held-out quadrant is seen."""
+    net = patch_network(cfg, "resnet18", "conv1", device=device)
+    return net.set_params(epochs=cfg["pipe_epochs"], pretrain_epochs=cfg["pipe_pretrain_epochs"])

@@ -171,8 +171,12 @@ class TransferClassifier(TorchClassifier):
         drawn once, whose frozen features are computed once; with nothing frozen every batch of every epoch gets a
         fresh draw and ``n_aug`` is not used.
     tta : predict by the mean softmax over the 8 symmetries of the square (:func:`dihedral`).
+    pretrain_epochs : with ``weights=None`` and ``pretrain_epochs > 0``, the trunk is first trained as an
+        autoencoder (:func:`pretrain_autoencoder`) on the training patches themselves, without their labels, so the
+        self-supervised initialisation never sees a test patch (used by the two-stage pipeline, where the test
+        patches are a held-out quadrant's).
     random_state : seeds the weights, the augmentation draws (``random_state`` for the fixed copies,
-        ``random_state + 1000`` for the per-batch draws) and the batch order.
+        ``random_state + 1000`` for the per-batch draws), the batch order and the autoencoder.
 
     Raises ``ValueError`` for an unknown ``schedule``, architecture or block (at ``fit``).
     """
@@ -180,10 +184,10 @@ class TransferClassifier(TorchClassifier):
     def __init__(self, arch: str = "resnet18", trainable_from: str | None = "fc", weights: str | None = None,
                  input_size: int = 32, epochs: int = 10, n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3,
                  schedule: str = "constant", flips: bool = False, translate: float = 0.0, tta: bool = False,
-                 random_state: int = 0, device: str = "cpu", progress: bool = False):
+                 pretrain_epochs: int = 0, random_state: int = 0, device: str = "cpu", progress: bool = False):
         self.arch, self.trainable_from, self.weights, self.input_size = arch, trainable_from, weights, input_size
         self.epochs, self.n_aug, self.batch_size, self.lr, self.schedule = epochs, n_aug, batch_size, lr, schedule
-        self.flips, self.translate, self.tta = flips, translate, tta
+        self.flips, self.translate, self.tta, self.pretrain_epochs = flips, translate, tta, pretrain_epochs
         self.random_state, self.device, self.progress = random_state, device, progress
 
     # ---- TorchClassifier hooks ------------------------------------------------------------------------------
@@ -209,6 +213,11 @@ class TransferClassifier(TorchClassifier):
             module.net.load_state_dict({k: v for k, v in src.items() if not k.startswith("fc.")}, strict=False)
         elif self.weights is not None:
             load_trunk(module, self.weights)
+        elif self.pretrain_epochs:
+            ae = pretrain_autoencoder(self.arch, X, input_size=self.input_size, epochs=int(self.pretrain_epochs),
+                                      seed=int(self.random_state), device=self._device())
+            module.net.load_state_dict(ae["trunk"], strict=False)
+            seed_everything(int(self.random_state))
         prefix, suffix = split_model(module)
         x = self._inputs(X)
         online = len(prefix) == 0
@@ -235,7 +244,8 @@ class TransferClassifier(TorchClassifier):
             return F.cross_entropy(m(xb), yb)
 
         return fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=int(self.epochs),
-                   batch_size=int(self.batch_size), seed=int(self.random_state), device=self._device(),
+                   batch_size=_batch_size(len(ftr), int(self.batch_size)), seed=int(self.random_state),
+                   device=self._device(),
                    progress=self.progress, desc=f"{self.arch} from {self.trainable_from}")
 
     @torch.no_grad()
@@ -254,6 +264,12 @@ class TransferClassifier(TorchClassifier):
             else:
                 out.append(z[0])
         return torch.cat(out).numpy() if out else np.zeros((0, module.net.fc.out_features), np.float32)
+
+
+def _batch_size(n: int, batch_size: int) -> int:
+    """``batch_size``, or one more when ``n`` samples would leave a last batch of a single sample (batch norm cannot
+    train on one sample)."""
+    return batch_size + 1 if n % batch_size == 1 and n > 1 else batch_size
 
 
 def flatten_patches(X) -> np.ndarray:
@@ -296,7 +312,8 @@ def pretrain_autoencoder(arch: str, patches: np.ndarray, *, input_size: int = 64
         xb = augment_patches(xb, gen)
         return F.mse_loss(m(xb), xb)
 
-    h = fit(ae, (x,), None, train_step=step, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
+    h = fit(ae, (x,), None, train_step=step, epochs=epochs, lr=lr, batch_size=_batch_size(len(x), batch_size),
+            seed=seed, device=device,
             progress=progress, desc=f"autoencoder pretraining of {arch}")
     trunk = {k: v.detach().cpu().clone() for k, v in model.cpu().net.state_dict().items() if not k.startswith("fc.")}
     return {"trunk": trunk, "train_loss": list(h.train_loss), "seconds": time.time() - t0}

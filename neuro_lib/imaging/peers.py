@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-__all__ = ["suite2p_detect", "suite2p_classifier_file"]
+__all__ = ["suite2p_detect", "suite2p_classifier_file", "suite2p_grid"]
 
 
 def suite2p_classifier_file():
@@ -76,3 +76,40 @@ def suite2p_detect(movie: np.ndarray, *, diameter: float = 10.0, fs: float = 7.0
     elif classify:
         prob = np.zeros(0)
     return {"centroids": cents, "iscell_prob": prob, "stat": stat, "seconds": time.time() - t0}
+
+
+def _suite2p_version() -> str:
+    from importlib.metadata import version
+
+    return version("suite2p")
+
+
+def suite2p_grid(movie: np.ndarray, *, diameters, threshold_scalings, fs: float, tau: float,
+                 algorithm: str = "sparsery", p_thresholds=(0.5,), cache_key: dict | None = None) -> dict:
+    """suite2p (:func:`suite2p_detect` with its classifier) on every (``diameter``, ``threshold_scaling``) of a small
+    grid, for choosing them on training quadrants (:func:`~.detection.cross_quadrant_select`).
+
+    Returns ``{"runs": {(diameter, threshold_scaling): {"centroids", "iscell_prob", "seconds"}}, "without":
+    {(d, s): centroids}, "with": {(d, s, p): the centroids suite2p's classifier gives a probability above p}}``.
+    With ``cache_key`` (e.g. the movie's archive checksum), each run is cached (:func:`neuro_lib.cache.cached`)
+    under it, the settings and suite2p's version."""
+    from .. import cache
+
+    runs = {}
+    for d in diameters:
+        for s in threshold_scalings:
+            def compute(d=d, s=s):
+                r = suite2p_detect(movie, diameter=float(d), fs=fs, tau=tau, algorithm=algorithm,
+                                   threshold_scaling=float(s), classify=True)
+                return {"centroids": r["centroids"], "iscell_prob": r["iscell_prob"], "seconds": np.array(r["seconds"])}
+
+            key = dict(data=cache_key, diameter=float(d), threshold_scaling=float(s), fs=float(fs), tau=float(tau),
+                       algorithm=algorithm, suite2p=_suite2p_version())  # suite2p has no __version__ for cache
+            r = cache.cached("imaging/suite2p", key, compute, name="suite2p", packages=("torch",)) \
+                if cache_key is not None else compute()
+            runs[(float(d), float(s))] = {"centroids": np.asarray(r["centroids"]).reshape(-1, 2),
+                                          "iscell_prob": np.asarray(r["iscell_prob"]).reshape(-1),
+                                          "seconds": float(r["seconds"])}
+    without = {k: r["centroids"] for k, r in runs.items()}
+    with_ = {(*k, float(p)): r["centroids"][r["iscell_prob"] > p] for k, r in runs.items() for p in p_thresholds}
+    return {"runs": runs, "without": without, "with": with_}

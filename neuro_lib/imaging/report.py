@@ -10,7 +10,8 @@ import pandas as pd
 
 from .detection import centers_metric, in_region, match_centers
 
-__all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "detector_table", "roi_activity",
+__all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "plot_candidates", "detector_table",
+           "roi_activity",
            "visibility_table", "activity_table", "chance_recall", "hits"]
 
 
@@ -98,6 +99,47 @@ def plot_curves(curves: dict, *, xlabel: str = "epoch", ylabel: str = "training 
     ax.legend(frameon=False, fontsize=8)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_candidates(image: np.ndarray, candidates, kept: np.ndarray, truth: np.ndarray, *, split: int = 0, ax=None):
+    """The held-out candidates of region split ``split`` (a :class:`~.pipeline.Candidates`) over ``image`` (rows,
+    cols), cropped to that quadrant: kept and a cell (green dots), kept but not a cell (red), rejected but a cell
+    (orange rings), rejected and not a cell (grey); manual ROI centres ``truth`` as small cyan dots. Returns the
+    Axes."""
+    import matplotlib.pyplot as plt
+
+    sel = (candidates.split == split) & candidates.held_out
+    test = candidates.splits[split].test
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 7))
+    c, y, k = candidates.centres[sel], candidates.y[sel], np.asarray(kept, bool)[sel]
+    ax.imshow(image, cmap="gray")
+    t = truth[in_region(truth, _bbox(c, image.shape))] if len(c) else truth[:0]
+    ax.scatter(t[:, 1], t[:, 0], s=6, c="cyan", label="manual ROI centre")
+    for m, style in [((y == 1) & k, dict(c="limegreen", s=22, label="kept, a cell")),
+                     ((y == 0) & k, dict(c="red", s=22, label="kept, not a cell")),
+                     ((y == 1) & ~k, dict(facecolors="none", edgecolors="orange", s=40, label="rejected, a cell")),
+                     ((y == 0) & ~k, dict(c="0.6", s=10, label="rejected, not a cell"))]:
+        ax.scatter(c[m, 1], c[m, 0], **style)
+    if len(c):
+        (r0, r1), (c0, c1) = ((b.start, b.stop) for b in _bbox(c, image.shape))
+        ax.set_xlim(c0, c1)
+        ax.set_ylim(r1, r0)
+    ax.set_xlabel("column (pixels)")
+    ax.set_ylabel("row (pixels)")
+    ax.set_title(f"held-out candidates, split {split} ({len(test)} candidates)")
+    ax.legend(frameon=True, fontsize=7, loc="lower right")
+    ax.figure.tight_layout()
+    return ax
+
+
+def _bbox(points: np.ndarray, shape) -> tuple[slice, slice]:
+    """The quadrant-sized box (row slice, col slice) holding ``points``: the quadrant of their mean."""
+    H, W = shape
+    r, c = np.asarray(points, float).reshape(-1, 2).mean(0)
+    rs = slice(0, H // 2) if r < H // 2 else slice(H // 2, H)
+    cs = slice(0, W // 2) if c < W // 2 else slice(W // 2, W)
+    return rs, cs
 
 
 def detector_table(truth: np.ndarray, detectors: dict, *, mask: np.ndarray | None = None) -> pd.DataFrame:
