@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PROFILE ?= cpu
 PYTEST_ARGS ?=
 
-.PHONY: book test env data html clean-book bench
+.PHONY: book test env data html clean-book bench lint format check-html
 
 env: $(VENV)/.installed
 
@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[dev]"
 	touch $@
 
+# Every file the chapters read, verified: from the mirror named by NEURO_LIB_DATA if set, else the cache, else the
+# public sources (DATA_SOURCE=mirror|upstream|auto). Exits non-zero naming each file it could not get, so `make book`
+# stops here rather than inside a notebook.
+DATA_SOURCE ?= auto
 data: env
-	$(PY) -m neuro_lib.datasets fetch-all
+	$(PY) -m neuro_lib.datasets fetch-all --source $(DATA_SOURCE)
 
 book: env data
 	$(PY) -m neuro_lib.book all --profile $(PROFILE)
@@ -29,6 +33,18 @@ html: env
 
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check neuro_lib book tests bench
+	$(VENV)/bin/ruff format --check neuro_lib book tests bench
+
+format: env
+	$(VENV)/bin/ruff check --fix neuro_lib book tests bench
+	$(VENV)/bin/ruff format neuro_lib book tests bench
+
+# every rendered page opened in headless Chromium (Debian: apt-get install -y chromium); screenshots for people
+check-html: env
+	$(PY) -m neuro_lib.bookcheck _build/html --screenshots _build/screenshots --shot book/index.html
 
 bench: env
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

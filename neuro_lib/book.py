@@ -160,22 +160,29 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+def _fmt_ours(metrics: dict, key: str) -> str:
+    """Our number for ``key``: a rate as a percentage with its sd (``87.6% ± 1.9``); a paired difference
+    (``.../diff_vs_M/metric``) in percentage points with its 95% interval (``+1.2 pts [-0.5, +2.9]``)."""
+    v = metrics.get(key)
+    if v is None:
+        return "n/a"
+    if "/diff_vs_" in key:
+        lo, hi = metrics.get(key + "_lo"), metrics.get(key + "_hi")
+        txt = f"{100 * v:+.1f} pts"
+        if lo is not None and hi is not None:
+            txt += f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        return txt
+    sd = metrics.get(key + "_sd")
+    if isinstance(v, (int, float)) and 0 <= v <= 1:
+        return f"{100 * v:.1f}%" + (f" ± {100 * sd:.1f}" if sd else "")
+    return _fmt(v) + (f" ± {sd:.3g}" if sd else "")
+
+
 _ROW_FIELDS = ("task", "model", "metric", "key", "notebook", "paper", "source")
 _ROW_REQUIRED = ("task", "model", "metric", "key", "notebook")
 
 
-def results_table(root: str | Path = ".", results_dir: str | Path | None = None) -> str:
-    """Markdown table of every row of ``data/paper_numbers/<chapter>.yml``: our number (from the results files)
-    beside the paper's, with the data difference; written to ``book/_generated/results.md`` and returned.
-
-    Each YAML file holds ``chapter``, ``title``, ``order``, ``note`` (the data difference) and ``rows``, each row
-    ``{task, model, metric, key, notebook, paper, source}``; ``paper`` is the paper's published number (cited, with
-    the table it comes from in ``source``), ``key`` the results key of ours. A key that an executed notebook's
-    results file lacks shows as "missing". Raises ``ValueError`` naming the file and the row for a row with a field
-    other than these or without one of ``task``, ``model``, ``metric``, ``key``, ``notebook`` (an unquoted comma in
-    a YAML flow mapping, for one, splits a field in two).
-    """
-    root = Path(root).resolve()
+def _read_specs(root: Path) -> list[dict]:
     specs = []
     for p in sorted((root / "data" / "paper_numbers").glob("*.yml")):
         spec = yaml.safe_load(p.read_text())
@@ -190,6 +197,25 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
                                  + f"; expected {', '.join(_ROW_FIELDS)}")
         specs.append(spec)
     specs.sort(key=lambda c: c.get("order", 99))
+    return specs
+
+
+def results_table(root: str | Path = ".", results_dir: str | Path | None = None) -> str:
+    """Markdown tables, one per chapter, of every row of ``data/paper_numbers/<chapter>.yml``: our number (from the
+    results files, with its sd, or for a paired difference its 95% interval) beside the paper's, with the data
+    difference; written to ``book/_generated/results.md`` and returned. Also writes ``book/_generated/results.csv``
+    (:func:`results_csv`).
+
+    Each YAML file holds ``chapter``, ``title``, ``order``, ``note`` (the data difference), optionally ``paper_label``
+    (what the paper column says when a row has no paper number, e.g. ``"new"`` for a chapter of our own; default
+    ``"n/a"``) and ``rows``, each row ``{task, model, metric, key, notebook, paper, source}``; ``paper`` is the
+    paper's published number (cited, with the table it comes from in ``source``), ``key`` the results key of ours. A
+    key that an executed notebook's results file lacks shows as "missing". Raises ``ValueError`` naming the file and
+    the row for a row with a field other than these or without one of ``task``, ``model``, ``metric``, ``key``,
+    ``notebook`` (an unquoted comma in a YAML flow mapping, for one, splits a field in two).
+    """
+    root = Path(root).resolve()
+    specs = _read_specs(root)
     results = read_all(results_dir or root / "_build" / "results")
     lines = []
     for chapter in specs:
@@ -199,25 +225,49 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
                + (" (tiny subsets for tests: not comparable with the paper)*" if "smoke" in profiles_run else "*")
                if profiles_run else "*Not run in this build.*")
         lines += [f"### {chapter['title']}", "", chapter.get("note", ""), "", ran, "",
-                  "| task | model | metric | ours | ours (sd over folds) | paper | paper's source | notebook |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| task | model | metric | ours | paper | page |",
+                  "|---|---|---|---|---|---|"]
         for row in chapter["rows"]:
             doc = results.get((chapter["chapter"], row["notebook"]))
-            ours = sd = None
-            if doc:
-                ours = doc["metrics"].get(row["key"])
-                sd = doc["metrics"].get(row["key"] + "_sd")
-            cell = "not run" if not doc else ("missing" if row["key"] not in doc["metrics"] else _fmt(ours))
+            metrics = doc["metrics"] if doc else {}
+            cell = "not run" if not doc else ("missing" if row["key"] not in metrics else _fmt_ours(metrics, row["key"]))
             paper = row.get("paper")
-            link = f"[{row['notebook']}]({chapter['chapter']}/{row['notebook']}.ipynb)"
-            lines.append(f"| {row['task']} | {row['model']} | {row['metric']} | {cell} | "
-                         f"{_fmt(sd) if sd is not None else ''} | {_fmt(paper)} | {row.get('source', '')} | {link} |")
+            ptxt = (_fmt(paper) + (f" ({row['source']})" if row.get("source") else "")) if paper is not None \
+                else chapter.get("paper_label", "n/a")
+            link = f"[{row['notebook'].split('_', 1)[0]}]({chapter['chapter']}/{row['notebook']}.ipynb)"
+            lines.append(f"| {row['task']} | {row['model']} | {row['metric']} | {cell} | {ptxt} | {link} |")
         lines.append("")
     text = "\n".join(lines)
     out = root / "book" / "_generated" / "results.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
+    results_csv(root, results_dir)
     return text
+
+
+def results_csv(root: str | Path = ".", results_dir: str | Path | None = None) -> Path:
+    """``book/_generated/results.csv``: every key of every results file, one row each, with its chapter, notebook,
+    value, the profile and seed it ran with, how long the page took, and the sha256 of the data it read
+    (``key=sha256`` joined by ``;``). Returns the path."""
+    import csv
+
+    root = Path(root).resolve()
+    results = read_all(results_dir or root / "_build" / "results")
+    out = root / "book" / "_generated" / "results.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["chapter", "notebook", "key", "value", "profile", "seed", "page_seconds", "data_sha256"])
+        for (chapter, nb), doc in sorted(results.items()):
+            params = doc.get("parameters", {})
+            data = ";".join(f"{k}={v}" for k, v in sorted(doc.get("data", {}).items()))
+            secs = doc.get("execution", {}).get("seconds", "")
+            for k, v in sorted(doc.get("metrics", {}).items()):
+                w.writerow([chapter, nb, k, "" if v is None else repr(float(v)), params.get("profile", ""),
+                            params.get("seed", ""), secs, data])
+    tmp.replace(out)
+    return out
 
 
 def build_html(root: str | Path = ".", *, strict: bool = False) -> Path:

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
+import platform
 import sys
 import tempfile
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["run_notebook", "parse_value", "main"]
+__all__ = ["run_notebook", "parse_value", "main", "rerun_box", "format_seconds"]
 
 
 def parse_value(text: str):
@@ -58,7 +62,9 @@ def run_notebook(notebook: str | os.PathLike, parameters: dict | None = None, ou
     (out_dir / chapter).mkdir(parents=True, exist_ok=True)
     output = out_dir / chapter / f"{src.stem}.ipynb"
     old = os.environ.get("NEURO_LIB_RESULTS")
-    os.environ["NEURO_LIB_RESULTS"] = str(Path(results_dir).resolve() if results_dir else out_dir)
+    res_root = Path(results_dir).resolve() if results_dir else out_dir
+    os.environ["NEURO_LIB_RESULTS"] = str(res_root)
+    t0 = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp_nb = Path(tmp) / f"{src.stem}.ipynb"
@@ -72,7 +78,83 @@ def run_notebook(notebook: str | os.PathLike, parameters: dict | None = None, ou
             os.environ.pop("NEURO_LIB_RESULTS", None)
         else:
             os.environ["NEURO_LIB_RESULTS"] = old
+    seconds = time.perf_counter() - t0
+    execution = {"seconds": round(seconds, 1), "parameters": dict(parameters or {}),
+                 "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _record_execution(res_root / chapter / f"{src.stem}.json", execution)
+    _present(output, src, execution)
     return output
+
+
+def format_seconds(seconds: float) -> str:
+    """``75.3`` -> ``"1 min 15 s"``; ``12.0`` -> ``"12 s"``."""
+    s = int(round(seconds))
+    return f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"
+
+
+def rerun_box(script: Path, execution: dict) -> str:
+    """The markdown of the page's "Rerun this page" box: the exact ``neuro_lib.run`` command for each profile and how
+    long this run took, with which parameters."""
+    from .results import repo_root
+
+    root = repo_root(script.parent)
+    try:
+        rel = script.resolve().relative_to(root).as_posix()
+    except ValueError:
+        rel = script.name
+    params = execution.get("parameters", {})
+    shown = " ".join(f"-p {k} {v!r}" if isinstance(v, str) and " " in v else f"-p {k} {v}"
+                     for k, v in params.items() if k != "profile")
+    profile = params.get("profile", "cpu")
+    lines = [
+        f":::{{admonition}} Rerun this page ({profile} profile: {format_seconds(execution['seconds'])} in this build)",
+        ":class: tip dropdown",
+        "",
+        "```bash",
+        f"python -m neuro_lib.run {rel} -p profile cpu -o runs/          # the book's numbers (2-core laptop)",
+        f"python -m neuro_lib.run {rel} -p profile gpu -p device cuda -o runs/   # the paper's scale",
+        f"python -m neuro_lib.run {rel} -p profile smoke -o runs/        # seconds: tiny subsets, for tests",
+        "```",
+        "",
+        f"This page was built with the `{profile}` profile{(' and ' + shown) if shown else ''}; the run took "
+        f"{format_seconds(execution['seconds'])} on {execution.get('cpus', '?')} CPU cores "
+        f"({execution.get('finished', '')}). Every parameter of the page's first code cell can be set with `-p NAME "
+        f"VALUE`; the executed notebook and its results file go to `runs/`.",
+        ":::",
+    ]
+    return "\n".join(lines)
+
+
+def _record_execution(results_file: Path, execution: dict) -> None:
+    """Add ``execution`` (wall time, parameters, machine) to the results file the notebook wrote, if it did."""
+    if not results_file.exists():
+        return
+    doc = json.loads(results_file.read_text())
+    doc["execution"] = execution
+    tmp = results_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, results_file)
+
+
+def _present(output: Path, script: Path, execution: dict) -> None:
+    """Make the executed notebook read results first: papermill's injected-parameters cell removed from the rendered
+    page (``remove-cell``), the parameters cell collapsed (``hide-input``), and a "Rerun this page" box placed after
+    the page's opening markdown cell."""
+    import nbformat
+
+    nb = nbformat.read(output, as_version=4)
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    if not any("rerun-box" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        first_md = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+        box = nbformat.v4.new_markdown_cell(rerun_box(script, execution), metadata={"tags": ["rerun-box"]})
+        nb.cells.insert(first_md + 1, box)
+    nbformat.write(nb, output)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,7 +86,8 @@ def fit(model: nn.Module, train_data, val_data=None, *, loss_fn: Callable | None
         seed: int = 0, device: str | torch.device | None = "auto", optimizer: torch.optim.Optimizer | None = None,
         train_step: Callable | None = None, val_step: Callable | None = None,
         val_score: Callable[[nn.Module], float] | None = None, progress: bool = True,
-        desc: str = "training") -> History:
+        desc: str = "training", max_steps: int | None = None, mixed_precision: bool = True,
+        num_workers: int = 0) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Parameters
@@ -100,22 +101,36 @@ def fit(model: nn.Module, train_data, val_data=None, *, loss_fn: Callable | None
     train_step(model, batch, progress) -> loss : a custom objective; ``progress`` in [0, 1].
     val_step(model, batch) -> loss : validation loss per batch (default: ``train_step`` under ``no_grad``).
     val_score(model) -> float : if given, early stopping keeps the highest score instead of the lowest val loss.
+    max_steps : stop after this many optimisation steps in all (``None``: no cap). The ``gpu_profile`` tests run the
+        paper-scale configurations on the CPU with a cap of a few steps, so a GPU user does not meet the first crash.
+    mixed_precision : on CUDA only, run the forward pass under ``torch.autocast`` (bfloat16); ignored on the CPU,
+        where every number of the book is computed in float32.
+    num_workers : DataLoader workers, on CUDA only (with ``pin_memory``); on the CPU batches are made in-process.
 
-    Raises ``ValueError`` if neither ``loss_fn`` nor ``train_step`` is given.
+    Raises ``ValueError`` if neither ``loss_fn`` nor ``train_step`` is given, or ``max_steps`` < 1.
     """
     from tqdm.auto import tqdm
 
     if loss_fn is None and train_step is None:
         raise ValueError("fit() needs loss_fn or train_step")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1 (or None), got {max_steps}")
     dev = resolve_device(device)
+    cuda = dev.type == "cuda"
+    import contextlib
+
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and mixed_precision else \
+        contextlib.nullcontext
     seed_everything(seed)
     model.to(dev)
     step = train_step or _default_step(loss_fn)
     vstep = val_step or (lambda m, b: step(m, b, 1.0))
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=True, generator=gen)
-    val_loader = DataLoader(as_dataset(val_data), batch_size=1024) if val_data is not None else None
+    loader_kw = dict(pin_memory=True, num_workers=num_workers) if cuda else {}
+    train_loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=True, generator=gen,
+                              **loader_kw)
+    val_loader = DataLoader(as_dataset(val_data), batch_size=1024, **loader_kw) if val_data is not None else None
     hist = History()
     best, best_state, since = None, None, 0
     n_steps = max(1, epochs * len(train_loader))
@@ -126,16 +141,22 @@ def fit(model: nn.Module, train_data, val_data=None, *, loss_fn: Callable | None
         total, n = 0.0, 0
         for batch in train_loader:
             batch = _to(batch, dev)
-            loss = step(model, batch, done / n_steps)
+            with autocast():
+                loss = step(model, batch, done / n_steps)
             opt.zero_grad()
             loss.backward()
             opt.step()
             done += 1
             total += float(loss.detach()) * len(batch[0])
             n += len(batch[0])
+            if max_steps is not None and done >= max_steps:
+                break
         hist.train_loss.append(total / max(n, 1))
+        capped = max_steps is not None and done >= max_steps
         if val_loader is None:
             bar.set_postfix(loss=f"{hist.train_loss[-1]:.4f}")
+            if capped:
+                break
             continue
         model.eval()
         with torch.no_grad():
@@ -160,6 +181,8 @@ def fit(model: nn.Module, train_data, val_data=None, *, loss_fn: Callable | None
             if patience is not None and since >= patience:
                 hist.stopped_early = True
                 break
+        if capped:
+            break
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

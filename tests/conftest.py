@@ -37,3 +37,13 @@ def smoke_book(tmp_path_factory) -> Path:
     (root / "neuro_lib").mkdir()  # marks the repo root for neuro_lib.results.repo_root
     execute_book(root, "smoke", force=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_html(smoke_book) -> Path:
+    """The smoke book built to HTML once per session, strictly (``-W -n``: a warning, such as a missing citation or
+    a broken cross-reference, fails the build). Returns the HTML folder."""
+    from neuro_lib.book import build_html, results_table
+
+    results_table(smoke_book)
+    return build_html(smoke_book, strict=True)

@@ -3,15 +3,15 @@ import re
 
 import pytest
 
-from neuro_lib.book import build_html, results_table, toc_notebooks
+from neuro_lib.book import results_table, toc_notebooks
 
 pytestmark = pytest.mark.notebook
 
 
-def test_book_builds_and_every_executed_page_has_outputs(smoke_book):
+def test_book_builds_and_every_executed_page_has_outputs(smoke_book, smoke_html):
     table = results_table(smoke_book)
     assert "| DANN |" in table and "not run" not in table.split("Electrophysiology")[1].split("###")[0]
-    html = build_html(smoke_book, strict=True)   # -W -n: a warning (missing citation, broken ref) fails
+    html = smoke_html  # built with -W -n: a warning (missing citation, broken ref) fails
     assert (html / "index.html").exists()  # a redirect to the root page, book/index.html
     index = (html / "book" / "index.html").read_text()
     assert "ours beside the papers" in index.lower() and "97.4%" in index  # the generated table, paper's DANN
@@ -40,7 +40,7 @@ def test_library_dependencies_follow_imports_only(tmp_path):
     assert {"mea/chapter.py", "mea/classify.py", "training.py", "models/mea_cnn.py"} <= mea  # mea_cnn: in a function
     assert not any(p.startswith(("ephys/", "morphology/", "imaging/")) for p in mea)
     ephys = {p.relative_to(lib).as_posix() for p in library_dependencies(root / "book/ephys/03_cre_lines_lspin.py")}
-    assert {"ephys/pipeline.py", "models/lspin.py"} <= ephys and not any(p.startswith("mea/") for p in ephys)
+    assert {"ephys/models.py", "models/lspin.py"} <= ephys and not any(p.startswith("mea/") for p in ephys)
     script = tmp_path / "nb.py"
     script.write_text("import numpy\n\ndef f():\n    from neuro_lib.results import write_results\n")
     assert [p.relative_to(lib).as_posix() for p in library_dependencies(script)] == ["__init__.py", "results.py"]
@@ -66,6 +66,18 @@ def test_results_table_refuses_a_row_with_a_split_field(tmp_path):
     table = results_table(tmp_path)
     assert "| a, b | M | accuracy | 50.0% |" in table  # the quoted comma stays in the text
     assert "| c | M | accuracy | missing |" in table  # t/m/auc is not in the results file
+    csv = (tmp_path / "book" / "_generated" / "results.csv").read_text().splitlines()
+    assert csv[0].startswith("chapter,notebook,key,value,profile") and csv[1].startswith("x,nb,t/m/accuracy,0.5,cpu")
     yml.write_text("chapter: x\ntitle: X\nrows:\n  - " + row % ("a, b", "t/m/accuracy") + "\n")
     with pytest.raises(ValueError, match=r"x\.yml, row 1 \(t/m/accuracy\): unknown field\(s\) \['b'\]"):
         results_table(tmp_path)
+
+
+def test_results_table_shows_spread_and_paired_intervals():
+    from neuro_lib.book import _fmt_ours
+
+    m = {"t/a/accuracy": 0.876, "t/a/accuracy_sd": 0.019, "t/a/diff_vs_b/accuracy": 0.012,
+         "t/a/diff_vs_b/accuracy_lo": -0.005, "t/a/diff_vs_b/accuracy_hi": 0.029, "t/a/n": 12.0}
+    assert _fmt_ours(m, "t/a/accuracy") == "87.6% ± 1.9"
+    assert _fmt_ours(m, "t/a/diff_vs_b/accuracy") == "+1.2 pts [-0.5, +2.9]"
+    assert _fmt_ours(m, "t/a/n") == "12"

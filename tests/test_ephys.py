@@ -1,4 +1,4 @@
-"""Ephys loaders, label mapping, bad input, and the DANN / LSPIN building blocks."""
+"""Ephys loaders, label mapping, bad input, and the DANN / LSPIN torch modules."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,11 +7,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuro_lib.datasets import fetch
-from neuro_lib.ephys import (CRE_CLASSES, CRE_LINE_TO_CLASS, FEATURES_41, EphysTableError, OPHIR_KEYS, cre_class,
-                             load_actb, load_ophir)
+from neuro_lib.ephys import (
+    CRE_CLASSES,
+    CRE_LINE_TO_CLASS,
+    FEATURES_41,
+    OPHIR_KEYS,
+    EphysTableError,
+    cre_class,
+    load_actb,
+    load_ophir,
+)
 from neuro_lib.models.dann import DANN, grad_reverse, lambda_schedule
 from neuro_lib.models.lspin import LSPIN
 from neuro_lib.training import fit
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The chapter's networks run with one thread (chapter.PROFILE_SETTINGS): faster for them, and on a loaded
+    machine two threads are many times slower (OpenMP waits for a busy core)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +175,9 @@ def test_lspin_gates_are_deterministic_at_inference():
     assert (z >= 0).all() and (z <= 1).all()
 
 
-def test_fitters_do_not_depend_on_the_global_rng_state():
+def test_networks_do_not_depend_on_the_global_rng_state():
     """A seeded fit gives the same network whatever ran before it (the initial weights are seeded too)."""
-    from neuro_lib.ephys.pipeline import DANNParams, LSPINParams, fit_dann, fit_lspin
+    from neuro_lib.ephys.models import DANNClassifier, LSPINClassifier
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 6))
@@ -168,7 +186,8 @@ def test_fitters_do_not_depend_on_the_global_rng_state():
     weights = []
     for noise in (1, 2):
         torch.manual_seed(noise)  # some unrelated earlier work moved the global RNG
-        lspin, _ = fit_lspin(X, y, LSPINParams(epochs=3), seed=5)
-        dann, _ = fit_dann(X, y, d, np.ones(120), DANNParams(epochs=3), seed=5)
-        weights.append([p.detach().clone() for m in (lspin[0], dann) for p in m.parameters()])
+        np.random.seed(noise)
+        lspin = LSPINClassifier(epochs=3, n_ensemble=2, random_state=5).fit(X, y)
+        dann = DANNClassifier(epochs=3, random_state=5).fit(X, y, domain=d)
+        weights.append([p.detach().clone() for m in (lspin.module_, dann.module_) for p in m.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights))

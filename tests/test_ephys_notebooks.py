@@ -4,15 +4,20 @@ import json
 
 import pytest
 
+from neuro_lib import results
+
 pytestmark = pytest.mark.notebook
 
 EXPECTED = {
-    "01_data": ["data/mouse/cells", "data/human/cells", "data/mouse/Pvalb"],
-    "02_ei_domain_adaptation": ["ei/dann/human/accuracy", "ei/dann/mouse/accuracy", "ei/source_only/human/accuracy",
-                                "ei/logistic_regression/human/accuracy", "ei/dann/paper_split/human/accuracy"],
+    "01_data": ["data/ophir2023/group=mouse/cells", "data/ophir2023/group=human/cells",
+                "data/ophir2023/group=Pvalb/cells"],
+    "02_ei_domain_adaptation": ["ei/dann/group=human/accuracy", "ei/dann/group=mouse/accuracy",
+                                "ei/source_only/group=human/accuracy", "ei/logistic_regression/group=human/accuracy",
+                                "ei/dann/split=paper/group=human/accuracy"],
     "03_cre_lines_lspin": ["cre5/lspin/accuracy", "cre5/lspin/macro_f1", "cre5/logistic_regression/accuracy",
-                           "cre5/lspin/paper_split/accuracy"],
-    "04_interpretation": ["gates/lspin/paper_split_accuracy", "gates/lspin/mean_open_fraction"],
+                           "cre5/lspin/split=paper/accuracy"],
+    "04_interpretation": ["gates/lspin/split=paper/accuracy", "gates/lspin/split=paper/mean_open_fraction",
+                          "tsne/dann/split=paper/group=human/cross_species_neighbours"],
 }
 
 
@@ -24,6 +29,8 @@ def _images(nb):
 def test_ephys_notebook_smoke(smoke_book, name):
     doc = json.loads((smoke_book / "_build" / "results" / "ephys" / f"{name}.json").read_text())
     assert doc["parameters"]["profile"] == "smoke"
+    for key in doc["metrics"]:
+        results.parse_key(key)  # every key has the fixed slots
     for key in EXPECTED[name]:
         assert key in doc["metrics"], key
         assert doc["metrics"][key] is None or 0 <= doc["metrics"][key] <= 1e6
@@ -35,6 +42,7 @@ def test_ephys_notebook_smoke(smoke_book, name):
 
 def test_ephys_label_counts_in_results(smoke_book):
     m = json.loads((smoke_book / "_build" / "results" / "ephys" / "01_data.json").read_text())["metrics"]
-    assert [m[f"data/mouse/{c}"] for c in ["Glutamatergic", "Pvalb", "Htr3a+|Vip-", "Sst", "Vip"]] == \
-        [700, 231, 199, 173, 121]
-    assert (m["data/human/excitatory"], m["data/human/inhibitory"]) == (231, 68)
+    assert [m[f"data/ophir2023/group={c}/cells"] for c in ["Glutamatergic", "Pvalb", "Htr3a+|Vip-", "Sst", "Vip"]] \
+        == [700, 231, 199, 173, 121]
+    assert (m["data/ophir2023/group=human_excitatory/cells"], m["data/ophir2023/group=human_inhibitory/cells"]) == \
+        (231, 68)

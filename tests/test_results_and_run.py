@@ -66,6 +66,14 @@ def test_run_notebook_injects_parameters_and_writes_results(tmp_path):
     nb = json.loads(out.read_text())
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "profile smoke" in text
+    # results first: the injected cell is removed from the page, the parameters cell collapsed, a rerun box added
+    tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
+    assert any("injected-parameters" in t and "remove-cell" in t for t in tags)
+    assert any("parameters" in t and "hide-input" in t for t in tags)
+    box = [c for c in nb["cells"] if "rerun-box" in c["metadata"].get("tags", [])]
+    assert len(box) == 1 and "python -m neuro_lib.run" in "".join(box[0]["source"])
+    assert "-p scale 2" in "".join(box[0]["source"])
+    assert doc["execution"]["seconds"] > 0 and doc["execution"]["parameters"] == {"profile": "smoke", "scale": 2}
 
 
 def test_run_notebook_needs_a_parameters_cell(tmp_path):

@@ -94,3 +94,22 @@ def test_profiles_select():
     assert select("smoke", smoke=dict(e=1), cpu=dict(e=10, n=5)) == {"e": 1, "n": 5}
     with pytest.raises(ValueError, match="unknown profile"):
         select("tpu", cpu={})
+
+
+def test_max_steps_caps_the_optimisation_steps():
+    X, y = _toy(400)
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    steps = []
+    base = nn.CrossEntropyLoss()
+
+    def step(m, batch, progress):
+        if m.training:  # validation batches run the same step under no_grad in eval mode
+            steps.append(progress)
+        xs, yy = batch
+        return base(m(xs), yy)
+
+    hist = fit(model, (X, y), (X[:50], y[:50]), train_step=step, epochs=50, batch_size=32, max_steps=3,
+               progress=False, device="cpu")
+    assert len(steps) == 3 and len(hist.train_loss) == 1
+    with pytest.raises(ValueError, match="max_steps"):
+        fit(model, (X, y), loss_fn=base, max_steps=0, progress=False)

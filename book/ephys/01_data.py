@@ -30,6 +30,7 @@
 profile = "cpu"
 seed = 0
 device = "auto"
+threads = None
 
 # %%
 import warnings
@@ -41,10 +42,12 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles
-from neuro_lib.ephys import CRE_CLASSES, FEATURES_41, OPHIR_KEYS, load_actb, load_ophir
+from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, load_actb, load_ophir
+from neuro_lib.ephys.experiments import data_metrics
 from neuro_lib.results import write_results
 
-P = profiles.select(profile, smoke=dict(), cpu=dict(), gpu=dict())
+cfg = chapter.settings(profile)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 mouse, human = load_ophir("mouse"), load_ophir("human")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -146,16 +149,8 @@ fig.tight_layout()
 # input resistance): this species shift is what domain adaptation addresses in the next section.
 
 # %%
-metrics = {
-    "data/mouse/cells": len(mouse), "data/human/cells": len(human),
-    **{f"data/mouse/{c}": int(n) for c, n in counts_cre.items()},
-    "data/human/excitatory": int(counts_ei.loc["excitatory", "human"]),
-    "data/human/inhibitory": int(counts_ei.loc["inhibitory", "human"]),
-    "data/actb/cells": len(actb), "data/actb/sparsely_spiny": actb.info["sparsely_spiny"],
-    "data/mouse/missing_values": int(mouse.features.isna().sum().sum()),
-    "data/human/missing_values": int(human.features.isna().sum().sum()),
-}
-path = write_results("ephys", "01_data", metrics, parameters=dict(profile=profile, seed=seed),
+path = write_results("ephys", "01_data", data_metrics(mouse, human, actb),
+                     parameters=dict(profile=profile, seed=seed, device=rt.device, threads=rt.threads),
                      data=datasets.checksums(*OPHIR_KEYS.values(), "allen_cell_types/ephys_features.csv",
                                              "allen_cell_types/cell_types_specimen_details.csv"))
 print(f"results written to {path}")

@@ -31,149 +31,133 @@
 # All networks share one shape (41 -> 64 -> 32 -> 2 with BatchNorm and dropout; the domain head 32 -> 32 -> 2),
 # are trained with Adam, and stop early on a validation split (15%) of the training cells. Imputation and scaling
 # are fit on training cells only.
+#
+# **Seeds.** One training run of a network is not a result: in the `cpu` profile the whole cross-validation is
+# repeated with 3 seeds (each repeat its own partition of the cells and its own training seeds) and the paper's split
+# is trained with 3 seeds. Numbers are means over seeds; the `_sd` columns are the spread of the seeds' means, the
+# `_fold_sd` columns that of the single test folds. A claim that one model is better than another is a paired
+# difference over the same splits with its 95% interval.
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 device = "auto"
-n_splits = 5
-n_repeats = None  # None: the profile's default
+threads = None
+n_splits = None  # None: the profile's value (chapter.PROFILE_SETTINGS)
+n_repeats = None
 epochs = None
+max_steps = None  # a cap on optimisation steps per network (the gpu_profile tests)
+max_cells = None  # a stratified subset of the cells (the gpu_profile tests)
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from neuro_lib import datasets, profiles
-from neuro_lib.ephys import OPHIR_KEYS, load_ophir
-from neuro_lib.ephys.pipeline import DANNParams, ei_fitters, paper_split_ei
-from neuro_lib.evaluation import cross_validate_fitters as cross_validate, plot_confusion_matrix, repeated_stratified_kfold, summarise_scores
-from neuro_lib.results import write_results
-from neuro_lib.training import resolve_device
+from neuro_lib import datasets, profiles, results
+from neuro_lib.ephys import EI_CLASSES, OPHIR_KEYS, chapter, ei_data
+from neuro_lib.ephys import experiments as ex
+from neuro_lib.ephys.chapter import MODEL_NAMES
+from neuro_lib.evaluation import plot_confusion_matrix
 
-P = profiles.select(profile, smoke=dict(n_repeats=1, epochs=2, n_splits=2, models=["dann", "source_only",
-                                                                                   "logistic_regression"]),
-                    cpu=dict(n_repeats=1, epochs=200, n_splits=n_splits, models=None),
-                    gpu=dict(n_repeats=5, epochs=300, n_splits=n_splits, models=None))
-n_repeats = n_repeats or P["n_repeats"]
-epochs = epochs or P["epochs"]
-dev = resolve_device(device)
-torch.set_num_threads(1)  # small MLPs: one thread is fastest
-
-mouse, human = load_ophir("mouse"), load_ophir("human")
-X = np.vstack([mouse.features.to_numpy(), human.features.to_numpy()])
-y = np.r_[(mouse.meta["ei"] == "excitatory"), (human.meta["ei"] == "excitatory")].astype(int)  # 1 = excitatory
-domain = np.r_[np.zeros(len(mouse), int), np.ones(len(human), int)]  # 0 = mouse (source), 1 = human (target)
-species = np.where(domain == 0, "mouse", "human")
-fitters = ei_fitters(DANNParams(epochs=epochs), device=dev, seed=seed)
-if P["models"]:
-    fitters = {k: fitters[k] for k in P["models"]}
-print(f"{len(y)} cells ({(domain == 0).sum()} mouse, {(domain == 1).sum()} human); models: {list(fitters)}")
+cfg = chapter.settings(profile, n_splits=n_splits, n_repeats=n_repeats, dann_epochs=epochs, max_steps=max_steps,
+                       max_cells=max_cells)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+data = ex.subsample(ei_data(), cfg["max_cells"], seed=seed)
+paper = results.paper_numbers("ephys")
+print(f"{len(data)} cells ({(data.domain == 0).sum()} mouse, {(data.domain == 1).sum()} human); device {rt.device}, "
+      f"{rt.threads} thread(s)")
 
 # %% [markdown]
 # ## Repeated stratified cross-validation
 #
 # Folds are stratified by species and class together, so every fold has the same share of human inhibitory
 # cells. Each model is trained on the training folds and scored separately on the mouse and human test cells.
+# The same run also trains every model on the paper's single split: 285 mouse and 60 human test cells; the other
+# 1,378 cells train (1,171) and validate (207), as in the paper.
 
 # %%
-folds = list(repeated_stratified_kfold(domain * 2 + y, P["n_splits"], n_repeats, seed=seed))
-cv_scores, cv_preds = cross_validate(X, y, fitters, folds, side={"domain": domain}, by=species)
-cv = summarise_scores(cv_scores)
-display(cv.round(3))
+exp = ex.run_ei(data, cfg, seed=seed, device=rt.device)
+cv = ex.summary_frame(exp.cv, groups=("mouse", "human"))
+display(cv[["accuracy", "accuracy_sd", "accuracy_fold_sd", "macro_f1", "macro_f1_sd", "macro_f1_fold_sd"]].round(3))
 
 # %% [markdown]
 # ## The paper's single split
 #
-# 285 mouse and 60 human test cells; the other 1,378 cells train (1,171) and validate (207), as in the paper.
+# The same split trained with each seed: mean and sd over the training seeds.
 
 # %%
-split_scores, split_preds = cross_validate(X, y, fitters, paper_split_ei(y, domain, seed=seed),
-                                           side={"domain": domain}, by=species)
-single = split_scores.set_index(["model", "group"])[["accuracy", "macro_f1", "macro_precision", "macro_recall"]]
-display(single.round(3))
+single = ex.summary_frame(exp.paper, groups=("mouse", "human"))
+display(single[["accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "macro_precision", "macro_recall"]].round(3))
 
 # %% [markdown]
 # ## Accuracy per species (the paper's Table 1)
 #
-# Mean over folds, with the standard deviation as error bars. The dashed lines are the paper's DANN numbers
-# (single split): 97.4% on mouse and 95.0% on human test cells.
+# Mean over every fold of every seed, with the standard deviation over the single test folds as error bars. The
+# dashed lines are the paper's DANN numbers (single split), read from `data/paper_numbers/ephys.yml`.
 
 # %%
+paper_mouse, paper_human = (paper[results.key("ei", "dann", "accuracy", group=g)] for g in ("mouse", "human"))
 acc = cv["accuracy"].unstack("group")[["mouse", "human"]]
-acc_sd = cv["accuracy_sd"].unstack("group")[["mouse", "human"]]
+acc_sd = cv["accuracy_fold_sd"].unstack("group")[["mouse", "human"]]
 ax = acc.plot.barh(xerr=acc_sd, figsize=(7, 0.5 + 0.55 * len(acc)), color=["tab:gray", "tab:orange"], capsize=2)
-ax.axvline(0.974, ls="--", color="tab:gray", lw=1, label="paper DANN, mouse")
-ax.axvline(0.950, ls="--", color="tab:orange", lw=1, label="paper DANN, human")
-ax.set(xlim=(0.8, 1.0), xlabel=f"accuracy ({P['n_splits']}-fold CV x {n_repeats}, mean and sd)", ylabel="")
+ax.axvline(paper_mouse, ls="--", color="tab:gray", lw=1, label="paper DANN, mouse")
+ax.axvline(paper_human, ls="--", color="tab:orange", lw=1, label="paper DANN, human")
+ax.set(xlim=(0.8, 1.0), xlabel=f"accuracy ({cfg['n_splits']}-fold CV x {cfg['n_repeats']} seeds; mean, fold sd)",
+       ylabel="")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
 
 # %%
-labels = [0, 1]
-names = ["inhibitory", "excitatory"]
 colors = {"inhibitory": "tab:blue", "excitatory": "tab:red"}
-shown = [m for m in ["dann", "source_only"] if m in cv_preds]
+shown = [m for m in ["dann", "source_only"] if m in exp.cv]
 fig, axes = plt.subplots(len(shown), 2, figsize=(8, 3.4 * len(shown)), squeeze=False)
 for row, model in zip(axes, shown):
     for ax, sp in zip(row, ["mouse", "human"]):
-        yt, yp = cv_preds[model][sp]
-        plot_confusion_matrix(yt, yp, labels, display_labels=names, ax=ax, title=f"{model}, {sp}",
+        yt, yp = exp.cv[model].pooled(0, mask=data.species == sp)
+        plot_confusion_matrix(yt, yp, [0, 1], display_labels=EI_CLASSES, ax=ax, title=f"{model}, {sp}",
                               label_colors=colors)
 fig.tight_layout()
 
 # %% [markdown]
 # Confusion matrices of the DANN and of the source-only network on the mouse and human test cells, pooled over the
-# folds of the first repetition (the paper's Figure 8). Rows are normalised; the counts are in brackets.
+# folds of the first seed (the paper's Figure 8). Rows are normalised; the counts are in brackets.
 
 # %%
 def fmt(model, sp):
-    if (model, sp) not in cv.index:
-        return "not run"
-    return f"{100 * cv.loc[(model, sp), 'accuracy']:.1f}% (sd {100 * cv.loc[(model, sp), 'accuracy_sd']:.1f})"
+    return ex.say_rate(cv.loc[(model, sp)]) if (model, sp) in cv.index else "not run"
 
 
-lines = [f"* DANN: mouse {fmt('dann', 'mouse')}, human {fmt('dann', 'human')}; the paper reports 97.4% and 95.0% "
-         "on its single split.",
-         f"* source-only network: human {fmt('source_only', 'human')}; logistic regression trained on mouse only: "
-         f"human {fmt('logistic_regression', 'human')}."]
-if "pooled_network" in fitters:
-    lines.append(f"* the same network with the human labels but no adversary: human {fmt('pooled_network', 'human')};"
-                 f" DANN without human labels: human {fmt('dann_unsupervised', 'human')}.")
-gap = cv.loc[("dann", "human"), "accuracy"] - cv.loc[("source_only", "human"), "accuracy"]
-lines.append(f"* DANN minus source-only on human cells: {100 * gap:+.1f} percentage points.")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join([
+    f"* DANN: mouse {fmt('dann', 'mouse')}, human {fmt('dann', 'human')}; the paper reports "
+    f"{100 * paper_mouse:.1f}% and {100 * paper_human:.1f}% on its single split.",
+    f"* pooled network (human labels, no adversary): human {fmt('pooled_network', 'human')}; unsupervised DANN: "
+    f"human {fmt('dann_unsupervised', 'human')}.",
+    f"* source-only network: human {fmt('source_only', 'human')}; logistic regression trained on mouse only: "
+    f"human {fmt('logistic_regression', 'human')}."])))
 
 # %% [markdown]
-# **Reading the comparison.** The paper's protocol lets the DANN see labelled human cells; the pooled network
-# (same labels, no adversary) is the fair control for what the gradient-reversal layer itself adds, and the
-# unsupervised DANN shows what adaptation alone gives when no human label is available.
+# ## What the adversary and the human labels add, paired over the same splits
+#
+# The paper's protocol lets the DANN see labelled human cells; the pooled network (same labels, no adversary) is the
+# fair control for what the gradient-reversal layer itself adds, and the unsupervised DANN shows what adaptation
+# alone gives when no human label is available. Each difference is taken split by split on the same test cells, its
+# interval from the corrected resampled t-test (Nadeau & Bengio 2003), which allows for the overlap of the training
+# sets; green: the interval is above 0, red: below, grey: it includes 0.
 
 # %%
-if "pooled_network" in fitters:
-    hum = cv["accuracy"].xs("human", level="group")
-    from_labels = hum["pooled_network"] - hum["source_only"]
-    from_adversary = hum["dann"] - hum["pooled_network"]
-    display(Markdown(
-        f"On human cells, adding the human labels (pooled network against source-only) changes accuracy by "
-        f"{100 * from_labels:+.1f} points; adding the adversary on top (DANN against pooled network) by "
-        f"{100 * from_adversary:+.1f} points. Without human labels, the adversary gives "
-        f"{100 * (hum['dann_unsupervised'] - hum['source_only']):+.1f} points over the source-only network."))
+ax = ex.plot_differences(exp, "accuracy", names=MODEL_NAMES)
+ax.set_title("accuracy on human test cells")
+plt.tight_layout()
 
 # %%
-metrics = {}
-for (model, sp), row in cv.iterrows():
-    for m in ["accuracy", "macro_f1", "macro_precision", "macro_recall"]:
-        metrics[f"ei/{model}/{sp}/{m}"] = row[m]
-        metrics[f"ei/{model}/{sp}/{m}_sd"] = row[f"{m}_sd"]
-for (model, sp), row in single.iterrows():
-    for m in ["accuracy", "macro_f1", "macro_precision", "macro_recall"]:
-        metrics[f"ei/{model}/paper_split/{sp}/{m}"] = row[m]
-path = write_results("ephys", "02_ei_domain_adaptation", metrics,
-                     parameters=dict(profile=profile, seed=seed, n_splits=P["n_splits"], n_repeats=n_repeats,
-                                     epochs=epochs, device=str(dev)),
-                     data=datasets.checksums(*OPHIR_KEYS.values()))
+said = [f"* {ex.say_difference(exp.diff(a, b, g), MODEL_NAMES)} (on {g} test cells)."
+        for a, b, g in ex.EI_COMPARISONS if a in exp.cv and b in exp.cv]
+display(Markdown("\n".join(said)))
+
+# %%
+path = results.write_results("ephys", "02_ei_domain_adaptation", ex.ei_metrics(exp),
+                             parameters=dict(profile=profile, seed=seed, device=rt.device, threads=rt.threads,
+                                             **{k: cfg[k] for k in ("n_splits", "n_repeats", "dann_epochs",
+                                                                    "max_steps", "max_cells")}),
+                             data=datasets.checksums(*OPHIR_KEYS.values()))
 print(f"results written to {path}")

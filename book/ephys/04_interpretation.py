@@ -25,9 +25,12 @@
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
-device = "cpu"
-epochs = None
-lambda1 = 0.01
+device = "auto"
+threads = None
+epochs = None  # None: the profile's interpretation_epochs, for both networks
+lambda1 = None
+max_steps = None  # a cap on optimisation steps per network (the gpu_profile tests)
+max_cells = None  # a stratified subset of the cells (the gpu_profile tests)
 
 # %%
 import matplotlib.pyplot as plt
@@ -35,38 +38,34 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import shap
-import torch
 from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles
-from neuro_lib.ephys import CRE_CLASSES, FEATURES_41, OPHIR_KEYS, load_ophir
-from neuro_lib.ephys.pipeline import (DANNParams, LSPINParams, ensemble_proba, fit_dann, fit_lspin, gate_matrix,
-                                      paper_split_cre5, paper_split_ei, shap_explain)
+from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, cre5_data, ei_data
+from neuro_lib.ephys.experiments import paper_split_cre5, paper_split_ei, subsample
+from neuro_lib.ephys.interpret import cross_species_share, explain_dann, fit_on_split, gate_frame
+from neuro_lib.ephys.models import DANNClassifier, LSPINClassifier
 from neuro_lib.evaluation import plot_embedding, tsne
-from neuro_lib.results import write_results
-from neuro_lib.training import predict
+from neuro_lib.results import key, write_results
 
-P = profiles.select(profile, smoke=dict(epochs=2, n_ensemble=1, n_shap=20, n_background=20),
-                    cpu=dict(epochs=300, n_ensemble=3, n_shap=200, n_background=100),
-                    gpu=dict(epochs=500, n_ensemble=5, n_shap=345, n_background=200))
-epochs = epochs or P["epochs"]
-torch.set_num_threads(1)  # small MLPs: one thread is fastest
-mouse, human = load_ophir("mouse"), load_ophir("human")
+cfg = chapter.settings(profile, interpretation_epochs=epochs, lambda1=lambda1, max_steps=max_steps,
+                       max_cells=max_cells)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+net = dict(epochs=cfg["interpretation_epochs"], max_steps=cfg["max_steps"], device=rt.device)
 
 # %% [markdown]
 # ## The LSPIN gate matrix
 
 # %%
-Xm = mouse.features.to_numpy()
-y5 = np.array([CRE_CLASSES.index(c) for c in mouse.meta["cre_class"]])
-[(tr, te)] = paper_split_cre5(y5, ~np.isnan(Xm).any(axis=1), seed=seed)
-models, prep = fit_lspin(Xm[tr], y5[tr], LSPINParams(lambda1=lambda1, epochs=epochs), seed=seed,
-                         n_ensemble=P["n_ensemble"], device=device)
-acc = float((ensemble_proba(models, prep.transform(Xm[te])).argmax(1) == y5[te]).mean())
-G = pd.DataFrame(gate_matrix(models, prep, Xm[te]), columns=FEATURES_41)
-classes = pd.Series([CRE_CLASSES[i] for i in y5[te]], name="Cre class")
+cre = subsample(cre5_data(), cfg["max_cells"], seed=seed)
+[split5] = paper_split_cre5(cre.y, cre.complete, seed=seed)
+lspin, lspin_cv = fit_on_split(LSPINClassifier(lambda1=cfg["lambda1"], n_ensemble=cfg["n_ensemble"], **net),
+                               cre.X, cre.y, [split5], seed=seed)
+acc = lspin_cv.summary()["accuracy"]
+G = gate_frame(lspin, cre.X[split5.test])
+classes = pd.Series(cre.names[split5.test], name="Cre class")
 palette = dict(zip(CRE_CLASSES, sns.color_palette("tab10", 5)))
-order = np.argsort(y5[te], kind="stable")
+order = np.argsort(cre.y[split5.test], kind="stable")
 g = sns.clustermap(G.iloc[order].reset_index(drop=True), row_cluster=False, col_cluster=True, cmap="viridis",
                    vmin=0, vmax=1, row_colors=classes.iloc[order].map(palette).reset_index(drop=True),
                    figsize=(12, 7), cbar_kws=dict(label="gate value z (0 = feature ignored)"),
@@ -95,23 +94,10 @@ plt.tight_layout()
 # ## Shapley values of the E/I domain-adversarial network
 
 # %%
-X = np.vstack([Xm, human.features.to_numpy()])
-y = np.r_[(mouse.meta["ei"] == "excitatory"), (human.meta["ei"] == "excitatory")].astype(int)
-domain = np.r_[np.zeros(len(mouse), int), np.ones(len(human), int)]
-[(tr2, te2)] = paper_split_ei(y, domain, seed=seed)
-dann, dprep = fit_dann(X[tr2], y[tr2], domain[tr2], np.ones(len(tr2)), DANNParams(epochs=epochs), seed=seed,
-                       device=device)
-
-
-def p_excitatory(Z):
-    return torch.softmax(torch.as_tensor(predict(dann, np.asarray(Z, dtype=np.float32))), 1)[:, 1].numpy()
-
-
-rng = np.random.default_rng(seed)
-Zall = dprep.transform(X)
-background = Zall[rng.choice(tr2, P["n_background"], replace=False)]
-explain_idx = te2[rng.permutation(len(te2))[: P["n_shap"]]]
-sv = shap_explain(p_excitatory, background, Zall[explain_idx], FEATURES_41, seed=seed)
+ei = subsample(ei_data(), cfg["max_cells"], seed=seed)
+[split_ei] = paper_split_ei(ei.y, ei.domain, seed=seed)
+dann, _ = fit_on_split(DANNClassifier(**net), ei.X, ei.y, [split_ei], seed=seed, fit_params={"domain": ei.domain})
+sv, Z = explain_dann(dann, ei.X, split_ei, n_background=cfg["n_background"], n_shap=cfg["n_shap"], seed=seed)
 shap.plots.beeswarm(sv, max_display=15, show=False)
 plt.gcf().set_size_inches(8, 6)
 plt.xlabel("SHAP value (change in P(excitatory))")
@@ -124,7 +110,7 @@ plt.tight_layout()
 # {cite}`gouwens2019`; the table below says which features this model leans on most.
 
 # %%
-mean_abs = pd.Series(np.abs(sv.values).mean(0), index=FEATURES_41).sort_values(ascending=False)
+mean_abs = pd.Series(np.abs(sv.values).mean(0), index=sv.feature_names).sort_values(ascending=False)
 display(mean_abs.head(10).rename("mean |SHAP|").to_frame().round(4))
 display(Markdown(f"The three features with the largest mean |SHAP| are {', '.join(mean_abs.index[:3])}."))
 
@@ -132,16 +118,15 @@ display(Markdown(f"The three features with the largest mean |SHAP| are {', '.joi
 # ## t-SNE: raw features against the DANN's learned features
 
 # %%
-with torch.no_grad():
-    learned = dann.features(torch.as_tensor(Zall[te2])).numpy()
-species = np.where(domain[te2] == 0, "mouse", "human")
-ei_names = np.where(y[te2] == 1, "excitatory", "inhibitory")
+te = split_ei.test
+learned = dann.features(ei.X[te])
+species, ei_names = ei.species[te], ei.names[te]
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 pal = {"excitatory": "tab:red", "inhibitory": "tab:blue"}
-plot_embedding(tsne(Zall[te2], seed=seed), ei_names, markers=species, ax=axes[0], palette=pal,
+plot_embedding(tsne(Z[te], seed=seed), ei_names, markers=species, ax=axes[0], palette=pal,
                title="raw 41 features (test cells)")
 plot_embedding(tsne(learned, seed=seed), ei_names, markers=species, ax=axes[1], palette=pal,
-               title="DANN features (32-d, test cells)")
+               title=f"DANN features ({learned.shape[1]}-d, test cells)")
 fig.tight_layout()
 
 # %% [markdown]
@@ -150,26 +135,20 @@ fig.tight_layout()
 # same class: higher means the representation mixes species within a class.
 
 # %%
-from sklearn.neighbors import NearestNeighbors
-
-
-def cross_species_share(F, k=10):
-    nn_idx = NearestNeighbors(n_neighbors=k + 1).fit(F).kneighbors(F, return_distance=False)[:, 1:]
-    other = (species[nn_idx] != species[:, None]) & (ei_names[nn_idx] == ei_names[:, None])
-    return float(other[species == "human"].mean())
-
-
-mix_raw, mix_learned = cross_species_share(Zall[te2]), cross_species_share(learned)
+mix_raw = cross_species_share(Z[te], species, ei_names)
+mix_learned = cross_species_share(learned, species, ei_names)
 display(Markdown(f"Human test cells: {100 * mix_raw:.1f}% of their neighbours are same-class mouse cells in the raw "
                  f"features, {100 * mix_learned:.1f}% in the DANN's features."))
 
 # %%
-metrics = {"gates/lspin/paper_split_accuracy": acc,
-           "gates/lspin/mean_open_fraction": float((G.to_numpy() > 0).mean()),
-           "tsne/raw/human_cross_species_neighbours": mix_raw,
-           "tsne/dann/human_cross_species_neighbours": mix_learned,
-           **{f"shap/dann/{f}/mean_abs": float(v) for f, v in mean_abs.head(10).items()}}
+metrics = {key("gates", "lspin", "accuracy", split="paper"): acc,
+           key("gates", "lspin", "mean_open_fraction", split="paper"): float((G.to_numpy() > 0).mean()),
+           key("tsne", "raw_features", "cross_species_neighbours", split="paper", group="human"): mix_raw,
+           key("tsne", "dann", "cross_species_neighbours", split="paper", group="human"): mix_learned,
+           **{key("shap", "dann", f"mean_abs.{f}", split="paper"): float(v) for f, v in mean_abs.head(10).items()}}
 path = write_results("ephys", "04_interpretation", metrics,
-                     parameters=dict(profile=profile, seed=seed, epochs=epochs, lambda1=lambda1),
+                     parameters=dict(profile=profile, seed=seed, device=rt.device, threads=rt.threads,
+                                     **{k: cfg[k] for k in ("interpretation_epochs", "lambda1", "n_ensemble",
+                                                            "n_shap", "n_background", "max_steps", "max_cells")}),
                      data=datasets.checksums(*OPHIR_KEYS.values()))
 print(f"results written to {path}")

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["GradientReversal", "grad_reverse", "lambda_schedule", "DANN", "mlp"]
+__all__ = ["grad_reverse", "lambda_schedule", "DANN", "mlp"]
 
 
 class _GradReverse(torch.autograd.Function):
@@ -31,17 +31,6 @@ class _GradReverse(torch.autograd.Function):
 def grad_reverse(x: torch.Tensor, lambd: float = 1.0) -> torch.Tensor:
     """Identity forward; gradient multiplied by ``-lambd`` backward (Ganin et al. 2016, Eq. 13-14)."""
     return _GradReverse.apply(x, lambd)
-
-
-class GradientReversal(nn.Module):
-    """Module form of :func:`grad_reverse`; set ``.lambd`` during training."""
-
-    def __init__(self, lambd: float = 1.0):
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, x):
-        return grad_reverse(x, self.lambd)
 
 
 def lambda_schedule(progress: float, gamma: float = 10.0) -> float:
@@ -69,8 +58,9 @@ class DANN(nn.Module):
 
     Parameters: ``n_features`` (input width), ``n_classes``, ``hidden`` (feature-extractor widths), ``dropout``,
     ``n_domains`` (2: source, target). ``forward(x)`` returns class logits (batch, n_classes);
-    ``forward_all(x, lambd)`` returns ``(class_logits, domain_logits, features)``.
-    ``domain_adversarial=False`` gives the source-only network of the same shape (the domain head is unused).
+    ``forward_all(x, lambd)`` returns ``(class_logits, domain_logits, features)``, the domain head behind
+    :func:`grad_reverse` with coefficient ``lambd``. :meth:`train_step` with ``domain_weight=0`` trains the same
+    network without the adversary (the domain head then gets no gradient).
     """
 
     def __init__(self, n_features: int, n_classes: int = 2, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.2,
@@ -78,7 +68,6 @@ class DANN(nn.Module):
         super().__init__()
         self.feature_extractor = mlp([n_features, *hidden], dropout=dropout)
         self.label_classifier = nn.Linear(hidden[-1], n_classes)
-        self.grl = GradientReversal(0.0)
         self.domain_classifier = nn.Sequential(nn.Linear(hidden[-1], domain_hidden), nn.ReLU(),
                                                nn.Linear(domain_hidden, n_domains))
 
