@@ -315,13 +315,14 @@ def test_transfer_classifier_is_an_estimator_that_learns_a_separable_problem():
                          seed=0, progress=False)["r18"]
     assert res.summary()["accuracy"] >= 0.85 and list(res.classes) == ["cell", "not cell"]
     fitted = clone(net).set_params(epochs=1).fit(x, y)
-    p = fitted.predict_proba(x)
-    assert p.shape == (40, 2) and np.allclose(p.sum(1), 1)
+    few = x[::5]  # 8 patches: test-time augmentation runs the network 8 times per patch
+    p = fitted.predict_proba(few)
+    assert p.shape == (8, 2) and np.allclose(p.sum(1), 1)
     # tta: the probabilities are the mean softmax over the 8 symmetries of the square, so a patch and its mirror
     # image get the same probabilities
-    np.testing.assert_allclose(fitted.predict_proba(x[:, :, :, ::-1].copy()), p, atol=1e-5)
+    np.testing.assert_allclose(fitted.predict_proba(few[:, :, :, ::-1].copy()), p, atol=1e-5)
     back = TransferClassifier.from_state(fitted.get_state())
-    np.testing.assert_array_equal(back.predict_proba(x), p)
+    np.testing.assert_array_equal(back.predict_proba(few), p)
     with pytest.raises(ValueError, match="schedule"):
         TransferClassifier("resnet18", "fc", input_size=32, epochs=1, schedule="step").fit(x, y)
 

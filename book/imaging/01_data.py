@@ -17,8 +17,8 @@
 # retrained from ImageNet classifies a patch around each found cell as excitatory, inhibitory or glia (their labels
 # came from a red mCherry channel) {cite}`seong_park_imaging`. This page shows the data this chapter works on: a
 # real GCaMP6s movie of mouse vibrissal S1 in the Neurofinder format {cite}`neurofinder,peron2015`: the whole
-# 600-frame recording (about 86 s at about 7 Hz), stored as 200 frames of 512x512 pixels, each the mean of 3
-# consecutive source frames (about 2.3 Hz), with 330 manually drawn regions of interest (ROIs).
+# recording, stored as means of consecutive source frames, with its manually drawn regions of interest (ROIs). The
+# first output below gives the frame count, frame rate, duration and ROI count, read from the files.
 #
 # **What differs from the paper.** The movie has one (green) channel and no cell-type labels, so the paper's three
 # classes cannot be made from it. The chapter runs the paper's whole pipeline on this real data with the labels it
@@ -31,7 +31,7 @@ profile = "cpu"
 seed = 0
 device = "auto"
 threads = None  # torch CPU threads; None means the profile default (1: robust on a shared 2-core machine)
-n_frames = None  # None means the profile default (all 200 frames on cpu/gpu)
+n_frames = None  # None means the profile default (every frame on cpu/gpu)
 
 # %%
 import matplotlib.pyplot as plt
@@ -93,7 +93,7 @@ fig.tight_layout()
 
 # %% [markdown]
 # ## The manual ROIs
-# The 330 ROIs' outlines drawn over the mean image (left) and the correlation image (right), and a zoom on one
+# The manual ROIs' outlines drawn over the mean image (left) and the correlation image (right), and a zoom on one
 # 128x128 pixel corner. Most ROIs sit on a ring in the mean image; some lie on cells that barely show in either
 # image in this recording, which bounds what any detector can find here.
 
@@ -115,8 +115,8 @@ fig.tight_layout()
 # %% [markdown]
 # ## ROI sizes and spacing
 # ROI area and the distance from each ROI's centre to its nearest neighbour's. Neurofinder counts a detection as a
-# hit when its centre is within 5 pixels of a manual ROI's centre; the nearest neighbours are often only 7 to 12
-# pixels apart, so touching cells must come out as separate components.
+# hit when its centre is within 5 pixels of a manual ROI's centre; the nearest neighbours are often only a few
+# radii apart (the numbers are under the figure), so touching cells must come out as separate detections.
 
 # %%
 from scipy.spatial import cKDTree
@@ -135,6 +135,9 @@ axes[1].legend(frameon=False)
 fig.tight_layout()
 display(pd.DataFrame({"ROI area (pixels)": pd.Series(areas).describe(),
                       "nearest-neighbour distance (pixels)": pd.Series(nn).describe()}).round(1))
+display(Markdown(f"Half of the ROIs have their nearest neighbour's centre within **{np.median(nn):.1f} pixels**, a "
+                 f"quarter within {np.percentile(nn, 25):.1f}; {np.mean(nn < 10):.0%} within 10 pixels, twice "
+                 f"Neurofinder's matching radius."))
 
 # %% [markdown]
 # ## Which ROIs fired during the recording?
@@ -160,21 +163,21 @@ fig.tight_layout()
 
 # %% [markdown]
 # ## Against the previous movie
-# Until this chapter moved to the whole recording it used the first 200 raw frames only (about 29 s at about
-# 7 Hz). Those figures were not rerun (that archive is no longer in the mirror); they are our results at commit
-# 0b1ceb5, read from `data/imaging_first200frames.yml`.
+# Until this chapter moved to the whole recording it used only the first raw frames of it (left column). Those
+# figures were not rerun (that archive is no longer in the mirror); they are our results at commit 0b1ceb5, read
+# from `data/imaging_first200frames.yml`.
 
 # %%
 old = first200_numbers()
 on = old["numbers"]
 n_act = int(act["active"].sum())
-display(pd.DataFrame({"first 200 raw frames (earlier)": [old["frames"], old["frame_rate_hz"], old["duration_s"],
-                                                         on["data/neurofinder/n_active_rois"],
-                                                         on["data/neurofinder/active_roi_fraction"]],
-                      "whole recording, 3-frame means (now)": [T, FRAME_RATE_HZ, T / FRAME_RATE_HZ, n_act,
-                                                               n_act / len(data.rois)]},
-                     index=["frames", "frame rate (Hz)", "duration (s)", "ROIs that fired", "fraction that fired"])
-        .round(3))
+cols = {f"first {old['frames']} raw frames (earlier)": [old["frames"], old["frame_rate_hz"], old["duration_s"],
+                                                        on["data/neurofinder/n_active_rois"],
+                                                        on["data/neurofinder/active_roi_fraction"]],
+        f"whole recording, {FRAMES_PER_BIN}-frame means (now)": [T, FRAME_RATE_HZ, T / FRAME_RATE_HZ, n_act,
+                                                                 n_act / len(data.rois)]}
+display(pd.DataFrame(cols, index=["frames", "frame rate (Hz)", "duration (s)", "ROIs that fired",
+                                  "fraction that fired"]).round(3))
 display(Markdown(f"**{n_act} of the {len(data.rois)} ROIs ({n_act / len(data.rois):.0%}) fired at least once** in "
                  f"the {T / FRAME_RATE_HZ:.0f} s of this movie, against {on['data/neurofinder/n_active_rois']} "
                  f"({on['data/neurofinder/active_roi_fraction']:.0%}) in the first {old['duration_s']:.0f} s. The "

@@ -38,9 +38,10 @@
 # vessels), and a network trained on three quadrants must see the fourth in the same range. `inputs="global"` keeps
 # page 1's scaling of each whole image to [0, 1].
 #
-# **Peers, each at its best, measured in the same run.** (1) suite2p {cite}`pachitariu2017suite2p` (version 1.1.0,
-# its default `sparsery` detection on the same 200 frames, told their rate of about 2.3 Hz and GCaMP6s's decay
-# time), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant on the three training
+# **Peers, each at its best, measured in the same run.** (1) suite2p {cite}`pachitariu2017suite2p` (its default
+# `sparsery` detection on the same movie, told its frame rate and GCaMP6s's decay time: the version and both values
+# are printed with its results), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant
+# on the three training
 # quadrants from a small grid, without and with suite2p's own classifier (the `classifier.npy` shipped in the
 # wheel, run offline on the ROI statistics; its probability cut is chosen on the training quadrants too);
 # (2) a detector without learning: local maxima of the smoothed local-correlation image times the mean image
@@ -62,11 +63,13 @@ depth = None  # U-Net pooling stages
 inputs = "local"  # "local": local contrast normalisation of each summary image; "global": page 1's [0, 1] scaling
 sigma = 1.0  # Gaussian smoothing of the target (pixels)
 threshold = 0.7  # Seong & Park's probability threshold (their rule, reported beside the peaks)
-min_area = 8  # smallest component kept as a cell by the paper's rule (pixels); ROIs are 30 to 116 pixels
+min_area = 8  # smallest component kept as a cell by the paper's rule (pixels; page 1 gives the ROIs' sizes)
 run_suite2p = True
 
 # %%
+import os
 import time
+from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
@@ -76,8 +79,8 @@ import neuro_lib.datasets as nds
 from neuro_lib import profiles, results
 from neuro_lib.imaging import chapter, report
 from neuro_lib.imaging import centers_metric, correlation_baseline, detect_cells, pixel_accuracy, probability_target
-from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, load_book_movie,
-                                   network_input)
+from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, first200_numbers,
+                                   load_book_movie, network_input)
 from neuro_lib.imaging.detection import cross_quadrant_select, quadrant_scores
 from neuro_lib.imaging.peers import suite2p_grid
 from neuro_lib.imaging.segmentation import cross_quadrant_unet
@@ -87,7 +90,7 @@ from neuro_lib.imaging.summary import roi_contrast
 cfg = chapter.settings(profile, unet_epochs=epochs, unet_crops_per_epoch=crops_per_epoch, unet_crop=crop,
                        unet_base=base, unet_depth=depth, threads=threads)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
-t_start = time.time()
+t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
 summary = cached_summary(data)
 image = network_input(summary, inputs)
@@ -168,7 +171,8 @@ display(pd.DataFrame({"correlation threshold": corr_sel["chosen"],
                           "suite2p + classifier (diameter, threshold_scaling, p)": s2p_cls["chosen"]} if s2p else {})},
                      index=[f"quadrant {q} held out" for q in range(4)]))
 if s2p:
-    display(Markdown(f"suite2p ran {len(s2p['runs'])} settings ({sum(r['seconds'] for r in s2p['runs'].values()):.0f}"
+    display(Markdown(f"suite2p {version('suite2p')} (`fs` = {FRAME_RATE_HZ:.2f} Hz, `tau` = {GCAMP6S_TAU_S} s) "
+                     f"ran {len(s2p['runs'])} settings ({sum(r['seconds'] for r in s2p['runs'].values()):.0f}"
                      f" s in all, when not read from the cache); it found "
                      f"{min(len(r['centroids']) for r in s2p['runs'].values())} to "
                      f"{max(len(r['centroids']) for r in s2p['runs'].values())} ROIs."))
@@ -261,23 +265,45 @@ for _ in range(3):
     t0 = time.time()
     res.models[0].predict_proba(image)
     times.append(time.time() - t0)
+wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
 display(Markdown(f"Inference on one 512x512 image: **{min(times):.2f} s** (best of 3, {rt.threads} "
-                 f"threads; target under 2 s on 2 CPU cores). The whole page ran in {time.time() - t_start:.0f} s."))
+                 f"threads; target under 2 s on 2 CPU cores). The whole page ran in {wall:.0f} s ({cpu:.0f} s of "
+                 f"CPU time; load average {load:.1f} on this machine's {os.cpu_count()} cores)."))
 
 # %%
 ours = table.loc["U-Net, thresholds from training quadrants"]
+old = first200_numbers()
+old200 = old["numbers"]
 base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
 best_base = max(base_f1, key=base_f1.get)
 display(Markdown(
     f"The U-Net's held-out pixel accuracy is **{ours['pixel_accuracy']:.3f}** (all background: "
     f"{(~mask).mean():.3f}; the paper: {paper['segmentation/unet/pixel_accuracy']}) and its Neurofinder F1 "
-    f"**{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}); the best baseline, "
-    f"{best_base}, reaches {base_f1[best_base]:.3f}."))
+    f"**{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}); the best peer, "
+    f"{best_base}, reaches {base_f1[best_base]:.3f}. On the earlier movie (the first {old['frames']} raw frames, "
+    f"page 1) the same protocol gave the U-Net an F1 of {old200['segmentation/unet/f1']} and a pixel accuracy of "
+    f"{old200['segmentation/unet/pixel_accuracy']}, suite2p {old200['segmentation/suite2p/f1']} (its defaults "
+    f"then) and the correlation detector {old200['segmentation/correlation/f1']}."))
 checks = {f"held-out pixel accuracy at least the paper's {paper['segmentation/unet/pixel_accuracy']}":
           ours["pixel_accuracy"] >= paper["segmentation/unet/pixel_accuracy"],
           "F1 above every peer's by at least 0.10": ours["f1"] >= max(base_f1.values()) + 0.10}
 display(Markdown(f"Targets in this `{profile}` run: " + "; ".join(f"{k}: **{'met' if v else 'not met'}**"
                                                                   for k, v in checks.items()) + "."))
+
+# %%
+gap = paper["segmentation/unet/pixel_accuracy"] - ours["pixel_accuracy"]
+if gap > 0:
+    display(Markdown(
+        f"**The pixel-accuracy target is missed** by {gap:.3f}: the U-Net's {ours['pixel_accuracy']:.3f} is "
+        f"{ours['pixel_accuracy'] - (~mask).mean():+.3f} over all background ({(~mask).mean():.3f}), and the paper's "
+        f"{paper['segmentation/unet/pixel_accuracy']} is for its own images and labels. What was tried, each on "
+        f"these held-out quadrants: local against global input normalisation; plain cross-entropy against the "
+        f"earlier weighted cross-entropy plus Dice loss (plain is calibrated, the figure above); fresh random crops "
+        f"per epoch; the pixel threshold chosen on the training quadrants rather than 0.5 (at 0.5: "
+        f"{pixel_accuracy(prob, mask, 0.5):.3f}); other seeds (`bench/imaging_seeds.py`). The pixels the U-Net "
+        f"gets wrong are mostly those of ROIs that do not stand out in any summary image (the section above), which "
+        f"no threshold recovers; the larger U-Net of the `gpu` "
+        f"profile is not measured here."))
 
 # %%
 key = results.key
@@ -286,7 +312,9 @@ metrics = {key("segmentation", "unet", "pixel_accuracy"): ours["pixel_accuracy"]
            key("segmentation", "all_background", "pixel_accuracy"): float((~mask).mean()),
            key("segmentation", "unet", "inference_seconds_512"): min(times),
            key("segmentation", "unet", "train_seconds"): sum(res.seconds),
-           key("runtime", "02_segmentation", "seconds"): time.time() - t_start,
+           key("runtime", "02_segmentation", "seconds"): wall,
+           key("runtime", "02_segmentation", "cpu_seconds"): cpu,
+           key("runtime", "02_segmentation", "load_average"): load,
            key("data", "neurofinder", "faint_roi_fraction"): float(faint.mean()),
            key("segmentation", "ideal_detector_of_visible_rois", "f1"): float(ceil_f1),
            key("segmentation", "ideal_detector_of_active_rois", "f1"): float(2 * act_r / (1 + act_r)),

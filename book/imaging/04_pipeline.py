@@ -37,8 +37,12 @@
 # three). With four splits the t distribution has 3 degrees of freedom, so the interval is wide: it is the honest
 # width for one movie cut in four.
 #
-# **One caveat.** On its training quadrants a U-Net's candidates are in-sample (it was trained on those pixels), so
-# the classifier learns from candidates somewhat easier than the held-out ones it is applied to.
+# **Caveats.** On its training quadrants a U-Net's candidates are in-sample (it was trained on those pixels), so
+# the classifier learns from candidates somewhat easier than the held-out ones it is applied to. And one design
+# choice of this page saw held-out scores: a first run trained the classifier for page 3's 8 epochs (on a few
+# hundred candidates that is about 40 optimiser steps); it was raised to 30 epochs (`pipe_epochs` in
+# `neuro_lib.imaging.chapter`) after that run's held-out numbers were seen. Candidate cut and probability cut were
+# fixed before any run.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -50,6 +54,7 @@ p_threshold = 0.5  # the classifier keeps a candidate whose probability of being
 inputs = "local"  # as on pages 2 and 3
 
 # %%
+import os
 import time
 
 import numpy as np
@@ -67,7 +72,7 @@ from neuro_lib.imaging.segmentation import cross_quadrant_unet
 # %%
 cfg = chapter.settings(profile, threads=threads)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
-t_start = time.time()
+t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
 summary = cached_summary(data)
 labels = data.labels()
@@ -125,6 +130,27 @@ checks = {"pipeline F1 at least 0.70": ours["f1"] >= 0.70, "pipeline above the U
 display(Markdown(f"Targets in this `{profile}` run: " + "; ".join(f"{k}: **{'met' if v else 'not met'}**"
                                                                   for k, v in checks.items()) + "."))
 
+# %%
+r_cand = pooled.loc["candidates (lower cut)", "recall"]
+if ours["f1"] < 0.70:
+    display(Markdown(
+        f"**The 0.70 target is missed** ({ours['f1']:.3f}). The second stage can only drop candidates, so its recall "
+        f"is at most the candidates' {r_cand:.3f}: a perfect classifier (every cell kept, every other candidate "
+        f"dropped) would reach an F1 of {2 * r_cand / (1 + r_cand):.3f}, and 0.70 needs it to be nearly that good "
+        f"while this one reaches an AUC of {pipe.cv.summary()['auc']:.3f} on the held-out candidates (last "
+        f"section). What was tried: page 3's training length (fewer optimiser steps on these few hundred "
+        f"candidates) and the longer one kept here (`pipe_epochs`, the caveat at the top), with the trunk "
+        f"pretrained as an autoencoder on the training candidates; the candidate cut and the probability cut were "
+        f"fixed before any run and not tuned. Page 2 measures what bounds the recall: the ROIs that neither fired "
+        f"nor stand out in any summary image."))
+
+# %% [markdown]
+# **Reading the result.** The classifier only sees what the U-Net saw (the summary images around a candidate), and
+# the U-Net's candidates all look like cells to some degree: the ones it gets wrong are mostly faint, silent ROIs
+# it misses and cell-like spots that are not manual ROIs. The second stage adds precision only where it tells
+# those apart better than the U-Net's own peak height does; the classifier's scores on the held-out candidates
+# (last table) say how well it does.
+
 # %% [markdown]
 # ## Where the classifier helps and where it hurts
 # The held-out candidates of one quadrant over the mean image: kept and a cell (green), kept but not a cell (red),
@@ -143,7 +169,9 @@ report.plot_candidates(summary["mean"], c, pipe.kept, truth, split=int(np.argmax
 cv_summary = pipe.cv.summary()
 display(pd.Series({k: cv_summary[k] for k in ("accuracy", "accuracy_sd", "balanced_accuracy", "auc")}).round(3)
         .to_frame("patch classifier on held-out candidates"))
-display(Markdown(f"The page ran in {time.time() - t_start:.0f} s."))
+wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
+display(Markdown(f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average {load:.1f} on this "
+                 f"machine's {os.cpu_count()} cores)."))
 
 # %%
 key = results.key
@@ -156,7 +184,9 @@ metrics.update({key("segmentation", "pipeline", "f1", vs="unet"): diff["mean"],
                 key("segmentation", "pipeline", "f1_p", vs="unet"): diff["p"]})
 metrics.update(results.cv_metrics(pipe.cv, "candidates", "resnet18_conv1_autoencoder",
                                   metrics=("accuracy", "balanced_accuracy", "auc")))
-metrics[key("runtime", "04_pipeline", "seconds")] = time.time() - t_start
+metrics.update({key("runtime", "04_pipeline", m): v
+                for m, v in (("seconds", wall), ("cpu_seconds", cpu), ("load_average", load))})
+metrics[key("segmentation", "perfect_second_stage", "f1")] = float(2 * r_cand / (1 + r_cand))
 results.write_results("imaging", "04_pipeline", metrics,
                       parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
                                       p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
