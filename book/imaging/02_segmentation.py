@@ -300,10 +300,9 @@ if gap > 0:
         f"these held-out quadrants: local against global input normalisation; plain cross-entropy against the "
         f"earlier weighted cross-entropy plus Dice loss (plain is calibrated, the figure above); fresh random crops "
         f"per epoch; the pixel threshold chosen on the training quadrants rather than 0.5 (at 0.5: "
-        f"{pixel_accuracy(prob, mask, 0.5):.3f}); other seeds (`bench/imaging_seeds.py`). The pixels the U-Net "
-        f"gets wrong are mostly those of ROIs that do not stand out in any summary image (the section above), which "
-        f"no threshold recovers; the larger U-Net of the `gpu` "
-        f"profile is not measured here."))
+        f"{pixel_accuracy(prob, mask, 0.5):.3f}); other seeds (`bench/imaging_seeds.py`). {faint.mean():.0%} of "
+        f"the ROIs do not stand out in any summary image (the section above) and the U-Net finds "
+        f"{hit['U-Net'][faint].mean():.0%} of those; the larger U-Net of the `gpu` profile is not measured here."))
 
 # %%
 key = results.key

@@ -243,7 +243,7 @@ if best_acc < 0.92 and patch_labels is None:
         f"settings kept from there (`neuro_lib.imaging.chapter`). Every not-cell patch here is a hard case "
         f"(a detector's false positive or background), and a part of the ROIs barely differ from their surroundings "
         f"in any summary image (page 2 counts them): a patch centred on such a cell looks like background, which "
-        f"bounds what any classifier of these patches can reach. The paper's larger inputs "
+        f"limits what a classifier of these patches can reach. The paper's larger inputs "
         f"({chapter.PROFILE_SETTINGS['gpu']['patch_size']}-pixel patches at "
         f"{chapter.PROFILE_SETTINGS['gpu']['input_size']['resnet18']} pixels) are the `gpu` profile's, not "
         f"measured here."))

@@ -39,10 +39,10 @@
 #
 # **Caveats.** On its training quadrants a U-Net's candidates are in-sample (it was trained on those pixels), so
 # the classifier learns from candidates somewhat easier than the held-out ones it is applied to. And one design
-# choice of this page saw held-out scores: a first run trained the classifier for page 3's 8 epochs (on a few
-# hundred candidates that is about 40 optimiser steps); it was raised to 30 epochs (`pipe_epochs` in
-# `neuro_lib.imaging.chapter`) after that run's held-out numbers were seen. Candidate cut and probability cut were
-# fixed before any run.
+# choice of this page saw held-out scores: a first run trained the classifier for page 3's number of epochs (on a
+# few hundred candidates, a few dozen optimiser steps); it was raised to the current `pipe_epochs` (in
+# `neuro_lib.imaging.chapter`, printed below) after that run's held-out numbers were seen. Candidate cut and
+# probability cut were fixed before any run.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -82,7 +82,9 @@ unet = cross_quadrant_unet(chapter.unet_segmenter(cfg, device=rt.device), networ
 cand_thr = [candidate_factor * t["peak"] for t in unet.thresholds]
 classifier = chapter.pipeline_classifier(cfg, device=rt.device)
 display(Markdown(f"Page 2's four U-Nets ({'from the cache' if time.time() - t_start < 60 else 'trained here'}); "
-                 f"candidate thresholds per held-out quadrant: {[round(t, 3) for t in cand_thr]}."))
+                 f"candidate thresholds per held-out quadrant: {[round(t, 3) for t in cand_thr]}; the classifier "
+                 f"trains for {classifier.epochs} epochs after {classifier.pretrain_epochs} of autoencoder "
+                 f"pretraining (page 3's network from its first layer: {cfg['patch_epochs']} epochs)."))
 
 # %% [markdown]
 # ## The candidates
@@ -146,10 +148,9 @@ if ours["f1"] < 0.70:
 
 # %% [markdown]
 # **Reading the result.** The classifier only sees what the U-Net saw (the summary images around a candidate), and
-# the U-Net's candidates all look like cells to some degree: the ones it gets wrong are mostly faint, silent ROIs
-# it misses and cell-like spots that are not manual ROIs. The second stage adds precision only where it tells
-# those apart better than the U-Net's own peak height does; the classifier's scores on the held-out candidates
-# (last table) say how well it does.
+# every candidate is a peak of the U-Net's map, so it looks like a cell to some degree. The second stage adds
+# precision only where it tells the candidates that are cells from the others better than the U-Net's own peak
+# height does; the classifier's scores on the held-out candidates (last table) say how well it does.
 
 # %% [markdown]
 # ## Where the classifier helps and where it hurts
