@@ -238,7 +238,7 @@ display(Markdown(f"Target (best mean {cfg['n_splits']}-fold accuracy, jittered c
 if best_acc < 0.92 and patch_labels is None:
     display(Markdown(
         f"**The 0.92 target is missed** by {0.92 - best_acc:.3f}. What was tried, on the earlier movie (the first "
-        f"raw frames, page 1) with jittered centres and on all {cfg['n_splits']} folds: more epochs, a larger patch "
+        f"raw frames, page 1) with jittered centres and on every fold: more epochs, a larger patch "
         f"and random shifts as augmentation (the caveat at the top), none with a clear gain; this run has the "
         f"settings kept from there (`neuro_lib.imaging.chapter`). Every not-cell patch here is a hard case "
         f"(a detector's false positive or background), and a part of the ROIs barely differ from their surroundings "
