@@ -644,3 +644,25 @@ def test_run_pipeline_keeps_what_the_classifier_calls_cells():
     assert len(keep_all.centroids) == len(truth) + len(false)
     with pytest.raises(ValueError, match="same held-out quadrants"):
         paired_quadrant_difference(res.scores, alone.iloc[::-1])
+
+
+def test_chapter_times_reads_each_page_and_counts_a_missing_one(tmp_path, monkeypatch):
+    import json
+
+    from neuro_lib import results
+    from neuro_lib.imaging.report import chapter_times
+
+    monkeypatch.setenv("NEURO_LIB_RESULTS", str(tmp_path))
+    results.write_results("imaging", "01_data", {"runtime/01_data/seconds": 10.0,
+                                                 "runtime/01_data/cpu_seconds": 4.0,
+                                                 "runtime/01_data/load_average": 2.0})
+    path = results.write_results("imaging", "02_segmentation", {"runtime/02_segmentation/seconds": 50.0})
+    doc = json.loads(path.read_text())
+    doc["execution"] = {"seconds": 55.0}  # the runner's figure wins over the page's own
+    path.write_text(json.dumps(doc))
+    t = chapter_times(["01_data", "02_segmentation", "03_patch_classification", "04_pipeline"],
+                      dict(page="04_pipeline", seconds=7, cpu_seconds=3, load_average=1.5))
+    assert t.loc["01_data", "seconds"] == 10.0 and t.loc["01_data", "cpu_seconds"] == 4.0
+    assert t.loc["02_segmentation", "seconds"] == 55.0 and np.isnan(t.loc["02_segmentation", "cpu_seconds"])
+    assert not t.loc["03_patch_classification", "found"] and np.isnan(t.loc["03_patch_classification", "seconds"])
+    assert t.loc["04_pipeline", "seconds"] == 7.0 and t["found"].sum() == 3

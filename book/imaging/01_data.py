@@ -34,6 +34,9 @@ threads = None  # torch CPU threads; None means the profile default (1: robust o
 n_frames = None  # None means the profile default (every frame on cpu/gpu)
 
 # %%
+import os
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -46,6 +49,7 @@ from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, FRAMES_PER_BIN, SOU
                                    first200_numbers, load_book_movie)
 
 # %%
+t_start, cpu_start = time.time(), time.process_time()
 cfg = chapter.settings(profile, n_frames=n_frames, threads=threads)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 data = load_book_movie(frames=slice(0, cfg["n_frames"]) if cfg["n_frames"] else None)
@@ -189,5 +193,8 @@ facts = dict(n_frames=T, n_rois=len(data.rois), roi_area_median_px=float(np.medi
              frame_rate_hz=FRAME_RATE_HZ, duration_s=T / FRAME_RATE_HZ, n_active_rois=n_act,
              active_roi_fraction=n_act / len(data.rois))
 metrics = {results.key("data", "neurofinder", k): v for k, v in facts.items()}
+metrics.update({results.key("runtime", "01_data", m): v for m, v in (
+    ("seconds", time.time() - t_start), ("cpu_seconds", time.process_time() - cpu_start),
+    ("load_average", os.getloadavg()[0]))})
 results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
                       data=nds.checksums(DATA_KEY))

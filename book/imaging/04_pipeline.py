@@ -176,6 +176,28 @@ wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.get
 display(Markdown(f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average {load:.1f} on this "
                  f"machine's {os.cpu_count()} cores)."))
 
+# %% [markdown]
+# ## How long the chapter takes
+# Each page's run time in this build (from the results files the pages wrote; this page's own from above): wall
+# seconds, CPU seconds of the page's process (torch runs on the profile's threads) and the load average of the
+# machine when the page ended. On a shared machine the wall time grows with the load; the CPU time is what the page
+# needs.
+
+# %%
+times = report.chapter_times(["01_data", "02_segmentation", "03_patch_classification", "04_pipeline"],
+                             dict(page="04_pipeline", seconds=wall, cpu_seconds=cpu, load_average=load))
+display(times.round(1))
+found = times[times["found"]]
+display(Markdown(
+    f"The {len(found)} pages found ran in **{found['seconds'].sum() / 60:.1f} min** "
+    f"({found['cpu_seconds'].sum() / 60:.1f} min of CPU time) in this `{profile}` run"
+    + (f"; pages without a results file here: {', '.join(times.index[~times['found']])}" if len(found) < len(times)
+       else "")
+    + f". Target (the chapter under 15 minutes in the CPU profile): "
+    + (f"**{'met' if found['seconds'].sum() < 900 else 'not met'}** in wall time, **"
+       f"{'met' if found['cpu_seconds'].sum() < 900 else 'not met'}** in CPU time."
+       if len(found) == len(times) and profile == "cpu" else "not judged in this run.")))
+
 # %%
 key = results.key
 metrics = {key("segmentation", "pipeline", m): float(ours[m]) for m in ("f1", "precision", "recall")}
@@ -189,6 +211,8 @@ metrics.update(results.cv_metrics(pipe.cv, "candidates", "resnet18_conv1_autoenc
                                   metrics=("accuracy", "balanced_accuracy", "auc")))
 metrics.update({key("runtime", "04_pipeline", m): v
                 for m, v in (("seconds", wall), ("cpu_seconds", cpu), ("load_average", load))})
+if len(found) == len(times):
+    metrics.update({key("runtime", "chapter", m): float(found[m].sum()) for m in ("seconds", "cpu_seconds")})
 metrics[key("segmentation", "perfect_second_stage", "f1")] = float(2 * r_cand / (1 + r_cand))
 results.write_results("imaging", "04_pipeline", metrics,
                       parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,

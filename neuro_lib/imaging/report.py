@@ -12,7 +12,7 @@ from .detection import centers_metric, in_region, match_centers
 
 __all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "plot_candidates", "detector_table",
            "roi_activity",
-           "visibility_table", "activity_table", "chance_recall", "hits"]
+           "visibility_table", "activity_table", "chance_recall", "hits", "chapter_times"]
 
 
 def plot_images(panels, *, cmap="gray", colorbar_label: str | None = None, size: float = 4.0):
@@ -194,3 +194,32 @@ def activity_table(active: np.ndarray, hits: dict) -> pd.DataFrame:
 def hits(truth: np.ndarray, found: np.ndarray) -> np.ndarray:
     """(n,) bool: which ROI centres ``truth`` a detection in ``found`` matches (:func:`match_centers`)."""
     return match_centers(truth, found) >= 0
+
+
+def chapter_times(pages, current: dict | None = None, *, chapter: str = "imaging") -> pd.DataFrame:
+    """The run time of each page of ``pages`` (notebook names, e.g. ``"01_data"``) from its results file under
+    :func:`neuro_lib.results.results_root` (the same build): wall seconds (the runner's ``execution.seconds``, else
+    the page's own ``runtime/<page>/seconds``), CPU seconds (``runtime/<page>/cpu_seconds``, NaN where the page does
+    not record it) and the load average the page saw. ``current`` gives the running page's own figures
+    (``{"page", "seconds", "cpu_seconds", "load_average"}``), whose results file is not written yet. A page without a
+    results file gets a row of NaN and ``found=False`` (its time is then not in the total). Returns one row per
+    page (index: page) with columns ``seconds``, ``cpu_seconds``, ``load_average``, ``found``."""
+    from .. import results
+
+    rows = {}
+    for page in pages:
+        if current is not None and page == current["page"]:
+            rows[page] = {k: float(current[k]) for k in ("seconds", "cpu_seconds", "load_average")} | {"found": True}
+            continue
+        try:
+            doc = results.read_results(chapter, page)
+        except FileNotFoundError:
+            rows[page] = {"seconds": np.nan, "cpu_seconds": np.nan, "load_average": np.nan, "found": False}
+            continue
+        m = doc.get("metrics", {})
+        wall = doc.get("execution", {}).get("seconds", m.get(results.key("runtime", page, "seconds"), np.nan))
+        rows[page] = {"seconds": float(wall),
+                      "cpu_seconds": float(m.get(results.key("runtime", page, "cpu_seconds"), np.nan)),
+                      "load_average": float(m.get(results.key("runtime", page, "load_average"), np.nan)),
+                      "found": True}
+    return pd.DataFrame.from_dict(rows, orient="index")
