@@ -11,6 +11,8 @@ from neuro_lib.imaging import (NeurofinderError, centers_metric, detect_cells, e
                                load_neurofinder, local_correlation_image, match_centers, pixel_accuracy,
                                probability_target, quadrant_slices, write_neurofinder)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as the chapter trains (threads in its profile table)
+
 
 def _disk(center, radius, shape):
     rr, cc = np.mgrid[:shape[0], :shape[1]]
