@@ -140,7 +140,7 @@ if ours["f1"] < 0.70:
         f"is at most the candidates' {r_cand:.3f}: a perfect classifier (every cell kept, every other candidate "
         f"dropped) would reach an F1 of {2 * r_cand / (1 + r_cand):.3f}, "
         + ("so no second stage reaches 0.70 on these candidates; " if 2 * r_cand / (1 + r_cand) < 0.70 else
-           "and 0.70 needs the classifier to be nearly that good, ")
+           "and 0.70 needs the classifier to be nearly that good; ")
         + f"this one reaches an AUC of {pipe.cv.summary()['auc']:.3f} on the held-out candidates (last "
         f"section). What was tried: page 3's training length (fewer optimiser steps on these few hundred "
         f"candidates) and the longer one kept here (`pipe_epochs`, the caveat at the top), with the trunk "
