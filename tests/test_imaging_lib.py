@@ -9,7 +9,9 @@ import torch
 
 from neuro_lib.imaging import (NeurofinderError, centers_metric, detect_cells, extract_patches,
                                load_neurofinder, local_correlation_image, match_centers, pixel_accuracy,
-                               probability_target, rois_to_labels, write_neurofinder)
+                               probability_target, quadrant_slices, write_neurofinder)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as the chapter trains (threads in its profile table)
 
 
 def _disk(center, radius, shape):
@@ -169,13 +171,15 @@ def test_trainable_from_freezes_exactly_before(arch, block):
 
 
 def test_weights_file_and_split(tmp_path):
-    from neuro_lib.imaging.patches import split_model
-    from neuro_lib.models.transfer import build_transfer_model, save_trunk
+    from neuro_lib.models.transfer import build_transfer_model, load_trunk, save_trunk, split_model
 
     a = build_transfer_model("resnet18", 2)
     path = save_trunk(a, tmp_path / "w.pt")
     b = build_transfer_model("resnet18", 4, weights=path, trainable_from="layer4")
     torch.testing.assert_close(a.net.layer2[0].conv1.weight, b.net.layer2[0].conv1.weight)
+    c = load_trunk(build_transfer_model("resnet18", 4, trainable_from="layer4"), path)
+    torch.testing.assert_close(c.net.layer4[1].conv2.weight, a.net.layer4[1].conv2.weight)
+    assert c.net.fc.out_features == 4 and not c.net.layer2[0].conv1.weight.requires_grad
     bad = tmp_path / "bad.pt"
     torch.save({"foo": torch.zeros(1)}, bad)
     with pytest.raises(ValueError, match="does not fit"):
@@ -291,19 +295,85 @@ def test_dihedral_gives_the_eight_symmetries_and_augment_keeps_shape():
     assert (out.flatten(1).argmax(1) == 4 * 9 + 4).all()
 
 
-def test_transfer_cv_online_augmentation_and_tta_learn_a_separable_problem():
-    from neuro_lib.imaging.patches import transfer_cv
+def _separable_patches(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 0.2, size=(n, 3, 11, 11)).astype(np.float32)
+    y = np.r_[np.ones(n // 2, np.int64), np.zeros(n - n // 2, np.int64)]
+    x[: n // 2, :, 3:8, 3:8] += 0.8  # cells: a bright centre
+    return x, y
 
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 0.2, size=(40, 3, 11, 11)).astype(np.float32)
-    y = np.r_[np.ones(20, np.int64), np.zeros(20, np.int64)]
-    x[:20, :, 3:8, 3:8] += 0.8  # cells: a bright centre
-    res = transfer_cv(x, y, "resnet18", trainable_from="conv1", n_splits=2, input_size=32, epochs=10,
-                      batch_size=10, lr=2e-3, schedule="cosine", flips=True, tta=True, seed=0)
-    assert len(res.per_fold) == 2 and (res.y_pred >= 0).all()
-    assert np.mean(res.y_pred == y) >= 0.85
+
+def test_transfer_classifier_is_an_estimator_that_learns_a_separable_problem():
+    from sklearn.base import clone
+
+    from neuro_lib.evaluation import cross_validate, kfold_splits
+    from neuro_lib.imaging.patches import TransferClassifier
+
+    x, y = _separable_patches()
+    net = TransferClassifier("resnet18", "conv1", input_size=32, epochs=10, batch_size=10, lr=2e-3,
+                             schedule="cosine", flips=True, tta=True)
+    assert clone(net).get_params() == net.get_params()
+    res = cross_validate({"r18": net}, x, np.where(y == 1, "cell", "not cell"), kfold_splits(y, 2, seed=0),
+                         seed=0, progress=False)["r18"]
+    assert res.summary()["accuracy"] >= 0.85 and list(res.classes) == ["cell", "not cell"]
+    fitted = clone(net).set_params(epochs=1).fit(x, y)
+    few = x[::5]  # 8 patches: test-time augmentation runs the network 8 times per patch
+    p = fitted.predict_proba(few)
+    assert p.shape == (8, 2) and np.allclose(p.sum(1), 1)
+    # tta: the probabilities are the mean softmax over the 8 symmetries of the square, so a patch and its mirror
+    # image get the same probabilities
+    np.testing.assert_allclose(fitted.predict_proba(few[:, :, :, ::-1].copy()), p, atol=1e-5)
+    back = TransferClassifier.from_state(fitted.get_state())
+    np.testing.assert_array_equal(back.predict_proba(few), p)
     with pytest.raises(ValueError, match="schedule"):
-        transfer_cv(x, y, "resnet18", trainable_from="fc", n_splits=2, input_size=32, epochs=1, schedule="step")
+        TransferClassifier("resnet18", "fc", input_size=32, epochs=1, schedule="step").fit(x, y)
+
+
+def test_transfer_classifier_frozen_trunk_is_seeded_and_keeps_its_weights(tmp_path):
+    from neuro_lib.imaging.patches import TransferClassifier
+    from neuro_lib.models.transfer import build_transfer_model, save_trunk
+
+    x, y = _separable_patches(24)
+    trunk = save_trunk(build_transfer_model("resnet18", 2), tmp_path / "trunk.pt")
+    kw = dict(input_size=32, epochs=1, n_aug=1, batch_size=8, weights=str(trunk))
+    a = TransferClassifier("resnet18", "layer4", random_state=3, **kw).fit(x, y)
+    b = TransferClassifier("resnet18", "layer4", random_state=3, **kw).fit(x, y)
+    c = TransferClassifier("resnet18", "layer4", random_state=4, **kw).fit(x, y)
+    np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+    assert not np.array_equal(a.predict_proba(x), c.predict_proba(x))
+    saved = torch.load(trunk, weights_only=True)
+    torch.testing.assert_close(a.module_.net.layer3[0].conv1.weight, saved["layer3.0.conv1.weight"])  # frozen
+    assert not torch.equal(a.module_.net.layer4[0].conv1.weight, saved["layer4.0.conv1.weight"])  # trained
+
+
+def test_pixel_logistic_regression_and_cached_cv(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
+    from neuro_lib.evaluation import kfold_splits
+    from neuro_lib.imaging.patches import cross_validate_cached, pixel_logistic_regression
+
+    x, y = _separable_patches(40)
+    splits = kfold_splits(y, 4, seed=1)
+    r, secs = cross_validate_cached("lr", pixel_logistic_regression(), x, y, splits, seed=1)
+    assert r.summary()["accuracy"] == 1.0 and secs >= 0
+    again, secs2 = cross_validate_cached("lr", pixel_logistic_regression(), x, y, splits, seed=1)
+    assert secs2 == secs and again.splits == r.splits  # read back from the cache
+    assert len(list((tmp_path / "imaging" / "patch_cv").glob("*.npz"))) == 1
+    cross_validate_cached("lr", pixel_logistic_regression(max_iter=50), x, y, splits, seed=1)
+    assert len(list((tmp_path / "imaging" / "patch_cv").glob("*.npz"))) == 2  # another parameter, another item
+
+
+def test_pretrained_trunk_is_cached_and_loadable(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
+    from neuro_lib.imaging.patches import TransferClassifier, pretrained_trunk
+
+    x, y = _separable_patches(16)
+    a = pretrained_trunk("resnet18", x, input_size=32, epochs=1, batch_size=8)
+    assert a["path"].exists() and len(a["train_loss"]) == 1 and a["seconds"] > 0
+    b = pretrained_trunk("resnet18", x, input_size=32, epochs=1, batch_size=8)
+    assert b == a  # the same file, the curve and time of the run that made it
+    net = TransferClassifier("resnet18", "fc", weights=str(a["path"]), input_size=32, epochs=1).fit(x, y)
+    saved = torch.load(a["path"], weights_only=True)
+    torch.testing.assert_close(net.module_.net.conv1.weight, saved["conv1.weight"])
 
 
 def test_roi_contrast_against_a_hand_made_image():
@@ -392,3 +462,209 @@ def test_augment_patches_translate_shifts_a_blob():
     assert peak.abs().max() <= 3 and (peak != 0).any()  # up to 0.1 x 21 = 2.1 px each way, and some move
     same = augment_patches(blob, torch.Generator().manual_seed(0), max_angle=0.0, scale=(1.0, 1.0))
     assert (same.flatten(1).argmax(1) == 10 * 21 + 10).all()  # translate=0: centred
+
+
+def test_quadrant_splits_and_region_masks():
+    from neuro_lib.imaging.detection import region_mask
+    from neuro_lib.imaging.segmentation import quadrant_splits
+
+    sp = quadrant_splits()
+    assert [s.test.tolist() for s in sp] == [[0], [1], [2], [3]] and sp[2].train.tolist() == [0, 1, 3]
+    m = region_mask(sp[1].train, (10, 12))
+    assert m.sum() == 120 - 30 and not m[0, 11] and m[0, 0] and m[9, 11]  # all but the top-right 5x6
+    pts = np.array([[4.9, 5.9], [4.9, 6.0], [5.0, 0.0]])
+    np.testing.assert_array_equal(region_mask([0], (10, 12), points=pts), [True, False, False])
+    np.testing.assert_array_equal(region_mask([1, 2], (10, 12), points=pts), [False, True, True])
+
+
+def test_cross_quadrant_select_never_looks_at_the_test_quadrant():
+    from neuro_lib.imaging.detection import cross_quadrant_select, quadrant_scores
+
+    truth = np.array([[10, 10], [10, 40], [40, 10], [40, 40]], float)  # one ROI per quadrant of a 50x50 field
+    perfect_but_0 = np.array([[10, 40], [40, 10], [40, 40]], float)  # finds all but quadrant 0's
+    only_0 = np.array([[10, 10]], float)
+    sel = cross_quadrant_select({"a": perfect_but_0, "b": only_0}, truth, (50, 50))
+    # quadrant 0 is scored with the setting that is best on quadrants 1-3 ("a"), which misses it there
+    assert sel["chosen"] == ["a", "a", "a", "a"]
+    np.testing.assert_array_equal(sel["centroids"], perfect_but_0)
+    sc = quadrant_scores(truth, sel["centroids"], (50, 50))
+    assert sc["f1"].tolist() == [0.0, 1.0, 1.0, 1.0] and sc["fold"].tolist() == [0, 1, 2, 3]
+
+
+def test_unet_segmenter_is_seeded_trains_inside_its_region_and_round_trips(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
+    from sklearn.base import clone
+
+    from neuro_lib.imaging.segmentation import UNetSegmenter, cross_quadrant_unet, fit_segmenter
+
+    rng = np.random.default_rng(0)
+    H = W = 48
+    lab = np.zeros((H, W), np.int32)
+    for k, (r, c) in enumerate([(8, 8), (8, 36), (36, 10), (34, 34), (20, 22)]):
+        d = _disk((r, c), 3, (H, W))
+        lab[d[:, 0], d[:, 1]] = k + 1
+    image = np.stack([(lab > 0) + rng.normal(0, 0.1, (H, W))] * 2).astype(np.float32)
+    target = probability_target(lab, None)
+    kw = dict(base=4, depth=2, epochs=2, crops_per_epoch=4, crop=16, batch_size=2, device="cpu")
+    a = UNetSegmenter(random_state=1, **kw).fit(image, target)
+    b = UNetSegmenter(random_state=1, **kw).fit(image, target)
+    c = UNetSegmenter(random_state=2, **kw).fit(image, target)
+    assert a.predict_proba(image).shape == (H, W)
+    np.testing.assert_array_equal(a.predict_proba(image), b.predict_proba(image))
+    assert not np.array_equal(a.predict_proba(image), c.predict_proba(image))
+    assert clone(a).get_params() == a.get_params()
+    np.testing.assert_array_equal(UNetSegmenter.from_state(a.get_state()).predict_proba(image), a.predict_proba(image))
+    region = np.zeros((H, W), bool)
+    region[:, :20] = True
+    cached = fit_segmenter(UNetSegmenter(random_state=1, **kw), image, target, region)
+    again = fit_segmenter(UNetSegmenter(random_state=1, **kw), image, target, region)
+    np.testing.assert_array_equal(cached.predict_proba(image), again.predict_proba(image))
+    assert len(list((tmp_path / "imaging" / "unet").glob("*.pt"))) == 1
+    with pytest.raises(ValueError, match="no crop"):
+        UNetSegmenter(**{**kw, "crop": 24}).fit(image, target, region=region)
+    res = cross_quadrant_unet(UNetSegmenter(**kw), image, target, seed=5, mask=lab > 0, truth=np.argwhere(lab == 5)
+                              .mean(0, keepdims=True), progress=False)
+    # split j runs with random_state = seed + j, as in cross_validate
+    assert [m.random_state for m in res.models] == [5, 6, 7, 8]
+    assert not np.isnan(res.prob).any() and len(res.thresholds) == 4 and res.pred.shape == (H, W)
+    # the held-out centroids are, quadrant by quadrant, the detections of the network that did not train there
+    held = [d[res.held_out(j, d)] for j, d in enumerate(res.detections)]
+    np.testing.assert_array_equal(res.centroids, np.vstack(held))
+    for j, s in enumerate(res.splits):
+        test = np.zeros((H, W), bool)
+        test[quadrant_slices((H, W))[s.test[0]]] = True
+        np.testing.assert_array_equal(res.prob[test], res.full_prob[j][test])
+
+
+def test_parse_roi_names_the_roi():
+    from neuro_lib.imaging.neurofinder import parse_roi
+
+    assert parse_roi({"id": 3, "coordinates": [[1, 2], [1, 2], [0, 0]]}, 0, "r.json").tolist() == [[0, 0], [1, 2]]
+    with pytest.raises(NeurofinderError, match=r"r.json \[ROI 4, id 9\].*integer"):
+        parse_roi({"id": 9, "coordinates": [[1.5, 2]]}, 4, "r.json")
+    with pytest.raises(NeurofinderError, match=r"ROI 2, id 2.*no 'coordinates'"):
+        parse_roi({"pixels": []}, 2, "r.json")
+    with pytest.raises(NeurofinderError, match=r"outside the 5x5 image"):
+        parse_roi({"coordinates": [[5, 0]]}, 0, "r.json", (5, 5))
+
+
+def test_suite2p_runs_offline_with_its_shipped_classifier():
+    from neuro_lib.imaging.peers import suite2p_classifier_file, suite2p_detect
+
+    assert suite2p_classifier_file().name == "classifier.npy"
+    rng = np.random.default_rng(0)
+    T, H, W = 300, 64, 64
+    movie = rng.normal(100, 3, size=(T, H, W)).astype(np.float32)
+    for k, (r, c) in enumerate([(16, 16), (16, 46), (46, 20), (44, 46)]):
+        d = _disk((r, c), 4, (H, W))
+        spikes = np.zeros(T)
+        spikes[rng.choice(T - 20, 6, replace=False)] = 1
+        trace = np.convolve(spikes, 60 * np.exp(-np.arange(30) / 5.0))[:T]
+        movie[:, d[:, 0], d[:, 1]] += trace[:, None].astype(np.float32)
+    out = suite2p_detect(movie, diameter=8, fs=10.0, tau=1.0, threshold_scaling=0.5, classify=True)
+    assert out["centroids"].shape[1] == 2 and len(out["iscell_prob"]) == len(out["centroids"]) >= 1
+    assert np.all((out["iscell_prob"] >= 0) & (out["iscell_prob"] <= 1))
+    truth = np.array([(16, 16), (16, 46), (46, 20), (44, 46)], float)
+    assert centers_metric(truth, out["centroids"])["n_matched"] >= 2  # suite2p finds firing cells
+
+
+def test_chapter_settings_and_earlier_numbers():
+    from neuro_lib.imaging import chapter
+    from neuro_lib.imaging.data import first200_numbers
+
+    cfg = chapter.settings("cpu", unet_epochs=3, n_splits=None)
+    assert cfg["unet_epochs"] == 3 and cfg["n_splits"] == 10 and cfg["threads"] == 1
+    assert chapter.settings("smoke")["n_frames"] == 40
+    with pytest.raises(ValueError, match="unknown imaging setting"):
+        chapter.settings("cpu", epochs=3)
+    net = chapter.patch_network(cfg, "resnet18", "fc")
+    assert net.epochs == cfg["patch_epochs_fc"] and net.tta is False  # TTA only for networks trained from conv1
+    assert chapter.patch_network(cfg, "resnet18", "conv1").tta is True
+    old = first200_numbers()
+    assert old["commit"].startswith("0b1ceb5") and old["numbers"]["segmentation/unet/f1"] == 0.542
+    from neuro_lib import results
+
+    for k in old["numbers"]:
+        results.parse_key(k)  # every key has the fixed slots
+
+
+def _fake_unet(truth, false, shape=(64, 64)):
+    """A QuadrantResult whose four 'networks' all map peaks of height 0.9 at the true centres and 0.5 at ``false``."""
+    from neuro_lib.imaging.segmentation import QuadrantResult, quadrant_splits
+
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
+    p = np.zeros(shape, np.float32)
+    for (r, c), h in [*((t, 0.9) for t in truth), *((f, 0.5) for f in false)]:
+        p = np.maximum(p, h * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / 4.0))
+    th = {"pixel": 0.5, "peak": 0.6, "sigma": 0.0, "train_pixel_accuracy": 1.0, "train_f1": 1.0}
+    return QuadrantResult(quadrant_splits(), [None] * 4, [p] * 4, p, thresholds=[th] * 4)
+
+
+def test_pipeline_candidates_are_labelled_by_matching_and_split_by_quadrant():
+    from neuro_lib.imaging.pipeline import candidate_samples
+
+    truth = np.array([[10, 10], [10, 50], [50, 12], [50, 50], [20, 22]], float)
+    false = np.array([[25, 45], [45, 30]], float)
+    unet = _fake_unet(truth, false)
+    img = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
+    c = candidate_samples(unet, truth, img, size=5, thresholds=[0.3] * 4)
+    assert len(c.y) == 4 * 7 and c.x.shape == (28, 3, 5, 5)
+    for j, s in enumerate(c.splits):  # split j: its own candidates, trained outside, tested inside quadrant j
+        assert set(c.split[s.train]) == {j} and set(c.split[s.test]) == {j}
+        assert c.held_out[s.test].all() and not c.held_out[s.train].any()
+    first = c.split == 0
+    lab = {tuple(np.rint(p).astype(int)): y for p, y in zip(c.centres[first], c.y[first])}
+    assert lab[(10, 10)] == 1 and lab[(25, 45)] == 0 and sum(lab.values()) == 5
+    high = candidate_samples(unet, truth, img, size=5, thresholds=[0.6] * 4)  # above the false peaks
+    assert high.y.all() and len(high.y) == 20
+    capped = candidate_samples(unet, truth, img, size=5, thresholds=[0.3] * 4, max_per_quadrant=1)
+    assert len(capped.y) == 4 * 4 and capped.y.all()  # the highest peak of each quadrant is a cell
+
+
+def test_run_pipeline_keeps_what_the_classifier_calls_cells():
+    from sklearn.dummy import DummyClassifier
+
+    from neuro_lib.imaging.pipeline import paired_quadrant_difference, run_pipeline
+    from neuro_lib.imaging.detection import quadrant_scores
+    from neuro_lib.imaging.patches import pixel_logistic_regression
+
+    truth = np.array([[10, 10], [12, 44], [48, 14], [50, 50], [20, 22], [44, 40]], float)
+    false = np.array([[25, 45], [45, 25], [8, 24], [56, 56]], float)
+    unet = _fake_unet(truth, false)
+    img = np.zeros((3, 64, 64), np.float32)
+    for r, c in truth.astype(int):
+        img[:, r - 1:r + 2, c - 1:c + 2] = 1.0  # cells are bright, false peaks are not
+    img += np.random.default_rng(1).normal(0, 0.05, img.shape).astype(np.float32)
+    res = run_pipeline(pixel_logistic_regression(), unet, truth, img, size=7, thresholds=[0.3] * 4)
+    assert res.scores["f1"].tolist() == [1.0, 1.0, 1.0, 1.0] and len(res.centroids) == len(truth)
+    assert np.isnan(res.p_cell[~res.candidates.held_out]).all() and len(res.cv.splits) == 4
+    alone = quadrant_scores(truth, np.vstack([truth, false]), (64, 64))
+    d = paired_quadrant_difference(res.scores, alone, "f1")
+    assert d["mean"] > 0 and np.allclose(d["diffs"], res.scores["f1"] - alone["f1"])
+    keep_all = run_pipeline(DummyClassifier(strategy="constant", constant=1), unet, truth, img, size=7,
+                            thresholds=[0.3] * 4)
+    assert len(keep_all.centroids) == len(truth) + len(false)
+    with pytest.raises(ValueError, match="same held-out quadrants"):
+        paired_quadrant_difference(res.scores, alone.iloc[::-1])
+
+
+def test_chapter_times_reads_each_page_and_counts_a_missing_one(tmp_path, monkeypatch):
+    import json
+
+    from neuro_lib import results
+    from neuro_lib.imaging.report import chapter_times
+
+    monkeypatch.setenv("NEURO_LIB_RESULTS", str(tmp_path))
+    results.write_results("imaging", "01_data", {"runtime/01_data/seconds": 10.0,
+                                                 "runtime/01_data/cpu_seconds": 4.0,
+                                                 "runtime/01_data/load_average": 2.0})
+    path = results.write_results("imaging", "02_segmentation", {"runtime/02_segmentation/seconds": 50.0})
+    doc = json.loads(path.read_text())
+    doc["execution"] = {"seconds": 55.0}  # the runner's figure wins over the page's own
+    path.write_text(json.dumps(doc))
+    t = chapter_times(["01_data", "02_segmentation", "03_patch_classification", "04_pipeline"],
+                      dict(page="04_pipeline", seconds=7, cpu_seconds=3, load_average=1.5))
+    assert t.loc["01_data", "seconds"] == 10.0 and t.loc["01_data", "cpu_seconds"] == 4.0
+    assert t.loc["02_segmentation", "seconds"] == 55.0 and np.isnan(t.loc["02_segmentation", "cpu_seconds"])
+    assert not t.loc["03_patch_classification", "found"] and np.isnan(t.loc["03_patch_classification", "seconds"])
+    assert t.loc["04_pipeline", "seconds"] == 7.0 and t["found"].sum() == 3

@@ -7,15 +7,23 @@ import nbformat
 import pytest
 
 NOTEBOOKS = {
-    "01_data": ["data/neurofinder/n_rois", "data/neurofinder/n_frames"],
+    "01_data": ["data/neurofinder/n_rois", "data/neurofinder/n_frames", "data/neurofinder/frame_rate_hz",
+                "data/neurofinder/n_active_rois"],
     "02_segmentation": ["segmentation/unet/pixel_accuracy", "segmentation/unet/f1", "segmentation/correlation/f1",
+                        "segmentation/suite2p/f1", "segmentation/suite2p_iscell/f1",
                         "segmentation/unet/inference_seconds_512"],
     "03_patch_classification": ["patches/resnet18/accuracy", "patches/inception_v3/accuracy",
-                                "patches/best/accuracy", "patches/best_exact_centres/accuracy"],
+                                "patches/logistic_regression/accuracy", "patches/resnet18_fc_random/accuracy_sd",
+                                "runtime/03_patch_classification/seconds"],
+    "04_pipeline": ["segmentation/pipeline/f1", "segmentation/pipeline/diff_vs_unet/f1",
+                    "segmentation/pipeline/diff_vs_unet/f1_lo", "segmentation/candidates/recall",
+                    "candidates/resnet18_conv1_autoencoder/auc"],
 }
 
 
 def _check(root, name, keys):
+    from neuro_lib import results
+
     nb = nbformat.read(root / "book" / "imaging" / f"{name}.ipynb", as_version=4)
     pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
             if "image/png" in o.get("data", {})]
@@ -23,6 +31,8 @@ def _check(root, name, keys):
     doc = json.loads((root / "_build" / "results" / "imaging" / f"{name}.json").read_text())
     for k in keys:
         assert k in doc["metrics"], f"{name}: results lack {k}"
+    for k in doc["metrics"]:
+        results.parse_key(k)  # every key has the fixed slots
     assert doc["parameters"]["profile"] == "smoke"
     assert doc["data"], "results must record the data checksums"
     return doc
@@ -32,6 +42,7 @@ def _check(root, name, keys):
 def test_01_data(smoke_book):
     doc = _check(smoke_book, "01_data", NOTEBOOKS["01_data"])
     assert doc["metrics"]["data/neurofinder/n_rois"] == 330
+    assert 0 < doc["metrics"]["data/neurofinder/n_active_rois"] <= 330
 
 
 @pytest.mark.notebook
@@ -43,4 +54,19 @@ def test_02_segmentation(smoke_book):
 @pytest.mark.notebook
 def test_03_patch_classification(smoke_book):
     doc = _check(smoke_book, "03_patch_classification", NOTEBOOKS["03_patch_classification"])
-    assert 0 <= doc["metrics"]["patches/best/accuracy"] <= 1
+    m = doc["metrics"]
+    exact = [k for k in m if k.endswith("/split=exact_centres/accuracy")]
+    assert len(exact) == 1  # the best network, rerun on exactly centred patches
+    best = exact[0].split("/")[1]
+    assert m[f"patches/{best}/accuracy"] == max(m[f"patches/{a}/accuracy"] for a in ("resnet18", "inception_v3"))
+
+
+@pytest.mark.notebook
+def test_04_pipeline(smoke_book):
+    doc = _check(smoke_book, "04_pipeline", NOTEBOOKS["04_pipeline"])
+    m = doc["metrics"]
+    assert 0 <= m["segmentation/pipeline/f1"] <= 1
+    # the pipeline keeps a subset of the candidates, so it cannot find more ROIs than they do
+    assert m["segmentation/pipeline/recall"] <= m["segmentation/candidates/recall"]
+    lo, hi = m["segmentation/pipeline/diff_vs_unet/f1_lo"], m["segmentation/pipeline/diff_vs_unet/f1_hi"]
+    assert lo is None or lo <= m["segmentation/pipeline/diff_vs_unet/f1"] <= hi

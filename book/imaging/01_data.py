@@ -17,8 +17,8 @@
 # retrained from ImageNet classifies a patch around each found cell as excitatory, inhibitory or glia (their labels
 # came from a red mCherry channel) {cite}`seong_park_imaging`. This page shows the data this chapter works on: a
 # real GCaMP6s movie of mouse vibrissal S1 in the Neurofinder format {cite}`neurofinder,peron2015`: the whole
-# 600-frame recording (about 86 s at about 7 Hz), stored as 200 frames of 512x512 pixels, each the mean of 3
-# consecutive source frames (about 2.3 Hz), with 330 manually drawn regions of interest (ROIs).
+# recording, stored as means of consecutive source frames, with its manually drawn regions of interest (ROIs). The
+# first output below gives the frame count, frame rate, duration and ROI count, read from the files.
 #
 # **What differs from the paper.** The movie has one (green) channel and no cell-type labels, so the paper's three
 # classes cannot be made from it. The chapter runs the paper's whole pipeline on this real data with the labels it
@@ -30,9 +30,13 @@
 profile = "cpu"
 seed = 0
 device = "auto"
-n_frames = None  # None = the profile default (all 200 frames on cpu/gpu)
+threads = None  # torch CPU threads; None means the profile default (1: robust on a shared 2-core machine)
+n_frames = None  # None means the profile default (every frame on cpu/gpu)
 
 # %%
+import os
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -40,17 +44,22 @@ from IPython.display import Markdown, display
 
 import neuro_lib.datasets as nds
 from neuro_lib import profiles, results
-from neuro_lib.imaging import SUMMARY_CHANNELS, load_neurofinder, rois_to_labels
-from neuro_lib.imaging.data import DATA_KEY, cached_summary
+from neuro_lib.imaging import SUMMARY_CHANNELS, chapter, report, rois_to_labels
+from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, FRAMES_PER_BIN, SOURCE_FRAME_RATE_HZ, cached_summary,
+                                   first200_numbers, load_book_movie)
 
-cfg = profiles.select(profile, smoke=dict(n_frames=40), cpu=dict(n_frames=None), gpu=dict(n_frames=None))
-n_frames = n_frames if n_frames is not None else cfg["n_frames"]
-data = load_neurofinder(nds.fetch_archive(DATA_KEY), frames=slice(0, n_frames) if n_frames else None)
+# %%
+t_start, cpu_start = time.time(), time.process_time()
+cfg = chapter.settings(profile, n_frames=n_frames, threads=threads)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+data = load_book_movie(frames=slice(0, cfg["n_frames"]) if cfg["n_frames"] else None)
 summary = cached_summary(data)
 T, H, W = data.movie.shape
 areas = np.array([len(r) for r in data.rois])
 display(Markdown(f"The movie has **{T} frames of {H}x{W} pixels** ({data.movie.dtype}, values "
-                 f"{data.movie.min()} to {data.movie.max()}) and **{len(data.rois)} ROIs** with a median of "
+                 f"{data.movie.min()} to {data.movie.max()}), each the mean of {FRAMES_PER_BIN} source frames taken "
+                 f"at about {SOURCE_FRAME_RATE_HZ:.0f} Hz: **{FRAME_RATE_HZ:.2f} frames per second, "
+                 f"{T / FRAME_RATE_HZ:.0f} s** of recording. It has **{len(data.rois)} ROIs** with a median of "
                  f"{np.median(areas):.0f} pixels (range {areas.min()} to {areas.max()}); ROIs cover "
                  f"{100 * (data.labels() > 0).mean():.1f}% of the field of view."))
 
@@ -88,7 +97,7 @@ fig.tight_layout()
 
 # %% [markdown]
 # ## The manual ROIs
-# The 330 ROIs' outlines drawn over the mean image (left) and the correlation image (right), and a zoom on one
+# The manual ROIs' outlines drawn over the mean image (left) and the correlation image (right), and a zoom on one
 # 128x128 pixel corner. Most ROIs sit on a ring in the mean image; some lie on cells that barely show in either
 # image in this recording, which bounds what any detector can find here.
 
@@ -110,8 +119,8 @@ fig.tight_layout()
 # %% [markdown]
 # ## ROI sizes and spacing
 # ROI area and the distance from each ROI's centre to its nearest neighbour's. Neurofinder counts a detection as a
-# hit when its centre is within 5 pixels of a manual ROI's centre; the nearest neighbours are often only 7 to 12
-# pixels apart, so touching cells must come out as separate components.
+# hit when its centre is within 5 pixels of a manual ROI's centre; the nearest neighbours are often only a few
+# radii apart (the numbers are under the figure), so touching cells must come out as separate detections.
 
 # %%
 from scipy.spatial import cKDTree
@@ -130,14 +139,62 @@ axes[1].legend(frameon=False)
 fig.tight_layout()
 display(pd.DataFrame({"ROI area (pixels)": pd.Series(areas).describe(),
                       "nearest-neighbour distance (pixels)": pd.Series(nn).describe()}).round(1))
+display(Markdown(f"Half of the ROIs have their nearest neighbour's centre within **{np.median(nn):.1f} pixels**, a "
+                 f"quarter within {np.percentile(nn, 25):.1f}; {np.mean(nn < 10):.0%} within 10 pixels, twice "
+                 f"Neurofinder's matching radius."))
+
+# %% [markdown]
+# ## Which ROIs fired during the recording?
+# The manual ROIs were drawn on a longer recording than this one, so not every ROI fires here. Each ROI's trace is
+# its mean fluorescence minus 0.7 times that of a neuropil ring around it (2 to 8 pixels away, ROI-free; the usual
+# coefficient, Chen et al. 2013) and its largest upward excursion is measured in robust noise units
+# (`neuro_lib.imaging.summary.roi_transient_snr`; no further smoothing, since each frame is already a mean of 3).
+# Calcium transients only go up, so the largest *downward* excursions of the same traces show how far noise alone
+# reaches: an ROI counts as *active* when its upward peak exceeds the 99th percentile of all downward ones. An ROI
+# that did not fire can only be found by how it looks in the mean image (the ring of a GCaMP-filled soma).
 
 # %%
-metrics = {
-    "data/neurofinder/n_frames": T,
-    "data/neurofinder/n_rois": len(data.rois),
-    "data/neurofinder/roi_area_median_px": float(np.median(areas)),
-    "data/neurofinder/roi_fraction_of_pixels": float((lab > 0).mean()),
-    "data/neurofinder/nn_distance_median_px": float(np.median(nn)),
-}
+act = report.roi_activity(data.movie, data.labels())
+fig, ax = plt.subplots(figsize=(6, 3.5))
+hbins = np.linspace(0, np.nanpercentile(act["peak"], 99), 40)
+ax.hist(act["trough"], hbins, alpha=0.6, label="largest downward excursion (noise)")
+ax.hist(act["peak"], hbins, alpha=0.6, label="largest upward excursion")
+ax.axvline(act["null"], color="k", lw=0.8, ls="--", label="99th percentile of the downward ones")
+ax.set_xlabel("excursion of the ROI trace (robust noise sd)")
+ax.set_ylabel("ROIs")
+ax.legend(frameon=False, fontsize=8)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Against the previous movie
+# Until this chapter moved to the whole recording it used only the first raw frames of it (left column). Those
+# figures were not rerun (that archive is no longer in the mirror); they are our results at commit 0b1ceb5, read
+# from `data/imaging_first200frames.yml`.
+
+# %%
+old = first200_numbers()
+on = old["numbers"]
+n_act = int(act["active"].sum())
+cols = {f"first {old['frames']} raw frames (earlier)": [old["frames"], old["frame_rate_hz"], old["duration_s"],
+                                                        on["data/neurofinder/n_active_rois"],
+                                                        on["data/neurofinder/active_roi_fraction"]],
+        f"whole recording, {FRAMES_PER_BIN}-frame means (now)": [T, FRAME_RATE_HZ, T / FRAME_RATE_HZ, n_act,
+                                                                 n_act / len(data.rois)]}
+display(pd.DataFrame(cols, index=["frames", "frame rate (Hz)", "duration (s)", "ROIs that fired",
+                                  "fraction that fired"]).round(3))
+display(Markdown(f"**{n_act} of the {len(data.rois)} ROIs ({n_act / len(data.rois):.0%}) fired at least once** in "
+                 f"the {T / FRAME_RATE_HZ:.0f} s of this movie, against {on['data/neurofinder/n_active_rois']} "
+                 f"({on['data/neurofinder/active_roi_fraction']:.0%}) in the first {old['duration_s']:.0f} s. The "
+                 f"rest, {len(data.rois) - n_act} ROIs, are cells that did not fire detectably here."))
+
+# %%
+facts = dict(n_frames=T, n_rois=len(data.rois), roi_area_median_px=float(np.median(areas)),
+             roi_fraction_of_pixels=float((lab > 0).mean()), nn_distance_median_px=float(np.median(nn)),
+             frame_rate_hz=FRAME_RATE_HZ, duration_s=T / FRAME_RATE_HZ, n_active_rois=n_act,
+             active_roi_fraction=n_act / len(data.rois))
+metrics = {results.key("data", "neurofinder", k): v for k, v in facts.items()}
+metrics.update({results.key("runtime", "01_data", m): v for m, v in (
+    ("seconds", time.time() - t_start), ("cpu_seconds", time.process_time() - cpu_start),
+    ("load_average", os.getloadavg()[0]))})
 results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
                       data=nds.checksums(DATA_KEY))

@@ -38,18 +38,24 @@
 # vessels), and a network trained on three quadrants must see the fourth in the same range. `inputs="global"` keeps
 # page 1's scaling of each whole image to [0, 1].
 #
-# **Baselines, measured in the same run.** (1) suite2p's functional cell detection {cite}`pachitariu2017suite2p`
-# (version 1.1.0, `sparsery`, on the same 200 frames, told their rate of about 2.3 Hz and GCaMP6s's decay time;
-# its `threshold_scaling` is picked on the three training quadrants); (2) a detector without learning: local maxima of the smoothed local-correlation image times the mean
-# image {cite}`smith2010corr`, with its threshold picked on the training quadrants. All detectors are scored with
-# Neurofinder's metric: ROI centres matched one-to-one within 5 pixels {cite}`neurofinder`.
+# **Peers, each at its best, measured in the same run.** (1) suite2p {cite}`pachitariu2017suite2p` (its default
+# `sparsery` detection on the same movie, told its frame rate and GCaMP6s's decay time: the version and both values
+# are printed with its results), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant
+# on the three training
+# quadrants from a small grid, without and with suite2p's own classifier (the `classifier.npy` shipped in the
+# wheel, run offline on the ROI statistics; its probability cut is chosen on the training quadrants too);
+# (2) a detector without learning: local maxima of the smoothed local-correlation image times the mean image
+# {cite}`smith2010corr`, with its threshold picked on the training quadrants. Other peers were considered and left
+# out: CaImAn is not installable from PyPI in a usable form, and cellpose (also suite2p's `algorithm="cellpose"`)
+# downloads its weights at run time, which the book's runs cannot. All detectors are scored with Neurofinder's
+# metric: ROI centres matched one-to-one within 5 pixels {cite}`neurofinder`.
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 device = "auto"
-threads = 1  # CPU threads for torch: 1 is robust on a shared 2-core machine (2 oversubscribes it when busy)
-epochs = None  # None = the profile default
+threads = None  # torch CPU threads; None means the profile default (1: robust on a shared 2-core machine)
+epochs = None  # None means the profile default
 crops_per_epoch = None
 crop = None
 base = None  # U-Net channels at the first stage
@@ -57,56 +63,44 @@ depth = None  # U-Net pooling stages
 inputs = "local"  # "local": local contrast normalisation of each summary image; "global": page 1's [0, 1] scaling
 sigma = 1.0  # Gaussian smoothing of the target (pixels)
 threshold = 0.7  # Seong & Park's probability threshold (their rule, reported beside the peaks)
-min_area = 8  # smallest component kept as a cell by the paper's rule (pixels); ROIs are 30 to 116 pixels
+min_area = 8  # smallest component kept as a cell by the paper's rule (pixels; page 1 gives the ROIs' sizes)
 run_suite2p = True
 
 # %%
+import os
 import time
+from importlib.metadata import version
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
 import neuro_lib.datasets as nds
 from neuro_lib import profiles, results
-from neuro_lib.imaging import (SUMMARY_CHANNELS, centers_metric, correlation_baseline, detect_cells, pixel_accuracy,
-                               probability_target, quadrant_slices, stack_summary, suite2p_detect)
-from neuro_lib.imaging.data import DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, load_book_movie
-from neuro_lib.imaging.detection import cross_quadrant_select, in_region, match_centers
-from neuro_lib.imaging.segmentation import cross_quadrant_unet, predict_unet
-from neuro_lib.imaging.summary import local_normalise, roi_contrast, roi_transient_snr
+from neuro_lib.imaging import chapter, report
+from neuro_lib.imaging import centers_metric, correlation_baseline, detect_cells, pixel_accuracy, probability_target
+from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, first200_numbers,
+                                   load_book_movie, network_input)
+from neuro_lib.imaging.detection import cross_quadrant_select, quadrant_scores
+from neuro_lib.imaging.peers import suite2p_grid
+from neuro_lib.imaging.segmentation import cross_quadrant_unet
+from neuro_lib.imaging.summary import roi_contrast
 
-cfg = profiles.select(
-    profile,
-    smoke=dict(epochs=1, crops_per_epoch=4, crop=64, base=4, depth=2, batch_size=4, folds=(0, 1, 2, 3),
-               s2p_grid=(1.0,)),
-    cpu=dict(epochs=12, crops_per_epoch=256, crop=64, base=16, depth=3, batch_size=8,
-             folds=(0, 1, 2, 3), s2p_grid=(0.3, 0.5, 0.7, 1.0)),
-    gpu=dict(epochs=100, crops_per_epoch=512, crop=128, base=32, depth=4, batch_size=16, folds=(0, 1, 2, 3),
-             s2p_grid=(0.25, 0.3, 0.5, 0.7, 1.0, 2.0)),
-)
-for name in ("epochs", "crops_per_epoch", "crop", "base", "depth"):
-    if globals()[name] is None:
-        globals()[name] = cfg[name]
-if inputs not in ("local", "global"):
-    raise ValueError(f"inputs must be 'local' or 'global', got {inputs!r}")
-torch.set_num_threads(threads)
-t_start = time.time()
+# %%
+cfg = chapter.settings(profile, unet_epochs=epochs, unet_crops_per_epoch=crops_per_epoch, unet_crop=crop,
+                       unet_base=base, unet_depth=depth, threads=threads)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
 summary = cached_summary(data)
-image = (np.stack([local_normalise(summary[c]) for c in SUMMARY_CHANNELS]) if inputs == "local"
-         else stack_summary(summary))
+image = network_input(summary, inputs)
 labels = data.labels()
-mask = labels > 0
-truth = data.centroids()
-target = probability_target(labels, sigma)
+mask, truth, target = labels > 0, data.centroids(), probability_target(labels, sigma)
 H, W = labels.shape
-quads = quadrant_slices((H, W))
-display(Markdown(f"U-Net: {depth} pooling stages, {base} channels at the first, {epochs} epochs of "
-                 f"{crops_per_epoch} random {crop}x{crop} crops per held-out quadrant, `{inputs}` input "
-                 f"normalisation (profile `{profile}`)."))
+unet = chapter.unet_segmenter(cfg, device=rt.device)
+display(Markdown(f"U-Net: {unet.depth} pooling stages, {unet.base} channels at the first, {unet.epochs} epochs of "
+                 f"{unet.crops_per_epoch} random {unet.crop}x{unet.crop} crops per held-out quadrant, `{inputs}` "
+                 f"input normalisation (profile `{profile}`, {rt.threads} torch thread(s) on {rt.device})."))
 
 # %% [markdown]
 # ## The input and the training target
@@ -116,16 +110,9 @@ display(Markdown(f"U-Net: {depth} pooling stages, {base} channels at the first, 
 
 # %%
 z = (slice(0, 64), slice(0, 64))
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
-panels = [(summary["mean"][z], "mean image", "gray"), (image[0][z], f"network input ({inputs})", "gray"),
-          (mask[z], "manual ROIs (mask)", "magma"), (target[z], "probability target", "magma")]
-for ax, (img, title, cmap) in zip(axes, panels):
-    im = ax.imshow(img, cmap=cmap, vmin=0 if cmap == "magma" else None, vmax=1 if cmap == "magma" else None)
-    ax.set_title(title)
-    ax.set_xlabel("column (pixels)")
-    ax.set_ylabel("row (pixels)")
-fig.colorbar(im, ax=axes[3], fraction=0.046, label="cell probability")
-fig.tight_layout()
+report.plot_images([(summary["mean"][z], "mean image"), (image[0][z], f"network input ({inputs})"),
+                    (mask[z], "manual ROIs (mask)", "magma", 0, 1), (target[z], "probability target", "magma", 0, 1)],
+                   colorbar_label="cell probability");
 
 # %% [markdown]
 # ## Training
@@ -135,17 +122,10 @@ fig.tight_layout()
 # quadrants and the scores it reached there (predictions of pixels it trained on, so higher than held out).
 
 # %%
-res = cross_quadrant_unet(image, target, mask=mask, truth=truth, crops_per_epoch=crops_per_epoch, crop=crop,
-                          epochs=epochs, base=base, depth=depth, batch_size=cfg["batch_size"], seed=seed,
-                          device=device, folds=cfg["folds"], progress=False)
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for q, h in zip(cfg["folds"], res.histories):
-    ax.plot(np.arange(1, len(h.train_loss) + 1), h.train_loss, marker="o", ms=3, label=f"quadrant {q} held out")
-ax.set_xlabel("epoch")
-ax.set_ylabel("training loss (BCE)")
-ax.legend(frameon=False)
-fig.tight_layout()
-chosen = pd.DataFrame(res.thresholds, index=[f"quadrant {q} held out" for q in cfg["folds"]])
+res = cross_quadrant_unet(unet, image, target, seed=seed, mask=mask, truth=truth, progress=False)
+report.plot_curves({f"quadrant {s.test[0]} held out": h.train_loss for s, h in zip(res.splits, res.histories)},
+                   ylabel="training loss (BCE)")
+chosen = pd.DataFrame(res.thresholds, index=[f"quadrant {s.test[0]} held out" for s in res.splits])
 chosen.columns = ["pixel threshold", "peak threshold", "peak smoothing (px)", "training pixel accuracy",
                   "training F1"]
 display(chosen.round(3))
@@ -158,23 +138,8 @@ display(Markdown(f"Training took {sum(res.seconds):.0f} s for the four U-Nets on
 # 128x128 pixel zoom.
 
 # %%
-prob = res.prob
-found = res.centroids
-fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
-for ax, zz in [(axes[0], (slice(0, H), slice(0, W))), (axes[1], (slice(128, 256), slice(128, 256)))]:
-    im = ax.imshow(prob[zz], cmap="magma", vmin=0, vmax=1, extent=(zz[1].start, zz[1].stop, zz[0].stop, zz[0].start))
-    ax.contour(np.arange(zz[1].start, zz[1].stop) + 0.5, np.arange(zz[0].start, zz[0].stop) + 0.5, mask[zz],
-               levels=[0.5], colors="cyan", linewidths=0.4 if ax is axes[0] else 0.8)
-    sel = in_region(found, zz)
-    ax.scatter(found[sel, 1] + 0.5, found[sel, 0] + 0.5, s=12 if ax is axes[0] else 30, c="red")
-    ax.set_xlabel("column (pixels)")
-    ax.set_ylabel("row (pixels)")
-axes[0].axhline(H / 2, color="w", lw=0.8)
-axes[0].axvline(W / 2, color="w", lw=0.8)
-axes[0].set_title("held-out probability (4 networks), ROIs cyan, found cells red")
-axes[1].set_title("zoom")
-fig.colorbar(im, ax=axes[1], fraction=0.046, label="cell probability")
-fig.tight_layout()
+prob, found = res.prob, res.centroids
+report.plot_heldout(prob, mask, found);
 
 # %% [markdown]
 # ## Is the probability calibrated?
@@ -182,74 +147,59 @@ fig.tight_layout()
 # A calibrated map lies on the diagonal; pixel accuracy at a threshold depends on it.
 
 # %%
-bins = np.linspace(0, 1, 11)
-idx = np.clip(np.digitize(prob.ravel(), bins) - 1, 0, 9)
-frac = np.array([mask.ravel()[idx == b].mean() if (idx == b).any() else np.nan for b in range(10)])
-count = np.bincount(idx, minlength=10)
-fig, ax = plt.subplots(figsize=(4.5, 4))
-ax.plot([0, 1], [0, 1], color="0.6", lw=0.8)
-ax.plot((bins[:-1] + bins[1:]) / 2, frac, marker="o")
-for b in range(10):
-    if count[b]:
-        ax.annotate(f"{count[b]}", ((bins[b] + bins[b + 1]) / 2, frac[b]), fontsize=7, xytext=(2, -9),
-                    textcoords="offset points")
-ax.set_xlabel("predicted probability (bin centre)")
-ax.set_ylabel("fraction of pixels inside an ROI")
-ax.set_title("held-out calibration (numbers: pixels per bin)", fontsize=9)
-fig.tight_layout()
+report.plot_calibration(prob, mask);
 
 # %% [markdown]
-# ## Baselines on the same movie
-# suite2p's detection runs on the whole movie (it is unsupervised); its `threshold_scaling` and the correlation
-# baseline's threshold are chosen per quadrant on the other three quadrants' ROIs, like the U-Net's training data.
+# ## Peers on the same movie
+# suite2p's detection runs on the whole movie (it is unsupervised); for each quadrant, its settings (cell diameter,
+# `threshold_scaling` and, with its classifier, the probability cut) and the correlation detector's threshold are
+# the ones with the best Neurofinder F1 on the other three quadrants' ROIs, like the U-Net's thresholds.
 
 # %%
 corr_grid = {float(t): correlation_baseline(summary["corr"], summary["mean"], threshold=float(t))
              for t in np.linspace(0.02, 0.3, 15)}
 corr_sel = cross_quadrant_select(corr_grid, truth, (H, W))
-s2p_note = ""
-s2p_sel = None
+s2p = s2p_sel = s2p_cls = None
 if run_suite2p:
-    try:
-        s2p_runs = {s: suite2p_detect(data.movie, fs=FRAME_RATE_HZ, tau=GCAMP6S_TAU_S,
-                                       threshold_scaling=s) for s in cfg["s2p_grid"]}
-        s2p_sel = cross_quadrant_select({s: r["centroids"] for s, r in s2p_runs.items()}, truth, (H, W))
-        s2p_note = (f"suite2p found {', '.join(str(len(r['centroids'])) for r in s2p_runs.values())} ROIs with "
-                    f"threshold_scaling {', '.join(str(s) for s in s2p_runs)} "
-                    f"({sum(r['seconds'] for r in s2p_runs.values()):.0f} s in all); chosen per quadrant: "
-                    f"{s2p_sel['chosen']}.")
-    except Exception as err:  # reported in the text, the other baseline still stands
-        s2p_note = f"suite2p failed on this movie: `{type(err).__name__}: {err}`"
-display(Markdown(s2p_note + f" Correlation-baseline thresholds chosen per quadrant: "
-                 f"{[round(c, 3) for c in corr_sel['chosen']]}."))
+    s2p = suite2p_grid(data.movie, diameters=cfg["s2p_diameter"], threshold_scalings=cfg["s2p_threshold_scaling"],
+                       fs=FRAME_RATE_HZ, tau=GCAMP6S_TAU_S, p_thresholds=cfg["s2p_iscell"],
+                       cache_key=nds.checksums(DATA_KEY))
+    s2p_sel = cross_quadrant_select(s2p["without"], truth, (H, W))
+    s2p_cls = cross_quadrant_select(s2p["with"], truth, (H, W))
+display(pd.DataFrame({"correlation threshold": corr_sel["chosen"],
+                      **({"suite2p (diameter, threshold_scaling)": s2p_sel["chosen"],
+                          "suite2p + classifier (diameter, threshold_scaling, p)": s2p_cls["chosen"]} if s2p else {})},
+                     index=[f"quadrant {q} held out" for q in range(4)]))
+if s2p:
+    display(Markdown(f"suite2p {version('suite2p')} (`fs` = {FRAME_RATE_HZ:.2f} Hz, `tau` = {GCAMP6S_TAU_S} s) "
+                     f"ran {len(s2p['runs'])} settings ({sum(r['seconds'] for r in s2p['runs'].values()):.0f}"
+                     f" s in all, when not read from the cache); it found "
+                     f"{min(len(r['centroids']) for r in s2p['runs'].values())} to "
+                     f"{max(len(r['centroids']) for r in s2p['runs'].values())} ROIs."))
 
 # %% [markdown]
 # ## Scores on the held-out quadrants
 # Pixel accuracy is the fraction of pixels where the thresholded probability agrees with the manual ROI mask; the
 # detection scores are Neurofinder's, pooled over the four quadrants. The U-Net is scored twice: with the thresholds
 # its training quadrants chose (the book's numbers) and with the paper's rule (pixels and components at 0.7). The
-# paper's pixel accuracy (0.932) was measured on its own images and labels.
+# paper's pixel accuracy is from its own images and labels.
 
 # %%
 paper_rule = detect_cells(prob, threshold, min_area=min_area)
-unet_scores = centers_metric(truth, found)
-rows = {"U-Net, thresholds from training quadrants": dict(pixel_accuracy=pixel_accuracy(res.pred, mask),
-                                                          **unet_scores),
-        f"U-Net, paper's rule (components at {threshold})": dict(pixel_accuracy=pixel_accuracy(prob, mask, threshold),
-                                                                 **centers_metric(truth, paper_rule.centroids)),
-        "correlation-image maxima": dict(pixel_accuracy=np.nan, **centers_metric(truth, corr_sel["centroids"]))}
+detectors = {"U-Net, thresholds from training quadrants": (found, pixel_accuracy(res.pred, mask)),
+             f"U-Net, paper's rule (components at {threshold})": (paper_rule.centroids,
+                                                                 pixel_accuracy(prob, mask, threshold)),
+             "correlation-image maxima": (corr_sel["centroids"], np.nan)}
 if s2p_sel is not None:
-    rows["suite2p 1.1.0 (sparsery)"] = dict(pixel_accuracy=np.nan, **centers_metric(truth, s2p_sel["centroids"]))
-rows["all background (reference)"] = dict(pixel_accuracy=float((~mask).mean()), recall=0, precision=0, f1=0,
-                                          n_true=len(truth), n_found=0, n_matched=0)
-table = pd.DataFrame(rows).T[["pixel_accuracy", "precision", "recall", "f1", "n_true", "n_found", "n_matched"]]
-table.loc["Seong & Park (paper, their data)"] = [0.932] + [np.nan] * 6
+    detectors["suite2p 1.1.0 (sparsery)"] = (s2p_sel["centroids"], np.nan)
+    detectors["suite2p 1.1.0 + its classifier"] = (s2p_cls["centroids"], np.nan)
+detectors["all background (reference)"] = (np.zeros((0, 2)), float((~mask).mean()))
+table = report.detector_table(truth, detectors)
+paper = results.paper_numbers("imaging")
+table.loc["Seong & Park (paper, their data)"] = [paper["segmentation/unet/pixel_accuracy"]] + [np.nan] * 6
 display(table.round(3))
-per_q = pd.DataFrame({f"quadrant {q}": dict(
-    pixel_accuracy=pixel_accuracy(res.pred[reg], mask[reg]),
-    **{k: v for k, v in centers_metric(truth[in_region(truth, reg)], found[in_region(found, reg)]).items()
-       if k in ("precision", "recall", "f1")}) for q, reg in enumerate(quads)}).T
-display(per_q.round(3))
+per_q = quadrant_scores(truth, found, (H, W), mask=mask, pred=res.pred)
+display(per_q.set_index("fold")[["pixel_accuracy", "precision", "recall", "f1"]].rename_axis("quadrant").round(3))
 
 # %% [markdown]
 # ## How many ROIs can be seen in the summary images?
@@ -263,18 +213,10 @@ display(per_q.round(3))
 
 # %%
 contrast = np.nanmax(np.abs(roi_contrast(image, labels)), axis=1)
-hit = {"U-Net": match_centers(truth, found) >= 0,
-       "correlation-image maxima": match_centers(truth, corr_sel["centroids"]) >= 0}
-edges = [0, 0.5, 1, 2, np.inf]
-band = np.digitize(contrast, edges[1:-1])
-vis_table = pd.DataFrame({"ROIs": np.bincount(band, minlength=4),
-                          **{f"{k} recall": [v[band == b].mean() if (band == b).any() else np.nan for b in range(4)]
-                             for k, v in hit.items()}},
-                         index=[f"{lo} to {hi}" for lo, hi in zip(edges[:-1], edges[1:])])
-vis_table.index.name = "largest |contrast| (ring sd)"
-display(vis_table.round(3))
+hit = {"U-Net": report.hits(truth, found), "correlation-image maxima": report.hits(truth, corr_sel["centroids"])}
+display(report.visibility_table(contrast, hit).round(3))
 faint = contrast < 0.5
-chance = 1 - np.exp(-len(found) * np.pi * 5.0 ** 2 / (H * W))  # a random point within 5 px of a given ROI centre
+chance = report.chance_recall(len(found), (H, W))
 ceil_r = 1 - faint.mean()
 ceil_f1 = 2 * ceil_r / (1 + ceil_r)
 display(Markdown(
@@ -285,40 +227,23 @@ display(Markdown(
     + ("The faint ROIs are harder but not invisible to the network. " if hit["U-Net"][faint].mean() > 2 * chance
        else "") +
     f"A detector that found every ROI above that cut and nothing else would have a recall of {ceil_r:.3f} and an "
-    f"F1 of {ceil_f1:.3f}, so by this measure the data alone {'do not rule out' if ceil_f1 >= 0.75 else 'rule out'} "
-    f"an F1 of 0.75 on this movie"
-    f"{': the faint ROIs explain only part of the shortfall' if ceil_f1 >= 0.75 else ''}. "
-    f"The 0.5 cut is a choice; the table shows the whole trend."))
+    f"F1 of {ceil_f1:.3f}. The 0.5 cut is a choice; the table shows the whole trend."))
 
 # %% [markdown]
-# ### Did each ROI fire during the recording?
-# A second, independent measure from the movie itself rather than the summary images: each ROI's trace (its mean
-# minus 0.7 times its neuropil ring's, not smoothed further: each frame is already the mean of 3 source frames)
-# and its largest upward excursion in robust noise units (`neuro_lib.imaging.summary.roi_transient_snr`). Calcium transients only go up, so the largest *downward*
-# excursions of the same traces show how far noise alone reaches; an ROI counts as *active* when its upward peak
-# exceeds the 99th percentile of all downward ones. The histogram compares the two; the table gives the held-out
-# recall of the detectors for active and silent ROIs.
+# ### ROIs that fired and ROIs that did not
+# Page 1 found which ROIs fired during the recording (an upward transient beyond how far noise reaches). The table
+# gives the held-out recall of the detectors for the active and the silent ROIs: a silent ROI can only be found by
+# its appearance in the summary images.
 
 # %%
-peak_snr, trough_snr = roi_transient_snr(data.movie, labels, smooth=1)  # each frame is already a 3-frame mean
-null99 = float(np.nanpercentile(trough_snr, 99))
-active = peak_snr > null99
-fig, ax = plt.subplots(figsize=(6, 3.5))
-hbins = np.linspace(0, np.nanpercentile(peak_snr, 99), 40)
-ax.hist(trough_snr, hbins, alpha=0.6, label="largest downward excursion (noise)")
-ax.hist(peak_snr, hbins, alpha=0.6, label="largest upward excursion")
-ax.axvline(null99, color="k", lw=0.8, ls="--", label="99th percentile of the downward ones")
-ax.set_xlabel("excursion of the ROI trace (robust noise sd)")
-ax.set_ylabel("ROIs")
-ax.legend(frameon=False, fontsize=8)
-fig.tight_layout()
-act_table = pd.DataFrame({"ROIs": [int(active.sum()), int((~active).sum())],
-                          **{f"{k} recall": [v[active].mean(), v[~active].mean()] for k, v in hit.items()}},
-                         index=["active (fired)", "silent"])
-display(act_table.round(3))
+act = report.roi_activity(data.movie, labels)
+active = act["active"]
+display(report.activity_table(active, hit).round(3))
+
+# %%
 act_r = active.mean()
 train_f1 = float(np.mean([t["train_f1"] for t in res.thresholds]))
-held_f1 = unet_scores["f1"]
+held_f1 = centers_metric(truth, found)["f1"]
 display(Markdown(
     f"{active.sum()} of the {len(truth)} ROIs ({act_r:.0%}) fired detectably in the recording; the U-Net finds "
     f"{hit['U-Net'][active].mean():.0%} of them and {hit['U-Net'][~active].mean():.0%} of the silent ones, which it "
@@ -326,7 +251,7 @@ display(Markdown(
     f"an F1 of {2 * act_r / (1 + act_r):.3f}. On its own training quadrants, with thresholds fitted there, the U-Net "
     f"reaches an F1 of {train_f1:.3f} on average against {held_f1:.3f} held out"
     + (": it does not fit even the ROIs it was trained on. " if train_f1 < held_f1 + 0.1 else ". ")
-    + "The manual ROIs were drawn on a longer recording than these 86 s"
+    + f"The manual ROIs were drawn on a longer recording than these {data.movie.shape[0] / FRAME_RATE_HZ:.0f} s"
     + (", and most of them did not fire in these frames." if act_r < 0.5 else ".")))
 
 # %% [markdown]
@@ -334,55 +259,78 @@ display(Markdown(
 # U-Net inference on one whole 512x512 image (four channels) on this machine's CPU, best of three.
 
 # %%
-torch.set_num_threads(threads)  # suite2p changes torch's thread count
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])  # suite2p changes torch's threads
 times = []
 for _ in range(3):
     t0 = time.time()
-    predict_unet(res.models[0], image)
+    res.models[0].predict_proba(image)
     times.append(time.time() - t0)
-display(Markdown(f"Inference on one 512x512 image: **{min(times):.2f} s** (best of 3, {torch.get_num_threads()} "
-                 f"threads; target under 2 s on 2 CPU cores). The whole page ran in {time.time() - t_start:.0f} s."))
+wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
+display(Markdown(f"Inference on one 512x512 image: **{min(times):.2f} s** (best of 3, {rt.threads} "
+                 f"threads; target under 2 s on 2 CPU cores). The whole page ran in {wall:.0f} s ({cpu:.0f} s of "
+                 f"CPU time; load average {load:.1f} on this machine's {os.cpu_count()} cores)."))
 
 # %%
-ours = rows["U-Net, thresholds from training quadrants"]
-base_f1 = {k: v["f1"] for k, v in rows.items() if not k.startswith(("U-Net", "all background"))}
+ours = table.loc["U-Net, thresholds from training quadrants"]
+old = first200_numbers()
+old200 = old["numbers"]
+base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
 best_base = max(base_f1, key=base_f1.get)
 display(Markdown(
     f"The U-Net's held-out pixel accuracy is **{ours['pixel_accuracy']:.3f}** (all background: "
-    f"{(~mask).mean():.3f}; the paper: 0.932) and its Neurofinder F1 **{ours['f1']:.3f}** (precision "
-    f"{ours['precision']:.3f}, recall {ours['recall']:.3f}); the best baseline, {best_base}, reaches "
-    f"{base_f1[best_base]:.3f}."))
-checks = {"held-out pixel accuracy at least 0.932": ours["pixel_accuracy"] >= 0.932,
-          "Neurofinder F1 at least 0.75": ours["f1"] >= 0.75,
-          "F1 above every baseline": ours["f1"] > max(base_f1.values())}
+    f"{(~mask).mean():.3f}; the paper: {paper['segmentation/unet/pixel_accuracy']}) and its Neurofinder F1 "
+    f"**{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}); the best peer, "
+    f"{best_base}, reaches {base_f1[best_base]:.3f}. On the earlier movie (the first {old['frames']} raw frames, "
+    f"page 1) the same protocol gave the U-Net an F1 of {old200['segmentation/unet/f1']} and a pixel accuracy of "
+    f"{old200['segmentation/unet/pixel_accuracy']}, suite2p {old200['segmentation/suite2p/f1']} (its defaults "
+    f"then) and the correlation detector {old200['segmentation/correlation/f1']}."))
+checks = {f"held-out pixel accuracy at least the paper's {paper['segmentation/unet/pixel_accuracy']}":
+          ours["pixel_accuracy"] >= paper["segmentation/unet/pixel_accuracy"],
+          "F1 above every peer's by at least 0.10": ours["f1"] >= max(base_f1.values()) + 0.10}
 display(Markdown(f"Targets in this `{profile}` run: " + "; ".join(f"{k}: **{'met' if v else 'not met'}**"
                                                                   for k, v in checks.items()) + "."))
-metrics = {"segmentation/unet/pixel_accuracy": ours["pixel_accuracy"],
-           "segmentation/unet/pixel_accuracy_at_0.5": pixel_accuracy(prob, mask, 0.5),
-           "segmentation/all_background/pixel_accuracy": float((~mask).mean()),
-           "segmentation/unet/inference_seconds_512": min(times),
-           "segmentation/unet/train_seconds": sum(res.seconds),
-           "segmentation/page/seconds": time.time() - t_start,
-           "segmentation/rois/faint_fraction": float(faint.mean()),
-           "segmentation/unet/recall_faint_rois": float(hit["U-Net"][faint].mean()),
-           "segmentation/unet/recall_other_rois": float(hit["U-Net"][~faint].mean()),
-           "segmentation/unet/recall_contrast_2_or_more": float(hit["U-Net"][contrast >= 2].mean()),
-           "segmentation/ideal_detector_of_visible_rois/f1": float(ceil_f1),
-           "segmentation/rois/active_fraction": float(act_r),
-           "segmentation/unet/recall_active_rois": float(hit["U-Net"][active].mean()),
-           "segmentation/unet/recall_silent_rois": float(hit["U-Net"][~active].mean()),
-           "segmentation/ideal_detector_of_active_rois/f1": float(2 * act_r / (1 + act_r)),
-           "segmentation/unet/train_quadrant_f1": train_f1,
-           "segmentation/chance/recall": float(chance)}
-for name, key in [("U-Net, thresholds from training quadrants", "unet"),
-                  (f"U-Net, paper's rule (components at {threshold})", "unet_paper_rule"),
-                  ("correlation-image maxima", "correlation"), ("suite2p 1.1.0 (sparsery)", "suite2p")]:
-    if name in rows:
-        for m in ("f1", "precision", "recall"):
-            metrics[f"segmentation/{key}/{m}"] = rows[name][m]
+
+# %%
+gap = paper["segmentation/unet/pixel_accuracy"] - ours["pixel_accuracy"]
+if gap > 0:
+    display(Markdown(
+        f"**The pixel-accuracy target is missed** by {gap:.3f}: the U-Net's {ours['pixel_accuracy']:.3f} is "
+        f"{ours['pixel_accuracy'] - (~mask).mean():+.3f} over all background ({(~mask).mean():.3f}), and the paper's "
+        f"{paper['segmentation/unet/pixel_accuracy']} is for its own images and labels. What was tried, each on "
+        f"these held-out quadrants: local against global input normalisation; plain cross-entropy against the "
+        f"earlier weighted cross-entropy plus Dice loss (plain is calibrated, the figure above); fresh random crops "
+        f"per epoch; the pixel threshold chosen on the training quadrants rather than 0.5 (at 0.5: "
+        f"{pixel_accuracy(prob, mask, 0.5):.3f}); other seeds (`bench/imaging_seeds.py`). {faint.mean():.0%} of "
+        f"the ROIs do not stand out in any summary image (the section above) and the U-Net finds "
+        f"{hit['U-Net'][faint].mean():.0%} of those; the larger U-Net of the `gpu` profile is not measured here."))
+
+# %%
+key = results.key
+metrics = {key("segmentation", "unet", "pixel_accuracy"): ours["pixel_accuracy"],
+           key("segmentation", "unet_at_0.5", "pixel_accuracy"): pixel_accuracy(prob, mask, 0.5),
+           key("segmentation", "all_background", "pixel_accuracy"): float((~mask).mean()),
+           key("segmentation", "unet", "inference_seconds_512"): min(times),
+           key("segmentation", "unet", "train_seconds"): sum(res.seconds),
+           key("runtime", "02_segmentation", "seconds"): wall,
+           key("runtime", "02_segmentation", "cpu_seconds"): cpu,
+           key("runtime", "02_segmentation", "load_average"): load,
+           key("data", "neurofinder", "faint_roi_fraction"): float(faint.mean()),
+           key("segmentation", "ideal_detector_of_visible_rois", "f1"): float(ceil_f1),
+           key("segmentation", "ideal_detector_of_active_rois", "f1"): float(2 * act_r / (1 + act_r)),
+           key("segmentation", "unet", "f1", split="training_quadrants"): train_f1,
+           key("segmentation", "chance", "recall"): chance}
+
+# %%
+for g, sel in {"faint": faint, "not_faint": ~faint, "contrast_2_or_more": contrast >= 2, "active": active,
+               "silent": ~active}.items():
+    metrics[key("segmentation", "unet", "recall", group=g)] = float(hit["U-Net"][sel].mean())
+for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("correlation-image maxima", "correlation"),
+                    (f"U-Net, paper's rule (components at {threshold})", "unet_paper_rule"),
+                    ("suite2p 1.1.0 (sparsery)", "suite2p"), ("suite2p 1.1.0 + its classifier", "suite2p_iscell")]:
+    if name in table.index:
+        metrics.update({key("segmentation", model, m): table.loc[name, m] for m in ("f1", "precision", "recall")})
 results.write_results("imaging", "02_segmentation", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, crops_per_epoch=crops_per_epoch,
-                                      crop=crop, base=base, depth=depth, inputs=inputs, sigma=sigma,
-                                      threshold=threshold, min_area=min_area, run_suite2p=run_suite2p,
-                                      thresholds=res.thresholds),
+                      parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in cfg if k.startswith("unet_")},
+                                      inputs=inputs, sigma=sigma, threshold=threshold, min_area=min_area,
+                                      run_suite2p=run_suite2p, threads=rt.threads, thresholds=res.thresholds),
                       data=nds.checksums(DATA_KEY))

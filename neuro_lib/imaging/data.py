@@ -1,13 +1,15 @@
-"""The book's imaging data: the Neurofinder movie from the registry, and its summary images cached on disk."""
+"""The book's imaging data: the Neurofinder movie from the registry, its summary images (cached), the inputs the
+networks see, and our earlier numbers on the previous (200 raw frames) movie."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..datasets import REGISTRY, cache_dir, fetch_archive
+from ..datasets import REGISTRY, fetch_archive
 from .neurofinder import NeurofinderData, load_neurofinder
-from .summary import summary_images
+from .summary import SUMMARY_CHANNELS, local_normalise, stack_summary, summary_images
 
-__all__ = ["DATA_KEY", "FRAME_RATE_HZ", "SOURCE_FRAME_RATE_HZ", "FRAMES_PER_BIN", "GCAMP6S_TAU_S", "load_book_movie", "cached_summary"]
+__all__ = ["DATA_KEY", "FRAME_RATE_HZ", "SOURCE_FRAME_RATE_HZ", "FRAMES_PER_BIN", "GCAMP6S_TAU_S", "load_book_movie",
+           "cached_summary", "network_input", "patch_image", "first200_numbers"]
 
 DATA_KEY = "neurofinder/neurofinder_vs1_600frames_bin3.tar.xz"
 #: Frame rate of the source recording (Hz): Neurofinder 00.xx (Peron et al. 2015) was imaged at ~7 Hz.
@@ -20,22 +22,56 @@ FRAME_RATE_HZ = SOURCE_FRAME_RATE_HZ / FRAMES_PER_BIN
 GCAMP6S_TAU_S = 1.25
 
 
-def load_book_movie(key: str = DATA_KEY) -> NeurofinderData:
-    """Fetch (sha256-checked) and unpack the registry archive ``key`` and load it with :func:`load_neurofinder`."""
-    return load_neurofinder(fetch_archive(key))
+def load_book_movie(key: str = DATA_KEY, *, frames: slice | None = None) -> NeurofinderData:
+    """Fetch (sha256-checked) and unpack the registry archive ``key`` and load it with :func:`load_neurofinder`
+    (``frames``: optional slice of frame positions)."""
+    return load_neurofinder(fetch_archive(key), frames=frames)
 
 
 def cached_summary(data: NeurofinderData, key: str = DATA_KEY) -> dict[str, np.ndarray]:
-    """:func:`summary_images` of ``data.movie`` (normalised), cached in ``<cache>/imaging/`` under the archive's
-    sha256 and the number of frames, so notebooks share it and each can recompute it alone."""
-    tag = f"{REGISTRY[key].sha256[:12]}-{data.movie.shape[0]}f"
-    path = cache_dir() / "imaging" / f"summary-{tag}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    out = summary_images(data.movie)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **out)
-    tmp.replace(path)
-    return out
+    """:func:`summary_images` of ``data.movie`` (normalised), cached (:func:`neuro_lib.cache.cached`) under the
+    archive's sha256, the frames read and the code of :mod:`.summary`, so the pages share it."""
+    from .. import cache
+
+    ck = {"archive": REGISTRY[key].sha256, "n_frames": int(data.movie.shape[0]),
+          "first_frame": int(data.metadata.get("first_frame", 0))}
+    return cache.cached("imaging/summary", ck, lambda: summary_images(data.movie), name="summary",
+                        code=["neuro_lib.imaging.summary"])
+
+
+def network_input(summary: dict[str, np.ndarray], inputs: str = "local") -> np.ndarray:
+    """The U-Net's input, (4, rows, cols) float32: the mean, max, std and correlation images, each locally normalised
+    (``inputs="local"``, :func:`~.summary.local_normalise`: the field of view is unevenly bright, and a network
+    trained on three quadrants must see the fourth in the same range) or as scaled to [0, 1] on page 1
+    (``"global"``). Raises ``ValueError`` for another ``inputs``."""
+    if inputs == "local":
+        return np.stack([local_normalise(summary[c]) for c in SUMMARY_CHANNELS]).astype(np.float32)
+    if inputs == "global":
+        return stack_summary(summary)
+    raise ValueError(f"inputs must be 'local' or 'global', got {inputs!r}")
+
+
+def patch_image(summary: dict[str, np.ndarray], inputs: str = "local") -> np.ndarray:
+    """The three-channel image patches are cut from, (3, rows, cols) float32 in about [0, 1]: mean, std and
+    correlation images as the red, green and blue a ResNet expects, locally normalised and mapped from
+    :func:`~.summary.local_normalise`'s [-4/3, 2] to [0, 1] (``"local"``) or as on page 1 (``"global"``)."""
+    if inputs == "local":
+        return np.stack([(local_normalise(summary[c]) * 3 + 4) / 10 for c in ("mean", "std", "corr")])
+    if inputs == "global":
+        return stack_summary(summary, ("mean", "std", "corr"))
+    raise ValueError(f"inputs must be 'local' or 'global', got {inputs!r}")
+
+
+def first200_numbers(root=None) -> dict:
+    """Our earlier numbers on the previous movie (the first 200 raw frames, ~29 s), from
+    ``data/imaging_first200frames.yml``: ``{"commit", "archive", "frames", "frame_rate_hz", "duration_s",
+    "numbers": {results key: value}}``. Not a rerun (that archive is gone); pages quote them. Raises
+    ``FileNotFoundError`` naming the file."""
+    import yaml
+
+    from ..results import repo_root
+
+    path = repo_root(root) / "data" / "imaging_first200frames.yml"
+    if not path.exists():
+        raise FileNotFoundError(f"no file {path}")
+    return yaml.safe_load(path.read_text())

@@ -1,5 +1,6 @@
 """From a cell-probability map to cells: threshold, 8-connected components, centroids; patches around them;
-Neurofinder's centre-matching metric; a correlation-image baseline and suite2p's detection for comparison.
+Neurofinder's centre-matching metric per held-out quadrant; a correlation-image detector for comparison (suite2p:
+:mod:`.peers`).
 
 Seong & Park threshold the U-Net's probability map at 0.7, take connected components as cells and cut a 101x101
 pixel patch around each centroid, upsampled to the classifier's input size (224 for ResNets, 299 for Inception-v3).
@@ -12,8 +13,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["Detections", "detect_cells", "detect_peaks", "peaks_with_heights", "extract_patches", "match_centers",
-           "centers_metric", "pixel_accuracy", "correlation_baseline", "suite2p_detect", "quadrant_slices", "in_region",
-           "cross_quadrant_select"]
+           "centers_metric", "pixel_accuracy", "correlation_baseline", "quadrant_slices", "in_region", "region_mask",
+           "cross_quadrant_select", "quadrant_scores"]
 
 
 @dataclass
@@ -192,27 +193,6 @@ def correlation_baseline(corr: np.ndarray, mean: np.ndarray | None = None, *, si
     return peak_local_max(sm, min_distance=min_distance, threshold_abs=thr, exclude_border=False).astype(float)
 
 
-def suite2p_detect(movie: np.ndarray, *, diameter: float = 10.0, fs: float = 7.0, tau: float = 1.0,
-                   algorithm: str = "sparsery", threshold_scaling: float = 1.0) -> dict:
-    """Run suite2p's (v1.x) cell detection (``suite2p.detection.detection_wrapper``) on an already-registered movie
-    (frames, rows, cols) on the CPU and return ``{"centroids": (n, 2) row/col (suite2p's 'med'), "stat": ...,
-    "seconds": float}``. suite2p's own classifier is not applied (its ROIs are all candidates)."""
-    import time
-
-    import torch
-    import suite2p
-    from suite2p.detection import detection_wrapper
-
-    settings = dict(suite2p.default_settings()["detection"])
-    settings["algorithm"] = algorithm
-    settings["threshold_scaling"] = threshold_scaling
-    t0 = time.time()
-    _, stat, _ = detection_wrapper(np.asarray(movie, np.float32), diameter=np.array([diameter, diameter]), tau=tau,
-                                   fs=fs, settings=settings, device=torch.device("cpu"))
-    cents = np.array([s["med"] for s in stat], float).reshape(-1, 2)
-    return {"centroids": cents, "stat": stat, "seconds": time.time() - t0}
-
-
 def in_region(centres: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
     """Boolean (n,): which (row, col) ``centres`` fall inside ``region`` (a (row slice, col slice) pair)."""
     c = np.asarray(centres, float).reshape(-1, 2)
@@ -220,31 +200,79 @@ def in_region(centres: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
     return (c[:, 0] >= rs.start) & (c[:, 0] < rs.stop) & (c[:, 1] >= cs.start) & (c[:, 1] < cs.stop)
 
 
-def cross_quadrant_select(candidates: dict, truth: np.ndarray, shape: tuple[int, int], threshold: float = 5.0
-                          ) -> dict:
-    """Pick a detector's knob without looking at the test region: for each quadrant, the setting (a key of
-    ``candidates``, each value the (n, 2) centres that setting found on the whole field) with the best Neurofinder
-    F1 on the other three quadrants is applied to the held-out quadrant.
+def region_mask(regions, shape: tuple[int, int], *, points: np.ndarray | None = None) -> np.ndarray:
+    """The pixels, or the points, of the quadrants numbered ``regions`` (indices into :func:`quadrant_slices`; e.g. a
+    region :class:`~neuro_lib.evaluation.Split`'s ``train`` or ``test``).
 
-    Returns ``{"centroids": the held-out detections of all four quadrants, "chosen": the setting per quadrant}``.
-    """
+    Without ``points``: a boolean (rows, cols) mask of ``shape``. With ``points`` (n, 2) (row, col) in pixels: a
+    boolean (n,), True for the points inside one of the quadrants (:func:`in_region`: a point belongs to the quadrant
+    its unrounded coordinates fall in)."""
     quads = quadrant_slices(shape)
-    truth = np.asarray(truth, float).reshape(-1, 2)
-    out, chosen = [], []
-    for q, reg in enumerate(quads):
-        def train_f1(cents):
-            f = []
-            for k, other in enumerate(quads):
-                if k != q:
-                    f.append(centers_metric(truth[in_region(truth, other)], cents[in_region(cents, other)],
-                                            threshold)["n_matched"])
-            n_t = sum(in_region(truth, o).sum() for k, o in enumerate(quads) if k != q)
-            n_e = sum(in_region(cents, o).sum() for k, o in enumerate(quads) if k != q)
-            m = sum(f)
-            return 2 * m / (n_t + n_e) if n_t + n_e else 0.0
+    if points is None:
+        m = np.zeros(shape, bool)
+        for r in np.asarray(regions, int).reshape(-1):
+            m[quads[r]] = True
+        return m
+    out = np.zeros(len(np.asarray(points).reshape(-1, 2)), bool)
+    for r in np.asarray(regions, int).reshape(-1):
+        out |= in_region(points, quads[r])
+    return out
 
-        best = max(candidates, key=lambda key: train_f1(np.asarray(candidates[key], float).reshape(-1, 2)))
-        cents = np.asarray(candidates[best], float).reshape(-1, 2)
-        out.append(cents[in_region(cents, reg)])
+
+def _pooled_f1(truth: np.ndarray, found: np.ndarray, regions, shape, threshold: float) -> float:
+    """Neurofinder's F1 pooled over ``regions``: each region matched on its own, then 2 m / (n_true + n_found)."""
+    m = n_t = n_e = 0
+    for r in regions:
+        t, f = truth[region_mask([r], shape, points=truth)], found[region_mask([r], shape, points=found)]
+        m += centers_metric(t, f, threshold)["n_matched"]
+        n_t, n_e = n_t + len(t), n_e + len(f)
+    return 2 * m / (n_t + n_e) if n_t + n_e else 0.0
+
+
+def cross_quadrant_select(candidates: dict, truth: np.ndarray, shape: tuple[int, int], threshold: float = 5.0,
+                          splits=None) -> dict:
+    """Pick a detector's knob without looking at the test region: for each region split (default: the four
+    quadrants, :func:`neuro_lib.imaging.segmentation.quadrant_splits`), the setting (a key of ``candidates``, each
+    value the (n, 2) centres that setting found on the whole field) with the best Neurofinder F1 pooled over the
+    split's training quadrants is applied to its held-out quadrant (the first such key on ties).
+
+    Returns ``{"centroids": the held-out detections of all splits, "per_split": the held-out detections of each,
+    "chosen": the setting per split}``.
+    """
+    from .segmentation import quadrant_splits
+
+    splits = quadrant_splits() if splits is None else splits
+    truth = np.asarray(truth, float).reshape(-1, 2)
+    cands = {k: np.asarray(v, float).reshape(-1, 2) for k, v in candidates.items()}
+    per, chosen = [], []
+    for s in splits:
+        best = max(cands, key=lambda k: _pooled_f1(truth, cands[k], s.train, shape, threshold))
+        per.append(cands[best][region_mask(s.test, shape, points=cands[best])])
         chosen.append(best)
-    return {"centroids": np.vstack(out) if out else np.zeros((0, 2)), "chosen": chosen}
+    return {"centroids": np.vstack(per) if per else np.zeros((0, 2)), "per_split": per, "chosen": chosen}
+
+
+def quadrant_scores(truth: np.ndarray, found: np.ndarray, shape: tuple[int, int], *, splits=None,
+                    mask: np.ndarray | None = None, pred: np.ndarray | None = None, threshold: float = 5.0):
+    """Per held-out region scores of one detector: a DataFrame with one row per split (columns ``split``, ``fold``,
+    ``repeat``, ``group`` = ``"all"``, as :class:`neuro_lib.evaluation.CVResult.scores`) and Neurofinder's
+    ``precision``, ``recall``, ``f1``, ``n_true``, ``n_found``, ``n_matched`` on the ROIs and ``found`` (n, 2) centres
+    of the split's test region; with ``mask`` and ``pred`` (rows, cols) booleans also ``pixel_accuracy`` there.
+    Pooled over regions, the book's headline is :func:`centers_metric` on all held-out centres."""
+    import pandas as pd
+
+    from .segmentation import quadrant_splits
+
+    splits = quadrant_splits() if splits is None else splits
+    truth = np.asarray(truth, float).reshape(-1, 2)
+    found = np.asarray(found, float).reshape(-1, 2)
+    rows = []
+    for j, s in enumerate(splits):
+        row = {"split": j, "fold": s.fold, "repeat": s.repeat, "group": "all",
+               **centers_metric(truth[region_mask(s.test, shape, points=truth)],
+                                found[region_mask(s.test, shape, points=found)], threshold)}
+        if mask is not None and pred is not None:
+            px = region_mask(s.test, shape)
+            row["pixel_accuracy"] = float((np.asarray(pred, bool)[px] == np.asarray(mask, bool)[px]).mean())
+        rows.append(row)
+    return pd.DataFrame(rows)

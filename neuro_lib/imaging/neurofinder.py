@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["NeurofinderError", "NeurofinderData", "load_neurofinder", "load_regions", "rois_to_labels",
-           "rois_to_masks", "roi_centroids", "write_neurofinder"]
+__all__ = ["NeurofinderError", "NeurofinderData", "load_neurofinder", "load_regions", "read_regions_doc", "parse_roi",
+           "rois_to_labels", "rois_to_masks", "roi_centroids", "write_neurofinder"]
 
 _FRAME_RE = re.compile(r"^image(\d+)\.tiff?$", re.IGNORECASE)
 
@@ -89,14 +89,9 @@ def _frame_files(images: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def load_regions(path: str | Path, shape: tuple[int, int] | None = None) -> tuple[list[np.ndarray], list, int]:
-    """Read a Neurofinder ``regions.json``: returns ``(rois, ids, n_duplicate_pixels)``.
-
-    Each ROI becomes a (n_pixels, 2) int64 array of unique (row, col). With ``shape`` (rows, cols), a coordinate
-    outside the image raises. Raises :class:`NeurofinderError` for a file that is not a JSON list, an ROI without
-    ``coordinates``, an empty ROI, a coordinate that is not a (row, col) pair of integers, or one out of the image.
-    Duplicate pixels inside one ROI are dropped and counted.
-    """
+def read_regions_doc(path: str | Path) -> list:
+    """The raw list of a ``regions.json`` file. Raises :class:`NeurofinderError` naming the file if it is missing,
+    not valid JSON (with the line and column) or not a list."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
@@ -106,34 +101,63 @@ def load_regions(path: str | Path, shape: tuple[int, int] | None = None) -> tupl
         raise NeurofinderError(path, f"not valid JSON: {err}") from None
     if not isinstance(doc, list):
         raise NeurofinderError(path, f"expected a JSON list of ROIs, got {type(doc).__name__}")
+    return doc
+
+
+def load_regions(path: str | Path, shape: tuple[int, int] | None = None) -> tuple[list[np.ndarray], list, int]:
+    """Read a Neurofinder ``regions.json``: returns ``(rois, ids, n_duplicate_pixels)``.
+
+    Each ROI becomes a (n_pixels, 2) int64 array of unique (row, col). With ``shape`` (rows, cols), a coordinate
+    outside the image raises. Raises :class:`NeurofinderError` for a file that is not a JSON list, an ROI without
+    ``coordinates``, an empty ROI, a coordinate that is not a (row, col) pair of integers, or one out of the image.
+    Duplicate pixels inside one ROI are dropped and counted.
+    """
+    path = Path(path)
+    doc = read_regions_doc(path)
     rois, ids, dup = [], [], 0
     for i, entry in enumerate(doc):
-        rid = entry.get("id", i) if isinstance(entry, dict) else i
-        if not isinstance(entry, dict) or "coordinates" not in entry:
-            raise NeurofinderError(path, "ROI has no 'coordinates' list", item=f"ROI {i}, id {rid}")
-        coords = np.asarray(entry["coordinates"])
-        if coords.size == 0:
-            raise NeurofinderError(path, "empty ROI (no pixels)", item=f"ROI {i}, id {rid}")
-        if coords.ndim != 2 or coords.shape[1] != 2 or not np.issubdtype(coords.dtype, np.number):
-            raise NeurofinderError(path, f"coordinates must be a list of [row, col] pairs, got shape {coords.shape}",
-                                   item=f"ROI {i}, id {rid}")
-        if not np.all(np.equal(np.mod(coords, 1), 0)):
-            raise NeurofinderError(path, "coordinates must be integer pixel indices", item=f"ROI {i}, id {rid}")
-        coords = coords.astype(np.int64)
-        if shape is not None:
-            bad = (coords[:, 0] < 0) | (coords[:, 0] >= shape[0]) | (coords[:, 1] < 0) | (coords[:, 1] >= shape[1])
-            if bad.any():
-                r, c = coords[np.argmax(bad)]
-                raise NeurofinderError(path, f"ROI pixel (row {r}, col {c}) lies outside the {shape[0]}x{shape[1]} "
-                                       f"image ({int(bad.sum())} such pixels)", item=f"ROI {i}, id {rid}")
+        coords = parse_roi(entry, i, path, shape, unique=False)
         uniq = np.unique(coords, axis=0)
         dup += len(coords) - len(uniq)
         rois.append(uniq)
-        ids.append(rid)
+        ids.append(entry.get("id", i))
     return rois, ids, dup
 
 
-def load_neurofinder(folder: str | Path, *, frames: slice | None = None, dtype=None) -> NeurofinderData:
+def parse_roi(entry, i: int, path: str | Path, shape: tuple[int, int] | None = None, *, unique: bool = True
+              ) -> np.ndarray:
+    """One ROI of a ``regions.json`` list: ``entry`` (``{"id": ..., "coordinates": [[row, col], ...]}``) at position
+    ``i`` of the file ``path``. Returns its (n_pixels, 2) int64 (row, col) pixels (duplicates removed if
+    ``unique``). Raises :class:`NeurofinderError` naming ``path`` and ``ROI i, id ...`` for an entry without
+    ``coordinates``, an empty ROI, a coordinate that is not a (row, col) pair of integers, or (with ``shape``) one
+    outside the image."""
+    rid = entry.get("id", i) if isinstance(entry, dict) else i
+    item = f"ROI {i}, id {rid}"
+    if not isinstance(entry, dict) or "coordinates" not in entry:
+        raise NeurofinderError(path, "ROI has no 'coordinates' list", item=item)
+    try:
+        coords = np.asarray(entry["coordinates"])
+    except ValueError:  # ragged lists
+        raise NeurofinderError(path, "coordinates must be a list of [row, col] pairs", item=item) from None
+    if coords.size == 0:
+        raise NeurofinderError(path, "empty ROI (no pixels)", item=item)
+    if coords.ndim != 2 or coords.shape[1] != 2 or not np.issubdtype(coords.dtype, np.number):
+        raise NeurofinderError(path, f"coordinates must be a list of [row, col] pairs, got shape {coords.shape}",
+                               item=item)
+    if not np.all(np.equal(np.mod(coords, 1), 0)):
+        raise NeurofinderError(path, "coordinates must be integer pixel indices", item=item)
+    coords = coords.astype(np.int64)
+    if shape is not None:
+        bad = (coords[:, 0] < 0) | (coords[:, 0] >= shape[0]) | (coords[:, 1] < 0) | (coords[:, 1] >= shape[1])
+        if bad.any():
+            r, c = coords[np.argmax(bad)]
+            raise NeurofinderError(path, f"ROI pixel (row {r}, col {c}) lies outside the {shape[0]}x{shape[1]} "
+                                   f"image ({int(bad.sum())} such pixels)", item=item)
+    return np.unique(coords, axis=0) if unique else coords
+
+
+def load_neurofinder(folder: str | Path, *, frames: slice | None = None, dtype=None, regions: bool = True
+                     ) -> NeurofinderData:
     """Load a Neurofinder dataset folder (``images/`` and ``regions/regions.json``).
 
     Parameters
@@ -141,6 +165,7 @@ def load_neurofinder(folder: str | Path, *, frames: slice | None = None, dtype=N
     folder : the dataset folder.
     frames : optional slice of frame positions to read (e.g. ``slice(0, 50)``), default all.
     dtype : optional dtype to cast the movie to (default: keep the files' dtype, uint16 here).
+    regions : read ``regions/regions.json`` (default); ``False`` loads the frames only (no ROIs).
 
     Returns a :class:`NeurofinderData` with ``movie`` of shape (frames, rows, cols).
 
@@ -164,7 +189,7 @@ def load_neurofinder(folder: str | Path, *, frames: slice | None = None, dtype=N
             raise NeurofinderError(p, f"frame has shape {img.shape} and dtype {img.dtype}, expected {first.shape} "
                                    f"and {first.dtype} like frame {files[0][0]}", item=num)
         movie[k] = img
-    rois, ids, dup = load_regions(folder / "regions" / "regions.json", first.shape)
+    rois, ids, dup = load_regions(folder / "regions" / "regions.json", first.shape) if regions else ([], [], 0)
     if dup:
         warnings.warn(f"{folder}: dropped {dup} duplicate pixel(s) inside ROIs", stacklevel=2)
     if dtype is not None:

@@ -5,33 +5,31 @@
   points away from every ROI. A user with labelled patches (e.g. excitatory / inhibitory / glia from a red channel)
   skips it and passes their own ``(patches, labels)``.
 * :func:`augment_patches`: the paper's augmentation, rotation in [-30, 30] degrees and scale in [0.9, 1.1].
-* :func:`transfer_cv`: k-fold (10 in the paper) stratified cross-validation of a torchvision network retrained from
-  the block ``trainable_from``. Frozen blocks are a fixed function, so their output is computed once per
-  (augmented) patch and only the trainable blocks run in the training loop: the same model and the same result as
-  running the whole network, for a fraction of the CPU time (augmentations are then ``n_aug`` fixed draws per
-  patch instead of a fresh draw per epoch). When nothing is frozen, every batch gets a fresh augmentation draw.
-  Optional test-time augmentation averages the softmax over the 8 symmetries of the square (:func:`dihedral`).
-* :func:`pretrain_autoencoder`: self-supervised initialisation on unlabelled patches when no ImageNet weights can be
-  downloaded; saves the trunk for ``weights=PATH``.
+* :class:`TransferClassifier`: a torchvision network (ResNet18/50, Inception-v3) retrained from the block
+  ``trainable_from``, as a scikit-learn classifier of patches (``fit(X, y)``, ``predict_proba``, ``random_state``),
+  so :func:`neuro_lib.evaluation.cross_validate` runs the paper's 10-fold CV and :mod:`neuro_lib.imaging.predict`
+  trains it on all patches. Its augmentation and test-time augmentation are inside.
+* :func:`pixel_logistic_regression`: the reference without a deep network (a scikit-learn pipeline).
+* :func:`pretrained_trunk`: self-supervised initialisation (an autoencoder) on unlabelled patches when no ImageNet
+  weights can be downloaded; cached, and passed to the networks as ``weights=PATH``.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ..evaluation import classification_metrics, repeated_stratified_kfold
-from ..models.transfer import AutoencoderPretrainer, TransferNet, build_transfer_model, layer_names, save_trunk
+from ..estimators import TorchClassifier
+from ..models.transfer import (AutoencoderPretrainer, build_transfer_model, load_trunk, split_model)
 from ..training import fit, seed_everything
 from .detection import extract_patches, match_centers
 
-__all__ = ["make_patch_dataset", "augment_patches", "dihedral", "split_model", "transfer_cv", "CVResult",
-           "pretrain_autoencoder", "random_patch_centres"]
+__all__ = ["make_patch_dataset", "augment_patches", "dihedral", "TransferClassifier", "flatten_patches",
+           "pixel_logistic_regression", "pretrain_autoencoder", "pretrained_trunk", "random_patch_centres",
+           "book_patch_dataset", "cross_validate_cached"]
 
 
 def random_patch_centres(shape: tuple[int, int], n: int, rng: np.random.Generator, *, avoid: np.ndarray | None = None,
@@ -82,11 +80,12 @@ def make_patch_dataset(image: np.ndarray, truth: np.ndarray, cell_mask: np.ndarr
     n_negative = len(truth) if n_negative is None else n_negative
     neg = np.zeros((0, 2))
     if candidates is not None and len(candidates):
-        cand = np.asarray(candidates, float).reshape(-1, 2)
-        unmatched = np.ones(len(cand), bool)
-        unmatched[match_centers(truth, cand, match_threshold)[match_centers(truth, cand, match_threshold) >= 0]] = False
         from scipy.spatial import cKDTree
 
+        cand = np.asarray(candidates, float).reshape(-1, 2)
+        unmatched = np.ones(len(cand), bool)
+        m = match_centers(truth, cand, match_threshold)
+        unmatched[m[m >= 0]] = False
         far = cKDTree(truth).query(cand)[0] >= min_dist if len(truth) else np.ones(len(cand), bool)
         ri = np.clip(np.rint(cand).astype(int), 0, np.array(cell_mask.shape) - 1)
         off = ~cell_mask[ri[:, 0], ri[:, 1]]
@@ -139,135 +138,165 @@ def augment_patches(x: torch.Tensor, generator: torch.Generator, *, max_angle: f
     return out
 
 
-def _ops(model: TransferNet) -> list[tuple[str, nn.Module]]:
-    n = model.net
-    if model.arch == "inception_v3":
-        seq = []
-        for name in layer_names("inception_v3")[:-1]:
-            seq.append((name, getattr(n, name)))
-            if name == "Conv2d_2b_3x3":
-                seq.append(("maxpool1", n.maxpool1))
-            if name == "Conv2d_4a_3x3":
-                seq.append(("maxpool2", n.maxpool2))
-        return seq + [("avgpool", n.avgpool), ("dropout", n.dropout), ("flatten", nn.Flatten()), ("fc", n.fc)]
-    return [("conv1", n.conv1), ("bn1", n.bn1), ("relu", n.relu), ("maxpool", n.maxpool), ("layer1", n.layer1),
-            ("layer2", n.layer2), ("layer3", n.layer3), ("layer4", n.layer4), ("avgpool", n.avgpool),
-            ("flatten", nn.Flatten()), ("fc", n.fc)]
-
-
-def split_model(model: TransferNet) -> tuple[nn.Sequential, nn.Sequential]:
-    """Split a :class:`TransferNet` into its frozen prefix and trainable suffix (both ``nn.Sequential``) such that
-    ``suffix(prefix(x)) == model(x)`` in eval mode. The prefix is empty when nothing is frozen."""
-    ops = _ops(model)
-    first = model.trainable_blocks()[0]
-    k = [name for name, _ in ops].index(first)
-    return nn.Sequential(*[m for _, m in ops[:k]]), nn.Sequential(*[m for _, m in ops[k:]])
-
-
 def _normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - 0.5) / 0.25
 
 
 @torch.no_grad()
-def _prefix_features(prefix: nn.Module, x: torch.Tensor, batch: int = 128) -> torch.Tensor:
+def _prefix_features(prefix: torch.nn.Module, x: torch.Tensor, batch: int = 128) -> torch.Tensor:
     prefix.eval()
     if len(prefix) == 0:
         return x
     return torch.cat([prefix(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
-@dataclass
-class CVResult:
-    """Out-of-fold predictions of :func:`transfer_cv`: ``per_fold`` metric dicts, ``y_true``/``y_pred`` (n,) for
-    every patch (each predicted by the fold that held it out), ``histories``, ``seconds``."""
+class TransferClassifier(TorchClassifier):
+    """A torchvision ``arch`` retrained from block ``trainable_from`` on patches, as a scikit-learn classifier.
 
-    per_fold: list
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    histories: list = field(default_factory=list)
-    seconds: float = 0.0
+    ``X``: (n, channels, S, S) patches in [0, 1] (3 channels for the ImageNet architectures); ``y``: (n,) labels of
+    any type. Patches are resized to ``input_size`` (bilinear) and scaled by ``(x - 0.5) / 0.25``.
 
+    Parameters
+    ----------
+    arch : ``"resnet18"``, ``"resnet50"`` or ``"inception_v3"`` (:mod:`neuro_lib.models.transfer`).
+    trainable_from : the first trained block (:func:`~neuro_lib.models.transfer.layer_names`); earlier blocks are
+        frozen. ``None`` trains every block; ``"fc"`` only the new final layer.
+    weights : ``None`` (random initialisation, seeded by ``random_state``), ``"imagenet"`` (downloaded by
+        torchvision: needs the internet) or a path to a saved trunk (:func:`pretrained_trunk`).
+    epochs, batch_size, lr : Adam on the trainable blocks; ``schedule`` ``"constant"`` or ``"cosine"`` (decays to 0
+        along a half cosine).
+    n_aug, flips, translate : augmentation (:func:`augment_patches`: the paper's rotation in [-30, 30] degrees and
+        scale in [0.9, 1.1], plus random symmetries of the square with ``flips`` and shifts of up to ``translate``
+        times the side). With a frozen prefix, each training patch is used as is plus ``n_aug`` augmented copies
+        drawn once, whose frozen features are computed once; with nothing frozen every batch of every epoch gets a
+        fresh draw and ``n_aug`` is not used.
+    tta : predict by the mean softmax over the 8 symmetries of the square (:func:`dihedral`).
+    pretrain_epochs : with ``weights=None`` and ``pretrain_epochs > 0``, the trunk is first trained as an
+        autoencoder (:func:`pretrain_autoencoder`) on the training patches themselves, without their labels, so the
+        self-supervised initialisation never sees a test patch (used by the two-stage pipeline, where the test
+        patches are a held-out quadrant's).
+    random_state : seeds the weights, the augmentation draws (``random_state`` for the fixed copies,
+        ``random_state + 1000`` for the per-batch draws), the batch order and the autoencoder.
 
-def transfer_cv(x: np.ndarray, y: np.ndarray, arch: str, *, trainable_from: str | None = None,
-                weights: str | Path | None = None, n_splits: int = 10, input_size: int = 224, epochs: int = 10,
-                n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3, schedule: str = "constant",
-                flips: bool = False, translate: float = 0.0, tta: bool = False, seed: int = 0, device="cpu",
-                progress: bool = False) -> CVResult:
-    """Stratified ``n_splits``-fold CV of ``arch`` retrained from ``trainable_from`` on patches ``x`` (n, 3, S, S)
-    in [0, 1] with labels ``y`` (n,) (any number of classes).
-
-    Patches are resized to ``input_size``. Augmentation (:func:`augment_patches`, with random symmetries of the
-    square if ``flips`` and shifts of up to ``translate`` times the side): when a prefix of the network is frozen,
-    each training patch is used as is plus ``n_aug`` augmented copies drawn once (their frozen features are computed
-    once); when nothing is frozen
-    (``trainable_from`` is the first block or ``None``), every batch of every epoch gets a fresh draw and ``n_aug``
-    is not used. A fold trains on its training patches only (Adam, ``lr`` constant or, with
-    ``schedule="cosine"``, decayed to 0 along a half cosine) and predicts its test patches unaugmented, or with
-    ``tta`` by the mean softmax over the 8 symmetries of the square (:func:`dihedral`). Returns a
-    :class:`CVResult`. Raises ``ValueError`` for an unknown ``schedule``.
+    Raises ``ValueError`` for an unknown ``schedule``, architecture or block (at ``fit``).
     """
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    t0 = time.time()
-    x = torch.from_numpy(np.asarray(x, np.float32))
-    y = np.asarray(y, np.int64)
-    k = int(y.max()) + 1
-    if x.shape[-1] != input_size:
-        x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
-    x = _normalise(x)
-    # The frozen prefix is the same function in every fold (same seed, same weights), so each patch and its n_aug
-    # augmented copies (drawn per patch, independent of the split) pass through it once; a fold trains on the copies
-    # of its training patches only and is tested on its test patches as they are.
-    seed_everything(seed)
-    prefix, _ = split_model(build_transfer_model(arch, k, trainable_from=trainable_from, weights=weights))
-    online = len(prefix) == 0
-    gen = torch.Generator().manual_seed(seed)
-    if online:
-        feats = [x]
-    else:
-        feats = [_prefix_features(prefix, x)] + [_prefix_features(prefix, augment_patches(x, gen, flips=flips,
-                                                                                          translate=translate))
-                                                 for _ in range(n_aug)]
-    test_feats = [feats[0]] + ([_prefix_features(prefix, dihedral(x, j)) for j in range(1, 8)] if tta else [])
-    y_pred = np.full(len(y), -1)
-    per_fold, hists = [], []
-    for f, (tr, te) in enumerate(repeated_stratified_kfold(y, n_splits=n_splits, seed=seed)):
-        seed_everything(seed)
-        model = build_transfer_model(arch, k, trainable_from=trainable_from, weights=weights)
-        _, suffix = split_model(model)
-        ftr = torch.cat([fa[tr] for fa in feats])
-        ytr = torch.from_numpy(np.tile(y[tr], len(feats)))
-        opt = torch.optim.Adam([p for p in suffix.parameters() if p.requires_grad], lr=lr)
-        fold_gen = torch.Generator().manual_seed(seed + 1000 * (f + 1))
 
-        def step(m, batch, progress, opt=opt, fold_gen=fold_gen):
-            if schedule == "cosine":
+    def __init__(self, arch: str = "resnet18", trainable_from: str | None = "fc", weights: str | None = None,
+                 input_size: int = 32, epochs: int = 10, n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3,
+                 schedule: str = "constant", flips: bool = False, translate: float = 0.0, tta: bool = False,
+                 pretrain_epochs: int = 0, random_state: int = 0, device: str = "cpu", progress: bool = False):
+        self.arch, self.trainable_from, self.weights, self.input_size = arch, trainable_from, weights, input_size
+        self.epochs, self.n_aug, self.batch_size, self.lr, self.schedule = epochs, n_aug, batch_size, lr, schedule
+        self.flips, self.translate, self.tta, self.pretrain_epochs = flips, translate, tta, pretrain_epochs
+        self.random_state, self.device, self.progress = random_state, device, progress
+
+    # ---- TorchClassifier hooks ------------------------------------------------------------------------------
+    def _module_config(self, X, n_classes: int) -> dict:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        return {"arch": self.arch, "num_classes": int(n_classes), "trainable_from": self.trainable_from}
+
+    def _make_module(self, config: dict):
+        return build_transfer_model(config["arch"], config["num_classes"], trainable_from=config["trainable_from"])
+
+    def _inputs(self, X) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(np.asarray(X, np.float32)))
+        if x.ndim != 4:
+            raise ValueError(f"patches must be (n, channels, rows, cols), got shape {tuple(x.shape)}")
+        if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+        return _normalise(x)
+
+    def _train_module(self, module, X, y, X_val, y_val):
+        if self.weights == "imagenet":  # torchvision's weights (downloaded), copied into the seeded network
+            src = build_transfer_model(self.arch, 2, weights="imagenet").net.state_dict()
+            module.net.load_state_dict({k: v for k, v in src.items() if not k.startswith("fc.")}, strict=False)
+        elif self.weights is not None:
+            load_trunk(module, self.weights)
+        elif self.pretrain_epochs:
+            ae = pretrain_autoencoder(self.arch, X, input_size=self.input_size, epochs=int(self.pretrain_epochs),
+                                      seed=int(self.random_state), device=self._device())
+            module.net.load_state_dict(ae["trunk"], strict=False)
+            seed_everything(int(self.random_state))
+        prefix, suffix = split_model(module)
+        x = self._inputs(X)
+        online = len(prefix) == 0
+        if online:
+            feats = [x]
+        else:
+            gen = torch.Generator().manual_seed(int(self.random_state))
+            feats = [_prefix_features(prefix, x)] + [
+                _prefix_features(prefix, augment_patches(x, gen, flips=self.flips, translate=self.translate))
+                for _ in range(int(self.n_aug))]
+        ftr = torch.cat(feats)
+        ytr = torch.from_numpy(np.tile(np.asarray(y, np.int64), len(feats)))
+        opt = torch.optim.Adam([p for p in suffix.parameters() if p.requires_grad], lr=self.lr)
+        batch_gen = torch.Generator().manual_seed(int(self.random_state) + 1000)
+        lr, cosine, flips, translate = self.lr, self.schedule == "cosine", self.flips, self.translate
+
+        def step(m, batch, progress):
+            if cosine:
                 for g in opt.param_groups:
                     g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * progress))
             xb, yb = batch
             if online:
-                xb = augment_patches(xb.cpu(), fold_gen, flips=flips, translate=translate).to(xb.device)
+                xb = augment_patches(xb.cpu(), batch_gen, flips=flips, translate=translate).to(xb.device)
             return F.cross_entropy(m(xb), yb)
 
-        h = fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=epochs, batch_size=batch_size,
-                seed=seed + f, device=device, progress=progress, desc=f"{arch} from {trainable_from}, fold {f}")
-        suffix.eval()
-        dev = next(suffix.parameters()).device
-        with torch.no_grad():
-            prob = torch.stack([torch.softmax(suffix(tf[te].to(dev)), 1).cpu() for tf in test_feats]).mean(0)
-        y_pred[te] = prob.argmax(1).numpy()
-        per_fold.append(classification_metrics(y[te], y_pred[te]))
-        hists.append(h)
-    return CVResult(per_fold, y, y_pred, hists, time.time() - t0)
+        return fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=int(self.epochs),
+                   batch_size=_batch_size(len(ftr), int(self.batch_size)), seed=int(self.random_state),
+                   device=self._device(),
+                   progress=self.progress, desc=f"{self.arch} from {self.trainable_from}")
+
+    @torch.no_grad()
+    def _logits(self, module, X) -> np.ndarray:
+        """Logits of the patches; with ``tta``, the log of the mean softmax over the 8 symmetries of the square (so
+        that ``predict_proba`` is that mean)."""
+        module.eval()
+        prefix, suffix = split_model(module)
+        x = self._inputs(X)
+        views = [dihedral(x, k) for k in range(8)] if self.tta else [x]
+        out = []
+        for i in range(0, len(x), 512):
+            z = [suffix(_prefix_features(prefix, v[i:i + 512])) for v in views]
+            if self.tta:
+                out.append(torch.log(torch.stack([torch.softmax(zz, 1) for zz in z]).mean(0)))
+            else:
+                out.append(z[0])
+        return torch.cat(out).numpy() if out else np.zeros((0, module.net.fc.out_features), np.float32)
 
 
-def pretrain_autoencoder(arch: str, patches: np.ndarray, path: str | Path, *, input_size: int = 64, epochs: int = 3,
+def _batch_size(n: int, batch_size: int) -> int:
+    """``batch_size``, or one more when ``n`` samples would leave a last batch of a single sample (batch norm cannot
+    train on one sample)."""
+    return batch_size + 1 if n % batch_size == 1 and n > 1 else batch_size
+
+
+def flatten_patches(X) -> np.ndarray:
+    """(n, ...) patches as (n, features) rows (a ``FunctionTransformer`` step of :func:`pixel_logistic_regression`)."""
+    X = np.asarray(X, np.float32)
+    return X.reshape(len(X), -1)
+
+
+def pixel_logistic_regression(max_iter: int = 2000):
+    """The reference without a deep network: a scikit-learn pipeline of the patches' pixels, standardised, into a
+    logistic regression (scikit-learn defaults, L2, C = 1)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    return make_pipeline(FunctionTransformer(flatten_patches), StandardScaler(), LogisticRegression(max_iter=max_iter))
+
+
+def pretrain_autoencoder(arch: str, patches: np.ndarray, *, input_size: int = 64, epochs: int = 3,
                          batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device="cpu",
                          progress: bool = False) -> dict:
-    """Self-supervised initialisation: train ``arch``'s trunk as the encoder of an :class:`AutoencoderPretrainer`
-    (mean squared reconstruction error) on unlabelled ``patches`` (n, 3, S, S) in [0, 1], augmented by
-    :func:`augment_patches`; save the trunk to ``path`` (load it with ``weights=path``).
-    Returns ``{"path", "train_loss": per-epoch list, "seconds"}``."""
+    """Self-supervised initialisation: train ``arch``'s trunk as the encoder of an
+    :class:`~neuro_lib.models.transfer.AutoencoderPretrainer` (mean squared reconstruction error) on unlabelled
+    ``patches`` (n, 3, S, S) in [0, 1], augmented by :func:`augment_patches`.
+
+    Returns ``{"trunk": the torchvision network's state dict without ``fc.*`` (CPU tensors), "train_loss": per-epoch
+    list, "seconds"}``."""
     t0 = time.time()
     seed_everything(seed)
     x = torch.from_numpy(np.asarray(patches, np.float32))
@@ -283,7 +312,100 @@ def pretrain_autoencoder(arch: str, patches: np.ndarray, path: str | Path, *, in
         xb = augment_patches(xb, gen)
         return F.mse_loss(m(xb), xb)
 
-    h = fit(ae, (x,), None, train_step=step, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
+    h = fit(ae, (x,), None, train_step=step, epochs=epochs, lr=lr, batch_size=_batch_size(len(x), batch_size),
+            seed=seed, device=device,
             progress=progress, desc=f"autoencoder pretraining of {arch}")
-    save_trunk(model.cpu(), path)
-    return {"path": Path(path), "train_loss": h.train_loss, "seconds": time.time() - t0}
+    trunk = {k: v.detach().cpu().clone() for k, v in model.cpu().net.state_dict().items() if not k.startswith("fc.")}
+    return {"trunk": trunk, "train_loss": list(h.train_loss), "seconds": time.time() - t0}
+
+
+def pretrained_trunk(arch: str, patches: np.ndarray, *, input_size: int = 64, epochs: int = 3, batch_size: int = 32,
+                     lr: float = 1e-3, seed: int = 0, device="cpu", progress: bool = False) -> dict:
+    """:func:`pretrain_autoencoder`, cached (:func:`neuro_lib.cache.cached`, keyed by the patches, the settings and
+    the code). Returns ``{"path": the cached trunk file (pass it as ``weights=``), "train_loss": per-epoch list,
+    "seconds": training time (of the run that made the cache)}``."""
+    from .. import cache
+
+    key = dict(arch=arch, patches=np.asarray(patches, np.float32), input_size=int(input_size), epochs=int(epochs),
+               batch_size=int(batch_size), lr=float(lr), seed=int(seed))
+    info: dict = {}
+
+    def compute_trunk():
+        out = pretrain_autoencoder(arch, patches, input_size=input_size, epochs=epochs, batch_size=batch_size,
+                                   lr=lr, seed=seed, device=device, progress=progress)
+        info.update(train_loss=out["train_loss"], seconds=out["seconds"])
+        return out["trunk"]
+
+    opts = dict(kind="pt", name=f"ae-{arch}", code=["neuro_lib.models.transfer"], packages=("torch",))
+    cache.cached("imaging/autoencoder", key, compute_trunk, **opts)
+    path = cache.cache_path("imaging/autoencoder", key, compute=compute_trunk, **opts)
+    curve = cache.cached("imaging/autoencoder", key, lambda: dict(info), kind="json", name=f"ae-{arch}-curve",
+                         code=["neuro_lib.models.transfer"], packages=("torch",))
+    return {"path": Path(path), "train_loss": curve.get("train_loss", []),
+            "seconds": curve.get("seconds", float("nan"))}
+
+
+def book_patch_dataset(image: np.ndarray, data, corr: np.ndarray, mean: np.ndarray, *, size: int, jitter: int,
+                       seed: int = 0, n_patches: int | None = None, candidate_threshold: float = 0.05) -> dict:
+    """The book's cell / not-cell patches (:func:`make_patch_dataset`) of a loaded movie ``data``
+    (:class:`~.neurofinder.NeurofinderData`): cells at the ROI centroids, not-cells at the correlation-image
+    detector's maxima (:func:`~.detection.correlation_baseline` on ``corr`` times ``mean`` at
+    ``candidate_threshold``) that match no ROI, topped up with random background points; centres jittered by up to
+    ``jitter`` pixels. ``image`` (3, rows, cols) is what the patches are cut from. ``n_patches``: keep the first
+    ``n_patches // 2`` of each class (the smoke profile's subset)."""
+    from .detection import correlation_baseline
+
+    cand = correlation_baseline(corr, mean, threshold=candidate_threshold)
+    out = make_patch_dataset(image, data.centroids(), data.labels() > 0, candidates=cand, size=size, jitter=jitter,
+                             seed=seed)
+    if n_patches:
+        keep = np.r_[np.flatnonzero(out["y"] == 1)[: n_patches // 2], np.flatnonzero(out["y"] == 0)[: n_patches // 2]]
+        out = {k: (np.asarray(v)[keep] if k != "class_names" else v) for k, v in out.items()}
+    return out
+
+
+def _param_key(estimator) -> dict:
+    """JSON-able form of an estimator's (deep) parameters: plain values as they are, functions by their qualified
+    name, nested estimators by their own parameters (listed too by ``get_params(deep=True)``); the device and the
+    progress bar, which do not change the numbers, are left out."""
+    from sklearn.base import BaseEstimator
+
+    out = {}
+    for k, v in sorted(estimator.get_params(deep=True).items()):
+        if k.endswith(("progress", "device")) or isinstance(v, BaseEstimator):
+            continue
+        if callable(v):
+            v = f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', repr(v))}"
+        elif isinstance(v, (list, tuple)) and any(isinstance(e, tuple) and len(e) == 2 for e in v):
+            v = [str(e[0]) if isinstance(e, tuple) else str(e) for e in v]  # a pipeline's steps: their names
+        elif not (v is None or isinstance(v, (bool, int, float, str))):
+            v = str(v)
+        out[k] = v
+    return out
+
+
+def cross_validate_cached(name: str, estimator, X, y, splits, *, seed: int = 0, cache: bool = True,
+                          progress: bool = False):
+    """:func:`neuro_lib.evaluation.cross_validate` of one estimator, cached (:func:`neuro_lib.cache.cached`, npz of
+    :meth:`~neuro_lib.evaluation.CVResult.to_arrays`) under its parameters, the data, the splits, the seed and the
+    code of this module, the networks, the training loop and the driver. Returns ``(CVResult, seconds)``, the
+    seconds being those of the run that computed it."""
+    from .. import cache as _cache
+    from ..evaluation import CVResult, cross_validate
+
+    def compute():
+        t0 = time.time()
+        r = cross_validate({name: estimator}, X, y, splits, seed=seed, progress=progress)[name]
+        arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in r.to_arrays().items()}  # str columns
+        return {**arrays, "seconds": np.array(time.time() - t0)}
+
+    if not cache:
+        out = compute()
+    else:
+        key = dict(name=name, estimator=type(estimator).__name__, params=_param_key(estimator),
+                   X=np.asarray(X, np.float32), y=np.asarray(y), seed=int(seed),
+                   splits=[[s.train, s.val, s.test] for s in splits])
+        out = _cache.cached("imaging/patch_cv", key, compute, name=name,
+                            code=["neuro_lib.models.transfer", "neuro_lib.training", "neuro_lib.estimators",
+                                  "neuro_lib.evaluation"], packages=("torch", "sklearn"))
+    return CVResult.from_arrays(out), float(out["seconds"])

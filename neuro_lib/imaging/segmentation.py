@@ -1,9 +1,18 @@
-"""U-Net training on summary images with disjoint training and test regions (Seong & Park's segmentation stage).
+"""U-Net segmentation of summary images with disjoint training and test regions (Seong & Park's segmentation stage).
 
-The field of view is cut into four quadrants; for each quadrant a U-Net is trained on random crops from the other
-three (with elastic deformation, flips and rotations) and predicts the held-out quadrant, so every pixel's
-prediction comes from a network that never saw it. :func:`cross_quadrant_unet` returns the stitched held-out
-probability map and the training curves.
+:class:`UNetSegmenter` is the U-Net as a scikit-learn estimator of images: ``fit(image, target, region=mask)``
+trains on random crops inside the training ``region`` (elastic deformation, flips, rotations), ``predict_proba(image)``
+returns the cell-probability map, ``random_state`` seeds everything.
+
+**Held-out regions.** With one movie, the "samples" of a split are regions of the field of view, not cells: the
+field is cut into four quadrants and :func:`quadrant_splits` returns one :class:`neuro_lib.evaluation.Split` per
+quadrant whose ``train`` / ``test`` hold *quadrant indices* (the other three / that one), so the book's one split
+type and its seed rule serve here too. :func:`cross_quadrant_unet` fits a clone of the estimator per split with
+``random_state = seed + split index`` (:func:`neuro_lib.evaluation.seed_estimator`, as
+:func:`~neuro_lib.evaluation.cross_validate` does) on the pixels of the training quadrants, chooses its thresholds
+there, and predicts the held-out quadrant, so every pixel's prediction comes from a network that never saw it. The
+per-quadrant scores of any detector are :func:`~neuro_lib.imaging.detection.quadrant_scores`; a detection is a
+point, not a labelled sample, so they are Neurofinder's centre metric rather than :func:`neuro_lib.evaluation.metrics`.
 """
 from __future__ import annotations
 
@@ -13,14 +22,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from scipy import ndimage as ndi
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
+from ..evaluation import Split, seed_estimator
 from ..models.unet import UNet
 from ..training import fit, resolve_device, seed_everything
-from .detection import centers_metric, detect_peaks, in_region, peaks_with_heights, quadrant_slices
+from .detection import centers_metric, detect_peaks, peaks_with_heights, region_mask
 
-__all__ = ["elastic_deform", "augment_pair", "CropDataset", "predict_unet", "QuadrantResult",
-           "cross_quadrant_unet", "BCEDiceLoss", "lr_factor", "region_f1", "choose_thresholds"]
+__all__ = ["elastic_deform", "augment_pair", "CropDataset", "predict_unet", "UNetSegmenter", "QuadrantResult",
+           "quadrant_splits", "cross_quadrant_unet", "BCEDiceLoss", "lr_factor", "region_f1", "choose_thresholds"]
 
 
 class BCEDiceLoss(torch.nn.Module):
@@ -175,78 +187,190 @@ def choose_thresholds(prob: np.ndarray, mask: np.ndarray, truth: np.ndarray, reg
             "train_f1": best[0]}
 
 
+class UNetSegmenter(BaseEstimator):
+    """The U-Net (:class:`neuro_lib.models.unet.UNet`) as a scikit-learn estimator of cell-probability maps.
+
+    ``fit(X, y, region=None)``: ``X`` (channels, rows, cols) summary images, ``y`` (rows, cols) probability target
+    in [0, 1], ``region`` (rows, cols) boolean, the pixels it may train on (default: all); each epoch draws
+    ``crops_per_epoch`` new augmented ``crop``-pixel crops lying wholly inside ``region`` (:class:`CropDataset`).
+    Loss :class:`BCEDiceLoss` (``pos_weight``, ``dice``); Adam with ``lr`` under a warm-up and cosine schedule
+    (:func:`lr_factor`); no early stopping (the only pixels not trained on are the test region's).
+    ``predict_proba(X)`` -> (rows, cols) cell probability in [0, 1]. ``random_state`` seeds the weights, the crops
+    and their augmentation and the batch order. After ``fit``: ``module_`` (the U-Net, CPU, eval mode),
+    ``history_``, ``fit_seconds_``. Raises ``ValueError`` if ``X`` is not 3-D or ``y``/``region`` differ from its
+    rows and cols, or no crop fits inside ``region``.
+    """
+
+    def __init__(self, base: int = 16, depth: int = 3, epochs: int = 10, crops_per_epoch: int = 64, crop: int = 96,
+                 batch_size: int = 8, lr: float = 3e-3, elastic: bool = True, pos_weight: float = 1.0,
+                 dice: float = 0.0, random_state: int = 0, device: str = "auto", progress: bool = False):
+        self.base, self.depth, self.epochs, self.crops_per_epoch, self.crop = base, depth, epochs, crops_per_epoch, crop
+        self.batch_size, self.lr, self.elastic, self.pos_weight, self.dice = batch_size, lr, elastic, pos_weight, dice
+        self.random_state, self.device, self.progress = random_state, device, progress
+
+    def _make_module(self, in_channels: int) -> UNet:
+        return UNet(int(in_channels), 1, base=int(self.base), depth=int(self.depth))
+
+    def fit(self, X, y, region=None):
+        image = np.asarray(X, np.float32)
+        target = np.asarray(y, np.float32)
+        if image.ndim != 3 or target.shape != image.shape[1:]:
+            raise ValueError(f"X must be (channels, rows, cols) and y (rows, cols) of the same size, got {image.shape} "
+                             f"and {target.shape}")
+        allowed = np.ones(target.shape, bool) if region is None else np.asarray(region, bool)
+        if allowed.shape != target.shape:
+            raise ValueError(f"region {allowed.shape} must have the image's rows and cols {target.shape}")
+        seed = int(self.random_state)
+        ds = CropDataset(image, target, allowed, int(self.crops_per_epoch), int(self.crop), seed=seed,
+                         elastic=self.elastic)
+        dev = resolve_device(self.device)
+        seed_everything(seed)
+        model = self._make_module(image.shape[0]).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        loss_fn = BCEDiceLoss(self.pos_weight, self.dice)
+        lr = self.lr
+
+        def step(m, batch, progress):
+            for g in opt.param_groups:
+                g["lr"] = lr * lr_factor(progress)
+            x, t = batch
+            return loss_fn(m(x), t)
+
+        t0 = time.time()
+        self.history_ = fit(model, ds, None, train_step=step, optimizer=opt, epochs=int(self.epochs),
+                            batch_size=int(self.batch_size), seed=seed, device=dev, progress=self.progress,
+                            desc="U-Net")
+        self.fit_seconds_ = time.time() - t0
+        self.in_channels_ = int(image.shape[0])
+        self.module_ = model.cpu().eval()
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(rows, cols) cell probability of the (channels, rows, cols) image ``X``."""
+        check_is_fitted(self, "module_")
+        return predict_unet(self.module_, X)
+
+    def get_state(self) -> dict:
+        """The fitted estimator as plain values and tensors (for :func:`neuro_lib.cache.cached` ``kind="pt"``)."""
+        check_is_fitted(self, "module_")
+        return {"estimator": type(self).__name__, "params": self.get_params(), "in_channels": self.in_channels_,
+                "fit_seconds": float(self.fit_seconds_), "train_loss": list(self.history_.train_loss),
+                "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "UNetSegmenter":
+        """Inverse of :meth:`get_state`. Raises ``ValueError`` for a state of another class."""
+        from ..training import History
+
+        if state.get("estimator") != cls.__name__:
+            raise ValueError(f"state is of {state.get('estimator')!r}, not {cls.__name__}")
+        est = cls(**state["params"])
+        est.in_channels_ = int(state["in_channels"])
+        module = est._make_module(est.in_channels_)
+        module.load_state_dict(state["module"])
+        est.module_ = module.eval()
+        est.history_ = History(train_loss=[float(v) for v in state["train_loss"]])
+        est.fit_seconds_ = float(state["fit_seconds"])
+        return est
+
+
+def quadrant_splits(n_regions: int = 4) -> list[Split]:
+    """One :class:`neuro_lib.evaluation.Split` per held-out region (default the four quadrants of
+    :func:`~neuro_lib.imaging.detection.quadrant_slices`): ``test = [q]``, ``train`` the other region indices,
+    no validation region, ``fold = q``. The indices are regions, not pixels or cells (see the module docstring)."""
+    return [Split([r for r in range(n_regions) if r != q], [], [q], fold=q) for q in range(n_regions)]
+
+
 @dataclass
 class QuadrantResult:
-    """Held-out predictions of :func:`cross_quadrant_unet`: ``prob`` (rows, cols) stitched from the four held-out
-    quadrants, ``histories`` (one fit History per quadrant), ``models`` (the four U-Nets), ``seconds`` per fold,
-    ``inference_seconds`` for one whole image. With ``mask`` and ``truth`` given: ``thresholds`` (per fold, from
-    :func:`choose_thresholds` on that fold's training quadrants), ``pred`` (rows, cols) boolean, each quadrant
-    thresholded at its fold's pixel threshold, and ``centroids`` (n, 2) the held-out cells found by
-    :func:`detect_peaks` with each fold's peak threshold."""
+    """What :func:`cross_quadrant_unet` returns.
 
-    prob: np.ndarray
-    histories: list
+    ``splits`` the region splits; ``models`` the fitted :class:`UNetSegmenter` of each; ``full_prob[j]`` (rows,
+    cols) split ``j``'s network on the whole field (its training quadrants included: in-sample there); ``prob``
+    (rows, cols) stitched from the held-out quadrants; ``inference_seconds`` for one whole image. With ``mask`` and
+    ``truth`` given: ``thresholds[j]`` (:func:`choose_thresholds` on split ``j``'s training quadrants), ``pred``
+    (rows, cols) boolean, each held-out quadrant thresholded at its split's pixel threshold, ``detections[j]`` the
+    cells split ``j``'s network finds on the whole field (:func:`detect_peaks` with its peak threshold and
+    smoothing) and ``centroids`` (n, 2) the held-out ones of all splits."""
+
+    splits: list
     models: list
-    seconds: list = field(default_factory=list)
+    full_prob: list
+    prob: np.ndarray
     inference_seconds: float = float("nan")
     thresholds: list = field(default_factory=list)
     pred: np.ndarray | None = None
+    detections: list = field(default_factory=list)
     centroids: np.ndarray | None = None
 
+    @property
+    def histories(self) -> list:
+        return [m.history_ for m in self.models]
 
-def cross_quadrant_unet(image: np.ndarray, target: np.ndarray, *, mask: np.ndarray | None = None,
-                        truth: np.ndarray | None = None, crops_per_epoch: int = 64, crop: int = 96,
-                        epochs: int = 10, batch_size: int = 8, lr: float = 3e-3, base: int = 16, depth: int = 3,
-                        elastic: bool = True, pos_weight: float = 1.0, dice: float = 0.0, seed: int = 0,
-                        device="auto", folds=(0, 1, 2, 3), progress: bool = True) -> QuadrantResult:
-    """Train one U-Net per held-out quadrant (trained on crops of the other three) and stitch the held-out
-    probability maps.
+    @property
+    def seconds(self) -> list[float]:
+        """Training time of each split's network (of the run that made the cache, if it came from there)."""
+        return [m.fit_seconds_ for m in self.models]
 
-    ``image`` (channels, rows, cols) summary images; ``target`` (rows, cols) probability target in [0, 1]. Loss:
-    :class:`BCEDiceLoss` (``pos_weight``, ``dice``); Adam with ``lr`` under a warm-up and cosine schedule
-    (:func:`lr_factor`); each epoch draws ``crops_per_epoch`` new augmented crops (:class:`CropDataset`). ``folds``
-    limits which quadrants are held out (others stay NaN in ``prob``). No early stopping: the held-out quadrant is
-    never looked at during training. With ``mask`` (rows, cols) and ``truth`` (n, 2), each fold's thresholds are
-    chosen on its own training quadrants (:func:`choose_thresholds`) and applied to its held-out quadrant.
+    def held_out(self, j: int, points: np.ndarray) -> np.ndarray:
+        """Boolean (n,): which (row, col) ``points`` lie in split ``j``'s test region."""
+        return region_mask(self.splits[j].test, self.prob.shape, points=points)
+
+
+def fit_segmenter(estimator: UNetSegmenter, image: np.ndarray, target: np.ndarray, region: np.ndarray, *,
+                  cache: bool = True) -> UNetSegmenter:
+    """``estimator.fit(image, target, region=region)``, cached (:func:`neuro_lib.cache.cached`, ``kind="pt"``)
+    under the estimator's parameters, the inputs' contents and the code of this module and the U-Net."""
+    from .. import cache as _cache
+
+    if not cache:
+        return estimator.fit(image, target, region=region)
+    params = {k: v for k, v in estimator.get_params().items() if k not in ("progress", "device")}
+    key = dict(params=params, image=np.asarray(image, np.float32), target=np.asarray(target, np.float32),
+               region=np.asarray(region, bool))
+    state = _cache.cached("imaging/unet", key, lambda: estimator.fit(image, target, region=region).get_state(),
+                          kind="pt", name="unet", code=["neuro_lib.models.unet", "neuro_lib.training"],
+                          packages=("torch",))
+    return UNetSegmenter.from_state(state)
+
+
+def cross_quadrant_unet(estimator: UNetSegmenter, image: np.ndarray, target: np.ndarray, *,
+                        splits: list[Split] | None = None, seed: int = 0, mask: np.ndarray | None = None,
+                        truth: np.ndarray | None = None, cache: bool = True, progress: bool = True
+                        ) -> QuadrantResult:
+    """Fit one clone of ``estimator`` per region split (default :func:`quadrant_splits`) with ``random_state =
+    seed + j`` on the pixels of its training quadrants, and stitch the held-out probability maps.
+
+    ``image`` (channels, rows, cols) summary images; ``target`` (rows, cols) probability target in [0, 1]. With
+    ``mask`` (rows, cols) and ``truth`` (n, 2), each split's thresholds are chosen on its own training quadrants
+    (:func:`choose_thresholds`) and applied to its held-out quadrant. ``cache``: fitted networks are reused from
+    :func:`fit_segmenter`'s cache. Returns a :class:`QuadrantResult`.
     """
+    from tqdm.auto import tqdm
+
     image = np.asarray(image, np.float32)
     target = np.asarray(target, np.float32)
     H, W = target.shape
-    dev = resolve_device(device)
+    splits = quadrant_splits() if splits is None else list(splits)
     prob = np.full((H, W), np.nan, np.float32)
     pred = np.zeros((H, W), bool)
-    hists, models, secs, thresholds, cents = [], [], [], [], []
-    quads = quadrant_slices((H, W))
-    for q in folds:
-        allowed = np.ones((H, W), bool)
-        allowed[quads[q]] = False
-        ds = CropDataset(image, target, allowed, crops_per_epoch, crop, seed=seed + 100 * q, elastic=elastic)
-        seed_everything(seed + q)
-        model = UNet(image.shape[0], 1, base=base, depth=depth).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        loss_fn = BCEDiceLoss(pos_weight, dice)
-
-        def step(m, batch, progress, opt=opt, loss_fn=loss_fn):
-            for g in opt.param_groups:
-                g["lr"] = lr * lr_factor(progress)
-            x, y = batch
-            return loss_fn(m(x), y)
-
-        t0 = time.time()
-        h = fit(model, ds, None, train_step=step, optimizer=opt, epochs=epochs, batch_size=batch_size,
-                seed=seed + q, device=dev, progress=progress, desc=f"U-Net, quadrant {q} held out")
-        secs.append(time.time() - t0)
-        full = predict_unet(model, image)
-        prob[quads[q]] = full[quads[q]]
+    models, full, thresholds, dets = [], [], [], []
+    for j, s in enumerate(tqdm(splits, desc="U-Net per held-out quadrant", disable=not progress)):
+        est = fit_segmenter(seed_estimator(estimator, seed + j), image, target,
+                            region_mask(s.train, (H, W)), cache=cache)
+        p = est.predict_proba(image)
+        test = region_mask(s.test, (H, W))
+        prob[test] = p[test]
         if mask is not None and truth is not None:
-            th = choose_thresholds(full, mask, truth, allowed)
+            th = choose_thresholds(p, mask, truth, region_mask(s.train, (H, W)))
             thresholds.append(th)
-            pred[quads[q]] = full[quads[q]] >= th["pixel"]
-            c = detect_peaks(full, th["peak"], sigma=th["sigma"])
-            cents.append(c[in_region(c, quads[q])])
-        hists.append(h)
-        models.append(model.cpu())
+            pred[test] = p[test] >= th["pixel"]
+            dets.append(detect_peaks(p, th["peak"], sigma=th["sigma"]))
+        models.append(est)
+        full.append(p)
     t0 = time.time()
-    predict_unet(models[0], image)
-    return QuadrantResult(prob, hists, models, secs, time.time() - t0, thresholds,
-                          pred if thresholds else None, np.vstack(cents) if cents else None)
+    models[0].predict_proba(image)
+    res = QuadrantResult(splits, models, full, prob, time.time() - t0, thresholds, pred if thresholds else None, dets)
+    if dets:
+        res.centroids = np.vstack([d[res.held_out(j, d)] for j, d in enumerate(dets)])
+    return res

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "MIN_INPUT", "layer_names", "TransferNet", "build_transfer_model", "save_trunk",
-           "AutoencoderPretrainer"]
+__all__ = ["ARCHITECTURES", "MIN_INPUT", "layer_names", "TransferNet", "build_transfer_model", "load_trunk",
+           "save_trunk", "split_model", "AutoencoderPretrainer"]
 
 ARCHITECTURES = ("resnet18", "resnet50", "inception_v3")
 MIN_INPUT = {"resnet18": 32, "resnet50": 32, "inception_v3": 75}
@@ -77,6 +77,33 @@ class TransferNet(nn.Module):
         return [b for b in layer_names(self.arch) if b not in self.frozen]
 
 
+def _ops(model: TransferNet) -> list[tuple[str, nn.Module]]:
+    n = model.net
+    if model.arch == "inception_v3":
+        seq = []
+        for name in _INCEPTION_BLOCKS[:-1]:
+            seq.append((name, getattr(n, name)))
+            if name == "Conv2d_2b_3x3":
+                seq.append(("maxpool1", n.maxpool1))
+            if name == "Conv2d_4a_3x3":
+                seq.append(("maxpool2", n.maxpool2))
+        return seq + [("avgpool", n.avgpool), ("dropout", n.dropout), ("flatten", nn.Flatten()), ("fc", n.fc)]
+    return [("conv1", n.conv1), ("bn1", n.bn1), ("relu", n.relu), ("maxpool", n.maxpool), ("layer1", n.layer1),
+            ("layer2", n.layer2), ("layer3", n.layer3), ("layer4", n.layer4), ("avgpool", n.avgpool),
+            ("flatten", nn.Flatten()), ("fc", n.fc)]
+
+
+def split_model(model: TransferNet) -> tuple[nn.Sequential, nn.Sequential]:
+    """Split a :class:`TransferNet` into its frozen prefix and trainable suffix (both ``nn.Sequential`` sharing the
+    model's modules) such that ``suffix(prefix(x)) == model(x)`` in eval mode. The prefix is empty when nothing is
+    frozen. Frozen blocks are a fixed function, so a trainer can compute their output once per input and train the
+    suffix alone: the same model, for a fraction of the CPU time."""
+    ops = _ops(model)
+    first = model.trainable_blocks()[0]
+    k = [name for name, _ in ops].index(first)
+    return nn.Sequential(*[m for _, m in ops[:k]]), nn.Sequential(*[m for _, m in ops[k:]])
+
+
 def _torchvision_model(arch: str, num_classes: int, imagenet: bool) -> nn.Module:
     import torchvision.models as tvm
 
@@ -117,21 +144,33 @@ def build_transfer_model(arch: str, num_classes: int, *, trainable_from: str | N
         raise ValueError(f"trainable_from={trainable_from!r} is not a block of {arch}; expected one of {names}")
     net = _torchvision_model(arch, num_classes, imagenet=(weights == "imagenet"))
     if weights not in (None, "imagenet"):
-        path = Path(weights)
-        if not path.exists():
-            raise FileNotFoundError(f"weights file {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("fc.")]
-        if missing or unexpected:
-            raise ValueError(f"weights file {path} does not fit {arch}: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}")
+        _load_state(net, arch, weights)
     frozen = names[:names.index(trainable_from)] if trainable_from is not None else []
     for name in frozen:
         for p in getattr(net, name).parameters():
             p.requires_grad_(False)
     return TransferNet(net, arch, frozen)
+
+
+def _load_state(net: nn.Module, arch: str, weights: str | os.PathLike) -> None:
+    path = Path(weights)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("fc.")]
+    if missing or unexpected:
+        raise ValueError(f"weights file {path} does not fit {arch}: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+
+
+def load_trunk(model: TransferNet, weights: str | os.PathLike) -> TransferNet:
+    """Load a saved trunk (a state dict of the torchvision network, e.g. from :func:`save_trunk`; ``fc.*`` entries
+    ignored) into ``model`` in place, keeping its final layer; returns ``model``. Raises ``FileNotFoundError`` for a
+    missing file and ``ValueError`` naming the missing/unexpected keys if it does not fit the architecture."""
+    _load_state(model.net, model.arch, weights)
+    return model
 
 
 def save_trunk(model: TransferNet, path: str | os.PathLike) -> Path:
