@@ -15,15 +15,11 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFol
 __all__ = [
     "stratified_split",
     "repeated_stratified_kfold",
-    "classification_metrics",
-    "summarise",
     "confusion_matrix",
     "plot_confusion_matrix",
     "tsne",
     "plot_embedding",
     "cross_validate",
-    "cross_validate_fitters",
-    "summarise_scores",
     "Split",
     "as_splits",
     "kfold_splits",
@@ -88,32 +84,6 @@ def repeated_stratified_kfold(y: Sequence, n_splits: int = 5, n_repeats: int = 1
     for r in range(n_repeats):
         cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
         yield from cv.split(np.zeros(len(y)), y, groups)
-
-
-def classification_metrics(y_true, y_pred, *, average: str = "macro", prefix: str = "") -> dict[str, float]:
-    """Accuracy and ``average``-averaged F1, precision and recall (scikit-learn, ``zero_division=0``).
-
-    Keys: ``accuracy``, ``macro_f1``, ``macro_precision``, ``macro_recall`` (with ``average="binary"``:
-    ``f1``, ``precision``, ``recall``), each prefixed by ``prefix``.
-    """
-    tag = "" if average == "binary" else f"{average}_"
-    out = {
-        "accuracy": skm.accuracy_score(y_true, y_pred),
-        f"{tag}f1": skm.f1_score(y_true, y_pred, average=average, zero_division=0),
-        f"{tag}precision": skm.precision_score(y_true, y_pred, average=average, zero_division=0),
-        f"{tag}recall": skm.recall_score(y_true, y_pred, average=average, zero_division=0),
-    }
-    return {prefix + k: float(v) for k, v in out.items()}
-
-
-def summarise(per_fold: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """Mean and sample sd over folds: ``{"accuracy": m, "accuracy_sd": s, ...}`` for each key of the first fold."""
-    out = {}
-    for k in per_fold[0]:
-        vals = np.array([f[k] for f in per_fold], dtype=float)
-        out[k] = float(vals.mean())
-        out[f"{k}_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-    return out
 
 
 def confusion_matrix(y_true, y_pred, labels: Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -200,57 +170,6 @@ def plot_embedding(emb: np.ndarray, labels: Sequence, *, ax=None, title: str = "
     if title:
         ax.set_title(title)
     return ax
-
-
-def cross_validate_fitters(X, y, fitters: dict, folds, *, side: dict | None = None, by=None, progress: bool = True
-                   ) -> tuple[pd.DataFrame, dict]:
-    """Deprecated (the ephys pages until they move to :func:`cross_validate`): fit every fitter on every fold;
-    return ``(scores, predictions)``. It passes the fold *index* as ``seed``.
-
-    ``folds``: list of ``(train_idx, test_idx)``; ``fitters``: name -> ``fitter(X_train, y_train, seed, **side_train)``
-    returning a ``predict(X)`` callable, where ``side_train`` holds the training rows of each array in ``side`` (e.g.
-    ``{"domain": species_code}``). ``by`` (optional array, e.g. species) splits the test cells into groups scored
-    separately. ``scores`` has one row per (model, fold[, group]) with accuracy and macro F1/precision/recall;
-    ``predictions[name][group]`` = ``(y_true, y_pred)`` pooled over the folds of the first repeat (for confusion
-    matrices; ``group`` is ``"all"`` without ``by``).
-    """
-    from tqdm.auto import tqdm
-
-    X, y = np.asarray(X, dtype=float), np.asarray(y)
-    side = {k: np.asarray(v) for k, v in (side or {}).items()}
-    by = np.asarray(by) if by is not None else np.full(len(y), "all")
-    rows, preds = [], {}
-    seen = np.zeros(len(y), bool)
-    first_repeat = True
-    with tqdm(total=len(folds) * len(fitters), desc="cross-validation", disable=not progress) as bar:
-        for k, (tr, te) in enumerate(folds):
-            if seen[te].any():
-                first_repeat = False
-            seen[te] = True
-            for name, fitter in fitters.items():
-                bar.set_postfix(fold=k, model=name)
-                predict_fn = fitter(X[tr], y[tr], k, **{n: a[tr] for n, a in side.items()})
-                yp = np.asarray(predict_fn(X[te]))
-                for g in np.unique(by[te]):
-                    sel = by[te] == g
-                    rows.append({"model": name, "fold": k, "group": g,
-                                 **classification_metrics(y[te][sel], yp[sel])})
-                    if first_repeat:
-                        yt0, yp0 = preds.setdefault(name, {}).get(g, (np.empty(0, y.dtype), np.empty(0, yp.dtype)))
-                        preds[name][g] = (np.r_[yt0, y[te][sel]], np.r_[yp0, yp[sel]])
-                bar.update()
-    return pd.DataFrame(rows), preds
-
-
-def summarise_scores(scores: pd.DataFrame, metrics=("accuracy", "macro_f1", "macro_precision", "macro_recall")
-                     ) -> pd.DataFrame:
-    """Mean and sd over folds per (model, group): columns ``<metric>`` and ``<metric>_sd``."""
-    g = scores.groupby(["model", "group"], sort=False)[list(metrics)]
-    mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
-    out = mean.copy()
-    for m in metrics:
-        out[f"{m}_sd"] = sd[m]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -383,10 +302,10 @@ def metrics(y_true, y_pred=None, *, proba=None, classes=None) -> dict[str, float
     y_pred = np.asarray(y_pred)
     if len(y_pred) != len(y_true):
         raise ValueError(f"y_true has {len(y_true)} samples but the predictions {len(y_pred)}")
-    out = classification_metrics(y_true, y_pred)
-    out = {"accuracy": out["accuracy"],
-           "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
-           **{k: v for k, v in out.items() if k != "accuracy"}}
+    out = {"accuracy": float(skm.accuracy_score(y_true, y_pred)),
+           "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")}
+    for name, score in (("f1", skm.f1_score), ("precision", skm.precision_score), ("recall", skm.recall_score)):
+        out[f"macro_{name}"] = float(score(y_true, y_pred, average="macro", zero_division=0))
     if proba is not None:
         out["auc"] = _auc(y_true, proba, classes)
     return out

@@ -134,9 +134,9 @@ def parse_key(k: str) -> KeyParts:
     return out
 
 
-#: While the chapters move to :func:`key`, a key that does not parse is written with a warning; set to True (the
-#: default once every chapter is converted) to refuse it.
-STRICT_KEYS = False
+#: A key that does not parse (:func:`parse_key`) is refused with ``ValueError``; set to False to only warn (for a
+#: page of your own whose keys are still being named).
+STRICT_KEYS = True
 
 
 def cv_metrics(cv, task: str, model: str | None = None, *, split: str | None = None, groups: bool | Iterable = True,

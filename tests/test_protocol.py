@@ -268,3 +268,14 @@ def test_runtime_resolves_device_and_threads():
         runtime("laptop")
     with pytest.raises(ValueError, match="at least 1"):
         runtime("cpu", "cpu", 0)
+
+
+def test_a_results_key_with_an_improvised_slot_is_refused(tmp_path):
+    from neuro_lib import results
+
+    (tmp_path / "neuro_lib").mkdir()
+    ok = results.write_results("toy", "01", {results.key("ei", "dann", "accuracy", group="human"): 0.9}, root=tmp_path)
+    assert json.loads(ok.read_text())["metrics"] == {"ei/dann/group=human/accuracy": 0.9}
+    for bad in ("ei/dann/human/accuracy", "ei/dann/group=/accuracy", "ei/dann/colour=red/accuracy"):
+        with pytest.raises(ValueError, match="results key"):
+            results.write_results("toy", "01", {bad: 0.9}, root=tmp_path)
