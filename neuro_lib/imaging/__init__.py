@@ -8,17 +8,9 @@ peaks, patches, metric, quadrants), :mod:`.peers` (suite2p), :mod:`.segmentation
 cross-quadrant protocol), :mod:`.patches` (patch datasets, augmentation, the transfer-learning estimator),
 :mod:`.chapter` (profile settings), :mod:`.predict` (``python -m neuro_lib.predict imaging``).
 """
-from .detection import (Detections, centers_metric, correlation_baseline, detect_cells, detect_peaks, extract_patches,
-                        match_centers, pixel_accuracy, quadrant_slices)
-from .neurofinder import (NeurofinderData, NeurofinderError, load_neurofinder, load_regions, roi_centroids,
-                          rois_to_labels, rois_to_masks, write_neurofinder)
-from .summary import (SUMMARY_CHANNELS, local_correlation_image, local_normalise, normalise, probability_target,
-                      stack_summary, summary_images)
+from . import detection, neurofinder, summary
+from .detection import *  # noqa: F403 - detection, patches and Neurofinder's metric (detection.__all__)
+from .neurofinder import *  # noqa: F403 - the Neurofinder format (neurofinder.__all__)
+from .summary import *  # noqa: F403 - summary images and targets (summary.__all__)
 
-__all__ = [
-    "NeurofinderError", "NeurofinderData", "load_neurofinder", "load_regions", "rois_to_labels", "rois_to_masks",
-    "roi_centroids", "write_neurofinder", "normalise", "local_normalise", "local_correlation_image",
-    "summary_images", "stack_summary", "probability_target", "SUMMARY_CHANNELS", "Detections", "detect_cells",
-    "detect_peaks", "extract_patches", "match_centers", "centers_metric", "pixel_accuracy", "quadrant_slices",
-    "correlation_baseline",
-]
+__all__ = [*neurofinder.__all__, *summary.__all__, *detection.__all__]
