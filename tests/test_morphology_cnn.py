@@ -1,15 +1,16 @@
-"""ResNet18 on projections (neuro_lib.models.resnet): shapes, the two learning rates, a fold of training that learns,
-autoencoder pretraining."""
+"""ResNet18 on projections: the network (neuro_lib.models.resnet) and the chapter's estimator
+(neuro_lib.morphology.networks.ProjectionCNN): shapes, the two learning rates, training that learns, seeding,
+autoencoder pretraining, saving as tensors."""
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
 from neuro_lib.models.resnet import (PAPER_LR_CONV, PAPER_LR_HEAD, ConvDecoder, ProjectionResNet, param_groups,
-                                     pretrain_autoencoder, train_projection_cnn)
+                                     pretrain_autoencoder)
+from neuro_lib.morphology.networks import ProjectionCNN
 
 
 def test_features_and_logits_shapes():
@@ -34,35 +35,37 @@ def _toy(n=48, size=32, seed=0):
     """Two trivially different image classes: a horizontal bar or a vertical bar in every channel."""
     rng = np.random.default_rng(seed)
     X = np.zeros((n, 3, size, size), np.float32)
-    y = np.arange(n) % 2
+    y = np.where(np.arange(n) % 2, "vertical", "horizontal")
     for i in range(n):
-        c = rng.integers(8, size - 8)
-        if y[i]:
+        c = rng.integers(size // 4, size - size // 4)
+        if i % 2:
             X[i, :, :, c - 1:c + 1] = 1
         else:
             X[i, :, c - 1:c + 1, :] = 1
     return X, y
 
 
-def test_one_fold_learns_a_toy_problem():
+def test_the_estimator_learns_a_toy_problem():
     torch.set_num_threads(2)
     X, y = _toy()
-    idx = np.arange(len(y))
-    fold = SimpleNamespace(train=idx[:32], val=idx[32:40], test=idx[40:])
-    model, proba, hist = train_projection_cnn(X, y, fold, epochs=4, lr_conv=1e-3, lr_head=1e-3, batch_size=16,
-                                              augment=False, seed=0, device="cpu")
+    cnn = ProjectionCNN(epochs=4, lr_conv=1e-3, lr_head=1e-3, batch_size=16, augment=False, random_state=0)
+    assert clone(cnn).get_params() == cnn.get_params()
+    cnn.fit(X[:32], y[:32], X[32:40], y[32:40])
+    proba = cnn.predict_proba(X[40:])
     assert proba.shape == (8, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
-    assert hist.train_loss[-1] < hist.train_loss[0]
-    assert (proba.argmax(1) == y[fold.test]).mean() >= 0.75
+    assert cnn.history_.train_loss[-1] < cnn.history_.train_loss[0] and len(cnn.history_.val_score) >= 1
+    assert (cnn.predict(X[40:]) == y[40:]).mean() >= 0.75
+    assert cnn.transform(X[40:]).shape == (8, 512) and cnn.decision_logits(X[40:]).shape == (8, 2)
 
 
-def test_training_is_seeded():
-    X, y = _toy(12, 32)
-    idx = np.arange(12)
-    fold = SimpleNamespace(train=idx[:8], val=idx[8:10], test=idx[10:])
-    a = train_projection_cnn(X, y, fold, epochs=1, batch_size=8, seed=3, device="cpu")[1]
-    b = train_projection_cnn(X, y, fold, epochs=1, batch_size=8, seed=3, device="cpu")[1]
-    np.testing.assert_allclose(a, b, atol=1e-6)
+def test_training_is_seeded_and_saved_as_tensors():
+    X, y = _toy(12, 16)
+    a = ProjectionCNN(epochs=1, batch_size=8, random_state=3).fit(X[:8], y[:8], X[8:10], y[8:10])
+    b = ProjectionCNN(epochs=1, batch_size=8, random_state=3).fit(X[:8], y[:8], X[8:10], y[8:10])
+    np.testing.assert_array_equal(a.predict_proba(X[10:]), b.predict_proba(X[10:]))
+    back = ProjectionCNN.from_state(a.get_state())
+    np.testing.assert_array_equal(back.predict_proba(X[10:]), a.predict_proba(X[10:]))
+    assert back.history_.train_loss == a.history_.train_loss
 
 
 def test_autoencoder_pretraining_changes_the_backbone():
@@ -76,3 +79,12 @@ def test_autoencoder_pretraining_changes_the_backbone():
     assert ConvDecoder(32)(torch.zeros(2, 512)).shape == (2, 3, 32, 32)
     with pytest.raises(ValueError):
         ConvDecoder(30)
+
+
+def test_the_estimator_pretrains_on_its_training_and_validation_images():
+    X, y = _toy(12, 16)
+    plain = ProjectionCNN(epochs=1, batch_size=8).fit(X[:8], y[:8], X[8:10], y[8:10])
+    pre = ProjectionCNN(epochs=1, batch_size=8, pretrain_epochs=1).fit(X[:8], y[:8], X[8:10], y[8:10])
+    assert plain.pretrain_history_ is None and len(pre.pretrain_history_.train_loss) == 1
+    # the same initial weights, a different start for the classifier's training
+    assert not np.array_equal(plain.predict_proba(X[10:]), pre.predict_proba(X[10:]))

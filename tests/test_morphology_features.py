@@ -1,7 +1,8 @@
-"""The 19 features (hand-computed answers, NeuroM, real L-Measure output), repair, projections, SWC augmentation and
-the virtual cells."""
+"""The 19 features (hand-computed answers, NeuroM, real L-Measure output, the pre-refactor implementation), the SVM,
+repair, projections, the virtual cells and the per-neurite features with their gradient boosting."""
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuro_lib.morphology.features import FEATURES, LMEASURE_COLUMNS, morphometrics
+from neuro_lib.morphology.features import FEATURE_FUNCTIONS, FEATURES, get, morphometrics
 from neuro_lib.morphology.io import parse_swc, read_swc, to_neurom, write_swc
+from neuro_lib.morphology.lmeasure import LMEASURE_COLUMNS
+from neuro_lib.morphology.topology import Topology
 
 FIX = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "morphology"
 
@@ -40,6 +43,30 @@ def test_hand_computed_features(ycell):
     assert f["AverageContraction"] == pytest.approx(1)
     assert f["FractalDimension"] == pytest.approx(1)
     assert f["AverageDiameter"] == pytest.approx(2 * 24.5 / 13)
+
+
+def test_one_function_per_feature_documents_its_unit(ycell):
+    units = ("um", "Count", "Degrees", "Dimensionless")
+    assert list(FEATURE_FUNCTIONS) == FEATURES and len(FEATURES) == 20
+    for name, fn in FEATURE_FUNCTIONS.items():
+        assert any(u in fn.__doc__ for u in units), name
+    t = Topology(ycell)
+    assert get("NumberStems", t) == morphometrics(ycell)["NumberStems"] == 2
+    assert t.section_of is t.section_of  # computed once per cell
+    with pytest.raises(KeyError, match="known: TotalLength"):
+        get("NumberOfLegs", ycell)
+
+
+def test_values_equal_the_implementation_before_the_refactor(data_mirror):
+    """The 20 features were one 135-line function before issue 13; its values on one cell of each archive were
+    saved (data/fixtures) and must come out to the last bit (all 3,480 mirror cells were compared when it went)."""
+    from neuro_lib.morphology import data
+
+    saved = json.loads((FIX / "morphometrics_before_refactor.json").read_text())["cells"]
+    for key, old in saved.items():
+        archive, rel = key.split("/", 1)
+        f = morphometrics(data.load_swc(data.archive_dir(archive) / rel))
+        assert {k: (None if np.isnan(v) else v) for k, v in f.items()} == old, key
 
 
 @pytest.fixture(scope="module")
@@ -159,20 +186,23 @@ def test_image_augmentation_is_seeded():
     torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
 
 
-# ---- SWC augmentation and virtual cells ------------------------------------------------------------------------------
+# ---- SVM and virtual cells ----------------------------------------------------------------------------------------
 
-def test_prune_and_add_branches(ycell):
-    from neuro_lib.morphology.augment import add_branches, prune_terminals
+def test_svm_pipeline_and_labels_only():
+    from neuro_lib import evaluation as ev
+    from neuro_lib.morphology.svm import LabelsOnly, drop_one_feature, svm_pipeline
 
     rng = np.random.default_rng(0)
-    p = prune_terminals(ycell, 1.0, rng)  # both daughters of the fork hang from a bifurcation
-    assert len(p) == len(ycell) - 4 and p.metadata["pruned_branches"] == 2
-    a = add_branches(ycell, 3, rng=rng)
-    assert len(a) > len(ycell) and a.metadata["added_branches"] == 3
-    for s in (p, a):
-        parse_swc(write_swc(s))  # still a valid tree
-    with pytest.raises(ValueError):
-        prune_terminals(ycell, 1.5)
+    y = np.where(np.arange(90) % 2, "interneuron", "principal")
+    X = np.c_[np.where(y == "principal", 200.0, 20.0) * rng.lognormal(0, 0.3, 90), rng.normal(size=(90, 2))]
+    X[::9, 2] = np.nan  # an undefined angle: imputed
+    splits = ev.kfold_splits(y, 3, seed=0)
+    res = ev.cross_validate({"svm": svm_pipeline(), "labels": LabelsOnly(svm_pipeline(probability=False))}, X, y,
+                            splits, progress=False)
+    assert res["svm"].summary()["accuracy"] > 0.9 and res["labels"].summary()["accuracy"] > 0.9
+    assert set(np.unique(np.concatenate(res["labels"].proba))) <= {0.0, 1.0}
+    drops = drop_one_feature(X, y, splits, ["size", "noise1", "noise2"])
+    assert list(drops.index) == ["none", "size", "noise1", "noise2"] and drops["size"] < drops["none"] - 0.2
 
 
 def test_mst_growth_rule():
@@ -234,20 +264,15 @@ def test_neurite_morphometrics_known_answers():
     assert g["stem_direction_y"] == pytest.approx(-1)
 
 
-def test_gradient_boosting_cv_predicts_only_test_cells():
-    from types import SimpleNamespace
-
-    from neuro_lib.morphology.neurites import cv_gradient_boosting
+def test_gradient_boosting_is_seeded_by_the_driver_and_handles_missing_values():
+    from neuro_lib import evaluation as ev
+    from neuro_lib.morphology.neurites import neurite_gb
 
     rng = np.random.default_rng(0)
     y = np.arange(120) % 2
-    X = np.c_[y + rng.normal(scale=0.3, size=120), rng.normal(size=120)]
+    X = np.c_[y + rng.normal(scale=0.3, size=120), rng.normal(size=(120, 3))]
     X[::7, 1] = np.nan                                   # missing values are allowed
-    idx = rng.permutation(120)
-    folds = [SimpleNamespace(train=idx[np.r_[0:40 * k, 40 * k + 40:120]][:60], val=idx[np.r_[0:40 * k,
-             40 * k + 40:120]][60:], test=idx[40 * k:40 * k + 40]) for k in range(3)]
-    proba = cv_gradient_boosting(X, y, folds, max_iter=50)
-    assert proba.shape == (120, 2) and np.allclose(proba.sum(1), 1)
-    assert (proba.argmax(1) == y).mean() > 0.9
-    with pytest.raises(ValueError, match="rows"):
-        cv_gradient_boosting(X[:10], y, folds)
+    splits = ev.kfold_splits(y, 2, seed=0)
+    a = ev.cross_validate({"gb": neurite_gb(max_iter=30)}, X, y, splits, seed=0, progress=False)["gb"]
+    b = ev.cross_validate({"gb": neurite_gb(max_iter=30)}, X, y, splits, seed=1, progress=False)["gb"]
+    assert a.summary()["accuracy"] > 0.9 and not all(np.array_equal(p, q) for p, q in zip(a.proba, b.proba))

@@ -88,6 +88,24 @@ def test_fragments_are_dropped_and_counted_on_request():
         parse_swc(text)
     s = parse_swc(text, drop_fragments=True)
     assert len(s) == 5 and s.n_skipped == 2 and s.metadata["dropped_fragments"] == 1
+    assert s.metadata["dropped_samples"] == 2
+
+
+@pytest.mark.parametrize("drop_fragments", [False, True])
+def test_a_cycle_is_an_error_whatever_drop_fragments_says(drop_fragments, tmp_path):
+    """Issue 17, section 4: with drop_fragments=True a cycle used to become a soma-only cell with 0 fragments
+    reported; it is an error, naming the first sample of the cycle and its line."""
+    p = tmp_path / "cycle.swc"
+    p.write_text("# header\n1 1 0 0 0 1 -1\n2 3 1 0 0 1 4\n3 3 2 0 0 1 2\n4 3 3 0 0 1 3\n")
+    with pytest.raises(SWCError) as info:
+        read_swc(p, drop_fragments=drop_fragments)
+    assert info.value.line == 3 and "cycle of parent links (2 -> 4 -> 3 -> 2)" in info.value.reason
+    assert "3 sample(s)" in info.value.reason and str(p) in str(info.value)
+
+
+def test_float_id_message_prints_the_number():
+    with pytest.raises(SWCError, match=r"id is 3\.5, expected an integer"):
+        parse_swc("1 1 0 0 0 1 -1\n3.5 3 0 0 0 1 1\n")
 
 
 def test_write_read_roundtrip(tmp_path):
@@ -163,6 +181,59 @@ def test_corrupted_swc_loads_or_raises_swcerror(ops):
     assert np.isfinite(s.xyz).all()
 
 
+def _swc_text(parent, types, order):
+    """SWC text of a tree given as row parents (-1 roots), written in the row order ``order`` (ids = row + 1)."""
+    return "".join(f"{i + 1} {types[i]} {i} {2 * i} 0 1 {parent[i] + 1 if parent[i] >= 0 else -1}\n" for i in order)
+
+
+@st.composite
+def _tree_with_cycle(draw):
+    n = draw(st.integers(3, 40))
+    parent = [-1] + [draw(st.integers(0, i - 1)) for i in range(1, n)]
+    members = draw(st.lists(st.integers(1, n - 1), min_size=2, max_size=min(6, n - 1), unique=True))
+    for a, b in zip(members, members[1:] + members[:1]):
+        parent[a] = b
+    order = draw(st.permutations(range(n)))
+    return parent, members, order
+
+
+@settings(max_examples=150, deadline=2000)
+@given(case=_tree_with_cycle(), drop=st.booleans())
+def test_any_cycle_raises_with_the_line_of_a_sample_on_it(case, drop):
+    parent, members, order = case
+    types = [1] + [3] * (len(parent) - 1)
+    with pytest.raises(SWCError) as info:
+        parse_swc(_swc_text(parent, types, order), drop_fragments=drop)
+    line_of_row = {row: k + 1 for k, row in enumerate(order)}
+    assert "cycle" in info.value.reason
+    assert info.value.line in {line_of_row[m] for m in members}
+
+
+@st.composite
+def _forest(draw):
+    """A soma tree plus fragments (axon pieces with roots of their own), rows shuffled."""
+    sizes = draw(st.lists(st.integers(1, 15), min_size=2, max_size=6))
+    parent, types = [], []
+    for t, size in enumerate(sizes):
+        base = len(parent)
+        parent += [-1] + [base + draw(st.integers(0, i - 1)) for i in range(1, size)]
+        types += ([1] if t == 0 else [2]) + [3 if t == 0 else 2] * (size - 1)
+    return parent, types, sizes, draw(st.permutations(range(len(parent))))
+
+
+@settings(max_examples=150, deadline=2000)
+@given(case=_forest())
+def test_dropped_fragments_and_samples_are_counted(case):
+    parent, types, sizes, order = case
+    text = _swc_text(parent, types, order)
+    with pytest.raises(SWCError, match="roots"):
+        parse_swc(text)
+    s = parse_swc(text, drop_fragments=True)
+    assert len(s) == sizes[0] and s.n_skipped == sum(sizes[1:])
+    assert s.metadata["dropped_fragments"] == len(sizes) - 1 and s.metadata["dropped_samples"] == sum(sizes[1:])
+    assert (s.types[1:] == 3).all() and s.types[0] == 1
+
+
 # ---- data layer (real data through the fetch layer) -------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -200,19 +271,22 @@ def test_mtype_and_zhang12_tasks(data_mirror):
 
 
 def test_splits_are_cell_level_stratified_and_seeded(two_class):
+    from neuro_lib import evaluation
     from neuro_lib.morphology import data
 
     df = two_class
     sp = data.splits(df, seed=0)
-    test_all = np.concatenate([f.test for f in sp.cv])
+    assert all(isinstance(s, evaluation.Split) for s in sp) and [s.fold for s in sp] == list(range(5))
+    test_all = np.concatenate([s.test for s in sp])
     assert sorted(test_all.tolist()) == list(range(len(df)))  # each cell tested once
-    for f in sp.cv:
-        assert not (set(f.train) & set(f.test)) and not (set(f.val) & set(f.test)) and not (set(f.train) & set(f.val))
-        frac = (df["label"].iloc[f.test] == "principal").mean()
+    for s in sp:
+        frac = (df["label"].iloc[s.test] == "principal").mean()
         assert abs(frac - (df["label"] == "principal").mean()) < 0.03
-    p = sp.paper
+        assert abs(len(s.val) / (len(s.train) + len(s.val)) - 1 / 9) < 0.01
+    # the same folds as the book's kfold_splits (the chapter's own rule only differs for tiny classes)
+    assert sp == evaluation.kfold_splits(df["label"].to_numpy(), 5, seed=0, val_fraction=1 / 9)
+    p = data.paper_split(df, seed=0)
     assert abs(len(p.train) / len(df) - 0.8) < 0.01 and abs(len(p.test) / len(df) - 0.1) < 0.01
-    again = data.splits(df, seed=0)
-    assert all(np.array_equal(a.test, b.test) for a, b in zip(sp.cv, again.cv))
+    assert data.splits(df, seed=0) == sp
     other = data.splits(df, seed=1)
-    assert not np.array_equal(sp.cv[0].test, other.cv[0].test)
+    assert not np.array_equal(sp[0].test, other[0].test)

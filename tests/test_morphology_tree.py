@@ -1,16 +1,24 @@
-"""Reduced tree, node sequence, batching, Child-Sum Tree-LSTM (batched vs per-node reference), LSTM and fusion."""
+"""Reduced tree, node sequence, batching, Child-Sum Tree-LSTM (batched vs per-node reference), LSTM, the sequence
+models as estimators, and the fusion estimators."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from neuro_lib.models.fusion import (FusionClassifier, MLPHead, cross_validate_all, cross_validate_branches,
-                                     cross_validate_fusion, cross_validate_late_fusion, cv_metrics, make_folds)
-from neuro_lib.models.lstm import IndexedSequences, SequenceLSTM
-from neuro_lib.models.tree_lstm import ChildSumTreeLSTM, IndexedTrees, TreeLSTMClassifier
-from neuro_lib.morphology.tree import (FEATURES, ReducedTree, collate_trees, node_sequence, pad_sequences,
-                                       reduce_tree)
+from neuro_lib import evaluation as ev
+from neuro_lib.models.fusion import MLPHead
+from neuro_lib.models.lstm import IndexedSequences, SequenceLSTM, pad_sequences
+from neuro_lib.models.tree_lstm import ChildSumTreeLSTM, collate_trees, tree_heights
+from neuro_lib.morphology.fusion import LateFusion, MLPFusion
+from neuro_lib.morphology.networks import LSTMClassifier, TreeLSTMClassifier
+from neuro_lib.morphology.tree import (FEATURES, ReducedTree, node_sequence, reduce_tree, trees_from_arrays,
+                                       trees_to_arrays)
+
+
+def collate(trees):
+    return collate_trees([t.features for t in trees], [t.parent for t in trees], [t.height for t in trees])
 
 F = {name: i for i, name in enumerate(FEATURES)}
 
@@ -94,7 +102,7 @@ def test_node_sequence_is_preorder_and_subsampled():
 def test_collate_orders_by_height_and_links_children():
     rng = np.random.default_rng(0)
     trees = [random_tree(rng) for _ in range(6)]
-    b = collate_trees(trees)
+    b = collate(trees)
     assert b.x.shape == (sum(len(t) for t in trees), len(FEATURES))
     n_children = 0
     for s, e, child, slot in b.levels:
@@ -113,9 +121,9 @@ def test_batched_tree_lstm_equals_recursive_reference(dtype, tol):
     m = ChildSumTreeLSTM(len(FEATURES), 128).to(dtype)
     cast = [ReducedTree(t.features.astype(np.float64 if dtype == torch.float64 else np.float32), t.parent, t.rows,
                         t.height) for t in trees]
-    b = collate_trees(cast)
+    b = collate(cast)
     out = m(b)
-    ref = torch.stack([m.forward_recursive(t) for t in cast])
+    ref = torch.stack([m.forward_recursive(t.features, t.parent) for t in cast])
     assert out.shape == (9, 128)
     assert float((out - ref).abs().max()) < tol
     with torch.no_grad():  # the inference path (no gates kept) computes the same states
@@ -124,7 +132,7 @@ def test_batched_tree_lstm_equals_recursive_reference(dtype, tol):
     out.pow(2).sum().backward()
     g = {k: p.grad.clone() for k, p in m.named_parameters()}
     m.zero_grad()
-    torch.stack([m.forward_recursive(t) for t in cast]).pow(2).sum().backward()
+    torch.stack([m.forward_recursive(t.features, t.parent) for t in cast]).pow(2).sum().backward()
     for k, p in m.named_parameters():
         assert float((g[k] - p.grad).abs().max()) < tol * 10, k
 
@@ -134,8 +142,8 @@ def test_batched_output_does_not_depend_on_batch_company():
     trees = [random_tree(rng) for _ in range(5)]
     m = ChildSumTreeLSTM(len(FEATURES), 16)
     with torch.no_grad():
-        alone = m(collate_trees(trees[2:3]))
-        together = m(collate_trees(trees))[2:3]
+        alone = m(collate(trees[2:3]))
+        together = m(collate(trees))[2:3]
     torch.testing.assert_close(alone, together, atol=1e-6, rtol=1e-5)
 
 
@@ -153,153 +161,194 @@ def test_lstm_ignores_padding():
     assert float(x[0, 3:].abs().sum()) == 0.0
 
 
-def test_fusion_concatenates_cnn_and_tree_features():
-    class TinyCNN(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(3 * 8 * 8, 512)
-
-        def features(self, x):
-            return self.lin(x.flatten(1))
-
-    rng = np.random.default_rng(5)
-    bank = IndexedTrees([random_tree(rng) for _ in range(4)])
-    tree = TreeLSTMClassifier(len(FEATURES), 2, bank=bank)
-    fused = FusionClassifier(TinyCNN(), tree, n_classes=2)
-    imgs = torch.randn(4, 3, 8, 8)
-    assert fused.features(imgs, torch.arange(4)).shape == (4, 640)
-    out = fused(imgs, torch.arange(4))
-    assert out.shape == (4, 2)
-    out.sum().backward()
-    assert tree.tree.U_f.weight.grad is not None and fused.cnn.lin.weight.grad is not None
-    assert sum(isinstance(m, torch.nn.Linear) for m in MLPHead(640, 3).modules()) == 3
+def test_heights_and_array_round_trip():
+    rng = np.random.default_rng(7)
+    trees = [random_tree(rng) for _ in range(4)] + [None]
+    for t in trees[:4]:
+        np.testing.assert_array_equal(tree_heights(t.parent), t.height)
+    back = trees_from_arrays(trees_to_arrays(trees))
+    assert back[4] is None
+    for a, b in zip(trees[:4], back[:4]):
+        for k in ("features", "parent", "rows", "height"):
+            np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
 
 
-def test_make_folds_partition_cells():
-    y = np.array([0] * 30 + [1] * 20)
-    folds = make_folds(y, 5, seed=0)
-    tests = np.concatenate([f[2] for f in folds])
-    assert sorted(tests.tolist()) == list(range(50))
-    for tr, va, te in folds:
-        assert not set(tr) & set(va) and not set(tr) & set(te) and not set(va) & set(te)
-        assert len(tr) + len(va) + len(te) == 50
-        assert y[te].mean() == pytest.approx(0.4)
-
-
-def test_cv_metrics():
-    m = cv_metrics([0, 1, 1, 0], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]))
-    assert m["accuracy"] == 0.75 and m["auc"] == 1.0
-
-
-def test_tree_models_learn_a_separable_toy_problem():
-    """Chains (long unbranched paths, few nodes) against bushes: both branches must learn it."""
-    rng = np.random.default_rng(6)
+def chains_and_bushes(n=60, seed=6):
+    """Chains (long unbranched paths, few nodes) against bushes, labelled "chain"/"bush"."""
+    rng = np.random.default_rng(seed)
     trees, y = [], []
-    for i in range(60):
-        n = int(rng.integers(20, 40))
+    for i in range(n):
+        m = int(rng.integers(20, 40))
         if i % 2:
-            parent = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)])  # bushy
+            parent = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, m)])  # bushy
         else:
-            parent = np.array([-1] + [i - 1 if i % 8 else 0 for i in range(1, n)])   # a few long stems
-        trees.append(reduce_tree(np.cumsum(rng.normal(size=(n, 3)) * 10, 0), np.ones(n), parent,
-                                 np.full(n, 3)))
-        y.append(i % 2)
-    y = np.array(y)
-    folds = make_folds(y, 3, seed=0)
-    res = cross_validate_branches({"tree_lstm": IndexedTrees(trees),
-                                   "lstm": IndexedSequences([node_sequence(t) for t in trees])}, y, folds, 2,
-                                  in_features=len(FEATURES), epochs=15, lr=3e-3, batch_size=8, hidden=32,
-                                  patience=None, progress=False)
+            parent = np.array([-1] + [j - 1 if j % 8 else 0 for j in range(1, m)])   # a few long stems
+        trees.append(reduce_tree(np.cumsum(rng.normal(size=(m, 3)) * 10, 0), np.ones(m), parent, np.full(m, 3)))
+        y.append("bush" if i % 2 else "chain")
+    return trees, np.array(y)
+
+
+def test_sequence_estimators_learn_a_separable_toy_problem():
+    trees, y = chains_and_bushes()
+    splits = ev.kfold_splits(y, 3, seed=0, val_fraction=0.15)
+    models = {"tree_lstm": TreeLSTMClassifier(hidden=32, epochs=15, lr=3e-3, batch_size=8, patience=None),
+              "lstm": LSTMClassifier(hidden=32, epochs=15, lr=3e-3, batch_size=8, patience=None)}
+    res = ev.cross_validate(models, trees, y, splits, seed=0, progress=False,
+                            keep=lambda est, s: {"feat": est.transform([trees[i] for i in s.test]),
+                                                 "z": est.decision_logits([trees[i] for i in s.test])})
     for name, r in res.items():
-        assert np.mean([m["accuracy"] for m in r.fold_metrics]) > 0.85, name
-        assert r.features[0].shape == (60, 32)
-        assert r.logits[0].shape == (60, 2)
-        for k, (_, _, te) in enumerate(folds):   # the stored logits are the model that gave the test probabilities
-            z = r.logits[k][te]
-            p = np.exp(z - z.max(1, keepdims=True))
-            np.testing.assert_allclose(p / p.sum(1, keepdims=True), r.proba[te], atol=1e-5)
+        assert r.summary()["accuracy"] > 0.85, name
+        assert r.extras["feat"][0].shape == (len(splits[0].test), 32)
+        for p, z in zip(r.proba, r.extras["z"]):  # the probabilities are the softmax of the logits
+            e = np.exp(z - z.max(1, keepdims=True))
+            np.testing.assert_allclose(e / e.sum(1, keepdims=True), p, atol=1e-6)
+
+
+def test_sequence_estimators_are_seeded_clonable_and_restorable():
+    from sklearn.base import clone
+
+    trees, y = chains_and_bushes(24)
+    net = LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=3)
+    assert clone(net).get_params() == net.get_params()
+    a = net.fit(trees[:16], y[:16], trees[16:20], y[16:20]).predict_proba(trees[20:])
+    b = LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=3).fit(trees[:16], y[:16], trees[16:20],
+                                                                         y[16:20]).predict_proba(trees[20:])
+    c = LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=4).fit(trees[:16], y[:16], trees[16:20],
+                                                                         y[16:20]).predict_proba(trees[20:])
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert len(net.history_.train_loss) == 2 and len(net.history_.val_loss) == 2
+    back = LSTMClassifier.from_state(net.get_state())
+    assert np.array_equal(back.predict_proba(trees[20:]), a) and back.history_.train_loss == net.history_.train_loss
+    t = TreeLSTMClassifier(hidden=8, epochs=3, patience=None).fit(trees[:16], y[:16])  # no validation cells
+    assert len(t.history_.train_loss) == 3 and not t.history_.val_loss
+
+
+def test_fits_are_cached_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
+    trees, y = chains_and_bushes(24)
+    est = TreeLSTMClassifier(hidden=8, epochs=2, cache=True)
+    p = est.fit(trees[:16], y[:16], trees[16:20], y[16:20]).predict_proba(trees[20:])
+    files = sorted((tmp_path / "morphology" / "fits").glob("*.pt"))
+    assert len(files) == 1
+    calls = []
+    monkeypatch.setattr("neuro_lib.estimators.TorchClassifier.fit", lambda *a, **k: calls.append(1))
+    again = TreeLSTMClassifier(hidden=8, epochs=2, cache=True).fit(trees[:16], y[:16], trees[16:20], y[16:20])
+    assert not calls and np.array_equal(again.predict_proba(trees[20:]), p)
+    assert again.history_.train_loss == est.history_.train_loss
+    other = TreeLSTMClassifier(hidden=8, epochs=2, cache=True, random_state=1)
+    monkeypatch.undo()
+    monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
+    other.fit(trees[:16], y[:16], trees[16:20], y[16:20])   # another seed is another fit
+    assert len(sorted((tmp_path / "morphology" / "fits").glob("*.pt"))) == 2
+
+
+class _Branch(ClassifierMixin, BaseEstimator):
+    """A toy branch: column ``col`` of X (n, d) as its feature; logits +-(scale x feature)."""
+
+    def __init__(self, col=0, scale=1.0, random_state=0):
+        self.col, self.scale, self.random_state = col, scale, random_state
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        self.classes_ = np.unique(y)
+        self.n_val_ = 0 if X_val is None else len(X_val)
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, np.float32)[:, [self.col, self.col + 1, self.col + 2, self.col + 3]]
+
+    def decision_logits(self, X):
+        f = np.asarray(X, float)[:, self.col]
+        return self.scale * np.c_[-f, f]
+
+    def predict_proba(self, X):
+        z = self.decision_logits(X)
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+
+def test_late_fusion_learns_how_far_to_trust_each_branch_from_validation_cells():
+    """Branch A is weakly informative, branch B strongly but with the classes swapped: averaging their probabilities
+    fails, the late fusion head, fitted on the validation cells, learns B's sign and weight."""
+    rng = np.random.default_rng(0)
+    n = 300
+    y = np.where(np.arange(n) % 2, "b", "a")
+    sign = np.where(y == "b", 1.0, -1.0)
+    X = np.c_[0.5 * sign + rng.normal(scale=1.5, size=n), rng.normal(size=(n, 3)),
+              -2.0 * sign + rng.normal(scale=0.5, size=n), rng.normal(size=(n, 3))]
+    fus = LateFusion([("a", _Branch(0)), ("b", _Branch(4))])
+    splits = ev.kfold_splits(y, 3, seed=0, val_fraction=0.3)
+    res = ev.cross_validate({"late": fus, "a": _Branch(0), "b": _Branch(4)}, X, y, splits, seed=0, progress=False)
+    average = np.mean([(((_Branch(0).fit(X, y).predict_proba(X) + _Branch(4).fit(X, y).predict_proba(X))[s.test]
+                         .argmax(1) == (y[s.test] == "b"))).mean() for s in splits])
+    assert res["late"].summary()["accuracy"] > 0.95 and res["b"].summary()["accuracy"] < 0.1
+    assert average < 0.3
+    fitted = LateFusion([("a", _Branch(0)), ("b", _Branch(4))]).fit(X[:200], y[:200], X[200:], y[200:])
+    assert fitted.transform(X).shape == (n, 4) and [b.n_val_ for _, b in fitted.branches_] == [100, 100]
+    with pytest.raises(ValueError, match="validation cells"):
+        LateFusion([("a", _Branch(0))]).fit(X, y)
+
+
+def test_fusion_estimators_route_parameters_to_their_branches():
+    fus = MLPFusion([("a", _Branch(0)), ("b", _Branch(4))])
+    seeded = ev.seed_estimator(fus, 7)
+    assert seeded.get_params()["a__random_state"] == 7 and seeded.random_state == 7
+    assert fus.get_params()["a__random_state"] == 0
+    seeded.set_params(b__scale=3.0)
+    assert dict(seeded.branches)["b"].scale == 3.0
 
 
 def test_fusion_head_on_validation_cells_ignores_memorised_training_features():
     """Branch features that separate the training cells by a spurious dimension (memorised) and the other cells by
     the true one: a head trained on the training cells follows the spurious one and fails on the test cells; a head
     trained on the validation cells (``head_on="val"``) learns the true one."""
+
+    class Memoriser(_Branch):
+        def fit(self, X, y, X_val=None, y_val=None):
+            self.classes_ = np.unique(y)
+            self.seen_ = dict(zip(np.asarray(X)[:, 0].astype(int), y))
+            return self
+
+        def transform(self, X):
+            X = np.asarray(X, float)
+            ids = X[:, 0].astype(int)
+            seen = np.array([i in self.seen_ for i in ids])
+            lab = np.array([1.0 if self.seen_.get(i) == "b" else -1.0 for i in ids])
+            true = np.where(seen, X[:, 2], X[:, 1])            # training cells: noise; others: informative
+            spur = np.where(seen, 4 * lab, X[:, 2])             # training cells: their label; others: noise
+            return np.c_[true, spur, X[:, 3:5]].astype(np.float32)
+
     rng = np.random.default_rng(0)
     n = 400
-    y = np.arange(n) % 2
-    folds = make_folds(y, 4, seed=0, val_fraction=0.3)
-    feats_a, feats_b = [], []
-    for tr, va, te in folds:
-        true = (2 * y - 1) + rng.normal(scale=0.6, size=n)        # informative for every cell, noisy
-        spur = rng.normal(size=n)
-        spur[tr] = 4 * (2 * y[tr] - 1)                          # perfectly separates the training cells only
-        true[tr] = rng.normal(size=len(tr))                     # ... whose true feature is memorised noise
-        feats_a.append(np.c_[true, rng.normal(size=(n, 3))].astype(np.float32))
-        feats_b.append(np.c_[spur, rng.normal(size=(n, 3))].astype(np.float32))
-    on_train = cross_validate_fusion([feats_a, feats_b], y, folds, 2, head_on="train", epochs=60)
-    on_val = cross_validate_fusion([feats_a, feats_b], y, folds, 2, head_on="val", epochs=60)
-    acc = lambda r: np.mean([m["accuracy"] for m in r.fold_metrics])  # noqa: E731
-    assert acc(on_val) > 0.85
-    assert acc(on_train) < 0.7
-    assert on_val.features[0].shape == (n, 8)
+    y = np.where(np.arange(n) % 2, "b", "a")
+    X = np.c_[np.arange(n), np.where(y == "b", 1.0, -1.0) + rng.normal(scale=0.6, size=n), rng.normal(size=(n, 3))]
+    splits = ev.kfold_splits(y, 4, seed=0, val_fraction=0.3)
+    res = ev.cross_validate({"val": MLPFusion([("m", Memoriser())], head_on="val", epochs=60),
+                             "train": MLPFusion([("m", Memoriser())], head_on="train", epochs=60)}, X, y, splits,
+                            seed=0, progress=False)
+    assert res["val"].summary()["accuracy"] > 0.85
+    assert res["train"].summary()["accuracy"] < 0.7
     with pytest.raises(ValueError, match="head_on"):
-        cross_validate_fusion([feats_a], y, folds, 2, head_on="test")
+        MLPFusion([("m", Memoriser())], head_on="test").fit(X[:300], y[:300], X[300:], y[300:])
+    assert sum(isinstance(m, torch.nn.Linear) for m in MLPHead(640, 3).modules()) == 3
 
 
-def test_late_fusion_learns_how_far_to_trust_each_branch_from_validation_cells():
-    """Branch A's logits are weakly informative, branch B's strongly informative but with the classes swapped (a
-    branch whose output means the opposite): averaging their probabilities fails, the late fusion head, fitted on
-    the validation cells, learns B's sign and weight."""
-    rng = np.random.default_rng(0)
-    n = 300
-    y = np.arange(n) % 2
-    folds = make_folds(y, 3, seed=0, val_fraction=0.3)
-    sign = 2 * y - 1
-    a = [np.c_[-sign, sign] * 0.5 + rng.normal(scale=1.5, size=(n, 2)) for _ in folds]
-    b = [np.c_[sign, -sign] * 2.0 + rng.normal(scale=0.5, size=(n, 2)) for _ in folds]
-    late = cross_validate_late_fusion([a, b], y, folds, 2)
-    acc = np.mean([m["accuracy"] for m in late.fold_metrics])
-    softmax = lambda z: np.exp(z) / np.exp(z).sum(1, keepdims=True)  # noqa: E731
-    average = np.mean([((softmax(a[k]) + softmax(b[k]))[te].argmax(1) == y[te]).mean()
-                       for k, (_, _, te) in enumerate(folds)])
-    assert acc > 0.95
-    assert average < 0.3
-    assert late.features[0].shape == (n, 4)
-    with pytest.raises(ValueError, match="expected"):
-        cross_validate_late_fusion([[x[:, :1] for x in a]], y, folds, 2)
-
-
-def test_cross_validate_all_refuses_an_unknown_fusion_head():
-    with pytest.raises(ValueError, match="fusion_head"):
-        cross_validate_all(np.zeros((4, 19)), np.zeros((4, 3, 8, 8)), [], np.array([0, 1, 0, 1]), [], 2,
-                           tree_epochs=1, lstm_epochs=1, cnn_epochs=1, fusion_head="mean")
-
-
-def test_branch_epochs_can_differ_per_model():
-    rng = np.random.default_rng(1)
-    trees = [random_tree(rng, 30) for _ in range(24)]
-    y = np.arange(24) % 2
-    folds = make_folds(y, 3, seed=0)
-    res = cross_validate_branches({"tree_lstm": IndexedTrees(trees),
-                                   "lstm": IndexedSequences([node_sequence(t) for t in trees])}, y, folds, 2,
-                                  in_features=len(FEATURES), epochs={"tree_lstm": 3, "lstm": 1}, hidden=8,
-                                  patience=None, progress=False)
-    assert [len(h["train_loss"]) for h in res["tree_lstm"].history] == [3, 3, 3]
-    assert [len(h["train_loss"]) for h in res["lstm"].history] == [1, 1, 1]
-
-
-def test_chapter_settings_feed_cross_validate_all():
-    import inspect
-
-    from neuro_lib.models.fusion import cross_validate_all
-    from neuro_lib.morphology import chapter
+def test_chapter_models_follow_the_settings():
+    from neuro_lib.morphology import chapter, experiment
 
     cfg = chapter.settings("cpu", cnn_epochs=2, max_len=None)
     assert cfg["cnn_epochs"] == 2 and cfg["max_len"] == chapter.PROFILE_SETTINGS["cpu"]["max_len"]
     assert chapter.settings("smoke")["n_per_class"] and chapter.settings("gpu")["lr_conv"] == 1e-5
-    params = inspect.signature(cross_validate_all).parameters
-    assert set(chapter.model_kwargs(cfg)) <= set(params)
+    models = experiment.chapter_models(cfg)
+    assert list(models) == ["svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion", "neurite_gb"]
+    p = models["fusion"].get_params()
+    assert p["cnn__estimator__epochs"] == 2 and p["tree_lstm__estimator__epochs"] == cfg["tree_epochs"]
+    assert p["cnn__estimator__cache"] and models["lstm"].get_params()["estimator__max_len"] == 100
+    assert list(experiment.chapter_models(dict(cfg, fusion_head="train"), names=["fusion"])) == ["fusion"]
+    with pytest.raises(ValueError, match="fusion_head"):
+        experiment.chapter_models(dict(cfg, fusion_head="mean"))
     with pytest.raises(ValueError, match="unknown morphology setting"):
         chapter.settings("cpu", epochs=3)
     with pytest.raises(ValueError, match="unknown profile"):
         chapter.settings("laptop")
+    v = chapter.virtual_settings("cpu", epochs=2)
+    assert v["cnn_epochs"] == v["tree_epochs"] == v["lstm_epochs"] == 2 and v["n_per_class"] == 500

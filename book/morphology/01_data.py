@@ -24,6 +24,7 @@
 profile = "cpu"
 seed = 0
 device = "auto"
+threads = None  # torch CPU threads (None: the chapter's default for the profile)
 image_size = None  # pixels of the example projections (None: the profile default)
 z_threshold = 10.0  # um, z-jump threshold of Eq. 1
 resample_step = 5.0  # um, resampling step
@@ -37,14 +38,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from neuro_lib import datasets, profiles, results
-from neuro_lib.morphology import data
+from neuro_lib.morphology import chapter, data
 from neuro_lib.morphology.features import morphometrics
 from neuro_lib.morphology.projections import example_grid, plot_projections, project
 from neuro_lib.morphology.repair import correct_z_jumps, resample, z_jumps
 
-cfg = profiles.select(profile, smoke=dict(n_per_class=6, size=64, scan=40),
-                      cpu=dict(n_per_class=None, size=96, scan=300), gpu=dict(n_per_class=None, size=224, scan=1500))
-size = image_size or cfg["size"]
+cfg = chapter.settings(profile, example_image_size=image_size, threads=threads)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+size = cfg["example_image_size"]
 warnings.filterwarnings("ignore", message="cells")
 
 # %% [markdown]
@@ -99,7 +100,7 @@ plt.show()
 # correction: the step is removed and the distal part shifted back, the x-y shape is unchanged.
 
 # %%
-scan = tasks["rat_s1_2class"].sample(min(cfg["scan"], len(tasks["rat_s1_2class"])), random_state=seed)
+scan = tasks["rat_s1_2class"].sample(min(cfg["zjump_scan"], len(tasks["rat_s1_2class"])), random_state=seed)
 n_jumps = np.array([np.count_nonzero(z_jumps(data.load_swc(p), z_threshold)) for p in scan["path"]])
 worst = scan.iloc[int(np.argmax(n_jumps))]
 cell = data.load_swc(worst["path"])
@@ -130,11 +131,11 @@ rs = pd.DataFrame({"before": [len(fixed)] + [before[k] for k in keys], "after": 
 rs
 
 # %%
-metrics = {f"{t}/data/n_cells": len(d) for t, d in tasks.items()}
-metrics.update({f"{t}/data/n_classes": d["label"].nunique() for t, d in tasks.items()})
-metrics["rat_s1_2class/data/n_skipped_malformed"] = len(tasks["rat_s1_2class"].attrs["skipped"])
-metrics["rat_s1_2class/repair/frac_cells_with_zjump"] = float((n_jumps > 0).mean())
+metrics = {results.key(t, "data", "n_cells"): len(d) for t, d in tasks.items()}
+metrics.update({results.key(t, "data", "n_classes"): d["label"].nunique() for t, d in tasks.items()})
+metrics[results.key("rat_s1_2class", "data", "n_skipped_malformed")] = len(tasks["rat_s1_2class"].attrs["skipped"])
+metrics[results.key("rat_s1_2class", "repair", "frac_cells_with_zjump")] = float((n_jumps > 0).mean())
 results.write_results("morphology", "01_data", metrics,
                       parameters=dict(profile=profile, seed=seed, size=size, z_threshold=z_threshold,
-                                      resample_step=resample_step),
+                                      resample_step=resample_step, threads=rt.threads),
                       data=datasets.checksums(*data.data_keys()))

@@ -48,22 +48,22 @@ import torch
 from IPython.display import Markdown, display
 from sklearn.metrics import roc_auc_score
 
-from neuro_lib import datasets, evaluation, results
-from neuro_lib.models.fusion import cross_validate_cnn
-from neuro_lib.morphology import chapter, data
+from neuro_lib import datasets, evaluation, profiles, results
+from neuro_lib.morphology import chapter, data, experiment
+from neuro_lib.morphology.plots import plot_training_curves
 from neuro_lib.morphology.projections import augment_images, plot_projections
 
 cfg = chapter.settings(profile, cnn_epochs=epochs, image_size=image_size, lr_conv=lr_conv, lr_head=lr_head,
                        pretrain_epochs=pretrain_epochs, threads=threads)
-torch.set_num_threads(cfg["threads"])
-dev = "cpu" if device == "auto" and profile != "gpu" else device
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+paper = results.paper_numbers("morphology")
 warnings.filterwarnings("ignore", message="cells")
 
 # %%
 inp = data.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
 df, images, y, classes = inp.df, inp.images, inp.y, inp.classes
 display(Markdown(f"{len(df)} cells ({', '.join(f'{c}: {n}' for c, n in df['label'].value_counts().items())}), "
-                 f"images {cfg['image_size']} x {cfg['image_size']} px, {len(inp.folds)}-fold CV, at most "
+                 f"images {cfg['image_size']} x {cfg['image_size']} px, {len(inp.splits)}-fold CV, at most "
                  f"{cfg['cnn_epochs']} epochs (patience {cfg['cnn_patience']}), learning rates {cfg['lr_conv']:g} "
                  f"(convolutions) and {cfg['lr_head']:g} (last layer), rotations within "
                  f"±{cfg['cnn_degrees']:g} degrees."))
@@ -83,52 +83,48 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Training on every fold (cached: the fusion and t-SNE pages reuse these networks).
+# Training on every fold: the chapter's `ProjectionCNN` estimator (a scikit-learn classifier around the ResNet18)
+# through the book's one cross-validation driver, split `j` seeded with `seed + j`. The fits are cached: the fusion
+# and t-SNE pages reuse these networks.
 
 # %%
-cv = cross_validate_cnn(images, y, inp.folds, len(classes), epochs=cfg["cnn_epochs"], patience=cfg["cnn_patience"],
-                        batch_size=cfg["cnn_batch_size"], pretrain_epochs=cfg["pretrain_epochs"], seed=seed,
-                        device=dev, cache_key=inp.cache_key, progress=False, lr_conv=cfg["lr_conv"],
-                        lr_head=cfg["lr_head"], degrees=cfg["cnn_degrees"])
-proba, histories = cv.proba, cv.history
-fold_acc = [m["accuracy"] for m in cv.fold_metrics]
-pred = proba.argmax(1)
+cnn = experiment.chapter_models(cfg, device=rt.device, names=["cnn"])
+cv = evaluation.cross_validate(cnn, inp.views, y, inp.splits, seed=seed, keep=experiment.keep_history,
+                               progress=False)["cnn"]
+histories = cv.extras["history"]
+fold_acc = cv.fold_values("accuracy")
 if cfg["pretrain_epochs"]:
-    ae = histories[0]["pretrain_loss"]
+    ae = cv.extras["pretrain_history"][0].train_loss
     display(Markdown(f"Autoencoder reconstruction loss (fold 1): {ae[0]:.4f} (epoch 1) to {ae[-1]:.4f} "
                      f"(epoch {len(ae)})."))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for k, h in enumerate(histories):
-    axes[0].plot(np.arange(1, len(h["train_loss"]) + 1), h["train_loss"], color=f"C{k}", label=f"fold {k + 1} train")
-    if h["val_loss"]:
-        axes[0].plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], color=f"C{k}", ls="--")
-axes[0].set_xlabel("epoch")
-axes[0].set_ylabel("cross-entropy (train solid, validation dashed)")
-axes[0].legend(fontsize=7)
-evaluation.plot_confusion_matrix(np.asarray(classes)[y], np.asarray(classes)[pred], classes, ax=axes[1],
-                                 title="ResNet18 on projections, out-of-fold")
+plot_training_curves(histories, axes[0])
+evaluation.plot_confusion_matrix(*cv.pooled(), classes, ax=axes[1], title="ResNet18 on projections, out-of-fold")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # *Figure: training curves of every fold (left) and the out-of-fold confusion matrix (right, row-normalised, counts in
-# brackets).*
+# brackets).* Accuracy is the mean over folds; the AUC is pooled over every cell's out-of-fold probability.
 
 # %%
-acc, sd = float(np.mean(fold_acc)), float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0
-auc = float(roc_auc_score(y, proba[:, 1])) if len(set(y)) == 2 else float("nan")
+acc, sd = cv.summary()["accuracy"], cv.summary()["accuracy_sd"]
+auc = float(roc_auc_score(y == cv.classes[1], cv.oof_proba()[:, 1])) if len(classes) == 2 else float("nan")
 display(Markdown(f"ResNet18 accuracy {acc:.3f} +- {sd:.3f} over {len(fold_acc)} folds, AUC {auc:.3f}. The paper's "
                  "ResNet18 (Table 3) was trained on its 12-class, 35,000-cell NeuroMorpho set with pretrained "
-                 "weights and 224-pixel images, and scored below its fusion model's 0.9057."))
+                 f"weights and 224-pixel images, and scored below its fusion model's "
+                 f"{paper['rat_s1_2class/fusion/accuracy']:.4f}."))
 pd.DataFrame({"fold": np.arange(1, len(fold_acc) + 1), "accuracy": fold_acc,
-              "best epoch": [h["best_epoch"] + 1 for h in histories]})
+              "best epoch": [h.best_epoch + 1 for h in histories]})
 
 # %%
-metrics = {"rat_s1_2class/cnn/accuracy": acc, "rat_s1_2class/cnn/accuracy_sd": sd, "rat_s1_2class/cnn/auc": auc}
+metrics = {results.key("rat_s1_2class", "cnn", m): v for m, v in (("accuracy", acc), ("accuracy_sd", sd),
+                                                                   ("auc", auc))}
 results.write_results("morphology", "03_cnn", metrics,
                       parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in (
                           "cnn_epochs", "cnn_patience", "image_size", "lr_conv", "lr_head", "cnn_degrees",
-                          "cnn_batch_size", "pretrain_epochs", "threads")}, n_splits=len(inp.folds), n_cells=len(df)),
+                          "cnn_batch_size", "pretrain_epochs")}, threads=rt.threads, n_splits=len(inp.splits),
+                          n_cells=len(df)),
                       data=datasets.checksums(*data.data_keys("rat_s1_2class")))

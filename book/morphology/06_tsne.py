@@ -24,13 +24,10 @@
 profile = "cpu"
 seed = 0
 device = "auto"
-tree_epochs = None     # the models' settings (None: the profile's default; the same as the fusion page)
-lstm_epochs = None
+threads = None
+tree_epochs = None     # the branches' settings (None: the profile's default; the same as the fusion page)
 cnn_epochs = None
 image_size = None
-max_len = None
-fusion_head = None
-threads = None
 perplexity = 30.0
 
 # %%
@@ -39,39 +36,33 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 from sklearn.impute import SimpleImputer
-from sklearn.metrics import silhouette_score
-from sklearn.model_selection import cross_val_predict
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.preprocessing import StandardScaler
 
-from neuro_lib import datasets, evaluation, results
-from neuro_lib.models.fusion import cross_validate_all, out_of_fold
-from neuro_lib.morphology import chapter
+from neuro_lib import datasets, evaluation, profiles, results
+from neuro_lib.morphology import chapter, experiment
 from neuro_lib.morphology import data as mdata
-from neuro_lib.morphology.features import signed_log
+from neuro_lib.morphology.svm import signed_log
 
-cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, cnn_epochs=cnn_epochs,
-                       image_size=image_size, max_len=max_len, fusion_head=fusion_head, threads=threads)
-torch.set_num_threads(cfg["threads"])
-dev = "cpu" if device == "auto" and profile != "gpu" else device
+cfg = chapter.settings(profile, tree_epochs=tree_epochs, cnn_epochs=cnn_epochs, image_size=image_size,
+                       threads=threads)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 warnings.filterwarnings("ignore", category=UserWarning)
 
 # %% [markdown]
 # ## Features
-# The same cells, folds and trained models as the fusion page (reused from the cache when that page ran with the
-# same settings, recomputed otherwise).
+# The same cells, folds and trained branches as the fusion page (the fits are read from the cache when that page
+# ran with the same settings, trained otherwise). For every split, the driver's `keep` extra computes the 512-d CNN
+# and the 128-d Tree-LSTM feature of all cells with that split's networks and keeps its test cells'.
 
 # %%
 inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
-df, y, folds, X19 = inp.df, inp.y, inp.folds, inp.X19
-cvs = cross_validate_all(X19.to_numpy(), inp.images, inp.trees, y, folds, len(inp.classes), seed=seed, device=dev,
-                         cache_key=inp.cache_key, **chapter.model_kwargs(cfg))
-# the fusion's input: each cell's 512-d CNN and 128-d Tree-LSTM features from the fold that tested it
-fused = np.concatenate([out_of_fold(cvs[m].features, folds) for m in ("cnn", "tree_lstm")], axis=1)  # (n, 640)
-hand = signed_log(SimpleImputer(strategy="median").fit_transform(X19.to_numpy()))   # (n, 19), as the SVM sees them
+df, y = inp.df, inp.y
+branches = experiment.chapter_models(cfg, device=rt.device, names=["cnn", "tree_lstm"])
+cvs = evaluation.cross_validate(branches, inp.views, y, inp.splits, seed=seed,
+                                keep=experiment.keep_features(inp.views))
+fused = np.concatenate([experiment.out_of_fold(cvs[m]) for m in ("cnn", "tree_lstm")], axis=1)  # (n, 640)
+hand = signed_log(SimpleImputer(strategy="median").fit_transform(inp.views["features"]))  # (n, 19), as the SVM sees
 display(Markdown(f"{len(df)} cells; fused features {fused.shape[1]}-d, hand features {hand.shape[1]}-d."))
 
 # %% [markdown]
@@ -94,14 +85,8 @@ fig.tight_layout()
 # each (z-scored) feature space: higher is cleaner.
 
 # %%
-spaces = {"fused640": (fused, emb["fused 640-d"]), "hand19": (hand, emb["hand 19-d"])}
-sep = {}
-for name, (X, e) in spaces.items():
-    k = min(5, max(1, len(y) // 5 - 1))
-    pred = cross_val_predict(KNeighborsClassifier(k), e, y, cv=5)
-    sep[name] = {"tsne_knn_accuracy": float((pred == y).mean()),
-                 "silhouette": float(silhouette_score(StandardScaler().fit_transform(X), y)),
-                 "tsne_silhouette": float(silhouette_score(e, y))}
+sep = {"fused640": experiment.separation(fused, emb["fused 640-d"], y),
+       "hand19": experiment.separation(hand, emb["hand 19-d"], y)}
 sep_table = pd.DataFrame(sep).T
 sep_table
 
@@ -116,8 +101,9 @@ display(Markdown(
        if better else "do **not** separate the classes more cleanly here than the hand features do.")))
 
 # %%
-metrics = {f"rat_s1_2class/{name}/{k}": v for name, d in sep.items() for k, v in d.items()}
+metrics = {results.key("rat_s1_2class", name, k): v for name, d in sep.items() for k, v in d.items()}
 results.write_results("morphology", "06_tsne", metrics,
                       parameters=dict(profile=profile, seed=seed, perplexity=perplexity, n_cells=len(df),
-                                      **chapter.model_kwargs(cfg)),
+                                      threads=rt.threads, **{k: v for k, v in cfg.items()
+                                                             if k in chapter.MODEL_SETTINGS}),
                       data=datasets.checksums(*mdata.data_keys("rat_s1_2class")))

@@ -1,8 +1,8 @@
 """The sequence branch of Zhang et al. 2021: a 2-layer LSTM (128 hidden, Table 2) over the neuron's node sequence.
 
-The sequence is the pre-order walk of the reduced tree (:func:`neuro_lib.morphology.tree.node_sequence`, at most
-1,500 steps in the paper). Padded batches are packed so padding never enters the recurrence; the feature of a neuron
-is the last layer's final hidden state.
+The sequence is a neuron's node sequence (the pre-order walk of its reduced tree, at most 1,500 steps in the paper):
+an (L, F) float32 array of per-step features. Padded batches (:func:`pad_sequences`) are packed so padding never
+enters the recurrence; the feature of a neuron is the last layer's final hidden state.
 """
 from __future__ import annotations
 
@@ -13,13 +13,22 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from neuro_lib.morphology.tree import pad_sequences
+__all__ = ["SequenceLSTM", "IndexedSequences", "pad_sequences"]
 
-__all__ = ["SequenceLSTM", "IndexedSequences"]
+
+def pad_sequences(seqs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad (L_i, F) sequences into (B, max L, F) float32 and return it with the (B,) int64 lengths."""
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)
+    out = torch.zeros(len(seqs), int(lengths.max()), seqs[0].shape[1])
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
+    return out, lengths
 
 
 class IndexedSequences:
-    """A bank of (L_i, F) node sequences addressed by index (see :class:`neuro_lib.models.tree_lstm.IndexedTrees`)."""
+    """A bank of (L_i, F) sequences addressed by index, so that a fit loop that batches tensors can train the LSTM:
+    the model receives a (B,) index tensor and pads those sequences itself (see
+    :class:`neuro_lib.models.tree_lstm.IndexedTrees`)."""
 
     def __init__(self, seqs: Sequence[np.ndarray]):
         self.seqs = [np.asarray(s, dtype=np.float32) for s in seqs]

@@ -4,15 +4,17 @@ paper pretrained on its unlabelled CASIA set; no ImageNet weights are available 
 random initialisation or from this autoencoder).
 
 ``ProjectionResNet(n_classes)`` is torchvision's ``resnet18`` with a new last layer; ``.features(x)`` gives the
-512-d penultimate features (the "CNN feature" of the fusion model) and ``.forward(x)`` the logits.
+512-d penultimate features (the "CNN feature" of the fusion model) and ``.forward(x)`` the logits. The training
+recipe (augmentation, two learning rates, early stopping on validation accuracy) belongs to the chapter that uses
+the network, as a scikit-learn estimator.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["ProjectionResNet", "param_groups", "train_projection_cnn", "ConvDecoder", "pretrain_autoencoder",
-           "PAPER_LR_CONV", "PAPER_LR_HEAD"]
+__all__ = ["ProjectionResNet", "param_groups", "ConvDecoder", "pretrain_autoencoder", "PAPER_LR_CONV",
+           "PAPER_LR_HEAD"]
 
 #: Table 2 of Zhang et al. 2021
 PAPER_LR_CONV = 1e-5
@@ -96,65 +98,3 @@ def pretrain_autoencoder(model: ProjectionResNet, images, *, epochs: int = 5, lr
     loss = nn.BCEWithLogitsLoss()
     return fit(ae, (images, images), None, loss_fn=loss, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                device=device, progress=progress, desc="autoencoder pretraining")
-
-
-def train_projection_cnn(images, y, fold, *, n_classes: int | None = None, epochs: int = 10,
-                         lr_conv: float = PAPER_LR_CONV, lr_head: float = PAPER_LR_HEAD, batch_size: int = 32,
-                         augment: bool = True, degrees: float = 180.0, seed: int = 0, device="auto",
-                         patience: int | None = None, init_state: dict | None = None, progress: bool = False):
-    """Train a :class:`ProjectionResNet` on one fold and return ``(model, test_probabilities, history)``.
-
-    Parameters
-    ----------
-    images : (N, 3, S, S) float array of projections (:func:`neuro_lib.morphology.projections.project`).
-    y : (N,) int class indices.
-    fold : an object with ``train``, ``val``, ``test`` index arrays (:class:`neuro_lib.morphology.data.Fold`);
-        augmentation (random rotation, zoom, translation, :func:`~neuro_lib.morphology.projections.augment_images`)
-        is applied to training batches only, drawn afresh each epoch.
-    degrees : the rotation range of that augmentation, uniform in +-``degrees`` (180: any orientation, the paper's
-        setting; a smaller range keeps the cells' orientation, e.g. the apical dendrite pointing to the pia).
-    lr_conv, lr_head : Adam learning rates of the backbone and of the last layer (Table 2: 1e-5 and 1e-4).
-    init_state : a backbone ``state_dict`` to start from (e.g. after :func:`pretrain_autoencoder`).
-
-    Early stopping keeps the weights with the best validation accuracy (``neuro_lib.training.fit``).
-    """
-    import numpy as np
-
-    from ..morphology.projections import augment_images
-    from ..training import fit, predict
-
-    X = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(y), dtype=torch.long)
-    k = int(n_classes or int(y.max()) + 1)
-    torch.manual_seed(seed)
-    model = ProjectionResNet(k)
-    if init_state is not None:
-        model.backbone.load_state_dict(init_state)
-    opt = torch.optim.Adam(param_groups(model, lr_conv, lr_head))
-    gen = torch.Generator().manual_seed(seed + 1)
-    ce = nn.CrossEntropyLoss()
-
-    def step(m, batch, progress_):
-        xb, yb = batch
-        if augment:
-            xb = augment_images(xb, degrees=degrees, generator=gen)
-        return ce(m(xb), yb)
-
-    Xv, yv = X[fold.val], y[fold.val]
-    if len(fold.train) % batch_size == 1:  # a last batch of one image cannot be batch-normalised in training mode
-        batch_size += 1
-
-    def val_acc(m):
-        if len(yv) == 0:
-            return 0.0
-        dev = next(m.parameters()).device
-        out = predict(m, Xv, batch_size=256, device=dev)
-        return float((out.argmax(1) == yv.numpy()).mean())
-
-    hist = fit(model, (X[fold.train], y[fold.train]), (Xv, yv) if len(yv) else None, train_step=step,
-               val_step=lambda m, b: ce(m(b[0]), b[1]), val_score=val_acc if len(yv) else None, epochs=epochs,
-               batch_size=batch_size, seed=seed, device=device, optimizer=opt, patience=patience,
-               progress=progress, desc="ResNet18")
-    logits = predict(model, X[fold.test], batch_size=256)
-    prob = torch.softmax(torch.as_tensor(logits), 1).numpy()
-    return model, prob, hist

@@ -8,25 +8,97 @@ For node ``j`` with children ``C(j)`` (Tai et al. 2015, Section 3.1)::
     f_jk = sigmoid(W_f x_j + U_f h_k + b_f)       (one forget gate per child)
     c_j = i_j * u_j + sum_k f_jk * c_k           h_j = o_j * tanh(c_j)
 
-Zhang et al. (2021, Sci Rep 11:7291) run it from the terminals up to the soma and use the root's hidden state
-(128-d, Table 2) as the neuron's feature. :class:`ChildSumTreeLSTM` computes every node of the same *height* of every
-neuron of a :class:`~neuro_lib.morphology.tree.TreeBatch` in one step (a few matrix products and ``index_add``), so
-the number of Python steps is the height of the tallest tree, not the number of nodes.
+Zhang et al. (2021, Sci Rep 11:7291) run it from the terminals up to the soma of a neuron's reduced tree and use
+the root's hidden state (128-d, Table 2) as the neuron's feature. A tree here is plain arrays: ``features`` (m, F)
+float32 node features, ``parent`` (m,) int64 (-1 for the root, node 0; parents before children) and ``height`` (m,)
+int64 (longest number of edges down to a terminal, :func:`tree_heights`). :func:`collate_trees` packs many trees
+into one :class:`TreeBatch` whose nodes are sorted by height, and :class:`ChildSumTreeLSTM` computes every node of
+the same height of every tree of the batch in one step (a few matrix products and ``index_add``), so the number of
+Python steps is the height of the tallest tree, not the number of nodes.
 :meth:`ChildSumTreeLSTM.forward_recursive` is the straightforward per-node recursion with the same weights, kept as
 the reference for the tests and ``bench/tree_lstm.py``.
 """
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from neuro_lib.morphology.tree import ReducedTree, TreeBatch, collate_trees
+__all__ = ["ChildSumTreeLSTM", "TreeLSTMNet", "TreeBatch", "collate_trees", "tree_heights", "IndexedTrees"]
 
-__all__ = ["ChildSumTreeLSTM", "TreeLSTMClassifier", "IndexedTrees"]
+
+def tree_heights(parent: np.ndarray) -> np.ndarray:
+    """(m,) int64 height of every node (edges on the longest path down to a terminal; terminals 0) of a tree given
+    by ``parent`` (m,) (-1 for the root; parents before children)."""
+    parent = np.asarray(parent, dtype=np.int64)
+    height = np.zeros(len(parent), dtype=np.int64)
+    for j in range(len(parent) - 1, 0, -1):
+        p = parent[j]
+        if p >= 0 and height[j] + 1 > height[p]:
+            height[p] = height[j] + 1
+    return height
+
+
+@dataclass
+class TreeBatch:
+    """Many trees packed for level-by-level processing (see :func:`collate_trees`).
+
+    Attributes
+    ----------
+    x : (N, F) float32 node features, nodes sorted by height (all terminals first).
+    levels : list of ``(start, end, child_index, child_slot)``: the nodes of one height are ``x[start:end]``;
+        ``child_index`` (k,) int64 are the batch positions of all their children and ``child_slot`` (k,) the
+        position of each child's parent within ``start:end``.
+    roots : (B,) int64 batch position of each tree's root.
+    """
+
+    x: torch.Tensor
+    levels: list
+    roots: torch.Tensor
+
+    def to(self, device) -> "TreeBatch":
+        return TreeBatch(self.x.to(device), [(s, e, c.to(device), p.to(device)) for s, e, c, p in self.levels],
+                         self.roots.to(device))
+
+
+def collate_trees(features: Sequence[np.ndarray], parents: Sequence[np.ndarray], heights: Sequence[np.ndarray]
+                  ) -> TreeBatch:
+    """Pack trees (the i-th given by ``features[i]`` (m_i, F), ``parents[i]`` (m_i,), ``heights[i]`` (m_i,), see
+    the module docstring) into one :class:`TreeBatch` (no Python loop over nodes; one over heights). Raises
+    ``ValueError`` for no trees."""
+    if len(features) == 0:
+        raise ValueError("collate_trees needs at least one tree")
+    sizes = np.array([len(p) for p in parents])
+    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    x = np.concatenate(features)
+    h = np.concatenate(heights)
+    par = np.concatenate([np.where(p >= 0, p + o, -1) for p, o in zip(parents, offs)])
+    order = np.argsort(h, kind="stable")
+    newpos = np.empty_like(order)
+    newpos[order] = np.arange(len(order))
+    hs = h[order]
+    par_new = np.where(par[order] >= 0, newpos[np.maximum(par[order], 0)], -1)
+    bounds = np.searchsorted(hs, np.arange(hs[-1] + 2))
+    # children grouped by the height of their parent
+    child = np.flatnonzero(par_new >= 0)
+    child_par = par_new[child]
+    ph = hs[child_par]
+    corder = np.argsort(ph, kind="stable")
+    child, child_par, ph = child[corder], child_par[corder], ph[corder]
+    cb = np.searchsorted(ph, np.arange(hs[-1] + 2))
+    levels = []
+    for lev in range(hs[-1] + 1):
+        s, e = int(bounds[lev]), int(bounds[lev + 1])
+        if e == s:
+            continue
+        c = child[cb[lev]:cb[lev + 1]]
+        p = child_par[cb[lev]:cb[lev + 1]] - s
+        levels.append((s, e, torch.from_numpy(c.astype(np.int64)), torch.from_numpy(p.astype(np.int64))))
+    return TreeBatch(torch.from_numpy(x[order]), levels, torch.from_numpy(newpos[offs].astype(np.int64)))
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:
@@ -40,7 +112,7 @@ class ChildSumTreeLSTM(nn.Module):
 
     Parameters
     ----------
-    in_features : number of node features F (``len(neuro_lib.morphology.tree.FEATURES)``).
+    in_features : number of node features F.
     hidden : hidden and cell size (128 in Zhang et al. 2021, Table 2).
 
     ``forward(batch: TreeBatch) -> (B, hidden)``: the root hidden state of each tree.
@@ -130,10 +202,14 @@ class ChildSumTreeLSTM(nn.Module):
             Cs[s:e] = c
         return Hs.index_select(0, batch.roots)
 
-    def forward_recursive(self, tree: ReducedTree) -> torch.Tensor:
-        """Reference: one Python call per node, children first (Tai et al. 2015 as written). Returns (hidden,)."""
-        kids = tree.children()
-        x = torch.from_numpy(tree.features).to(self.W_iou.weight.device)
+    def forward_recursive(self, features: np.ndarray, parent: np.ndarray) -> torch.Tensor:
+        """Reference: one Python call per node, children first (Tai et al. 2015 as written), for one tree
+        (``features`` (m, F), ``parent`` (m,)). Returns the root's (hidden,) state."""
+        kids: list[list[int]] = [[] for _ in range(len(parent))]
+        for j, p in enumerate(parent):
+            if p >= 0:
+                kids[p].append(j)
+        x = torch.from_numpy(np.asarray(features)).to(self.W_iou.weight.device)
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 10 * len(kids) + 100))
 
@@ -241,39 +317,41 @@ class _LevelwiseTreeLSTM(torch.autograd.Function):
 
 
 class IndexedTrees:
-    """A bank of reduced trees addressed by integer index, so that the book's ``fit`` loop (which batches tensors)
-    can train tree models: the model receives a (B,) index tensor and collates the trees itself."""
+    """A bank of trees (see the module docstring) addressed by integer index, so that a fit loop that batches
+    tensors (:func:`neuro_lib.training.fit`) can train a tree model: the model receives a (B,) index tensor and
+    collates those trees itself (:meth:`batch`)."""
 
-    def __init__(self, trees: Sequence[ReducedTree]):
-        self.trees = list(trees)
+    def __init__(self, features: Sequence[np.ndarray], parents: Sequence[np.ndarray], heights: Sequence[np.ndarray]):
+        if not len(features) == len(parents) == len(heights):
+            raise ValueError(f"{len(features)} feature arrays, {len(parents)} parent arrays, {len(heights)} heights")
+        self.features, self.parents, self.heights = list(features), list(parents), list(heights)
 
     def batch(self, idx) -> TreeBatch:
         idx = np.asarray(idx.cpu() if torch.is_tensor(idx) else idx).astype(np.int64).ravel()
-        return collate_trees([self.trees[i] for i in idx])
+        return collate_trees([self.features[i] for i in idx], [self.parents[i] for i in idx],
+                             [self.heights[i] for i in idx])
 
     def __len__(self) -> int:
-        return len(self.trees)
+        return len(self.features)
 
 
-class TreeLSTMClassifier(nn.Module):
-    """Tree-LSTM branch of Zhang et al. 2021: root state (128-d) -> dropout -> linear to ``n_classes`` logits.
+class TreeLSTMNet(nn.Module):
+    """The Tree-LSTM branch of Zhang et al. 2021: the root state (``hidden``, 128 in the paper) -> dropout -> linear
+    to ``n_classes`` logits.
 
-    ``forward(idx)`` takes a (B,) int64 tensor of indices into ``bank`` (an :class:`IndexedTrees`) or a
-    :class:`TreeBatch`; ``features(...)`` returns the (B, hidden) root states (the 128-d feature of the fusion model).
+    ``forward(batch: TreeBatch) -> (B, n_classes)``; ``features(batch) -> (B, hidden)`` the root states (the 128-d
+    feature of the fusion model).
     """
 
-    def __init__(self, in_features: int, n_classes: int, hidden: int = 128, dropout: float = 0.2,
-                 bank: IndexedTrees | None = None):
+    def __init__(self, in_features: int, n_classes: int, hidden: int = 128, dropout: float = 0.2):
         super().__init__()
         self.tree = ChildSumTreeLSTM(in_features, hidden)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, n_classes)
-        self.bank = bank
         self.out_features = hidden
 
-    def features(self, idx_or_batch) -> torch.Tensor:
-        batch = idx_or_batch if isinstance(idx_or_batch, TreeBatch) else self.bank.batch(idx_or_batch)
+    def features(self, batch: TreeBatch) -> torch.Tensor:
         return self.tree(batch.to(self.head.weight.device))
 
-    def forward(self, idx_or_batch) -> torch.Tensor:
-        return self.head(self.drop(self.features(idx_or_batch)))
+    def forward(self, batch: TreeBatch) -> torch.Tensor:
+        return self.head(self.drop(self.features(batch)))

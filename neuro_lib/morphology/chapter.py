@@ -1,6 +1,7 @@
-"""Run settings of the chapter's learned models per profile, shared by ``03_cnn``, ``04_sequence_models``,
-``05_fusion`` and ``06_tsne`` so that they train the same networks on the same folds (and the later pages reuse
-the earlier pages' trained branches from the cache, :mod:`neuro_lib.models.fusion`).
+"""Run settings of the chapter per profile: one table for every page (``01_data`` ... ``07_virtual``), so that the
+pages that train the same networks on the same splits (``03_cnn``, ``04_sequence_models``, ``05_fusion``,
+``06_tsne``) train them once and reuse each other's fits from the cache (:mod:`neuro_lib.morphology.networks`).
+:func:`neuro_lib.morphology.experiment.chapter_models` turns a settings dict into the chapter's estimators.
 
 ``smoke`` (tests): 12 cells per class, one epoch, 32-pixel images.
 ``cpu`` (the default): all ~1,350 cells of task (a); measured on one thread of a loaded 2-core machine, see the
@@ -14,9 +15,14 @@ fusion page for the timing. The departures from the paper and why:
   the pia up, and a pyramidal cell's apical dendrite pointing up is a cue that a full rotation throws away.
 * LSTM sequences subsampled to ``max_len`` steps instead of 1,500 (cost; a 2-layer LSTM's time is linear in it).
 * The fusion (all profiles) is late: a logistic regression on the CNN's and the Tree-LSTM's logits, fitted on the
-  validation cells (:func:`neuro_lib.models.fusion.cross_validate_late_fusion`), instead of the paper's 3-layer
-  head trained end to end on the concatenated 640-d features. The fusion page reports both; the 3-layer head on
-  ~120 unseen cells per fold does worse than its best branch.
+  validation cells (:class:`neuro_lib.morphology.fusion.LateFusion`), instead of the paper's 3-layer head trained
+  end to end on the concatenated 640-d features. The fusion page reports both; the 3-layer head on ~120 unseen
+  cells per fold does worse than its best branch.
+
+The other pages' knobs: ``example_image_size`` (01's example projections, pixels), ``zjump_scan`` (rat S1 cells 01
+scans for z-jumps), ``zhang12_per_class`` (02's cap per class of task (c); None: all), and the virtual set of 07:
+``virtual_per_class`` (cells per class; the paper: 500), ``virtual_image_size`` and ``virtual_{cnn,tree,lstm}_epochs``
+(the other network settings are the real-cell pages', see :func:`virtual_settings`).
 
 ``gpu``: the paper's sizes (224-pixel images, sequences of 1,500, Table 2's learning rates, 60 epochs, autoencoder
 pretraining of the ResNet18 on the unlabelled cells).
@@ -25,22 +31,33 @@ from __future__ import annotations
 
 from .. import profiles
 
-__all__ = ["PROFILE_SETTINGS", "settings", "model_kwargs"]
+__all__ = ["PROFILE_SETTINGS", "MODEL_SETTINGS", "settings", "virtual_settings"]
 
 PROFILE_SETTINGS = {
     "smoke": dict(n_per_class=12, tree_epochs=1, lstm_epochs=1, patience=1, max_len=200, cnn_epochs=1,
                   cnn_patience=1, image_size=32, lr_conv=1e-3, lr_head=1e-3, cnn_degrees=20.0, cnn_batch_size=16,
-                  pretrain_epochs=0, fusion_head="late", threads=1),
+                  pretrain_epochs=0, fusion_head="late", threads=1, example_image_size=64, zjump_scan=40,
+                  zhang12_per_class=6, virtual_per_class=12, virtual_image_size=32, virtual_cnn_epochs=1,
+                  virtual_tree_epochs=1, virtual_lstm_epochs=1),
     "cpu": dict(n_per_class=None, tree_epochs=8, lstm_epochs=4, patience=3, max_len=100, cnn_epochs=8,
                 cnn_patience=3, image_size=48, lr_conv=1e-3, lr_head=1e-3, cnn_degrees=20.0, cnn_batch_size=32,
-                pretrain_epochs=0, fusion_head="late", threads=1),
+                pretrain_epochs=0, fusion_head="late", threads=1, example_image_size=96, zjump_scan=300,
+                zhang12_per_class=300, virtual_per_class=500, virtual_image_size=32, virtual_cnn_epochs=3,
+                virtual_tree_epochs=3, virtual_lstm_epochs=6),
     "gpu": dict(n_per_class=None, tree_epochs=60, lstm_epochs=60, patience=10, max_len=1500, cnn_epochs=60,
                 cnn_patience=10, image_size=224, lr_conv=1e-5, lr_head=1e-4, cnn_degrees=20.0, cnn_batch_size=64,
-                pretrain_epochs=20, fusion_head="late", threads=8),
+                pretrain_epochs=20, fusion_head="late", threads=8, example_image_size=224, zjump_scan=1500,
+                zhang12_per_class=None, virtual_per_class=500, virtual_image_size=224, virtual_cnn_epochs=20,
+                virtual_tree_epochs=20, virtual_lstm_epochs=20),
 }
 
+#: the keys that configure the models (:func:`neuro_lib.morphology.experiment.chapter_models`)
+MODEL_SETTINGS = ("tree_epochs", "lstm_epochs", "cnn_epochs", "patience", "max_len", "cnn_patience", "lr_conv",
+                  "lr_head", "cnn_degrees", "cnn_batch_size", "pretrain_epochs", "fusion_head")
+
 _INT = ("tree_epochs", "lstm_epochs", "patience", "max_len", "cnn_epochs", "cnn_patience", "image_size",
-        "cnn_batch_size", "pretrain_epochs", "threads")
+        "cnn_batch_size", "pretrain_epochs", "threads", "example_image_size", "zjump_scan", "virtual_per_class",
+        "virtual_image_size", "virtual_cnn_epochs", "virtual_tree_epochs", "virtual_lstm_epochs")
 
 
 def settings(profile: str, **overrides) -> dict:
@@ -50,17 +67,20 @@ def settings(profile: str, **overrides) -> dict:
     LSTM), ``patience`` (early stopping of both, on the validation loss), ``max_len`` (LSTM steps), ``cnn_epochs``,
     ``cnn_patience`` (on the validation accuracy), ``image_size`` (pixels), ``lr_conv``/``lr_head`` (ResNet18),
     ``cnn_degrees`` (rotation augmentation range), ``cnn_batch_size``, ``pretrain_epochs`` (autoencoder, 0: none),
-    ``fusion_head`` (``"late"``, ``"val"`` or ``"train"``, see :func:`neuro_lib.models.fusion.cross_validate_all`),
-    ``threads`` (torch CPU threads). Raises ``ValueError`` for an unknown profile or key.
+    ``fusion_head`` (``"late"``, ``"val"`` or ``"train"``, see
+    :func:`neuro_lib.morphology.experiment.chapter_models`), ``threads`` (torch CPU threads), and the other pages'
+    knobs of the module docstring. Raises ``ValueError`` for an unknown profile or key.
     """
-    cfg = profiles.settings(profile, PROFILE_SETTINGS, overrides, ints=_INT, what="morphology")
-    return cfg
+    return profiles.settings(profile, PROFILE_SETTINGS, overrides, ints=_INT, what="morphology")
 
 
-_MODEL_KEYS = ("tree_epochs", "lstm_epochs", "cnn_epochs", "patience", "max_len", "cnn_patience", "lr_conv",
-               "lr_head", "cnn_degrees", "cnn_batch_size", "pretrain_epochs", "fusion_head")
-
-
-def model_kwargs(cfg: dict) -> dict:
-    """The keywords of :func:`neuro_lib.models.fusion.cross_validate_all` taken from a :func:`settings` dict."""
-    return {k: cfg[k] for k in _MODEL_KEYS}
+def virtual_settings(profile: str, *, n_per_class: int | None = None, epochs: int | None = None,
+                     image_size: int | None = None, threads: int | None = None) -> dict:
+    """The settings of the virtual-set page: :func:`settings` of ``profile`` with ``n_per_class`` the virtual cells
+    per class, ``image_size`` the virtual image size and ``cnn_epochs``/``tree_epochs``/``lstm_epochs`` the
+    virtual ones (``epochs``, when not ``None``, for all three); the other network settings are the real-cell
+    pages'. Raises ``ValueError`` for an unknown profile."""
+    cfg = settings(profile, threads=threads, virtual_per_class=n_per_class, virtual_image_size=image_size,
+                   **{f"virtual_{m}_epochs": epochs for m in ("cnn", "tree", "lstm")})
+    return dict(cfg, n_per_class=cfg["virtual_per_class"], image_size=cfg["virtual_image_size"],
+                **{f"{m}_epochs": cfg[f"virtual_{m}_epochs"] for m in ("cnn", "tree", "lstm")})

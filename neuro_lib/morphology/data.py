@@ -30,16 +30,14 @@ import numpy as np
 import pandas as pd
 
 from .. import datasets
-from ..evaluation import repeated_stratified_kfold, stratified_split
-from .features import FEATURES, morphometrics
-from .io import SWC, SWCError, read_swc
+from ..evaluation import Split, repeated_stratified_kfold, stratified_split
+from .features import FEATURES
+from .index import cached_index, index_one, index_path
+from .io import load_swc
 
 __all__ = ["TaskInputs", "task_inputs", "projection_images", "feature_table", "all_features", "TASKS", "LABELS_KEY",
-           "ARCHIVE_KEYS", "labels", "cells", "load_swc", "validity_index", "splits", "Fold", "Splits", "data_keys",
-           "archive_dir", "MTYPE_FAMILY", "CODE_VERSION"]
-
-#: bump when reading/validation changes, so cached indexes and feature tables are rebuilt
-CODE_VERSION = "2"
+           "ARCHIVE_KEYS", "labels", "cells", "load_swc", "validity_index", "splits", "paper_split", "data_keys",
+           "archive_dir", "MTYPE_FAMILY"]
 
 LABELS_KEY = "morphology/labels.csv"
 ARCHIVE_KEYS = {
@@ -102,71 +100,18 @@ def labels(archives: Sequence[str] | None = None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def load_swc(path: str | os.PathLike) -> SWC:
-    """Read one of the chapter's cells with the chapter's policy: :func:`read_swc` with ``drop_fragments=True``
-    (Allen files carry disconnected axon pieces as extra roots; they are dropped and counted in ``n_skipped``).
-    Raises :class:`SWCError` for the malformed files (a handful: negative radius, no soma)."""
-    return read_swc(path, drop_fragments=True)
-
-
-@functools.lru_cache(maxsize=8192)
-def _index_one_cached(path: str) -> tuple:
-    return tuple(_index_one_uncached(path).items())
-
-
-def _index_one(path: str) -> dict:
-    """Validity, size and features of one file (memoised per process: a cell checked by :func:`cells` is not read
-    again by :func:`feature_table`)."""
-    return dict(_index_one_cached(str(path)))
-
-
-def _index_one_uncached(path: str) -> dict:
-    try:
-        s = load_swc(path)
-    except SWCError as err:
-        return {"ok": False, "reason": err.reason, "n_nodes": 0, "n_dropped": 0}
-    return {"ok": True, "reason": "", "n_nodes": len(s), "n_dropped": int(s.n_skipped), **morphometrics(s)}
-
-
-def _index_many(paths: list[str]) -> list[dict]:
-    return [_index_one(p) for p in paths]
-
-
-def _index_path(archive: str) -> Path:
-    sha = datasets.REGISTRY[ARCHIVE_KEYS[archive]].sha256[:12]
-    return datasets.cache_dir() / "morphology" / f"index-{archive.split('.')[0]}-{sha}-v{CODE_VERSION}.csv"
+def _index_key(archive: str) -> dict:
+    return {"archive": archive, "sha256": datasets.REGISTRY[ARCHIVE_KEYS[archive]].sha256}
 
 
 def validity_index(archive: str, *, n_jobs: int = 2) -> pd.DataFrame:
     """Read every SWC of ``archive`` once: ``cell_id``, ``ok``, ``reason``, ``n_nodes``, ``n_dropped`` and the
-    19 (+1) features of :func:`~neuro_lib.morphology.features.morphometrics` (NaN for a malformed file).
-
-    Cached in ``<cache>/morphology/index-<archive>-<sha12>-v<CODE_VERSION>.csv`` (keyed by the archive's sha256
-    and this module's code version), so a rebuild reads nothing again. ``n_jobs`` joblib workers (files are sent in
-    chunks of 40 to keep the overhead low).
+    features of :data:`~neuro_lib.morphology.features.FEATURES` (NaN for a malformed file), one row per file of
+    ``labels.csv``, in its order (:func:`neuro_lib.morphology.index.cached_index`: cached, keyed by the archive's
+    sha256 and the source of the reader and the features). ``n_jobs`` joblib workers.
     """
-    from joblib import Parallel, delayed
-
-    out = _index_path(archive)
-    if out.exists():
-        idx = pd.read_csv(out, keep_default_na=False, na_values={f: ["", "nan", "NaN"] for f in FEATURES})
-        idx["ok"] = idx["ok"].astype(str).str.lower().eq("true")
-        return idx
     df = labels([archive])[["cell_id", "path"]]
-    paths = list(df["path"])
-    chunks = [paths[i:i + 40] for i in range(0, len(paths), 40)]
-    if n_jobs == 1:
-        parts = [_index_many(c) for c in chunks]
-    else:
-        parts = Parallel(n_jobs=n_jobs)(delayed(_index_many)(c) for c in chunks)
-    idx = pd.DataFrame([r for part in parts for r in part], columns=["ok", "reason", "n_nodes", "n_dropped",
-                                                                      *FEATURES])
-    idx.insert(0, "cell_id", df["cell_id"].to_numpy())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    idx.to_csv(tmp, index=False)
-    os.replace(tmp, out)
-    return idx
+    return cached_index(list(df["cell_id"]), list(df["path"]), _index_key(archive), n_jobs=n_jobs)
 
 
 def cells(task: str, *, check: bool = True, n_per_class: int | None = None, seed: int = 0,
@@ -205,7 +150,7 @@ def cells(task: str, *, check: bool = True, n_per_class: int | None = None, seed
         df = (df.sample(frac=1.0, random_state=seed).groupby("label").head(n_per_class)
                 .sort_values("cell_id").reset_index(drop=True))
         if check:
-            res = pd.DataFrame([_index_one(p) for p in df["path"]])
+            res = pd.DataFrame([index_one(p) for p in df["path"]])
             df = df.assign(ok=res["ok"].to_numpy(), reason=res["reason"].to_numpy(),
                            n_nodes=res["n_nodes"].to_numpy(), n_dropped=res["n_dropped"].to_numpy())
     elif check:
@@ -228,52 +173,25 @@ def cells(task: str, *, check: bool = True, n_per_class: int | None = None, seed
 
 
 def feature_table(df: pd.DataFrame, *, n_jobs: int = 2) -> pd.DataFrame:
-    """The 19 (+1) morphometrics (:data:`~neuro_lib.morphology.features.FEATURES`) of the cells of ``df`` (rows
-    aligned with ``df``, index ``cell_id``), from the cached per-archive index (computed once, :func:`validity_index`).
-    """
-    cached = all(_index_path(a).exists() for a in df["archive"].unique())
-    if not cached and len(df) <= 300:  # a small subset (smoke runs): compute just these cells
-        rows = [_index_one(p) for p in df["path"]]
+    """The morphometrics (:data:`~neuro_lib.morphology.features.FEATURES`; um, um^2, um^3, degrees, counts) of the
+    cells of ``df`` (rows aligned with ``df``, index ``cell_id``), from the cached per-archive index
+    (:func:`validity_index`); a small subset (smoke runs, at most 300 cells) of archives not indexed yet is computed
+    directly."""
+    indexed = all(index_path(_index_key(a)).exists() for a in df["archive"].unique())
+    if not indexed and len(df) <= 300:
+        rows = [index_one(p) for p in df["path"]]
         return pd.DataFrame(rows, index=pd.Index(df["cell_id"], name="cell_id")).reindex(columns=FEATURES).astype(float)
     idx = pd.concat([validity_index(a, n_jobs=n_jobs) for a in sorted(df["archive"].unique())])
     table = idx.set_index("cell_id").loc[df["cell_id"], FEATURES]
     return table.astype(float)
 
 
-def _project_paths(paths: list[str], size: int) -> np.ndarray:
-    from .projections import project
-
-    return np.stack([project(load_swc(p), size) for p in paths])
-
-
 def projection_images(df: pd.DataFrame, size: int = 64, *, n_jobs: int = 2) -> np.ndarray:
-    """(len(df), 3, size, size) float32 XY/XZ/YZ projections of the cells of ``df`` (rows aligned), cached in
-    ``<cache>/morphology/proj-<hash of cell ids, archive sha, size, code version>.npy`` so that notebooks share them.
-    """
-    import hashlib
+    """(len(df), 3, size, size) float32 XY/XZ/YZ projections of the cells of ``df`` (rows aligned;
+    :func:`neuro_lib.morphology.projections.project_files`, cached so that the pages share them)."""
+    from .projections import project_files
 
-    h = hashlib.sha256()
-    for a in sorted(df["archive"].unique()):
-        h.update(datasets.REGISTRY[ARCHIVE_KEYS[a]].sha256.encode())
-    h.update("\n".join(df["cell_id"]).encode())
-    h.update(f"{size}-v{CODE_VERSION}".encode())
-    out = datasets.cache_dir() / "morphology" / f"proj-{h.hexdigest()[:16]}.npy"
-    if out.exists():
-        return np.load(out)
-    paths = list(df["path"])
-    chunks = [paths[i:i + 50] for i in range(0, len(paths), 50)]
-    if n_jobs == 1 or len(chunks) <= 1:
-        parts = [_project_paths(c, size) for c in chunks]
-    else:
-        from joblib import Parallel, delayed
-
-        parts = Parallel(n_jobs=n_jobs)(delayed(_project_paths)(c, size) for c in chunks)
-    imgs = np.concatenate(parts) if parts else np.zeros((0, 3, size, size), np.float32)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.npy")
-    np.save(tmp, imgs)
-    os.replace(tmp, out)
-    return imgs
+    return project_files(list(df["path"]), size, n_jobs=n_jobs)
 
 
 def all_features(n_jobs: int = 2) -> pd.DataFrame:
@@ -288,25 +206,6 @@ def data_keys(task: str | None = None) -> list[str]:
     return [LABELS_KEY] + list(ARCHIVE_KEYS.values())
 
 
-@dataclass(frozen=True)
-class Fold:
-    """Positional row indices (into the cell table) of one split: ``train``, ``val`` (early stopping), ``test``."""
-
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-
-@dataclass(frozen=True)
-class Splits:
-    """``cv``: the ``n_splits`` stratified folds (each cell is in exactly one test fold; the rest of a fold is split
-    again into train and a small validation part); ``paper``: one stratified 8:1:1 split as the paper's. All by
-    cell, made before any augmentation."""
-
-    cv: list[Fold]
-    paper: Fold
-
-
 def _split_train_val(y: np.ndarray, idx: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         tr, va = stratified_split(y[idx], [1 - val_fraction, val_fraction], seed=seed)
@@ -319,24 +218,32 @@ def _split_train_val(y: np.ndarray, idx: np.ndarray, val_fraction: float, seed: 
 
 
 def splits(df: pd.DataFrame, seed: int = 0, n_splits: int = 5, *, val_fraction: float = 1 / 9,
-           label: str = "label", groups: str | None = None) -> Splits:
-    """Cell-level stratified splits of a cell table (one row per cell).
+           label: str = "label", groups: str | None = None) -> list[Split]:
+    """The chapter's cross-validation by cell of a cell table (one row per cell): ``n_splits`` stratified folds
+    (:class:`~neuro_lib.evaluation.Split`, each cell tested once), ``val_fraction`` (default 1/9) of each fold's
+    training cells held out, stratified, for early stopping (with 5 folds: train 71%, validation 9%, test 20%).
 
-    ``cv``: ``n_splits``-fold stratified CV (``StratifiedGroupKFold`` on column ``groups`` if given, e.g.
-    ``"source"`` to keep labs apart); ``val_fraction`` (default 1/9) of each fold's training cells is held out,
-    stratified, for early stopping (with 5 folds: train 71%, val 9%, test 20% of the cells).
-    ``paper``: a stratified 8:1:1 train/validation/test split (Zhang et al. 2021, Methods). Seeded: the same
-    ``seed`` gives the same indices. Raises ``ValueError`` if a class has fewer cells than ``n_splits``.
+    The same folds as :func:`neuro_lib.evaluation.kfold_splits` (``seed`` for the folds, ``seed + 100 + k`` for the
+    validation part of fold ``k``), except that a class too small to stratify the validation part (tiny smoke
+    subsets) gets a plain random one. ``groups`` (a column, e.g. ``"source"``) keeps its values on one side
+    (``StratifiedGroupKFold``). Made before any augmentation. Raises ``ValueError`` if a class has fewer cells than
+    ``n_splits``.
     """
     y = df[label].to_numpy()
     counts = pd.Series(y).value_counts()
     if (counts < n_splits).any():
         raise ValueError(f"classes {counts[counts < n_splits].to_dict()} have fewer than n_splits={n_splits} cells")
     g = df[groups].to_numpy() if groups else None
-    cv = []
+    out = []
     for k, (tr, te) in enumerate(repeated_stratified_kfold(y, n_splits, 1, seed=seed, groups=g)):
         tr, va = _split_train_val(y, np.asarray(tr), val_fraction, seed + 100 + k)
-        cv.append(Fold(np.sort(tr), np.sort(va), np.sort(np.asarray(te))))
+        out.append(Split(np.sort(tr), np.sort(va), np.sort(np.asarray(te)), fold=k))
+    return out
+
+
+def paper_split(df: pd.DataFrame, seed: int = 0, *, label: str = "label") -> Split:
+    """One stratified 8:1:1 train / validation / test split of the cells (Zhang et al. 2021, Methods), seeded."""
+    y = df[label].to_numpy()
     try:
         tr, va, te = stratified_split(y, [0.8, 0.1, 0.1], seed=seed)
     except ValueError:
@@ -344,43 +251,48 @@ def splits(df: pd.DataFrame, seed: int = 0, n_splits: int = 5, *, val_fraction: 
         p = rng.permutation(len(y))
         a, b = int(0.8 * len(y)), int(0.9 * len(y))
         tr, va, te = np.sort(p[:a]), np.sort(p[a:b]), np.sort(p[b:])
-    return Splits(cv, Fold(tr, va, te))
+    return Split(tr, va, te)
 
 
 @dataclass
 class TaskInputs:
-    """Everything the learned models of a task need, rows aligned with ``df`` (see :func:`task_inputs`).
+    """Everything the models of a task need, rows aligned with ``df`` (see :func:`task_inputs`).
 
-    ``df`` the cell table; ``classes`` the sorted label names; ``y`` (n,) int class indices into ``classes``;
-    ``folds`` the 5 cell-level :class:`Fold` objects of :func:`splits`; ``X19`` (n, 19+) DataFrame of
-    :func:`feature_table`; ``images`` (n, 3, S, S) float32 projections; ``trees`` the n reduced trees.
+    ``df`` the cell table; ``classes`` the sorted label names; ``y`` (n,) the labels; ``splits`` the cell-level
+    :class:`~neuro_lib.evaluation.Split` list of :func:`splits`; ``views`` a
+    :class:`~neuro_lib.morphology.views.Views` with ``features`` (n, 20) morphometrics (:func:`feature_table`),
+    ``neurites`` (n, 77) per-neurite morphometrics, ``images`` (n, 3, S, S) float32 projections and ``trees`` the n
+    reduced trees.
     """
 
     df: pd.DataFrame
     classes: list
     y: np.ndarray
-    folds: list
-    X19: pd.DataFrame
-    images: np.ndarray
-    trees: list
+    splits: list
+    views: object
 
     @property
-    def cache_key(self) -> dict:
-        """What identifies these cells in the model caches of :mod:`neuro_lib.models.fusion`."""
-        return dict(task=self.df.attrs.get("task"), cells=list(self.df["cell_id"]))
+    def trees(self) -> list:
+        return self.views["trees"]
+
+    @property
+    def images(self) -> np.ndarray:
+        return self.views["images"]
 
 
 def task_inputs(task: str = "rat_s1_2class", *, image_size: int = 64, n_per_class: int | None = None, seed: int = 0,
                 n_splits: int = 5, progress: bool = False) -> TaskInputs:
-    """Cells, labels, folds, hand features, projections and reduced trees of ``task`` (one of :data:`TASKS`), the
-    common set-up of the pages that compare the models of Zhang et al. 2021 on the same folds.
+    """Cells, labels, splits and every input view (morphometrics, per-neurite morphometrics, projections, reduced
+    trees) of ``task`` (one of :data:`TASKS`): the common set-up of the pages that compare the models of Zhang et al.
+    2021 on the same splits.
 
     ``n_per_class`` keeps a seeded random subset of that many cells per class (smoke runs; the same subset as
-    ``df.groupby("label").sample(n_per_class, random_state=seed)``). Images (:func:`projection_images`) and trees
-    (:func:`neuro_lib.morphology.tree.trees_from_files`) are cached. Raises ``KeyError`` for an unknown task and
-    ``ValueError`` (from :func:`splits`) if a class has fewer than ``n_splits`` cells.
+    ``df.groupby("label").sample(n_per_class, random_state=seed)``). Every view is cached. Raises ``KeyError`` for an
+    unknown task and ``ValueError`` (from :func:`splits`) if a class has fewer than ``n_splits`` cells.
     """
+    from .neurites import neurite_table
     from .tree import trees_from_files
+    from .views import Views
 
     df = cells(task)
     if n_per_class:
@@ -389,7 +301,8 @@ def task_inputs(task: str = "rat_s1_2class", *, image_size: int = 64, n_per_clas
               .reset_index(drop=True))
         df.attrs.update(attrs)
     classes = sorted(df["label"].unique())
-    y = df["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-    return TaskInputs(df=df, classes=classes, y=y, folds=splits(df, seed=seed, n_splits=n_splits).cv,
-                      X19=feature_table(df), images=projection_images(df, size=image_size),
-                      trees=trees_from_files(df["path"], read=load_swc, progress=progress))
+    paths = list(df["path"])
+    views = Views(features=feature_table(df).to_numpy(), neurites=neurite_table(paths).to_numpy(),
+                  images=projection_images(df, size=image_size), trees=trees_from_files(paths, progress=progress))
+    return TaskInputs(df=df, classes=classes, y=df["label"].to_numpy(), splits=splits(df, seed=seed,
+                                                                                      n_splits=n_splits), views=views)

@@ -30,7 +30,8 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["SWC", "SWCError", "read_swc", "parse_swc", "write_swc", "to_neurom", "load_directory", "LoadReport",
+__all__ = ["SWC", "SWCError", "read_swc", "load_swc", "file_key", "parse_swc", "write_swc", "to_neurom",
+           "load_directory", "LoadReport",
            "SWC_TYPES"]
 
 #: SWC type codes (Cannon et al. 1998); codes above 4 are "custom" and are kept as they are.
@@ -126,13 +127,28 @@ def read_swc(path: str | os.PathLike, *, drop_fragments: bool = False) -> SWC:
     Returns an :class:`SWC` (coordinates and radii in micrometres, rows re-ordered parent before child).
     ``drop_fragments=True`` accepts several roots (parent -1): it keeps the tree that grows from the soma root (the
     first root of type 1, else the first root) and drops the disconnected pieces (many Allen Cell Types files carry
-    dozens of axon fragments as separate roots); the number of dropped samples is ``SWC.n_skipped`` and the number
-    of dropped pieces ``SWC.metadata["dropped_fragments"]``. By default several roots are an error.
+    dozens of axon fragments as separate roots); the number of dropped samples is ``SWC.n_skipped`` (also
+    ``SWC.metadata["dropped_samples"]``) and the number of dropped pieces ``SWC.metadata["dropped_fragments"]``. By
+    default several roots are an error. A cycle of parent links is an error whatever ``drop_fragments`` says (its
+    samples hang from no root, so they are not a fragment).
     Raises :class:`SWCError` (file, line, reason) for malformed input (see the module docstring) and
     ``FileNotFoundError`` for a missing file.
     """
     path = Path(path)
     return parse_swc(_open_text(path), path=path, drop_fragments=drop_fragments)
+
+
+def load_swc(path: str | os.PathLike) -> SWC:
+    """Read one of the book's cells with the book's policy: :func:`read_swc` with ``drop_fragments=True`` (Allen
+    files carry disconnected axon pieces as extra roots; they are dropped and counted in ``n_skipped``). Raises
+    :class:`SWCError` for a malformed file (a handful in the mirror: negative radius, no soma)."""
+    return read_swc(path, drop_fragments=True)
+
+
+def file_key(paths) -> list:
+    """What a per-file cache of ``paths`` is keyed by: each path with its size and modification time (a changed
+    file is read again)."""
+    return [[str(p), os.path.getsize(p), int(os.path.getmtime(p))] for p in paths]
 
 
 def _data_lines(text: str) -> tuple[list[str], list[int]]:
@@ -202,7 +218,7 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
         bad = (col != np.round(col)) | (np.abs(col) > 2**53)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise SWCError(where, line_of(k), f"{name} is {col[k]!r}, expected an integer")
+            raise SWCError(where, line_of(k), f"{name} is {float(col[k])!r}, expected an integer")
     ids = arr[:, 0].astype(np.int64)
     types = arr[:, 1].astype(np.int64)
     xyz = np.ascontiguousarray(arr[:, 2:5])
@@ -252,18 +268,22 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
     if len(roots) == 1 and root == 0 and np.all(parent[1:] < np.arange(1, n)):
         perm = None
     else:
-        perm = _topological_order(parent, root)
+        # a sample that no root reaches is on a cycle of parent links or hangs from one: an error whatever
+        # drop_fragments says (a fragment hangs from a root of its own; a cycle has none)
+        from_any_root = _topological_order(parent, roots)
+        if len(from_any_root) < n:
+            reached = np.zeros(n, bool)
+            reached[from_any_root] = True
+            k, cycle = _first_cycle(parent, ~reached)
+            shown = " -> ".join(str(ids[c]) for c in cycle[:8]) + (" -> ..." if len(cycle) > 8 else f" -> {ids[k]}")
+            raise SWCError(where, line_of(k), f"sample {ids[k]} is on a cycle of parent links ({shown}); "
+                                              f"{int((~reached).sum())} sample(s) on it or hanging from it cannot "
+                                              "be reached from a root")
+        perm = from_any_root if len(roots) == 1 else _topological_order(parent, np.array([root]))
         kept = np.sort(perm)  # keep the file's own order (depth-first in most files) where it is parent-first
         if kept[0] == root and np.all(parent[kept[1:]] < kept[1:]):
             perm = kept
-        if len(perm) < n and drop_fragments:
-            n_dropped = n - len(perm)
-        elif len(perm) < n:
-            reached = np.zeros(n, bool)
-            reached[perm] = True
-            k = int(np.flatnonzero(~reached)[0])
-            raise SWCError(where, line_of(k), f"sample {ids[k]} is on a cycle of parent links (or hangs from one); "
-                                              "it cannot be reached from the root")
+        n_dropped = n - len(perm)  # only with drop_fragments: the samples of the other roots' trees
     if not (types[perm] == 1 if perm is not None else types == 1).any():
         raise SWCError(where, None, "no soma: no sample has type 1 (expected at least one soma sample)")
     line_arr = lines
@@ -276,21 +296,24 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
     meta = {"header": [ln for ln in text[:4000].split("\n")[:40] if ln.lstrip().startswith("#")]}
     if n_dropped:
         meta["dropped_fragments"] = int(len(roots) - 1)
+        meta["dropped_samples"] = int(n_dropped)
     return SWC(ids=ids, types=types, xyz=xyz, radius=radius, parent=parent,
                path=Path(path) if path is not None else None, lines=line_arr, n_skipped=n_dropped, metadata=meta)
 
 
-def _topological_order(parent: np.ndarray, root: int) -> np.ndarray:
-    """Breadth-first order from ``root`` over the child lists of ``parent`` (nodes on cycles are never reached)."""
+def _topological_order(parent: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """Breadth-first order from ``roots`` (an array of start rows, in that order) over the child lists of
+    ``parent``; rows on a cycle, or hanging from one, are never reached."""
     n = len(parent)
+    roots = np.atleast_1d(np.asarray(roots, dtype=np.int64))
     has_p = parent >= 0
     kids_sorted = np.argsort(parent[has_p], kind="stable")
     child_idx = np.flatnonzero(has_p)[kids_sorted]
     starts = np.searchsorted(parent[has_p][kids_sorted], np.arange(n + 1))
-    order = [np.array([root])]
-    frontier = np.array([root])
+    order = [roots]
+    frontier = roots
     seen = np.zeros(n, bool)
-    seen[root] = True
+    seen[roots] = True
     while frontier.size:
         a, b = starts[frontier], starts[frontier + 1]
         cnt = b - a
@@ -305,6 +328,21 @@ def _topological_order(parent: np.ndarray, root: int) -> np.ndarray:
         frontier = nxt
     order = np.concatenate(order)
     return np.asarray(order, dtype=np.int64)
+
+
+def _first_cycle(parent: np.ndarray, unreached: np.ndarray) -> tuple[int, list[int]]:
+    """The cycle of parent links that holds the first row (in file order) on any cycle, among the ``unreached`` rows
+    (whose parents are all unreached too): ``(row, [row, parent, grandparent, ...])`` up to the row again."""
+    jump = parent.copy()
+    rows = np.flatnonzero(unreached)
+    for _ in range(int(np.ceil(np.log2(max(len(rows), 2)))) + 1):  # 2^k >= n steps up: every row lands on a cycle
+        jump[rows] = jump[jump[rows]]
+    k = int(jump[rows].min())
+    cycle, c = [k], int(parent[k])
+    while c != k:
+        cycle.append(c)
+        c = int(parent[c])
+    return k, cycle
 
 
 def write_swc(swc: SWC, path: str | os.PathLike | None = None, *, renumber: bool = True) -> str:

@@ -41,7 +41,7 @@ import numpy as np
 
 from .io import SWC
 
-__all__ = ["NEURITE_TYPES", "NEURITE_FEATURES", "neurite_morphometrics", "neurite_table", "cv_gradient_boosting"]
+__all__ = ["NEURITE_TYPES", "NEURITE_FEATURES", "neurite_morphometrics", "neurite_table", "neurite_gb"]
 
 #: name -> SWC type codes
 NEURITE_TYPES = {"axon": (2,), "basal": (3,), "apical": (4,), "dendrite": (3, 4)}
@@ -116,53 +116,51 @@ def _neurite_morphometrics(swc: SWC) -> dict[str, float]:
     return {k: f[k] for k in NEURITE_FEATURES}
 
 
-def _table_chunk(paths: list, read) -> list[dict]:
-    return [neurite_morphometrics(read(p)) for p in paths]
+def _table_chunk(paths: list) -> list[dict]:
+    from .io import load_swc
+
+    return [neurite_morphometrics(load_swc(p)) for p in paths]
 
 
-def neurite_table(paths, *, read=None, n_jobs: int = 2):
-    """A pandas DataFrame (one row per file of ``paths``, columns :data:`NEURITE_FEATURES`).
+def neurite_table(paths, *, n_jobs: int = 2, cache: bool = True):
+    """A pandas DataFrame (one row per file of ``paths``, columns :data:`NEURITE_FEATURES`, units as in the
+    module docstring), each file read with :func:`~neuro_lib.morphology.io.load_swc` (which raises
+    :class:`~neuro_lib.morphology.io.SWCError` for a malformed file).
 
-    ``read`` turns a path into an :class:`SWC` (default :func:`neuro_lib.morphology.data.load_swc`, which
-    validates and raises :class:`~neuro_lib.morphology.io.SWCError` for a malformed file). About 15 ms per cell on
-    one core, most of it reading the file; ``n_jobs`` processes share the files."""
+    About 15 ms per cell on one core, most of it reading the file; ``n_jobs`` processes share the files. With
+    ``cache`` the table is kept in :func:`neuro_lib.cache.cached` (npz), keyed by the files
+    (:func:`~neuro_lib.morphology.io.file_key`) and the source of this module and the reader."""
     import pandas as pd
 
-    if read is None:
-        from .data import load_swc as read
+    from .. import cache as _cache
+    from .io import file_key
+
     paths = [str(p) for p in paths]
-    chunks = [paths[i:i + 100] for i in range(0, len(paths), 100)]
-    if n_jobs == 1 or len(chunks) <= 1:
-        rows = [row for c in chunks for row in _table_chunk(c, read)]
-    else:
-        from joblib import Parallel, delayed
 
-        rows = [row for part in Parallel(n_jobs=n_jobs)(delayed(_table_chunk)(c, read) for c in chunks)
-                for row in part]
-    return pd.DataFrame(rows, columns=list(NEURITE_FEATURES)).astype(float)
+    def compute():
+        chunks = [paths[i:i + 100] for i in range(0, len(paths), 100)]
+        if n_jobs == 1 or len(chunks) <= 1:
+            rows = [row for c in chunks for row in _table_chunk(c)]
+        else:
+            from joblib import Parallel, delayed
+
+            rows = [row for part in Parallel(n_jobs=n_jobs)(delayed(_table_chunk)(c) for c in chunks) for row in part]
+        return np.array([[r[k] for k in NEURITE_FEATURES] for r in rows], dtype=float).reshape(-1,
+                                                                                              len(NEURITE_FEATURES))
+
+    values = (_cache.cached("morphology/neurites", {"files": file_key(paths)}, compute, name="neurites",
+                            code=("neuro_lib.morphology.io",)) if cache else compute())
+    return pd.DataFrame(values, columns=list(NEURITE_FEATURES)).astype(float)
 
 
-def cv_gradient_boosting(X, y, folds, *, seed: int = 0, max_iter: int = 600, max_depth: int = 4,
-                         learning_rate: float = 0.03, max_features: float = 0.6) -> np.ndarray:
-    """Out-of-fold class probabilities (n, k) of gradient-boosted trees (scikit-learn
-    ``HistGradientBoostingClassifier``, no early stopping, seeded) fitted on each fold's training and validation cells.
-
-    ``X`` (n, f) with NaN for missing values (the trees route them natively), ``y`` (n,) class indices 0..k-1,
-    ``folds`` objects with ``train``, ``val``, ``test`` (positional indices). Raises ``ValueError`` if ``X`` and
-    ``y`` differ in length. (scikit-learn rather than xgboost here: xgboost's ``fit`` aborts the process when NEURON
-    has been loaded into it, which the test suite does.)"""
+def neurite_gb(max_iter: int = 600, max_depth: int = 4, learning_rate: float = 0.03, max_features: float = 0.6,
+               random_state: int = 0):
+    """Gradient-boosted trees on :data:`NEURITE_FEATURES` (n, 77): scikit-learn's ``HistGradientBoostingClassifier``
+    (no early stopping; NaN for a missing neurite type routed natively; ``max_features`` of the features drawn per
+    split, seeded by ``random_state``). scikit-learn rather than xgboost here: xgboost's ``fit`` aborts the process
+    when NEURON has been loaded into it, which the test suite does."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    X = np.asarray(X, float)
-    y = np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
-    k = int(y.max()) + 1
-    proba = np.zeros((len(y), k))
-    for f in folds:
-        fit_idx = np.concatenate([f.train, f.val])
-        model = HistGradientBoostingClassifier(max_iter=max_iter, max_depth=max_depth, learning_rate=learning_rate,
-                                               max_features=max_features, early_stopping=False, random_state=seed)
-        model.fit(X[fit_idx], y[fit_idx])
-        proba[np.ix_(f.test, model.classes_)] = model.predict_proba(X[f.test])
-    return proba
+    return HistGradientBoostingClassifier(max_iter=max_iter, max_depth=max_depth, learning_rate=learning_rate,
+                                          max_features=max_features, early_stopping=False,
+                                          random_state=random_state)

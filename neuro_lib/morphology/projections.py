@@ -13,7 +13,7 @@ import numpy as np
 
 from .io import SWC
 
-__all__ = ["project", "project_many", "augment_images", "plot_projections", "example_grid", "PLANES"]
+__all__ = ["project", "project_many", "project_files", "augment_images", "plot_projections", "example_grid", "PLANES"]
 
 #: (channel, horizontal axis, vertical axis) of each projection
 PLANES = (("XY", 0, 1), ("XZ", 0, 2), ("YZ", 1, 2))
@@ -95,6 +95,39 @@ def project_many(swcs, size: int = 64, *, n_jobs: int = 1, **kwargs) -> np.ndarr
     from joblib import Parallel, delayed
 
     return np.stack(Parallel(n_jobs=n_jobs)(delayed(project)(s, size, **kwargs) for s in swcs))
+
+
+def _project_paths(paths: list[str], size: int) -> np.ndarray:
+    from .io import load_swc
+
+    return np.stack([project(load_swc(p), size) for p in paths])
+
+
+def project_files(paths, size: int = 64, *, n_jobs: int = 2, cache: bool = True) -> np.ndarray:
+    """(len(paths), 3, size, size) float32 projections (:func:`project`) of SWC files, each read with
+    :func:`~neuro_lib.morphology.io.load_swc` (which raises :class:`~neuro_lib.morphology.io.SWCError` for a
+    malformed file); ``n_jobs`` joblib workers over chunks of 50 files. With ``cache`` the images are kept in
+    :func:`neuro_lib.cache.cached` (npz), keyed by the files (:func:`~neuro_lib.morphology.io.file_key`), ``size``
+    and the source of this module and the reader."""
+    from .. import cache as _cache
+    from .io import file_key
+
+    paths = [str(p) for p in paths]
+
+    def compute():
+        chunks = [paths[i:i + 50] for i in range(0, len(paths), 50)]
+        if n_jobs == 1 or len(chunks) <= 1:
+            parts = [_project_paths(c, size) for c in chunks]
+        else:
+            from joblib import Parallel, delayed
+
+            parts = Parallel(n_jobs=n_jobs)(delayed(_project_paths)(c, size) for c in chunks)
+        return np.concatenate(parts) if parts else np.zeros((0, 3, size, size), np.float32)
+
+    if not cache:
+        return compute()
+    return _cache.cached("morphology/projections", {"files": file_key(paths), "size": int(size)}, compute,
+                         name=f"proj{size}", code=("neuro_lib.morphology.io",))
 
 
 def augment_images(x, *, degrees: float = 180.0, translate: float = 0.1, scale: tuple[float, float] = (0.8, 1.2),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import _accumulate_to_root, nearest_marked_ancestor, path_distances
+from .topology import accumulate_to_root, nearest_marked_ancestor, path_distances
 from .io import SWC
 
 __all__ = ["correct_z_jumps", "resample", "z_jumps"]
@@ -50,7 +50,7 @@ def correct_z_jumps(swc: SWC, threshold: float = 10.0, ratio: float = 3.0) -> SW
     ``metadata["z_jump_total_um"]`` their summed absolute size. Raises ``ValueError`` for ``threshold <= 0``.
     """
     jumps = z_jumps(swc, threshold, ratio)
-    shift = _accumulate_to_root(swc.parent, jumps)
+    shift = accumulate_to_root(swc.parent, jumps)
     out = swc.copy()
     out.xyz[:, 2] = swc.xyz[:, 2] - shift
     out.metadata["z_jumps"] = int(np.count_nonzero(jumps))

@@ -179,26 +179,21 @@ def virtual_dataset(n_per_class: int = 500, seed: int = 0) -> tuple[list[SWC], n
     return cells, np.asarray(labels)
 
 
-#: bump when the generator changes, so cached virtual sets are rebuilt
-GENERATOR_VERSION = "1"
-
-
 def virtual_dataset_cached(n_per_class: int = 500, seed: int = 0) -> tuple[list[SWC], np.ndarray]:
-    """:func:`virtual_dataset`, cached in ``<cache>/morphology/virtual-<n>-<seed>-v<version>.pkl`` (a file this
-    library wrote itself), so that notebooks share one generated set."""
-    import os
-    import pickle
+    """:func:`virtual_dataset`, kept in :func:`neuro_lib.cache.cached` (npz: the cells' arrays concatenated, with
+    offsets), keyed by ``n_per_class``, ``seed`` and the source of this module, so that notebooks share one set."""
+    from .. import cache
 
-    from .. import datasets
+    def compute():
+        cells, labels = virtual_dataset(n_per_class, seed)
+        cat = {k: np.concatenate([getattr(c, k) for c in cells]) for k in ("ids", "types", "xyz", "radius", "parent")}
+        offsets = np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(np.int64)
+        return {**cat, "offsets": offsets, "labels": labels.astype(str)}
 
-    out = datasets.cache_dir() / "morphology" / f"virtual-{n_per_class}-{seed}-v{GENERATOR_VERSION}.pkl"
-    if out.exists():
-        with open(out, "rb") as fh:
-            return pickle.load(fh)
-    res = virtual_dataset(n_per_class, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump(res, fh)
-    os.replace(tmp, out)
-    return res
+    d = cache.cached("morphology/virtual", {"n_per_class": int(n_per_class), "seed": int(seed)}, compute,
+                     name="virtual", code=("neuro_lib.morphology.io",))
+    off, labels = d["offsets"], d["labels"]
+    cells = [SWC(ids=d["ids"][a:b], types=d["types"][a:b], xyz=d["xyz"][a:b], radius=d["radius"][a:b],
+                 parent=d["parent"][a:b], metadata={"virtual_class": str(lab)})
+             for a, b, lab in zip(off[:-1], off[1:], labels)]
+    return cells, labels

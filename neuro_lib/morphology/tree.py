@@ -14,10 +14,10 @@ unbranched path to its parent. Functions here take plain arrays (``xyz``, ``radi
 :class:`neuro_lib.morphology.io.SWC`) so they do not depend on a reader.
 
 :func:`node_sequence` is the pre-order (depth first) walk of that tree, the input of the 2-layer LSTM (Table 2 of the
-paper: maximum length 1,500; longer sequences are subsampled evenly, keeping the order). :func:`collate_trees` packs
-many reduced trees into one :class:`TreeBatch` whose nodes are sorted by *height* (the longest path down to a
-terminal), so a Child-Sum Tree-LSTM can process all nodes of the same height of all neurons in one step
-(:class:`neuro_lib.models.tree_lstm.ChildSumTreeLSTM`).
+paper: maximum length 1,500; longer sequences are subsampled evenly, keeping the order). Batching many trees for
+the Tree-LSTM (nodes sorted by height, one step per height) is the model's business:
+:func:`neuro_lib.models.tree_lstm.collate_trees` takes each tree's ``features``, ``parent`` and ``height`` arrays.
+This module needs no torch.
 """
 from __future__ import annotations
 
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 
-__all__ = ["FEATURES", "ReducedTree", "TreeBatch", "reduce_tree", "node_sequence", "collate_trees",
-           "pad_sequences", "trees_from_files", "LENGTH_SCALE_UM"]
+__all__ = ["FEATURES", "ReducedTree", "reduce_tree", "node_sequence", "trees_from_files", "trees_to_arrays",
+           "trees_from_arrays", "LENGTH_SCALE_UM"]
 
 LENGTH_SCALE_UM = 100.0
 """Lengths and positions are divided by this (micrometres) so that features are of order one."""
@@ -197,103 +196,36 @@ def node_sequence(tree: ReducedTree, max_len: int = 1500) -> np.ndarray:
     return tree.features[walk]
 
 
-@dataclass
-class TreeBatch:
-    """Many reduced trees packed for level-by-level processing (see :func:`collate_trees`).
-
-    Attributes
-    ----------
-    x : (N, F) float32 node features, nodes sorted by height (all terminals first).
-    levels : list of ``(start, end, child_index, child_slot)``: the nodes of one height are ``x[start:end]``;
-        ``child_index`` (k,) int64 are the batch positions of all their children and ``child_slot`` (k,) the
-        position of each child's parent within ``start:end``.
-    roots : (B,) int64 batch position of each tree's root.
-    """
-
-    x: torch.Tensor
-    levels: list
-    roots: torch.Tensor
-
-    def to(self, device) -> "TreeBatch":
-        return TreeBatch(self.x.to(device), [(s, e, c.to(device), p.to(device)) for s, e, c, p in self.levels],
-                         self.roots.to(device))
+def trees_to_arrays(trees: Sequence[ReducedTree | None]) -> dict[str, np.ndarray]:
+    """Reduced trees (``None`` for a missing one) as flat arrays, for an npz cache: ``features`` (N, F), ``parent``,
+    ``rows``, ``height`` (N,) concatenated, ``offsets`` (len(trees) + 1,) and ``present`` (len(trees),) bool.
+    Inverse: :func:`trees_from_arrays`."""
+    kept = [t for t in trees if t is not None]
+    sizes = np.array([len(t) if t is not None else 0 for t in trees], dtype=np.int64)
+    cat = (lambda a, dt, w=None: np.concatenate([getattr(t, a) for t in kept]) if kept
+           else np.zeros((0,) + ((w,) if w else ()), dt))
+    return {"features": cat("features", np.float32, len(FEATURES)), "parent": cat("parent", np.int64),
+            "rows": cat("rows", np.int64), "height": cat("height", np.int64),
+            "offsets": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            "present": np.array([t is not None for t in trees], dtype=bool)}
 
 
-def collate_trees(trees: Sequence[ReducedTree]) -> TreeBatch:
-    """Pack ``trees`` into one :class:`TreeBatch` (no Python loop over nodes; one over heights)."""
-    if len(trees) == 0:
-        raise ValueError("collate_trees needs at least one tree")
-    sizes = np.array([len(t) for t in trees])
-    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    x = np.concatenate([t.features for t in trees])
-    h = np.concatenate([t.height for t in trees])
-    par = np.concatenate([np.where(t.parent >= 0, t.parent + o, -1) for t, o in zip(trees, offs)])
-    order = np.argsort(h, kind="stable")
-    newpos = np.empty_like(order)
-    newpos[order] = np.arange(len(order))
-    hs = h[order]
-    par_new = np.where(par[order] >= 0, newpos[np.maximum(par[order], 0)], -1)
-    bounds = np.searchsorted(hs, np.arange(hs[-1] + 2))
-    # children grouped by the height of their parent
-    child = np.flatnonzero(par_new >= 0)
-    child_par = par_new[child]
-    ph = hs[child_par]
-    corder = np.argsort(ph, kind="stable")
-    child, child_par, ph = child[corder], child_par[corder], ph[corder]
-    cb = np.searchsorted(ph, np.arange(hs[-1] + 2))
-    levels = []
-    for lev in range(hs[-1] + 1):
-        s, e = int(bounds[lev]), int(bounds[lev + 1])
-        if e == s:
-            continue
-        c = child[cb[lev]:cb[lev + 1]]
-        p = child_par[cb[lev]:cb[lev + 1]] - s
-        levels.append((s, e, torch.from_numpy(c.astype(np.int64)), torch.from_numpy(p.astype(np.int64))))
-    return TreeBatch(torch.from_numpy(x[order]), levels, torch.from_numpy(newpos[offs].astype(np.int64)))
+def trees_from_arrays(d) -> list[ReducedTree | None]:
+    """The trees of :func:`trees_to_arrays` again (``None`` where ``present`` is false)."""
+    off = d["offsets"]
+    return [ReducedTree(d["features"][a:b], d["parent"][a:b], d["rows"][a:b], d["height"][a:b]) if ok else None
+            for a, b, ok in zip(off[:-1], off[1:], d["present"])]
 
 
-def pad_sequences(seqs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-pad (L_i, F) sequences into (B, max L, F) float32 and return it with the (B,) int64 lengths."""
-    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)
-    out = torch.zeros(len(seqs), int(lengths.max()), seqs[0].shape[1])
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
-    return out, lengths
-
-
-def trees_from_files(paths: Sequence, *, read=None, progress: bool = True, cache: bool = True,
-                     on_error: str = "raise") -> list[ReducedTree | None]:
-    """Read every SWC in ``paths`` and reduce it (:func:`reduce_tree`); cached in ``cache_dir()/morphology``.
-
-    ``on_error="raise"`` (default) lets the reader's error (``SWCError`` naming file and line) through;
-    ``on_error="skip"`` puts ``None`` in place of a file that fails, warns with the count and the first reasons.
-
-    ``read(path)`` returns an object with ``xyz``, ``radius``, ``parent``, ``types`` arrays (default:
-    :func:`neuro_lib.morphology.io.read_swc`, which raises ``SWCError`` for malformed files). The cache is keyed by
-    the paths, the file sizes and modification times and the feature list, so a changed file is re-read.
-    """
-    import hashlib
-    import os
-    import pickle
-
+def _reduce_files(paths: list[str], on_error: str, progress: bool) -> list[ReducedTree | None]:
     from tqdm.auto import tqdm
 
-    from neuro_lib.datasets import cache_dir
+    from .io import load_swc
 
-    paths = [str(p) for p in paths]
-    if read is None:
-        from neuro_lib.morphology.io import read_swc as read
-    key = hashlib.sha256(repr([(p, os.path.getsize(p), int(os.path.getmtime(p))) for p in paths]
-                              + list(FEATURES) + ["v1", on_error]).encode()).hexdigest()[:16]
-    path = cache_dir() / "morphology" / f"trees-{key}.pkl"
-    if cache and path.exists():
-        return pickle.loads(path.read_bytes())
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     out, errors = [], []
     for p in tqdm(paths, desc="reducing trees", disable=not progress):
         try:
-            s = read(p)
+            s = load_swc(p)
             out.append(reduce_tree(s.xyz, s.radius, s.parent, s.types))
         except ValueError as err:  # SWCError is a ValueError
             if on_error == "raise":
@@ -304,9 +236,29 @@ def trees_from_files(paths: Sequence, *, read=None, progress: bool = True, cache
         import warnings
 
         warnings.warn(f"trees_from_files skipped {len(errors)} of {len(paths)} files; first: {errors[:3]}")
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(out))
-        os.replace(tmp, path)
     return out
+
+
+def trees_from_files(paths: Sequence, *, progress: bool = True, cache: bool = True,
+                     on_error: str = "raise") -> list[ReducedTree | None]:
+    """Read every SWC in ``paths`` (:func:`~neuro_lib.morphology.io.load_swc`, the book's reading policy) and
+    reduce it (:func:`reduce_tree`).
+
+    ``on_error="raise"`` (default) lets the reader's error (``SWCError`` naming file and line) through;
+    ``on_error="skip"`` puts ``None`` in place of a file that fails and warns with the count and the first reasons.
+    With ``cache`` the trees are kept in :func:`neuro_lib.cache.cached` as arrays (npz, :func:`trees_to_arrays`),
+    keyed by the paths, their sizes and modification times (:func:`~neuro_lib.morphology.io.file_key`),
+    ``on_error`` and the source of this module and the reader. Raises ``ValueError`` for another ``on_error``.
+    """
+    from .. import cache as _cache
+    from .io import file_key
+
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    paths = [str(p) for p in paths]
+    if not cache:
+        return _reduce_files(paths, on_error, progress)
+    d = _cache.cached("morphology/trees", {"files": file_key(paths), "on_error": on_error},
+                      lambda: trees_to_arrays(_reduce_files(paths, on_error, progress)), name="trees",
+                      code=("neuro_lib.morphology.io",))
+    return trees_from_arrays(d)
