@@ -33,7 +33,12 @@ MODEL_NAMES = {"ephys_svc": "ephys: SVC", "ephys_lspin": "ephys: LSPIN", "ephys_
                "morphology_gb": "morphology: gradient boosting", "morphology_rf": "morphology: random forest",
                "late_fusion": "fused: late fusion (stacking)", "joint_lspin": "fused: joint LSPIN",
                "ephys": "ephys (better of SVC, LSPIN)", "morphology": "morphology (better of GB, RF)",
-               "fused": "fused (late fusion)"}
+               "fused": "fused (late fusion)", "morphology_rf_no_apical": "morphology: forest, no apical/basal split",
+               "late_fusion_no_apical": "fused: late fusion, no apical/basal split",
+               "late_fusion_without_morph": "late fusion asked without morphology",
+               "late_fusion_without_ephys": "late fusion asked without ephys",
+               "joint_lspin_without_morph": "joint LSPIN asked without morphology",
+               "joint_lspin_without_ephys": "joint LSPIN asked without ephys"}
 
 #: headline rows: name -> the specific models it is the better of (mean accuracy over the same splits; choosing the
 #: better single modality after the fact favours the single modalities, never the fused model, which is fixed)

@@ -22,7 +22,7 @@ from .models import LateFusion, OnBlocks, block_gates
 
 __all__ = ["models", "Experiment", "run", "experiment", "comparisons", "task_metrics", "per_class_recall",
            "per_class_gain", "per_class_entries", "MISSING", "summary_frame", "plot_scores", "plot_differences", "say",
-           "targets"]
+           "targets", "representations", "gate_table", "gate_entries", "separation"]
 
 #: feature-name prefixes that carry the tracers' apical/basal annotation (left out by the ``*_no_apical`` models)
 NO_APICAL = ("morph:apical_", "morph:basal_")
@@ -389,3 +389,55 @@ def targets(exps: dict) -> pd.DataFrame:
             rows.append({"task": task, "target": "fused accuracy at least 0.90", "value": f"{f:.3f}",
                          "reached": f >= 0.90})
     return pd.DataFrame(rows)
+
+
+def representations(exp: Experiment) -> dict:
+    """``{name: (n, d) array}`` for t-SNE: ``ephys`` and ``morphology`` (the task's block, median-imputed; the
+    t-SNE z-scores them) and ``fused`` (the joint LSPIN's gated inputs ``z * x`` of each cell, out-of-fold from the
+    first repeat: what the network read of each cell)."""
+    from sklearn.impute import SimpleImputer
+
+    X = exp.data.X
+    eb = EPHYS_BLOCK[exp.task]
+    out = {}
+    for name, block in (("ephys", eb), ("morphology", "morph")):
+        cols = [c for c in X.columns if c.startswith(f"{block}:")]
+        vals = X[cols].to_numpy(float)
+        vals = vals[:, ~np.isnan(vals).all(0)]
+        out[name] = SimpleImputer(strategy="median").fit_transform(vals)
+    out["fused"] = exp.gated
+    return out
+
+
+def gate_table(exp: Experiment) -> pd.DataFrame:
+    """Mean out-of-fold gate per modality (columns) for each class and reconstruction type (rows), from the joint
+    LSPIN (first repeat)."""
+    g = exp.gates.copy()
+    g["class"] = exp.data.names
+    g["reconstruction"] = exp.data.cells["reconstruction_type"].to_numpy()
+    return g.groupby(["class", "reconstruction"]).mean().reindex(exp.data.class_names, level=0)
+
+
+def gate_entries(exp: Experiment) -> dict:
+    """``<task>/joint_lspin/group=<class>/gate_<modality>`` (mean open gate) and the all-cell means."""
+    out = {}
+    g = exp.gates.assign(cls=exp.data.names)
+    for mod in ("ephys", "morphology"):
+        out[results.key(exp.task, "joint_lspin", f"gate_{mod}")] = float(g[mod].mean())
+        for cls, v in g.groupby("cls")[mod].mean().items():
+            out[results.key(exp.task, "joint_lspin", f"gate_{mod}", group=slug(cls))] = float(v)
+    return out
+
+
+def separation(embedding: np.ndarray, y) -> dict:
+    """How cleanly classes ``y`` (n,) separate in a 2-D ``embedding`` (n, 2): ``tsne_knn_accuracy`` (5-fold
+    cross-validated 5-nearest-neighbour vote, fewer neighbours for tiny sets) and ``tsne_silhouette`` (in [-1, 1]);
+    scikit-learn."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+
+    y = np.asarray(y)
+    k = min(5, max(1, len(y) // 5 - 1))
+    pred = cross_val_predict(KNeighborsClassifier(k), embedding, y, cv=max(2, min(5, int(np.bincount(y).min()))))
+    return {"tsne_knn_accuracy": float((pred == y).mean()), "tsne_silhouette": float(silhouette_score(embedding, y))}
