@@ -135,3 +135,25 @@ def test_the_joined_table_of_the_real_cells():
                                                            "Sst": 49, "Vip": 25}
     assert (cells["dendrite_type"] == cells["actb_dendrite_type"]).all()
     assert (cells["e_i"] == "excitatory").sum() == 234
+
+
+def test_ephys_only_cells_are_trained_on_but_never_tested():
+    data = _synthetic_task(90)
+    extra = np.arange(len(data)) >= 60  # the last 30 cells: ephys only
+    data.cells.loc[extra, "reconstruction_type"] = "none"
+    data.X.loc[extra, [c for c in data.X.columns if c.startswith("morph:")]] = np.nan
+    splits = ex.task_splits(data, 3, 2, seed=1)
+    tested = np.flatnonzero(data.tested)
+    assert sorted(np.concatenate([s.test for s in splits if s.repeat == 0]).tolist()) == tested.tolist()
+    for s in splits:
+        assert not extra[s.test].any() and extra[s.train].sum() == 30 and not np.intersect1d(s.train, s.test).size
+    morph = OnBlocks(_lr(), ("morph",)).fit(data.X, data.y)
+    assert morph.n_without_ == 30
+    ephys = OnBlocks(_lr(), ("actb",)).fit(data.X, data.y)
+    assert ephys.n_without_ == 0
+    fusion = LateFusion([("ephys", OnBlocks(_lr(), ("actb",))), ("morph", OnBlocks(_lr(), ("morph",)))], cv=3)
+    fusion.fit(data.X, data.y)
+    assert fusion.final_estimator_.n_features_in_ == 4  # two branches x two classes
+    p = fusion.predict_proba(data.X)
+    assert fusion.n_fallback_ == 30
+    np.testing.assert_allclose(p[extra], fusion.estimators_[0].predict_proba(data.X[extra]))

@@ -133,8 +133,21 @@ print(f"{len(in_actb)} of the 41 features are ACTB columns too (same values); th
 apical = mm.apical_label_table(cells, blocks["morph"])
 display(apical)
 
+# %% [markdown]
+# ## Cells with ephys only
+#
+# The same ephys tables hold many mouse cells that were recorded but not reconstructed. They can teach the models
+# that read ephys (and the late fusion's ephys branch) without ever being test cells: every test cell of this chapter
+# has both modalities. Their class counts per task:
+
+# %%
+extra = {task: mm.ephys_only_cells(task, cells.index)[0] for task in mm.TASKS}
+display(pd.DataFrame({"e_i": extra["e_i"]["e_i"].value_counts(), "cre5": extra["cre5"]["cre_class"].value_counts()
+                      }).fillna(0).astype(int))
+
 # %%
 m = mm.data_metrics(cells, blocks)
+m.update({results.key("data", "ephys_only", "cells", group=task): len(c) for task, c in extra.items()})
 m[results.key("data", "allen_visp", "cells", group="spiny_apical_labelled")] = \
     int(apical.loc["spiny"].get("apical labelled", pd.Series(dtype=int)).sum())
 display(Markdown(f"**{len(cells)}** cells, **{int(cells['in_ophir41'].sum())}** with the 41 features, "

@@ -99,12 +99,13 @@ fig.tight_layout()
 
 # %%
 exp = exps["cre5"]
-order = np.lexsort((exp.gates["morphology"].to_numpy(), exp.data.y))
+gates, y = exp.gates[exp.data.tested], exp.data.y[exp.data.tested]
+order = np.lexsort((gates["morphology"].to_numpy(), y))
 fig, ax = plt.subplots(figsize=(10, 2.4))
-im = ax.imshow(exp.gates.to_numpy()[order].T, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="none")
+im = ax.imshow(gates.to_numpy()[order].T, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="none")
 ax.set_yticks([0, 1], ["ephys", "morphology"])
-bounds = np.cumsum(np.bincount(exp.data.y))
-ax.set_xticks((bounds - np.bincount(exp.data.y) / 2), exp.data.class_names)
+bounds = np.cumsum(np.bincount(y))
+ax.set_xticks((bounds - np.bincount(y) / 2), exp.data.class_names)
 for b in bounds[:-1]:
     ax.axvline(b - 0.5, color="w", lw=1)
 ax.set(xlabel="test cells, grouped by Cre class", title="cre5: mean gate per modality, every cell")
@@ -127,9 +128,9 @@ fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
 for row, (task, exp) in zip(axes, exps.items()):
     for ax, (name, feats) in zip(row, ex.representations(exp).items()):
         emb = tsne(feats, seed=seed, perplexity=cfg["perplexity"])
-        sep = ex.separation(emb, exp.data.y)
+        sep = ex.separation(emb, exp.data.y[exp.data.tested])
         metrics.update({results.key(task, f"tsne_{name}", k): v for k, v in sep.items()})
-        plot_embedding(emb, exp.data.names, ax=ax, title=f"{task}: {name}")
+        plot_embedding(emb, exp.data.names[exp.data.tested], ax=ax, title=f"{task}: {name}")
         ax.set(xlabel=f"t-SNE 1 (a.u.); kNN acc. {sep['tsne_knn_accuracy']:.2f}, "
                       f"silhouette {sep['tsne_silhouette']:.2f}", ylabel="t-SNE 2 (a.u.)")
 fig.tight_layout()

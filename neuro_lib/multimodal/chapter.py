@@ -17,11 +17,11 @@ __all__ = ["PROFILE_SETTINGS", "settings", "MODEL_NAMES", "EPHYS_BLOCK", "HEADLI
 
 PROFILE_SETTINGS = {
     "smoke": dict(threads=1, n_splits=2, n_repeats=1, lspin_epochs=2, n_ensemble=1, lambda1=0.01, gb_iter=20,
-                  rf_trees=20, inner_cv=2, max_steps=None, max_cells=None, perplexity=10.0),
+                  rf_trees=20, inner_cv=2, max_steps=None, max_cells=None, perplexity=10.0, ephys_only_cells=True),
     "cpu": dict(threads=1, n_splits=5, n_repeats=2, lspin_epochs=300, n_ensemble=1, lambda1=0.01, gb_iter=200,
-                rf_trees=300, inner_cv=5, max_steps=None, max_cells=None, perplexity=30.0),
+                rf_trees=300, inner_cv=5, max_steps=None, max_cells=None, perplexity=30.0, ephys_only_cells=True),
     "gpu": dict(threads=1, n_splits=5, n_repeats=10, lspin_epochs=500, n_ensemble=5, lambda1=0.01, gb_iter=600,
-                rf_trees=1000, inner_cv=5, max_steps=None, max_cells=None, perplexity=30.0),
+                rf_trees=1000, inner_cv=5, max_steps=None, max_cells=None, perplexity=30.0, ephys_only_cells=True),
 }
 
 #: the ephys feature block of each task: the authors' 41 features where every cell has them (cre5), the ACTB table
@@ -52,7 +52,8 @@ def settings(profile: str, **overrides) -> dict:
     Keys: ``threads``, ``n_splits``, ``n_repeats``, ``lspin_epochs``, ``n_ensemble`` (LSPINs per ensemble),
     ``lambda1`` (LSPIN gate sparsity), ``gb_iter`` (boosting rounds; the learning rate is scaled so that rounds x
     rate = 6, the morphology chapter's 600 x 0.03), ``rf_trees``, ``inner_cv`` (inner folds of the stacking),
-    ``max_steps``, ``max_cells``, ``perplexity`` (t-SNE). Raises ``ValueError`` for an unknown profile or key."""
+    ``max_steps``, ``max_cells``, ``perplexity`` (t-SNE), ``ephys_only_cells`` (train the models that read ephys also on
+    the mouse cells of the same ephys tables that have no reconstruction; they are never test cells). Raises ``ValueError`` for an unknown profile or key."""
     return profiles.settings(profile, PROFILE_SETTINGS, overrides, what="multimodal",
                              ints=("threads", "n_splits", "n_repeats", "lspin_epochs", "n_ensemble", "gb_iter",
                                    "rf_trees", "inner_cv"))

@@ -27,7 +27,7 @@ import pandas as pd
 
 __all__ = ["ARCHIVE", "DATA_KEYS", "TASKS", "E_I_CLASSES", "MultimodalError", "TaskData", "cell_table",
            "feature_blocks", "task_data", "block_columns", "data_metrics",
-           "apical_label_table", "slug"]
+           "apical_label_table", "slug", "ephys_only_cells"]
 
 ARCHIVE = "mouse_allen_visp.tar.xz"
 #: the registry files the chapter reads (for ``datasets.checksums``)
@@ -128,7 +128,9 @@ def block_columns(columns, block: str) -> list[str]:
 @dataclass
 class TaskData:
     """One task's cells: ``X`` (n, n_features) DataFrame with every block's columns (prefixed), ``y`` (n,) int64
-    codes into ``class_names``, ``cells`` (n rows of :func:`cell_table`), ``blocks`` the block names in ``X``."""
+    codes into ``class_names``, ``cells`` (n rows of :func:`cell_table`; ``reconstruction_type`` is ``"none"`` for an
+    ephys-only cell), ``blocks`` the block names in ``X``. ``tested`` (n,) bool: the cells with both modalities, the
+    only ones ever tested; the others (ephys-only cells of the same tables) may only be trained on."""
 
     task: str
     X: pd.DataFrame
@@ -144,28 +146,81 @@ class TaskData:
     def names(self) -> np.ndarray:
         return np.asarray(self.class_names, dtype=object)[self.y]
 
+    @property
+    def tested(self) -> np.ndarray:
+        return (self.cells["reconstruction_type"] != "none").to_numpy()
 
-def task_data(task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 1) -> TaskData:
+
+def _subsample(y: np.ndarray, max_cells: int | None, seed: int) -> np.ndarray:
+    if max_cells is None or max_cells >= len(y):
+        return np.arange(len(y))
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(y)), train_size=max_cells, stratify=y, random_state=seed)
+    return np.sort(keep)
+
+
+def ephys_only_cells(task: str, exclude) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mouse cells of the same ephys tables that have no reconstruction here (specimen ids not in ``exclude``):
+    ``cre5``: the rest of the authors' 41-feature set (with their Cre class); ``e_i``: the rest of the ACTB table's
+    mouse cells with a dendrite type. Returns ``(cells, X)`` like :func:`task_data`'s, morphometrics all NaN."""
+    import warnings
+
+    from ..ephys import FEATURES_41, load_actb, load_ophir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        actb = load_actb()
+    ophir = load_ophir("mouse")
+    if task == "cre5":
+        ids = ophir.features.index[~ophir.features.index.isin(exclude)]
+        cells = pd.DataFrame({"cre_class": ophir.meta.loc[ids, "cre_class"].to_numpy(),
+                              "dendrite_type": ophir.meta.loc[ids, "dendrite_type"].to_numpy()}, index=ids)
+    else:
+        m = actb.meta[(actb.meta["species"] == "mouse") & actb.meta["dendrite_type"].isin(
+            ["spiny", "aspiny", "sparsely spiny"]) & ~actb.meta.index.isin(exclude)]
+        ids = m.index
+        cells = pd.DataFrame({"dendrite_type": m["dendrite_type"].to_numpy()}, index=ids)
+    cells.index.name = "specimen_id"
+    cells["e_i"] = np.where(cells["dendrite_type"] == "spiny", "excitatory", "inhibitory")
+    cells["reconstruction_type"] = "none"
+    cells["in_ophir41"] = cells.index.isin(ophir.features.index)
+    X = pd.concat([ophir.features.reindex(ids)[FEATURES_41].add_prefix("ephys41:"),
+                   actb.features.reindex(ids).add_prefix("actb:")], axis=1)
+    return cells, X
+
+
+def task_data(task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 1,
+              ephys_only: bool = False) -> TaskData:
     """The cells of ``task`` (:data:`TASKS`) with all three feature blocks; ``max_cells`` keeps a stratified subset
-    (tests). ``e_i``: codes of :data:`E_I_CLASSES` (``ephys41`` NaN for the 133 cells outside the authors' set, so its
-    models use ``actb`` and ``morph``); ``cre5``: codes of :data:`neuro_lib.ephys.CRE_CLASSES`."""
+    (tests; of the ephys-only cells too). ``e_i``: codes of :data:`E_I_CLASSES` (``ephys41`` NaN for the 133 cells
+    outside the authors' set, so its models use ``actb`` and ``morph``); ``cre5``: codes of
+    :data:`neuro_lib.ephys.CRE_CLASSES`. With ``ephys_only`` the cells of :func:`ephys_only_cells` follow the
+    reconstructed ones (``TaskData.tested`` False): cells a model may train on, never test cells."""
     from ..ephys import CRE_CLASSES
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {list(TASKS)}")
-    cells = cell_table()
-    if task == "cre5":
-        cells = cells[cells["in_ophir41"]]
-        names, y = list(CRE_CLASSES), np.array([CRE_CLASSES.index(c) for c in cells["cre_class"]], dtype=np.int64)
-    else:
-        names, y = list(E_I_CLASSES), (cells["e_i"] == "excitatory").to_numpy().astype(np.int64)
-    if max_cells is not None and max_cells < len(y):
-        from sklearn.model_selection import train_test_split
+    full = cell_table()
 
-        keep, _ = train_test_split(np.arange(len(y)), train_size=max_cells, stratify=y, random_state=seed)
-        keep = np.sort(keep)
-        cells, y = cells.iloc[keep], y[keep]
+    def labels(c):
+        if task == "cre5":
+            return np.array([CRE_CLASSES.index(v) for v in c["cre_class"]], dtype=np.int64)
+        return (c["e_i"] == "excitatory").to_numpy().astype(np.int64)
+
+    cells = full[full["in_ophir41"]] if task == "cre5" else full
+    y = labels(cells)
+    keep = _subsample(y, max_cells, seed)
+    cells, y = cells.iloc[keep], y[keep]
     X = pd.concat(list(feature_blocks(cells, n_jobs=n_jobs).values()), axis=1)
+    if ephys_only:
+        ec, eX = ephys_only_cells(task, full.index)
+        ey = labels(ec)
+        keep = _subsample(ey, max_cells, seed)
+        ec, eX, ey = ec.iloc[keep], eX.iloc[keep], ey[keep]
+        X = pd.concat([X, eX.reindex(columns=X.columns)])
+        cells, y = pd.concat([cells, ec]), np.r_[y, ey]
+    names = list(CRE_CLASSES) if task == "cre5" else list(E_I_CLASSES)
     return TaskData(task, X, y, names, cells)
 
 

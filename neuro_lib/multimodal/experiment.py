@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from .. import results
-from ..evaluation import CVResult, PairedDifference, corrected_t_interval, cross_validate, kfold_splits, metrics, \
-    paired_difference
+from ..evaluation import CVResult, PairedDifference, Split, corrected_t_interval, cross_validate, kfold_splits, \
+    metrics, paired_difference
 from .chapter import EPHYS_BLOCK, HEADLINE
 from .data import TaskData, slug
 from .models import LateFusion, OnBlocks, block_gates
 
-__all__ = ["models", "Experiment", "run", "experiment", "comparisons", "task_metrics", "per_class_recall",
+__all__ = ["models", "Experiment", "task_splits", "run", "experiment", "comparisons", "task_metrics", "per_class_recall",
            "per_class_gain", "per_class_entries", "MISSING", "summary_frame", "plot_scores", "plot_differences", "say",
            "targets", "representations", "gate_table", "gate_entries", "separation"]
 
@@ -82,14 +82,14 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
         "morphology_gb": gb(), "morphology_rf": OnBlocks(_rf(cfg), ("morph",)),
         "late_fusion": LateFusion([("ephys", OnBlocks(svc, (eb,))), ("morph_gb", gb()),
                                    ("morph_rf", OnBlocks(_rf(cfg), ("morph",)))],
-                                  final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"]),
+                                  final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"], random_state=0),
         "joint_lspin": OnBlocks(lspin(), (eb, "morph")),
     })
     if task == "e_i":
         out["morphology_rf_no_apical"] = OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL)
         out["late_fusion_no_apical"] = LateFusion(
             [("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL))],
-            final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"])
+            final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"], random_state=0)
     return out
 
 
@@ -137,13 +137,25 @@ def _rescored(name: str, base: CVResult, probas: list, groups) -> CVResult:
     return CVResult(name, base.classes, base.y, base.splits, list(probas), pd.DataFrame(rows))
 
 
+def task_splits(data: TaskData, n_splits: int, n_repeats: int, *, seed: int = 0) -> list[Split]:
+    """Repeated stratified k-fold (:func:`neuro_lib.evaluation.kfold_splits`) over the cells with both modalities
+    (``data.tested``); the ephys-only cells, if any, are added to every split's training part (never tested)."""
+    tested = np.flatnonzero(data.tested)
+    extra = np.flatnonzero(~data.tested)
+    out = []
+    for s in kfold_splits(data.y[tested], n_splits, n_repeats, seed=seed):
+        out.append(Split(np.sort(np.r_[tested[s.train], extra]), tested[s.val], tested[s.test], fold=s.fold,
+                         repeat=s.repeat))
+    return out
+
+
 def run(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True) -> Experiment:
     """Cross-validate every model of :func:`models` on ``data`` with the same repeated stratified splits
     (:func:`neuro_lib.evaluation.kfold_splits`, ``cfg["n_splits"]`` x ``cfg["n_repeats"]``, seed ``seed``); test
     cells are also scored per reconstruction type (``group=full`` / ``group=dendrite-only``). The fused models'
     fitted copies are asked again on each test fold with one modality set to NaN (:data:`MISSING`)."""
     y, X = data.y, data.X
-    splits = kfold_splits(y, cfg["n_splits"], cfg["n_repeats"], seed=seed)
+    splits = task_splits(data, cfg["n_splits"], cfg["n_repeats"], seed=seed)
     ests = models(data.task, cfg, device)
     eb = EPHYS_BLOCK[data.task]
     recon = data.cells["reconstruction_type"].to_numpy()
@@ -207,7 +219,8 @@ def task_metrics(exp: Experiment) -> dict:
         for m in ("accuracy", "macro_f1"):
             d = exp.diff(a, b, m, g)
             out.update(results.diff_metrics(d, exp.task, group=None if g == "all" else g))
-    out[results.key(exp.task, "data", "cells")] = len(exp.data)
+    out[results.key(exp.task, "data", "cells")] = int(exp.data.tested.sum())
+    out[results.key(exp.task, "data", "ephys_only_cells")] = int((~exp.data.tested).sum())
     out[results.key(exp.task, "data", "splits")] = len(exp.cv["fused"].splits)
     return out
 
@@ -234,7 +247,7 @@ def per_class_gain(exp: Experiment, a: str = "fused", b: str | None = None) -> p
         d = (ra[c] - rb[c]).to_numpy()
         mean, lo, hi, p = corrected_t_interval(d, ratio)
         rows.append({"class": exp.data.class_names[int(c)], f"{a}_recall": ra[c].mean(), f"{b}_recall": rb[c].mean(),
-                     "gain": mean, "gain_lo": lo, "gain_hi": hi, "cells": int(np.sum(exp.data.y == c))})
+                     "gain": mean, "gain_lo": lo, "gain_hi": hi, "cells": int(np.sum(exp.data.y[exp.data.tested] == c))})
     return pd.DataFrame(rows).set_index("class")
 
 
@@ -290,7 +303,7 @@ def experiment(task: str, cfg: dict, *, seed: int = 0, device: str = "cpu", prog
     from .. import cache
     from .data import task_data
 
-    data = task_data(task, max_cells=cfg.get("max_cells"), seed=seed)
+    data = task_data(task, max_cells=cfg.get("max_cells"), seed=seed, ephys_only=bool(cfg.get("ephys_only_cells")))
     key = {"task": task, "seed": int(seed), "device": str(device),
            "cfg": {k: cfg[k] for k in sorted(cfg) if k != "threads"},
            "cells": [int(i) for i in data.X.index]}
@@ -397,7 +410,8 @@ def representations(exp: Experiment) -> dict:
     first repeat: what the network read of each cell)."""
     from sklearn.impute import SimpleImputer
 
-    X = exp.data.X
+    t = exp.data.tested
+    X = exp.data.X[t]
     eb = EPHYS_BLOCK[exp.task]
     out = {}
     for name, block in (("ephys", eb), ("morphology", "morph")):
@@ -405,23 +419,25 @@ def representations(exp: Experiment) -> dict:
         vals = X[cols].to_numpy(float)
         vals = vals[:, ~np.isnan(vals).all(0)]
         out[name] = SimpleImputer(strategy="median").fit_transform(vals)
-    out["fused"] = exp.gated
+    out["fused"] = exp.gated[t]
     return out
 
 
 def gate_table(exp: Experiment) -> pd.DataFrame:
     """Mean out-of-fold gate per modality (columns) for each class and reconstruction type (rows), from the joint
     LSPIN (first repeat)."""
-    g = exp.gates.copy()
-    g["class"] = exp.data.names
-    g["reconstruction"] = exp.data.cells["reconstruction_type"].to_numpy()
+    t = exp.data.tested
+    g = exp.gates[t].copy()
+    g["class"] = exp.data.names[t]
+    g["reconstruction"] = exp.data.cells["reconstruction_type"].to_numpy()[t]
     return g.groupby(["class", "reconstruction"]).mean().reindex(exp.data.class_names, level=0)
 
 
 def gate_entries(exp: Experiment) -> dict:
     """``<task>/joint_lspin/group=<class>/gate_<modality>`` (mean open gate) and the all-cell means."""
     out = {}
-    g = exp.gates.assign(cls=exp.data.names)
+    t = exp.data.tested
+    g = exp.gates[t].assign(cls=exp.data.names[t])
     for mod in ("ephys", "morphology"):
         out[results.key(exp.task, "joint_lspin", f"gate_{mod}")] = float(g[mod].mean())
         for cls, v in g.groupby("cls")[mod].mean().items():

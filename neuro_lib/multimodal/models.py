@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.ensemble import StackingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from .data import block_columns
@@ -43,8 +42,13 @@ class OnBlocks(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return X[self.columns_].to_numpy(dtype=float)
 
     def fit(self, X, y):
+        """Fit on the cells that have at least one value in the blocks (a cell without this modality teaches the
+        model nothing about it; ``n_without_`` counts the cells left out)."""
         self.columns_ = _columns(X, self.blocks, self.exclude)
-        self.estimator_ = clone(self.estimator).fit(self._X(X), y)
+        V = self._X(X)
+        has = ~np.isnan(V).all(1)
+        self.n_without_ = int((~has).sum())
+        self.estimator_ = clone(self.estimator).fit(V[has], np.asarray(y)[has])
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -63,35 +67,84 @@ def blocks_of(est) -> tuple:
     return tuple(est.blocks) if isinstance(est, OnBlocks) else ()
 
 
-class LateFusion(StackingClassifier):
-    """Late fusion: scikit-learn's :class:`~sklearn.ensemble.StackingClassifier` over one :class:`OnBlocks` branch
-    per modality. The final estimator (default: logistic regression) is fitted on the branches' out-of-fold
-    probabilities from ``cv`` inner folds of the *training cells only* (stratified, unshuffled, so no extra seed);
-    the branches are then refitted on all training cells.
+class LateFusion(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Late fusion by stacking (Wolpert 1992): one :class:`OnBlocks` branch per modality, and a ``final_estimator``
+    (default: logistic regression) fitted on the branches' out-of-fold class probabilities.
 
-    Missing modality: for a cell whose columns of one branch are all NaN, :meth:`predict_proba` returns the mean of
-    the probabilities of the branches whose inputs are present (with one branch left, that branch's own model,
-    trained on all training cells), instead of feeding the stacker an absent modality's guess. ``n_fallback_`` counts
-    such cells of the last call.
+    ``fit(X, y)``: the cells with every branch's modality are split into ``cv`` stratified inner folds (unshuffled,
+    so no seed of its own); for each inner fold every branch is trained on all *other* training cells that have its
+    modality (an ephys branch also learns from ephys-only cells) and predicts the inner fold's cells; the final
+    estimator learns from those predictions; then every branch is refitted on all its training cells. Only training
+    cells enter: under :func:`neuro_lib.evaluation.cross_validate` the test fold is never seen. ``random_state``
+    (None: the branches' own) seeds branch ``k`` with ``random_state + k``. Like scikit-learn's
+    :class:`~sklearn.ensemble.StackingClassifier` (which cannot leave cells without a modality out of the inner
+    folds' test parts, hence this class).
+
+    ``predict_proba(X)`` (n, K): the final estimator's output for a cell with every modality; for a cell whose columns
+    of one branch are all NaN, the mean of the probabilities of the branches whose inputs are there (one branch: that
+    branch's own model). ``n_fallback_`` counts such cells of the last call.
     """
 
+    def __init__(self, estimators, final_estimator=None, cv=5, random_state=None):
+        self.estimators, self.final_estimator, self.cv = estimators, final_estimator, cv
+        self.random_state = random_state
+
+    def _branch(self, k: int):
+        """Branch ``k`` cloned, every ``random_state`` in it set to ``random_state + k`` (None: as given)."""
+        from ..evaluation import seed_estimator
+
+        est = self.estimators[k][1]
+        return clone(est) if self.random_state is None else seed_estimator(est, int(self.random_state) + k)
+
+    def _present(self, X) -> np.ndarray:
+        return np.column_stack([X[self.columns_[name]].notna().any(axis=1).to_numpy() for name, _ in self.estimators])
+
+    def _proba(self, est, X) -> np.ndarray:
+        p = np.zeros((len(X), len(self.classes_)))
+        p[:, np.searchsorted(self.classes_, est.classes_)] = est.predict_proba(X)
+        return p
+
     def fit(self, X, y):
-        self.columns_ = {name: _columns(X, blocks_of(est), getattr(est, "exclude", ())) for name, est in self.estimators}
-        return super().fit(X, y)
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        self.columns_ = {name: _columns(X, blocks_of(est), getattr(est, "exclude", ())) for name, est in
+                         self.estimators}
+        complete = np.flatnonzero(self._present(X).all(1))
+        if len(complete) < self.cv:
+            raise ValueError(f"LateFusion needs at least cv={self.cv} cells with every modality, got {len(complete)}")
+        oof = np.zeros((len(complete), len(self.estimators) * len(self.classes_)))
+        n_min = int(np.bincount(np.searchsorted(self.classes_, y[complete])).min())
+        folds = StratifiedKFold(max(2, min(self.cv, n_min))).split(complete, y[complete]) if n_min >= 2 else \
+            [(np.setdiff1d(np.arange(len(complete)), part), part) for part in np.array_split(np.arange(len(complete)),
+                                                                                               self.cv)]
+        for _, inner_test in folds:
+            test_rows = complete[inner_test]
+            train_rows = np.setdiff1d(np.arange(len(y)), test_rows)
+            for b in range(len(self.estimators)):
+                fitted = self._branch(b).fit(X.iloc[train_rows], y[train_rows])
+                cols = slice(b * len(self.classes_), (b + 1) * len(self.classes_))
+                oof[inner_test, cols] = self._proba(fitted, X.iloc[test_rows])
+        final = self.final_estimator if self.final_estimator is not None else LogisticRegression(max_iter=5000)
+        self.final_estimator_ = clone(final).fit(oof, y[complete])
+        self.estimators_ = [self._branch(b).fit(X, y) for b in range(len(self.estimators))]
+        return self
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "estimators_")
-        present = np.column_stack([X[self.columns_[name]].notna().any(axis=1).to_numpy()
-                                   for name, _ in self.estimators])
+        present = self._present(X)
         full = present.all(1)
         p = np.zeros((len(X), len(self.classes_)))
         if full.any():
-            p[full] = super().predict_proba(X[full])
+            Z = np.hstack([self._proba(est, X[full]) for est in self.estimators_])
+            p[full] = self._proba(self.final_estimator_, Z)
         self.n_fallback_ = int((~full).sum())
         for pattern in {tuple(r) for r in present[~full]}:  # one batch per set of present modalities
             rows = np.flatnonzero((present == pattern).all(1) & ~full)
             use = [est for est, ok in zip(self.estimators_, pattern) if ok] or list(self.estimators_)
-            p[rows] = np.mean([est.predict_proba(X.iloc[rows]) for est in use], axis=0)
+            p[rows] = np.mean([self._proba(est, X.iloc[rows]) for est in use], axis=0)
         return p
 
     def predict(self, X) -> np.ndarray:
