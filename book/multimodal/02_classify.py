@@ -96,10 +96,11 @@ fig.tight_layout()
 # %% [markdown]
 # ## Fused against the better single modality, paired over the same splits
 #
-# Green: the 95% interval is above 0; red: below; grey: it includes 0 (no claim either way).
+# Green: the 95% interval is above 0; red: below; grey: it includes 0 (no claim either way). "ephys (best)" and
+# "morphology (best)" are the headline rows (the better of each modality's two models on these splits).
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(14, 4.2))
+fig, axes = plt.subplots(2, 1, figsize=(9, 8))
 for ax, exp in zip(axes, exps.values()):
     pairs = [c for c in ex.comparisons(exp) if "without" not in c[0]]
     ex.plot_differences(exp, pairs, ax=ax, names=MODEL_NAMES)
@@ -137,7 +138,7 @@ fig.tight_layout()
 
 # %%
 miss = [(name, single, "all") for name, (_, _, single) in ex.MISSING.items()]
-fig, axes = plt.subplots(1, 2, figsize=(14, 2.8))
+fig, axes = plt.subplots(2, 1, figsize=(9, 5))
 for ax, exp in zip(axes, exps.values()):
     ex.plot_differences(exp, miss, ax=ax, names=MODEL_NAMES)
 fig.tight_layout()

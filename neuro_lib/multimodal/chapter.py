@@ -34,7 +34,7 @@ EPHYS_BLOCK = {"e_i": "actb", "cre5": "ephys41"}
 MODEL_NAMES = {"ephys_svc": "ephys: SVC", "ephys_lspin": "ephys: LSPIN", "ephys_svc_actb": "ephys: SVC, 41 + ACTB",
                "morphology_gb": "morphology: gradient boosting", "morphology_rf": "morphology: random forest",
                "late_fusion": "fused: late fusion (stacking)", "joint_lspin": "fused: joint LSPIN",
-               "ephys": "ephys (better of SVC, LSPIN)", "morphology": "morphology (better of GB, RF)",
+               "ephys": "ephys (best)", "morphology": "morphology (best)",
                "fused": "fused (late fusion)", "morphology_rf_no_apical": "morphology: forest, no apical/basal split",
                "late_fusion_no_apical": "fused: late fusion, no apical/basal split",
                "late_fusion_without_morph": "late fusion asked without morphology",

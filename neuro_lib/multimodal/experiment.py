@@ -206,7 +206,7 @@ def comparisons(exp: Experiment) -> list[tuple[str, str, str]]:
         out += [("late_fusion_no_apical", "ephys", "all"), ("late_fusion_no_apical", "morphology_rf_no_apical", "all")]
     if "ephys_svc_actb" in exp.cv:
         out.append(("ephys_svc_actb", "ephys_svc", "all"))
-    return out
+    return list(dict.fromkeys(out))  # each pair once (the better single modality is one of the two)
 
 
 def task_metrics(exp: Experiment) -> dict:
