@@ -89,6 +89,7 @@ for ax, (task, exp) in zip(axes, exps.items()):
     table = ex.gate_table(exp)
     metrics.update(ex.gate_entries(exp))
     table.plot.barh(ax=ax, color=["tab:green", "tab:orange"])
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.invert_yaxis()
     ax.set(xlabel="mean open gate over the block's features (0 closed, 1 open)", ylabel="class, reconstruction",
            title=f"{task}: joint LSPIN gates")
