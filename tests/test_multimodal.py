@@ -3,9 +3,9 @@ late fusion and its missing-modality fallback, the per-modality gates and the ca
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.impute import SimpleImputer
 
 from neuro_lib.evaluation import cross_validate, kfold_splits, paired_difference
 from neuro_lib.multimodal import chapter

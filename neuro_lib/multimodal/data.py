@@ -105,9 +105,10 @@ def feature_blocks(cells: pd.DataFrame | None = None, *, n_jobs: int = 1) -> dic
     """``{"ephys41": (n, 41), "actb": (n, 33), "morph": (n, 77)}`` DataFrames indexed like ``cells`` (default
     :func:`cell_table`), columns prefixed ``<block>:``; ``ephys41`` rows are NaN for cells outside the authors' set.
     Units: those of the source tables (mV, pA, ms, MOhm; um for morphometrics)."""
+    import warnings
+
     from ..ephys import FEATURES_41, load_actb, load_ophir
     from ..morphology.neurites import neurite_table
-    import warnings
 
     cells = cell_table() if cells is None else cells
     with warnings.catch_warnings():

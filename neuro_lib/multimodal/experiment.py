@@ -14,8 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .. import results
-from ..evaluation import CVResult, PairedDifference, Split, corrected_t_interval, cross_validate, kfold_splits, \
-    metrics, paired_difference
+from ..evaluation import (
+    CVResult,
+    PairedDifference,
+    Split,
+    corrected_t_interval,
+    cross_validate,
+    kfold_splits,
+    metrics,
+    paired_difference,
+)
 from .chapter import EPHYS_BLOCK, HEADLINE
 from .data import TaskData, slug
 from .models import LateFusion, OnBlocks, block_gates
