@@ -93,20 +93,25 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         than two classes, or ``y_val`` holds a label ``y`` lacks."""
         from .training import seed_everything
 
-        y = np.asarray(y)
-        if hasattr(X, "__len__") and len(X) != len(y):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__}.fit needs at least two classes in y, got {list(self.classes_)}")
-        y_enc = encode_labels(self.classes_, y)
-        yv = None if y_val is None else encode_labels(self.classes_, y_val, what="y_val")
+        y_enc, yv = self._set_classes(X, y, y_val)
         seed_everything(int(self.random_state))
         self.module_config_ = self._module_config(X, len(self.classes_))
         module = self._make_module(self.module_config_)
         self.history_ = self._train_module(module, X, y_enc, X_val, yv)
         self.module_ = module.cpu().eval()
         return self
+
+    def _set_classes(self, X, y, y_val=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Check ``X``/``y`` lengths and that ``y`` has two classes or more; set ``classes_``; return ``y`` and
+        ``y_val`` encoded as class indices (``y_val`` None stays None). Raises ``ValueError`` as :meth:`fit` says."""
+        y = np.asarray(y)
+        if hasattr(X, "__len__") and len(X) != len(y):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__}.fit needs at least two classes in y, got {list(self.classes_)}")
+        yv = None if y_val is None else encode_labels(self.classes_, y_val, what="y_val")
+        return encode_labels(self.classes_, y), yv
 
     def decision_logits(self, X) -> np.ndarray:
         """(n, k) class logits of the trained network."""

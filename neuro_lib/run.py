@@ -137,10 +137,25 @@ def _record_execution(results_file: Path, execution: dict) -> None:
     os.replace(tmp, results_file)
 
 
+def _is_setup(cell) -> bool:
+    """A code cell the reader need not see first: it shows no table or figure (nothing but printed text, or nothing:
+    imports, settings, a glue call). Its code is collapsed behind a toggle, not removed; a page keeps a cell's code
+    open with the tag ``show-input``."""
+    if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
+        return False
+    return not any(o.get("output_type") in ("display_data", "execute_result") and not _only_glue(o)
+                   for o in cell.get("outputs", []))
+
+
+def _only_glue(output) -> bool:
+    """A display output that MyST-NB's ``glue(..., display=False)`` made (shown only where the text places it)."""
+    return bool(output.get("metadata", {}).get("scrapbook"))
+
+
 def _present(output: Path, script: Path, execution: dict) -> None:
     """Make the executed notebook read results first: papermill's injected-parameters cell removed from the rendered
-    page (``remove-cell``), the parameters cell collapsed (``hide-input``), and a "Rerun this page" box placed after
-    the page's opening markdown cell."""
+    page (``remove-cell``), the parameters cell and the set-up cells (:func:`_is_setup`) collapsed (``hide-input``),
+    and a "Rerun this page" box placed after the page's opening markdown cell."""
     import nbformat
 
     nb = nbformat.read(output, as_version=4)
@@ -149,6 +164,8 @@ def _present(output: Path, script: Path, execution: dict) -> None:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
         if "parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+        elif _is_setup(cell) and not {"hide-input", "show-input", "remove-input", "remove-cell"} & set(tags):
             tags.append("hide-input")
     if not any("rerun-box" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         first_md = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)

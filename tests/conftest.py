@@ -47,3 +47,16 @@ def smoke_html(smoke_book) -> Path:
 
     results_table(smoke_book)
     return build_html(smoke_book, strict=True)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's networks with one torch thread, as the chapters do (``threads`` in their profile tables):
+    faster for these small networks, and on a loaded machine two threads are many times slower (OpenMP waits for a
+    busy core). Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,4 +1,5 @@
 """Ephys loaders, label mapping, bad input, and the DANN / LSPIN torch modules."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,15 +22,7 @@ from neuro_lib.models.dann import DANN, grad_reverse, lambda_schedule
 from neuro_lib.models.lspin import LSPIN
 from neuro_lib.training import fit
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The chapter's networks run with one thread (chapter.PROFILE_SETTINGS): faster for them, and on a loaded
-    machine two threads are many times slower (OpenMP waits for a busy core)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +75,7 @@ def test_non_numeric_value_names_line_and_column(tmp_path):
     def bad(d):
         d.loc[9, "sag"] = "n/a?"
         return d
+
     with pytest.raises(EphysTableError) as err:
         load_ophir("mouse", _copy(tmp_path, bad))
     assert (err.value.column, err.value.line) == ("sag", 11) and "'n/a?'" in str(err.value)
@@ -91,6 +85,7 @@ def test_unknown_cre_class_names_line(tmp_path):
     def bad(d):
         d.loc[4, "transgenic_line"] = "Lamp5+"
         return d
+
     with pytest.raises(EphysTableError) as err:
         load_ophir("mouse", _copy(tmp_path, bad))
     assert (err.value.column, err.value.line) == ("transgenic_line", 6) and "Lamp5+" in str(err.value)
@@ -100,6 +95,7 @@ def test_duplicated_specimen_id_names_both_lines(tmp_path):
     def bad(d):
         d.loc[7, "file_name"] = d.loc[2, "file_name"].split("_")[0] + "_99"
         return d
+
     with pytest.raises(EphysTableError) as err:
         load_ophir("mouse", _copy(tmp_path, bad))
     assert err.value.line == 9 and "lines [4, 9]" in str(err.value)
@@ -108,8 +104,13 @@ def test_duplicated_specimen_id_names_both_lines(tmp_path):
 # A bare carriage return is a line break to a CSV reader, and pandas' to_csv does not quote it: the file would hold
 # an extra, misaligned row rather than one bad cell (a different error, at another line), so junk has no line breaks.
 @settings(max_examples=25, deadline=None)
-@given(row=st.integers(0, 50), col=st.sampled_from(FEATURES_41), junk=st.text(min_size=1, max_size=6).filter(
-    lambda s: s.strip() not in ("", "nan", "NaN", "NA") and not _is_number(s) and not {"\r", "\n"} & set(s)))
+@given(
+    row=st.integers(0, 50),
+    col=st.sampled_from(FEATURES_41),
+    junk=st.text(min_size=1, max_size=6).filter(
+        lambda s: s.strip() not in ("", "nan", "NaN", "NA") and not _is_number(s) and not {"\r", "\n"} & set(s)
+    ),
+)
 def test_any_non_numeric_cell_is_reported_where_it_is(tmp_path_factory, row, col, junk):
     path = tmp_path_factory.mktemp("h") / "t.csv"
     df = pd.read_csv(fetch(OPHIR_KEYS["human"]), dtype=str, keep_default_na=False).head(60)

@@ -6,14 +6,19 @@ import json
 import pytest
 
 from neuro_lib.mea.extracellular import REGIMES
+from neuro_lib.results import parse_key
 
 EXPECTED = {
-    "01_simulate": [f"simulation/{r}/kept_eaps" for r in REGIMES] + ["simulation/all/megabytes"],
-    "02_features": [f"features/{r}/excitatory_median_amplitude_uv" for r in REGIMES],
-    "03_classify": [f"{t}/{r}/accuracy" for t in ("binary", "mtype") for r in REGIMES]
-    + [f"mtype/{r}/cell_median" for r in REGIMES],
-    "04_generalisation": ["mtype/3drot-heldout-z/accuracy", "binary/3drot-noise20/accuracy",
-                          "mtype/norot-to-3drot/accuracy"],
+    "01_simulate": [f"simulation/line_source/split={r}/kept_eaps" for r in REGIMES]
+    + ["simulation/line_source/megabytes", "simulation/neuron/seconds"],
+    "02_features": [f"features/amp_width/split={r}/group=excitatory/median_amplitude_uv" for r in REGIMES],
+    "03_classify": [f"{t}/cnn/split={r}/accuracy" for t in ("binary", "mtype") for r in REGIMES]
+    + [f"mtype/cnn/split={r}/cell_accuracy_median" for r in REGIMES]
+    + [f"mtype/cnn/split={r}/group=BP/accuracy" for r in REGIMES] + ["mtype/cnn_4ch/split=3drot/accuracy"]
+    + [f"mtype/cnn/split={r}/accuracy_sd" for r in REGIMES]          # smoke: 2 seeds
+    + [f"mtype/cnn_4ch/split=3drot/diff_vs_cnn/accuracy{s}" for s in ("", "_lo", "_hi", "_p")],
+    "04_generalisation": ["mtype/cnn/split=3drot-heldout-z/accuracy", "binary/cnn/split=3drot-noise20/accuracy",
+                          "mtype/cnn/split=norot-to-3drot/accuracy", "mtype/cnn/split=norot-to-3drot/accuracy_sd"],
 }
 
 
@@ -28,8 +33,10 @@ def test_mea_notebook_smoke(smoke_book, name):
     missing = [k for k in EXPECTED[name] if k not in res["metrics"]]
     assert not missing, missing
     assert res["parameters"]["profile"] == "smoke"
+    for k in res["metrics"]:
+        parse_key(k)                                  # every key has the fixed slots
     for k in EXPECTED[name]:
         v = res["metrics"][k]
         assert v is not None
-        if k.endswith("accuracy"):
-            assert 0.0 <= v <= 1.0
+        if k.endswith("accuracy"):                    # an accuracy, or a difference of two (diff_vs_<model>)
+            assert (-1.0 if parse_key(k).vs else 0.0) <= v <= 1.0

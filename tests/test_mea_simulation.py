@@ -152,3 +152,29 @@ def test_compile_failure_carries_compiler_output(tmp_path, monkeypatch):
     assert "Broken.mod" in str(err.value) and "syntax error" in str(err.value)   # the translator's own output
     assert not (out / ".compiled").exists()
     assert not list(tmp_path.glob(".compile-*"))
+
+
+def test_mearec_current_search_end_to_end():
+    """IntraParams.mearec() reproduces MEArec 1.11's own intracellular step (run_cell_model's current search): our
+    whole pipeline from NEURON to EAPs against gen_templates run end to end, same cell, positions and rotations."""
+    from neuro_lib.mea.intracellular import IntraParams, load_cell, simulate_cells
+    from neuro_lib.mea.reference import mearec_templates
+
+    params = IntraParams.mearec()
+    assert (params.sim_time, params.target_spikes, params.weights, params.search) == (1.0, (3, 50), (0.25, 1.75),
+                                                                                      "mearec")
+    rng = np.random.default_rng(2)
+    pos = {INHIBITORY_CELL: sample_positions(2, rng)}
+    rot = {INHIBITORY_CELL: np.concatenate([sample_rotations(r, 1, rng) for r in ("norot", "3drot")])}
+    ref = mearec_templates([INHIBITORY_CELL], pos, rot, params=params)[INHIBITORY_CELL]
+    simulate_cells([INHIBITORY_CELL], params, progress=False)
+    ours = load_cell(INHIBITORY_CELL, params)
+    assert ours.imem.shape == ref["imem"].shape                      # the same current gave the same spikes
+    assert np.abs(ours.imem - ref["imem"]).max() < 1e-5 * np.abs(ref["imem"]).max()
+    e = EAPSimulator(ours).eaps(pos[INHIBITORY_CELL], rot[INHIBITORY_CELL], ref["spike_index"])
+    rel = np.abs(e - ref["templates"]).max(axis=(1, 2)) / np.abs(ref["templates"]).max(axis=(1, 2))
+    assert rel.max() < 1e-5
+    # the book's own search is another current
+    assert load_cell(INHIBITORY_CELL).meta["params"]["search"] == "book"
+    with pytest.raises(MEAError, match="unknown current search"):
+        simulate_cells([INHIBITORY_CELL], IntraParams(search="guess"))

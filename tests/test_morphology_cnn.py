@@ -8,8 +8,14 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from neuro_lib.models.resnet import (PAPER_LR_CONV, PAPER_LR_HEAD, ConvDecoder, ProjectionResNet, param_groups,
-                                     pretrain_autoencoder)
+from neuro_lib.models.resnet import (
+    PAPER_LR_CONV,
+    PAPER_LR_HEAD,
+    ConvDecoder,
+    ProjectionResNet,
+    param_groups,
+    pretrain_autoencoder,
+)
 from neuro_lib.morphology.networks import ProjectionCNN
 
 
@@ -45,8 +51,8 @@ def _toy(n=48, size=32, seed=0):
     return X, y
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_the_estimator_learns_a_toy_problem():
-    torch.set_num_threads(2)
     X, y = _toy()
     cnn = ProjectionCNN(epochs=4, lr_conv=1e-3, lr_head=1e-3, batch_size=16, augment=False, random_state=0)
     assert clone(cnn).get_params() == cnn.get_params()

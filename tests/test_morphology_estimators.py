@@ -53,14 +53,12 @@ def virtual_views():
                  trees=[reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in cells]), labels
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_every_chapter_model_over_one_driver_with_shared_branch_fits(virtual_views, tmp_path, monkeypatch):
-    import torch
-
     from neuro_lib.estimators import TorchClassifier
     from neuro_lib.morphology import chapter, experiment
 
     monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
-    torch.set_num_threads(1)
     views, y = virtual_views
     cfg = chapter.settings("smoke", max_len=20)
     models = experiment.chapter_models(cfg, names=["svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion"])
@@ -80,3 +78,25 @@ def test_every_chapter_model_over_one_driver_with_shared_branch_fits(virtual_vie
     oof = experiment.out_of_fold(again["tree_lstm"])
     assert oof.shape == (len(y), 128)
     assert np.array_equal(again["tree_lstm"].fold_values(), res["tree_lstm"].fold_values())
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_max_steps_caps_every_network_fit_and_none_changes_nothing(virtual_views):
+    from neuro_lib.morphology import chapter, experiment
+    from neuro_lib.morphology.experiment import unwrap
+
+    views, y = virtual_views
+    tr, va = np.flatnonzero(np.arange(len(y)) % 3 != 0), np.flatnonzero(np.arange(len(y)) % 3 == 0)
+    for max_steps in (None, 1):
+        cfg = chapter.settings("smoke", max_len=20, cnn_epochs=3, tree_epochs=3, lstm_epochs=3, cnn_batch_size=4,
+                               max_steps=max_steps)
+        cfg["patience"] = cfg["cnn_patience"] = None  # no early stopping (None as an override keeps the profile's)
+        models = experiment.chapter_models(cfg, cache=False, names=["cnn", "lstm", "tree_lstm", "fusion_mlp"])
+        for name, est in models.items():
+            est.fit(views[tr], y[tr], X_val=views[va], y_val=y[va])
+            net = unwrap(est)
+            epochs = len(net.history_.train_loss)
+            if max_steps is None:  # not capped: every epoch ran (the fusion head: its 100 epochs on the val cells)
+                assert epochs == (100 if name == "fusion_mlp" else 3), name
+            else:  # one optimisation step in all: the first epoch stops after it
+                assert epochs == 1, name

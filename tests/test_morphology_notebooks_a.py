@@ -25,7 +25,8 @@ BOUNDED = ("accuracy", "auc", "tsne_knn_accuracy", "recall")
 
 def check_page(root, name: str, expected) -> dict:
     """The executed page ``name`` has a figure, its results file the ``expected`` keys (numbers, or null for NaN;
-    accuracies, AUCs and recalls in [0, 1]) and every key has the book's fixed slots. Returns the results file."""
+    accuracies, AUCs and recalls in [0, 1], paired differences of them in [-1, 1]) and every key has the book's fixed
+    slots. Returns the results file."""
     from neuro_lib import results
 
     book = nbformat.read(root / "book" / CHAPTER / f"{name}.ipynb", as_version=4)
@@ -37,9 +38,10 @@ def check_page(root, name: str, expected) -> dict:
     missing = [k for k in expected if k not in res["metrics"]]
     assert not missing, f"{name}: results file lacks {missing}"
     for k, v in res["metrics"].items():
-        results.parse_key(k)
+        parts = results.parse_key(k)
         if v is not None and k.endswith(BOUNDED):
-            assert 0.0 <= v <= 1.0, (k, v)
+            lowest = -1.0 if parts.vs else 0.0  # a paired difference (diff_vs_M) may be negative
+            assert lowest <= v <= 1.0, (k, v)
     return res
 
 

@@ -74,3 +74,17 @@ def test_cli_trains_on_all_cells_and_writes_one_row_per_file(inputs, tmp_path, d
     cells = mp.read_inputs([str(inputs[0])]).X
     assert not calls and np.array_equal(first.predict_proba(cells), again.predict_proba(cells))
     assert first.views == {"trees"} and list(first.classes_) == ["interneuron", "principal"]
+
+
+def test_task_inputs_computes_only_the_views_asked_for(data_mirror):
+    from neuro_lib.morphology import data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        some = data.task_inputs("rat_s1_2class", n_per_class=6, seed=0, views={"neurites"})
+        every = data.task_inputs("rat_s1_2class", n_per_class=6, seed=0)
+        with pytest.raises(KeyError, match="unknown view"):
+            data.task_inputs("rat_s1_2class", n_per_class=6, seed=0, views=["colour"])
+    assert some.views.names == ["neurites"] and every.views.names == ["features", "neurites", "images", "trees"]
+    np.testing.assert_array_equal(some.views["neurites"], every.views["neurites"])
+    assert [s.test.tolist() for s in some.splits] == [s.test.tolist() for s in every.splits]

@@ -13,8 +13,14 @@ from neuro_lib.models.lstm import IndexedSequences, SequenceLSTM, pad_sequences
 from neuro_lib.models.tree_lstm import ChildSumTreeLSTM, collate_trees, tree_heights
 from neuro_lib.morphology.fusion import LateFusion, MLPFusion
 from neuro_lib.morphology.networks import LSTMClassifier, TreeLSTMClassifier
-from neuro_lib.morphology.tree import (FEATURES, ReducedTree, node_sequence, reduce_tree, trees_from_arrays,
-                                       trees_to_arrays)
+from neuro_lib.morphology.tree import (
+    FEATURES,
+    ReducedTree,
+    node_sequence,
+    reduce_tree,
+    trees_from_arrays,
+    trees_to_arrays,
+)
 
 
 def collate(trees):
@@ -23,13 +29,7 @@ def collate(trees):
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one intra-op thread is much faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: one thread is much faster under load
 
 
 def y_tree():

@@ -13,6 +13,10 @@
 # %% [markdown]
 # # The Allen Cell Types electrophysiology data
 #
+# **What this page shows.** The cells the chapter classifies and the features it reads: {glue:md}`ephys_counts`
+# Their features differ between species ({numref}`fig-ephys-species`), which is what domain adaptation addresses on
+# the next page.
+#
 # This chapter reproduces {cite}`ophir2023`, which classifies neurons from their intracellular electrophysiology:
 # excitatory against inhibitory across species (mouse to human, with domain adaptation) and five mouse Cre classes
 # (with a locally sparse network). This page loads the data and shows what is in it.
@@ -39,9 +43,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from neuro_lib import datasets, profiles
+from neuro_lib import datasets, pages, profiles
 from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, load_actb, load_ophir
 from neuro_lib.ephys.experiments import data_metrics
 from neuro_lib.results import write_results
@@ -55,6 +59,13 @@ with warnings.catch_warnings(record=True) as caught:
 
 # %% [markdown]
 # ## Cells per species and class (the paper's Figure 5)
+#
+# ```{glue:figure} ephys_counts_figure
+# :name: fig-ephys-counts
+#
+# Mouse cells per Cre class (left; the paper's grouping of Cre lines) and excitatory (spiny) against inhibitory
+# (aspiny) cells per species (right). The bars reproduce the paper's counts.
+# ```
 
 # %%
 counts_cre = mouse.meta["cre_class"].value_counts().reindex(CRE_CLASSES)
@@ -73,18 +84,18 @@ axes[1].set(title="Excitatory (spiny) / inhibitory (aspiny)", xlabel="species", 
 plt.setp(axes[0].get_xticklabels(), rotation=20)
 plt.setp(axes[1].get_xticklabels(), rotation=0)
 fig.tight_layout()
-
-# %% [markdown]
-# The bars reproduce the paper's counts: five Cre classes in mouse, and far fewer human cells, mostly spiny.
-# The class imbalance (human inhibitory cells are 23% of the human set) is why the chapter reports F1 and recall
-# beside accuracy.
+pages.figure("ephys_counts_figure", fig)
 
 # %%
-display(Markdown(
-    f"Mouse: **{len(mouse)}** cells ({', '.join(f'{k} {v}' for k, v in counts_cre.items())}); "
+pages.markdown("ephys_counts", (
+    f"mouse: **{len(mouse)}** cells ({', '.join(f'{k} {v}' for k, v in counts_cre.items())}); "
     f"human: **{len(human)}** cells ({counts_ei.loc['excitatory', 'human']} spiny, "
     f"{counts_ei.loc['inhibitory', 'human']} aspiny)."
 ))
+
+# %% [markdown]
+# Five Cre classes in mouse, and far fewer human cells, mostly spiny. The class imbalance (human inhibitory cells are
+# 23% of the human set) is why the chapter reports F1 and recall beside accuracy.
 
 # %% [markdown]
 # ## What the authors' filters removed
@@ -117,7 +128,21 @@ display(missing)
 # ## Feature distributions by class
 #
 # A few of the 41 features, per Cre class (mouse) and per E/I class and species. Spike width and the
-# upstroke/downstroke ratio separate fast-spiking Pvalb cells from the rest, as in {cite}`gouwens2019`.
+# upstroke/downstroke ratio separate fast-spiking Pvalb cells from the rest, as in {cite}`gouwens2019`
+# ({numref}`fig-ephys-cre-features`).
+#
+# ```{glue:figure} ephys_cre_features
+# :name: fig-ephys-cre-features
+#
+# Six of the 41 features by Cre class, mouse cells (boxes: quartiles; whiskers 1.5 IQR).
+# ```
+#
+# ```{glue:figure} ephys_species_features
+# :name: fig-ephys-species
+#
+# Excitatory (red) and inhibitory (blue) cells in both species: the same class has different feature distributions
+# in mouse and human (e.g. human spiny cells have a lower input resistance).
+# ```
 
 # %%
 show = ["width", "upstroke_downstroke_ratio", "f_i_curve_slope", "input_resistance_mohm", "tau", "sag"]
@@ -132,6 +157,7 @@ for ax, feat in zip(axes.flat, show):
     ax.tick_params(axis="x", rotation=30)
 fig.suptitle("Mouse: six of the 41 features by Cre class")
 fig.tight_layout()
+pages.figure("ephys_cre_features", fig)
 
 # %%
 both = pd.concat([mouse.features[show].join(mouse.meta[["ei", "species"]]),
@@ -143,10 +169,7 @@ for ax, feat in zip(axes, ["width", "upstroke_downstroke_ratio", "input_resistan
     ax.set(ylabel=f"{feat} ({units[feat]})")
 fig.suptitle("Excitatory and inhibitory cells in both species: the features shift between species")
 fig.tight_layout()
-
-# %% [markdown]
-# The same class has different feature distributions in mouse and human (e.g. human spiny cells have a lower
-# input resistance): this species shift is what domain adaptation addresses in the next section.
+pages.figure("ephys_species_features", fig)
 
 # %%
 path = write_results("ephys", "01_data", data_metrics(mouse, human, actb),

@@ -13,6 +13,13 @@
 # %% [markdown]
 # # Excitatory or inhibitory, from mouse to human: domain adaptation
 #
+# **What this page shows.** Whether a domain-adversarial network trained on mouse cells and a few labelled human cells
+# tells excitatory from inhibitory human cells better than the same network without the adversary. In this build:
+#
+# ```{glue:md} ei_summary
+# :format: myst
+# ```
+#
 # Human cells are scarce (299 here against 1,424 mouse cells), and their features are shifted with respect to
 # mouse (see the previous page). {cite}`ophir2023` train a domain-adversarial network (DANN, {cite}`ganin2016`)
 # whose feature extractor is pushed, through a gradient-reversal layer, to make mouse and human cells
@@ -51,9 +58,9 @@ max_cells = None  # a stratified subset of the cells (the gpu_profile tests)
 
 # %%
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from neuro_lib import datasets, profiles, results
+from neuro_lib import datasets, pages, profiles, results
 from neuro_lib.ephys import EI_CLASSES, OPHIR_KEYS, chapter, ei_data
 from neuro_lib.ephys import experiments as ex
 from neuro_lib.ephys.chapter import MODEL_NAMES
@@ -92,8 +99,13 @@ display(single[["accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "macro_pre
 # %% [markdown]
 # ## Accuracy per species (the paper's Table 1)
 #
-# Mean over every fold of every seed, with the standard deviation over the single test folds as error bars. The
-# dashed lines are the paper's DANN numbers (single split), read from `data/paper_numbers/ephys.yml`.
+# ```{glue:figure} ei_accuracy
+# :name: fig-ei-accuracy
+#
+# Accuracy on mouse and human test cells, mean over every fold of every seed (error bars: sd over the single test
+# folds). Dashed lines: the paper's DANN on its single split (`data/paper_numbers/ephys.yml`; its split, not our
+# folds).
+# ```
 
 # %%
 paper_mouse, paper_human = (paper[results.key("ei", "dann", "accuracy", group=g)] for g in ("mouse", "human"))
@@ -106,6 +118,7 @@ ax.set(xlim=(0.8, 1.0), xlabel=f"accuracy ({cfg['n_splits']}-fold CV x {cfg['n_r
        ylabel="")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
+pages.figure("ei_accuracy")
 
 # %%
 colors = {"inhibitory": "tab:blue", "excitatory": "tab:red"}
@@ -117,23 +130,32 @@ for row, model in zip(axes, shown):
         plot_confusion_matrix(yt, yp, [0, 1], display_labels=EI_CLASSES, ax=ax, title=f"{model}, {sp}",
                               label_colors=colors)
 fig.tight_layout()
+pages.figure("ei_confusion", fig)
 
 # %% [markdown]
+# ```{glue:figure} ei_confusion
+# :name: fig-ei-confusion
+#
 # Confusion matrices of the DANN and of the source-only network on the mouse and human test cells, pooled over the
 # folds of the first seed (the paper's Figure 8). Rows are normalised; the counts are in brackets.
+# ```
+#
+# ```{glue:md} ei_rates
+# :format: myst
+# ```
 
 # %%
 def fmt(model, sp):
     return ex.say_rate(cv.loc[(model, sp)]) if (model, sp) in cv.index else "not run"
 
 
-display(Markdown("\n".join([
+pages.markdown("ei_rates", "\n".join([
     f"* DANN: mouse {fmt('dann', 'mouse')}, human {fmt('dann', 'human')}; the paper reports "
     f"{100 * paper_mouse:.1f}% and {100 * paper_human:.1f}% on its single split.",
     f"* pooled network (human labels, no adversary): human {fmt('pooled_network', 'human')}; unsupervised DANN: "
     f"human {fmt('dann_unsupervised', 'human')}.",
     f"* source-only network: human {fmt('source_only', 'human')}; logistic regression trained on mouse only: "
-    f"human {fmt('logistic_regression', 'human')}."])))
+    f"human {fmt('logistic_regression', 'human')}."]))
 
 # %% [markdown]
 # ## What the adversary and the human labels add, paired over the same splits
@@ -142,17 +164,29 @@ display(Markdown("\n".join([
 # fair control for what the gradient-reversal layer itself adds, and the unsupervised DANN shows what adaptation
 # alone gives when no human label is available. Each difference is taken split by split on the same test cells, its
 # interval from the corrected resampled t-test (Nadeau & Bengio 2003), which allows for the overlap of the training
-# sets; green: the interval is above 0, red: below, grey: it includes 0.
+# sets.
+#
+# ```{glue:figure} ei_differences
+# :name: fig-ei-differences
+#
+# Paired differences in accuracy on human test cells, with 95% intervals. Green: the interval is above 0, red: below,
+# grey: it includes 0.
+# ```
+#
+# ```{glue:md} ei_claims
+# :format: myst
+# ```
 
 # %%
 ax = ex.plot_differences(exp, "accuracy", names=MODEL_NAMES)
 ax.set_title("accuracy on human test cells")
 plt.tight_layout()
-
-# %%
+pages.figure("ei_differences")
 said = [f"* {ex.say_difference(exp.diff(a, b, g), MODEL_NAMES)} (on {g} test cells)."
         for a, b, g in ex.EI_COMPARISONS if a in exp.cv and b in exp.cv]
-display(Markdown("\n".join(said)))
+pages.markdown("ei_claims", "\n".join(said))
+pages.markdown("ei_summary", "\n".join([f"* DANN on human test cells: {fmt('dann', 'human')} "
+                                         f"(paper: {100 * paper_human:.1f}% on its single split);", *said[:2]]))
 
 # %%
 path = results.write_results("ephys", "02_ei_domain_adaptation", ex.ei_metrics(exp),

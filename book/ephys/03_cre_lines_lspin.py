@@ -13,6 +13,14 @@
 # %% [markdown]
 # # Five mouse Cre classes with a locally sparse network (LSPIN)
 #
+# **What this page shows.** How well the paper's locally sparse network tells five mouse Cre classes apart from 41
+# electrophysiological features, against a plain network and four scikit-learn baselines on the same folds. In this
+# build:
+#
+# ```{glue:md} cre5_summary
+# :format: myst
+# ```
+#
 # {cite}`ophir2023` classify mouse cells into five Cre classes (Glutamatergic, Pvalb, Htr3a+|Vip-, Sst, Vip) with
 # LSPIN {cite}`yang2022lspin`: a gating network predicts, for each cell, which of the 41 features to look at.
 # Gates are `z = clip(0.5 + mu(x) + eps, 0, 1)` with `eps ~ N(0, sigma^2)` while training and `eps = 0` at
@@ -45,9 +53,9 @@ max_cells = None  # a stratified subset of the cells (the gpu_profile tests)
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from neuro_lib import datasets, profiles, results
+from neuro_lib import datasets, pages, profiles, results
 from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, cre5_data
 from neuro_lib.ephys import experiments as ex
 from neuro_lib.ephys.chapter import MODEL_NAMES
@@ -85,8 +93,13 @@ display(single[["accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "macro_pre
 # %% [markdown]
 # ## Against the paper's Table 2
 #
-# Accuracy and macro-averaged F1 over every fold of every seed (error bars: sd over the single test folds). The
-# dashed line is the paper's LSPIN accuracy from its single split (read from `data/paper_numbers/ephys.yml`).
+# ```{glue:figure} cre5_scores
+# :name: fig-cre5-scores
+#
+# Accuracy and macro-averaged F1 of every model over every fold of every seed (error bars: sd over the single test
+# folds). Dashed line: the paper's LSPIN accuracy on its single split of 277 test cells (`data/paper_numbers/ephys.yml`;
+# its split, not our folds).
+# ```
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(cv)))
@@ -97,21 +110,28 @@ ax.set(xlim=(0.6, 1.0), xlabel=f"score ({cfg['n_splits']}-fold CV x {cfg['n_repe
        ylabel="")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 plt.tight_layout()
+pages.figure("cre5_scores", fig)
+
+# %% [markdown]
+# ```{glue:figure} cre5_confusion
+# :name: fig-cre5-confusion
+#
+# The confusion matrix of the LSPIN ensemble, pooled over the folds of the first seed (the paper's Figure 10). Rows
+# are normalised; the counts are in brackets.
+# ```
+#
+# {glue:md}`cre5_errors` {glue:md}`cre5_lspin`
 
 # %%
 yt, yp = exp.cv["lspin"].pooled(0)
 ax = plot_confusion_matrix(yt, yp, range(5), display_labels=CRE_CLASSES, title="LSPIN, 5 Cre classes")
 plt.tight_layout()
-
-# %% [markdown]
-# The confusion matrix of the LSPIN ensemble, pooled over the folds of the first seed (the paper's Figure 10).
-
-# %%
+pages.figure("cre5_confusion")
 counts, norm = confusion_matrix(yt, yp, range(5))
 off = counts.copy()
 np.fill_diagonal(off, 0)
 i, j = np.unravel_index(off.argmax(), off.shape)
-display(Markdown(
+pages.markdown("cre5_errors", (
     f"Glutamatergic recall is {100 * norm[0, 0]:.1f}%; the most frequent error is {CRE_CLASSES[i]} cells called "
     f"{CRE_CLASSES[j]} ({off[i, j]} cells, {100 * norm[i, j]:.1f}% of {CRE_CLASSES[i]}). "
     f"Errors between GABAergic classes make up {100 * off[1:, 1:].sum() / max(off.sum(), 1):.0f}% of all errors."
@@ -120,7 +140,7 @@ display(Markdown(
 # %%
 acc = cv.loc["lspin", "accuracy"]
 verdict = "reaches" if acc >= paper_lspin else "does not reach"
-display(Markdown(
+pages.markdown("cre5_lspin", (
     f"LSPIN: accuracy **{ex.say_rate(cv.loc['lspin'])}** and macro F1 "
     f"**{ex.say_rate(cv.loc['lspin'], 'macro_f1')}** in cross-validation; on the paper's single split "
     f"{100 * single.loc['lspin', 'accuracy']:.1f}% (mean over the seeds). The paper reports "
@@ -130,19 +150,34 @@ display(Markdown(
 # ## LSPIN against each baseline, paired over the same splits
 #
 # Each difference is taken split by split on the same test cells; its 95% interval comes from the corrected
-# resampled t-test (Nadeau & Bengio 2003), which allows for the overlap of the training sets. Green: the interval is
-# above 0; red: below; grey: it includes 0.
+# resampled t-test (Nadeau & Bengio 2003), which allows for the overlap of the training sets.
+#
+# ```{glue:figure} cre5_differences
+# :name: fig-cre5-differences
+#
+# LSPIN minus each other model, in accuracy (left) and macro F1 (right), paired over the same splits, with 95%
+# intervals. Green: the interval is above 0; red: below; grey: it includes 0.
+# ```
+#
+# ```{glue:md} cre5_claims
+# :format: myst
+# ```
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 0.8 + 0.45 * len(exp.diffs) / 2), sharey=True)
 for ax, metric in zip(axes, ["accuracy", "macro_f1"]):
     ex.plot_differences(exp, metric, ax=ax, names=MODEL_NAMES)
 fig.tight_layout()
-
-# %%
+pages.figure("cre5_differences", fig)
 said = [f"* {ex.say_difference(exp.diff(a, b, g, m), MODEL_NAMES)}."
         for a, b, g in ex.CRE5_COMPARISONS for m in ("accuracy", "macro_f1") if exp.diff(a, b, g, m)]
-display(Markdown("\n".join(said)))
+pages.markdown("cre5_claims", "\n".join(said))
+best = cv.index[0]
+pages.markdown("cre5_summary", "\n".join([
+    f"* LSPIN, cross-validated: accuracy {ex.say_rate(cv.loc['lspin'])}; the paper's LSPIN on its single split: "
+    f"{100 * paper_lspin:.1f}%;",
+    f"* the best model in our cross-validation: {MODEL_NAMES.get(best, best)}, {ex.say_rate(cv.loc[best])};",
+    *[c for c in said if "accuracy" in c][:2]]))
 
 # %% [markdown]
 # **Why the gap to the paper.** The paper's number is one split of 277 test cells, where one cell is 0.36 points;

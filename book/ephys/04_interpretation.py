@@ -13,6 +13,10 @@
 # %% [markdown]
 # # What the models look at: gates, Shapley values and learned features
 #
+# **What this page shows.** Which features the trained networks use, per cell: LSPIN opens different gates for
+# different Cre classes ({numref}`fig-ephys-gates`); the DANN leans most on {glue:md}`shap_top3`
+# ({numref}`fig-ephys-shap`); and in the DANN's learned features {glue:md}`mix_sentence`
+#
 # Three views of the trained models, all on held-out cells of the paper's single splits:
 #
 # 1. the **LSPIN gate matrix**: for every test cell, which of the 41 features its gates keep open, clustered
@@ -38,9 +42,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import shap
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from neuro_lib import datasets, profiles
+from neuro_lib import datasets, pages, profiles
 from neuro_lib.ephys import CRE_CLASSES, OPHIR_KEYS, chapter, cre5_data, ei_data
 from neuro_lib.ephys.experiments import paper_split_cre5, paper_split_ei, subsample
 from neuro_lib.ephys.interpret import cross_species_share, explain_dann, fit_on_split, gate_frame
@@ -75,11 +79,18 @@ plt.setp(g.ax_heatmap.get_xticklabels(), fontsize=7)
 for name, color in palette.items():
     g.ax_col_dendrogram.bar(0, 0, color=color, label=name, linewidth=0)
 g.ax_col_dendrogram.legend(ncol=5, loc="center", fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1.2))
+pages.figure("ephys_gates", g.fig)
 
 # %% [markdown]
-# Each row is a test cell (rows grouped by Cre class, colour bar on the left), each column a feature; yellow means
-# the gate is open. Features whose gates open together are clustered. Cells of the same class share gate patterns:
-# the network selects features per cell, as LSPIN is designed to do.
+# ```{glue:figure} ephys_gates
+# :name: fig-ephys-gates
+#
+# The LSPIN gate matrix on the test cells of the paper's split (the paper's Figure 9). Each row is a test cell (rows
+# grouped by Cre class, colour bar on the left), each column a feature; yellow means the gate is open. Features whose
+# gates open together are clustered.
+# ```
+#
+# Cells of the same class share gate patterns: the network selects features per cell, as LSPIN is designed to do.
 
 # %%
 per_class = G.groupby(classes.to_numpy()).mean().reindex(CRE_CLASSES)
@@ -89,6 +100,14 @@ ax.set(ylabel="mean gate value", xlabel="feature (the 12 most open on average)",
        title=f"Mean gate per Cre class (LSPIN test accuracy on this split {100 * acc:.1f}%)")
 plt.setp(ax.get_xticklabels(), rotation=35, ha="right", fontsize=8)
 plt.tight_layout()
+pages.figure("ephys_gates_per_class")
+
+# %% [markdown]
+# ```{glue:figure} ephys_gates_per_class
+# :name: fig-ephys-gates-per-class
+#
+# Mean gate value per Cre class for the 12 features whose gates are most open on average.
+# ```
 
 # %% [markdown]
 # ## Shapley values of the E/I domain-adversarial network
@@ -102,8 +121,15 @@ shap.plots.beeswarm(sv, max_display=15, show=False)
 plt.gcf().set_size_inches(8, 6)
 plt.xlabel("SHAP value (change in P(excitatory))")
 plt.tight_layout()
+pages.figure("ephys_shap")
 
 # %% [markdown]
+# ```{glue:figure} ephys_shap
+# :name: fig-ephys-shap
+#
+# Shapley values of the E/I DANN on held-out cells of the paper's split, the 15 features with the largest mean |SHAP|.
+# ```
+#
 # Each dot is a held-out cell (mouse and human); its colour is the feature's value (z-scored after a Yeo-Johnson
 # transform), its position how much that feature moved the DANN's probability of "excitatory". Spike-shape
 # features (width, upstroke/downstroke ratio) are the classic markers of fast-spiking inhibitory cells
@@ -112,10 +138,17 @@ plt.tight_layout()
 # %%
 mean_abs = pd.Series(np.abs(sv.values).mean(0), index=sv.feature_names).sort_values(ascending=False)
 display(mean_abs.head(10).rename("mean |SHAP|").to_frame().round(4))
-display(Markdown(f"The three features with the largest mean |SHAP| are {', '.join(mean_abs.index[:3])}."))
+pages.markdown("shap_top3", ", ".join(f"`{f}`" for f in mean_abs.index[:3]))
 
 # %% [markdown]
 # ## t-SNE: raw features against the DANN's learned features
+#
+# ```{glue:figure} ephys_tsne
+# :name: fig-ephys-tsne
+#
+# t-SNE of the held-out cells of the paper's split in the raw 41 features (left) and in the DANN's learned features
+# (right), coloured by class; circles are mouse cells, triangles human cells.
+# ```
 
 # %%
 te = split_ei.test
@@ -128,17 +161,21 @@ plot_embedding(tsne(Z[te], seed=seed), ei_names, markers=species, ax=axes[0], pa
 plot_embedding(tsne(learned, seed=seed), ei_names, markers=species, ax=axes[1], palette=pal,
                title=f"DANN features ({learned.shape[1]}-d, test cells)")
 fig.tight_layout()
+pages.figure("ephys_tsne", fig)
 
 # %% [markdown]
-# Circles are mouse cells, triangles human cells. How mixed are the species? For each test cell, the share of its
+# How mixed are the species? For each test cell, the share of its
 # 10 nearest neighbours (in the 41 features, or in the 32 learned ones) that belong to the other species and the
 # same class: higher means the representation mixes species within a class.
 
 # %%
 mix_raw = cross_species_share(Z[te], species, ei_names)
 mix_learned = cross_species_share(learned, species, ei_names)
-display(Markdown(f"Human test cells: {100 * mix_raw:.1f}% of their neighbours are same-class mouse cells in the raw "
-                 f"features, {100 * mix_learned:.1f}% in the DANN's features."))
+pages.markdown("mix_sentence", f"{100 * mix_learned:.1f}% of a human test cell's 10 nearest neighbours are "
+                f"same-class mouse cells, against {100 * mix_raw:.1f}% in the raw features.")
+
+# %% [markdown]
+# {glue:md}`mix_sentence`
 
 # %%
 metrics = {key("gates", "lspin", "accuracy", split="paper"): acc,

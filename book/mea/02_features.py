@@ -22,7 +22,8 @@
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
-device = "auto"
+device = "auto"     # (no network on this page)
+threads = None      # (no network on this page)
 n_per_cell = None
 cells = None
 n_jobs = None      # processes for the simulation (None: profile default)
@@ -95,9 +96,10 @@ display(Markdown(
 # %%
 metrics = {}
 for (r, c), row in s.iterrows():
-    metrics[f"features/{r}/{c}_median_amplitude_uv"] = row["largest amplitude (uV, median)"]
-    metrics[f"features/{r}/{c}_median_active_sites"] = row["active sites (median)"]
-    metrics[f"features/{r}/{c}_median_width_ms"] = row["width at largest site (ms, median)"]
+    for name, col in (("median_amplitude_uv", "largest amplitude (uV, median)"),
+                      ("median_active_sites", "active sites (median)"),
+                      ("median_width_ms", "width at largest site (ms, median)")):
+        metrics[results.key("features", "amp_width", name, split=r, group=c)] = row[col]
 results.write_results("mea", "02_features", metrics,
                       parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
                       data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})

@@ -22,12 +22,21 @@
 #    exactly (same positions, rotations and spikes), add white Gaussian noise of 5, 10 and 20 uV rms to every sample,
 #    re-extract the features, and train and test at each level (the 30 uV keep rule is the clean EAP's).
 # 3. **Another regime.** A network trained on one rotation regime, tested on another's test spikes.
+#
+# **Seeds.** The held-out-position and noise networks are trained over `n_seeds_generalisation` seeds (one in the
+# CPU profile, to keep the chapter's time; five in the GPU profile); the cross-regime matrix reuses the previous
+# page's networks, all `n_seeds` of them, and shows their sd over seeds: the scale to read the single-seed
+# numbers of parts 1 and 2 against.
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 device = "auto"
+threads = None      # torch CPU threads (None: profile default)
 epochs = None
+n_seeds = None      # seeds of 03's networks, used for the cross-regime matrix (None: profile default)
+n_seeds_generalisation = None   # seeds of the held-out-position and noise networks (None: profile default)
+max_steps = None    # cap on each network's optimisation steps (None: none; the gpu_profile tests use 2)
 n_per_cell = None
 cells = None
 n_jobs = None      # processes for the simulation (None: profile default)
@@ -37,23 +46,17 @@ noise_per_cell = None              # spikes per cell recomputed with noise (None
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from neuro_lib import results
-from neuro_lib.mea import chapter
-from neuro_lib.mea.classify import TASKS, labels, split_by_position, split_spikes, train_cnn, train_or_load
-from neuro_lib.mea.dataset import noisy_features
+from neuro_lib import profiles, results
+from neuro_lib.mea import chapter, classify, plots
 from neuro_lib.mea.extracellular import REGIMES
-from neuro_lib.training import predict
 
-torch.set_num_threads(2)
 cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs, epochs=epochs,
-                       noise_per_cell=noise_per_cell)
-cells, n_per_cell, epochs, patience, noise_per_cell = (cfg[k] for k in ("cells", "n_per_cell", "epochs", "patience",
-                                                                        "noise_per_cell"))
+                       noise_per_cell=noise_per_cell, n_seeds=n_seeds, n_seeds_generalisation=n_seeds_generalisation,
+                       max_steps=max_steps)
+rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
+cells, epochs, patience, noise_per_cell = (cfg[k] for k in ("cells", "epochs", "patience", "noise_per_cell"))
 datasets = chapter.load_datasets(cfg, seed)
 metrics = {}
 
@@ -61,46 +64,18 @@ metrics = {}
 # ## 1. Held-out positions
 
 # %%
-rows = []
-for task in TASKS:
-    for r in ("norot", "3drot"):
-        ds = datasets[r]
-        y, names = labels(ds, task)
-        sp = split_by_position(ds, axis=2, test_above=35.0, seed=seed)
-        _, pred = train_or_load(ds, task, sp, split_name="z<=35", seed=seed, epochs=epochs, device=device,
-                                patience=patience)
-        rand = split_spikes(ds, seed=seed)
-        _, pred_r = train_or_load(ds, task, rand, seed=seed, epochs=epochs, device=device, patience=patience)
-        rows.append({"task": task, "regime": r, "train spikes": len(sp["train"]), "test spikes": len(sp["test"]),
-                     "held-out positions": float((pred == y[sp["test"]]).mean()),
-                     "random split (03)": float((pred_r == y[rand["test"]]).mean())})
-held = pd.DataFrame(rows).set_index(["task", "regime"])
-for (t, r), row in held.iterrows():
-    metrics[f"{t}/{r}-heldout-z/accuracy"] = row["held-out positions"]
+held, held_cvs = classify.heldout_positions(datasets, cfg, seed=seed, device=rt.device)
+for (t, r), cv in held_cvs.items():
+    metrics |= classify.cv_metrics(cv, t, "cnn", f"{r}-heldout-z")
 held.round(4)
 
 # %% [markdown]
 # ## 2. Noise
 
 # %%
-ds = datasets[noise_regime]
-idx, noisy = noisy_features(ds, noise_levels, n_per_cell=noise_per_cell, seed=seed)
-side = int(np.sqrt(ds.features.shape[-1]))
-rows = []
-for task in TASKS:
-    y_all, names = labels(ds, task)
-    y = y_all[idx]
-    sub = split_spikes(ds.cell[idx], seed=seed)
-    levels = {0.0: ds.features[idx]} | {float(k): v for k, v in noisy.items()}
-    for lvl, F in levels.items():
-        X = F[:, :2].reshape(len(idx), 2, side, side)
-        model, hist, pred = train_cnn(X, y, sub, len(names), epochs=epochs, seed=seed, device=device,
-                                      patience=patience,
-                                      desc=f"{task} noise {lvl:g}")
-        rows.append({"task": task, "noise (uV rms)": lvl, "accuracy": float((pred == y[sub["test"]]).mean())})
-noise = pd.DataFrame(rows)
-for _, row in noise.iterrows():
-    metrics[f"{row['task']}/{noise_regime}-noise{row['noise (uV rms)']:g}/accuracy"] = row["accuracy"]
+noise, noise_cvs = classify.noise_experiment(datasets[noise_regime], noise_levels, cfg, seed=seed, device=rt.device)
+for (t, lvl), cv in noise_cvs.items():
+    metrics |= classify.cv_metrics(cv, t, "cnn", f"{noise_regime}-noise{lvl:g}")
 noise.pivot(index="noise (uV rms)", columns="task", values="accuracy").round(4)
 
 # %% [markdown]
@@ -122,34 +97,18 @@ plt.show()
 # %% [markdown]
 # ## 3. Trained on one regime, tested on another
 #
-# Rows: the regime the network was trained on (its random-split model of the previous page); columns: the regime
-# of the test spikes (each regime's own test split).
+# Rows: the regime the network was trained on (its random-split models of the previous page, one per seed);
+# columns: the regime of the test spikes (each regime's own test split of the same seed); the mean over seeds.
 
 # %%
-cross = {}
-for task in TASKS:
-    M = pd.DataFrame(index=pd.Index(REGIMES, name="trained on"), columns=pd.Index(REGIMES, name="tested on"),
-                     dtype=float)
-    models = {r: train_or_load(datasets[r], task, split_spikes(datasets[r], seed=seed), seed=seed, epochs=epochs,
-                               device=device, patience=patience)[0] for r in REGIMES}
+cvs = classify.run_regimes(datasets, cfg | {"extended": []}, seed=seed, device=rt.device)  # 03's cached networks
+cross = {task: classify.cross_regime(cvs, datasets, task) for task in classify.TASKS}
+for task, M in cross.items():
     for ra in REGIMES:
         for rb in REGIMES:
-            dsb = datasets[rb]
-            te = split_spikes(dsb, seed=seed)["test"]
-            y, _ = labels(dsb, task)
-            M.loc[ra, rb] = float((predict(models[ra], dsb.images()[te]).argmax(1) == y[te]).mean())
-            metrics[f"{task}/{ra}-to-{rb}/accuracy"] = M.loc[ra, rb]
-    cross[task] = M
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-for ax, (task, M) in zip(axes, cross.items()):
-    im = ax.imshow(M.values.astype(float), vmin=0, vmax=1, cmap="viridis")
-    for i in range(4):
-        for j in range(4):
-            ax.text(j, i, f"{M.values[i, j]:.2f}", ha="center", va="center",
-                    color="white" if M.values[i, j] < 0.6 else "black")
-    ax.set(xticks=range(4), yticks=range(4), xticklabels=REGIMES, yticklabels=REGIMES, xlabel="tested on",
-           ylabel="trained on", title=task)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="test accuracy")
+            metrics[results.key(task, "cnn", "accuracy", split=f"{ra}-to-{rb}")] = float(M.loc[ra, rb])
+            metrics[results.key(task, "cnn", "accuracy_sd", split=f"{ra}-to-{rb}")] = float(M.attrs["sd"].loc[ra, rb])
+plots.plot_cross_regime(cross)
 plt.tight_layout()
 plt.show()
 
@@ -163,9 +122,11 @@ plt.show()
 c = cross["mtype"]
 n0 = noise[(noise.task == "mtype") & (noise["noise (uV rms)"] == 0)]["accuracy"].iloc[0]
 n20 = noise[(noise.task == "mtype") & (noise["noise (uV rms)"] == max(noise_levels))]["accuracy"].iloc[0]
+sd = c.attrs["sd"]
 display(Markdown(
-    f"m-type: trained on `norot`, tested on `3drot`: {c.loc['norot', '3drot']:.3f}; trained on `3drot`, tested on "
-    f"`norot`: {c.loc['3drot', 'norot']:.3f} (diagonal: {', '.join(f'{c.loc[r, r]:.3f}' for r in REGIMES)}). "
+    f"m-type: trained on `norot`, tested on `3drot`: {c.loc['norot', '3drot']:.3f} ± {sd.loc['norot', '3drot']:.3f}; "
+    f"trained on `3drot`, tested on `norot`: {c.loc['3drot', 'norot']:.3f} ± {sd.loc['3drot', 'norot']:.3f} "
+    f"(mean ± sd over {cfg['n_seeds']} seeds; diagonal: {', '.join(f'{c.loc[r, r]:.3f}' for r in REGIMES)}). "
     f"With {max(noise_levels):g} uV rms noise the m-type accuracy in `{noise_regime}` goes from {n0:.3f} to "
     f"{n20:.3f}. "
     f"Held-out positions (m-type, `3drot`): {held.loc[('mtype', '3drot'), 'held-out positions']:.3f} against "
@@ -174,7 +135,8 @@ display(Markdown(
 # %%
 results.write_results("mea", "04_generalisation", metrics,
                       parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
-                                      n_per_cell=n_per_cell, cells=cells,
-                                      noise_levels=noise_levels, noise_regime=noise_regime,
+                                      n_per_cell=cfg["n_per_cell"], cells=cells, threads=rt.threads,
+                                      n_seeds=cfg["n_seeds"], n_seeds_generalisation=cfg["n_seeds_generalisation"],
+                                      max_steps=cfg["max_steps"], noise_levels=noise_levels, noise_regime=noise_regime,
                                       noise_per_cell=noise_per_cell),
                       data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})

@@ -37,6 +37,8 @@ lr_conv = None  # learning rate of the convolutional layers (paper: 1e-5)
 lr_head = None  # learning rate of the last layer (paper: 1e-4)
 pretrain_epochs = None  # autoencoder pretraining epochs on unlabelled training cells, 0 switches it off
 threads = None  # torch CPU threads
+n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
+max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
 
 # %%
 import warnings
@@ -54,7 +56,8 @@ from neuro_lib.morphology.plots import plot_training_curves
 from neuro_lib.morphology.projections import augment_images, plot_projections
 
 cfg = chapter.settings(profile, cnn_epochs=epochs, image_size=image_size, lr_conv=lr_conv, lr_head=lr_head,
-                       pretrain_epochs=pretrain_epochs, threads=threads)
+                       pretrain_epochs=pretrain_epochs, threads=threads, n_per_class=n_per_class,
+                       max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 paper = results.paper_numbers("morphology")
 warnings.filterwarnings("ignore", message="cells")
@@ -125,6 +128,6 @@ metrics = {results.key("rat_s1_2class", "cnn", m): v for m, v in (("accuracy", a
 results.write_results("morphology", "03_cnn", metrics,
                       parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in (
                           "cnn_epochs", "cnn_patience", "image_size", "lr_conv", "lr_head", "cnn_degrees",
-                          "cnn_batch_size", "pretrain_epochs")}, threads=rt.threads, n_splits=len(inp.splits),
+                          "cnn_batch_size", "pretrain_epochs", "max_steps")}, threads=rt.threads, n_splits=len(inp.splits),
                           n_cells=len(df)),
                       data=datasets.checksums(*data.data_keys("rat_s1_2class")))

@@ -27,6 +27,8 @@ tree_epochs = None   # most Tree-LSTM epochs (None: the profile's default, neuro
 lstm_epochs = None   # most LSTM epochs
 max_len = None       # longest node sequence for the LSTM (the paper: 1,500)
 threads = None       # torch CPU threads
+n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
+max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
 
 # %%
 import warnings
@@ -40,7 +42,8 @@ from neuro_lib.morphology import chapter, experiment
 from neuro_lib.morphology import data as mdata
 from neuro_lib.morphology.plots import plot_reduced_trees, plot_training_curves
 
-cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, max_len=max_len, threads=threads)
+cfg = chapter.settings(profile, tree_epochs=tree_epochs, lstm_epochs=lstm_epochs, max_len=max_len, threads=threads,
+                       n_per_class=n_per_class, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 warnings.filterwarnings("ignore", category=UserWarning, module="torch")
 
@@ -115,5 +118,6 @@ display(Markdown(
 metrics = experiment.results_entries(cv, "rat_s1_2class")
 results.write_results("morphology", "04_sequence_models", metrics,
                       parameters=dict(profile=profile, seed=seed, n_cells=len(df), threads=rt.threads,
-                                      **{k: cfg[k] for k in ("tree_epochs", "lstm_epochs", "patience", "max_len")}),
+                                      **{k: cfg[k] for k in ("tree_epochs", "lstm_epochs", "patience", "max_len",
+                                                             "max_steps")}),
                       data=datasets.checksums(*mdata.data_keys("rat_s1_2class")))

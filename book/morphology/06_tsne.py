@@ -29,6 +29,8 @@ tree_epochs = None     # the branches' settings (None: the profile's default; th
 cnn_epochs = None
 image_size = None
 perplexity = 30.0
+n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
+max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
 
 # %%
 import warnings
@@ -45,7 +47,7 @@ from neuro_lib.morphology import data as mdata
 from neuro_lib.morphology.svm import signed_log
 
 cfg = chapter.settings(profile, tree_epochs=tree_epochs, cnn_epochs=cnn_epochs, image_size=image_size,
-                       threads=threads)
+                       threads=threads, n_per_class=n_per_class, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -68,11 +70,12 @@ display(Markdown(f"{len(df)} cells; fused features {fused.shape[1]}-d, hand feat
 # %% [markdown]
 # ## Two maps
 # Left: t-SNE of the 640-d fused features; right: of the 19 hand features (both z-scored first, perplexity
-# `perplexity`, PCA initialisation, seeded). Colour: the cell's class; marker: its source archive.
+# `perplexity`, PCA initialisation, seeded, `threads` OpenMP threads: the map depends on their number). Colour: the
+# cell's class; marker: its source archive.
 
 # %%
-emb = {"fused 640-d": evaluation.tsne(fused, seed=seed, perplexity=perplexity),
-       "hand 19-d": evaluation.tsne(hand, seed=seed, perplexity=perplexity)}
+emb = {"fused 640-d": experiment.embed(fused, seed=seed, perplexity=perplexity, threads=rt.threads),
+       "hand 19-d": experiment.embed(hand, seed=seed, perplexity=perplexity, threads=rt.threads)}
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 for ax, (name, e) in zip(axes, emb.items()):
     evaluation.plot_embedding(e, df["label"].to_numpy(), markers=df["archive"].str.replace(".tar.xz", "").to_numpy(),

@@ -29,6 +29,7 @@ n_per_class = None  # cells per class (None: the profile default; the paper used
 epochs = None  # most epochs of the CNN, the LSTM and the Tree-LSTM (None: the profile's, per model)
 image_size = None  # CNN image side in pixels
 threads = None  # torch CPU threads (None: the chapter's default for the profile)
+max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
 
 # %%
 import matplotlib.pyplot as plt
@@ -47,7 +48,7 @@ from neuro_lib.morphology.views import Views
 
 # the real-cell pages' settings (neuro_lib.morphology.chapter), with this page's cells, epochs and image size
 cfg = chapter.virtual_settings(profile, n_per_class=n_per_class, epochs=epochs, image_size=image_size,
-                               threads=threads)
+                               threads=threads, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 paper = results.paper_numbers("morphology")
 n, size = cfg["n_per_class"], cfg["image_size"]

@@ -122,20 +122,12 @@ _MORPH = ("morphology",)
 REGISTRY: dict[str, DataFile] = {
     f.key: f
     for f in [
-        DataFile(
-            "allen_cell_types/ophir2023_mouse_ephys_data.csv",
-            "b91e818fe1938f95f455bb94b411ad3bcbb7218495a018bc8f98368ec84239e1", 1026048,
-            _ALLEN_LICENCE, _OPHIR_CITE + "; " + _ALLEN_CITE,
-            "the paper authors' 41-feature model input, 1,424 mouse cells",
-            url=f"{_OPHIR_RAW}/mouse/ephys_data.csv", chapters=("ephys",),
-        ),
-        DataFile(
-            "allen_cell_types/ophir2023_human_ephys_data.csv",
-            "7492581a54a5cf6a14b087f6fb2dce172c35c1c2951145175e43338f23114fa6", 205628,
-            _ALLEN_LICENCE, _OPHIR_CITE + "; " + _ALLEN_CITE,
-            "the paper authors' 41-feature model input, 299 human cells",
-            url=f"{_OPHIR_RAW}/human/ephys_data.csv", chapters=("ephys",),
-        ),
+        *(DataFile(f"allen_cell_types/ophir2023_{species}_ephys_data.csv", sha, size, _ALLEN_LICENCE,
+                   _OPHIR_CITE + "; " + _ALLEN_CITE, f"the paper authors' 41-feature model input, {cells} {species} cells",
+                   url=f"{_OPHIR_RAW}/{species}/ephys_data.csv", chapters=("ephys",))
+          for species, sha, size, cells in [
+              ("mouse", "b91e818fe1938f95f455bb94b411ad3bcbb7218495a018bc8f98368ec84239e1", 1026048, "1,424"),
+              ("human", "7492581a54a5cf6a14b087f6fb2dce172c35c1c2951145175e43338f23114fa6", 205628, "299")]),
         DataFile(
             "allen_cell_types/ephys_features.csv",
             "48e595aca23c156f41cb4581893ff837600d4646512dc074741787d407bded75", 1853896,

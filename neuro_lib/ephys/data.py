@@ -37,6 +37,12 @@ __all__ = [
     "ei_label",
     "cre_class",
     "OPHIR_KEYS",
+    "EI_CLASSES",
+    "SPECIES",
+    "TaskData",
+    "ei_data",
+    "cre5_data",
+    "read_feature_rows",
 ]
 
 OPHIR_KEYS = {

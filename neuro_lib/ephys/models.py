@@ -25,7 +25,7 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..estimators import TorchClassifier, encode_labels
+from ..estimators import TorchClassifier
 from ..evaluation import stratified_split
 from ..models.dann import DANN, mlp
 from ..models.lspin import LSPIN
@@ -116,14 +116,7 @@ class _PreprocessedNetwork(TorchClassifier):
         return self._fit(X, y, X_val, y_val, {})
 
     def _fit(self, X, y, X_val, y_val, side: dict):
-        y = np.asarray(y)
-        if len(X) != len(y):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__}.fit needs at least two classes in y, got {list(self.classes_)}")
-        y_enc = encode_labels(self.classes_, y)
-        yv = None if y_val is None else encode_labels(self.classes_, y_val, what="y_val")
+        y_enc, yv = self._set_classes(X, y, y_val)
         self.prep_ = Preprocessor().fit(X)
         Xt = self.prep_.transform(X)
         Xvt = None if X_val is None else self.prep_.transform(X_val)

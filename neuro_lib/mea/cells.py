@@ -71,11 +71,11 @@ def mearec_models_folder() -> Path:
 
 def models_cache_folder() -> Path:
     """Where the compiled copy lives: ``cache_dir()/mea/cell_models-<MEArec version>``."""
-    import MEArec
+    from importlib.metadata import version
 
-    from ..datasets import cache_dir
+    from ..cache import cache_dir
 
-    return cache_dir() / "mea" / f"cell_models-{MEArec.__version__}"
+    return cache_dir() / "mea" / f"cell_models-{version('MEArec')}"
 
 
 def _nrnivmodl() -> str:

@@ -6,10 +6,12 @@ peak-to-peak amplitude exceeds 30 uV on at least one site (the paper's rule; MEA
 peak and the EAP's shape instead). The kept EAPs become per-site features (:mod:`neuro_lib.mea.features`); the
 waveforms themselves are not stored (100 sites x 224 samples x 52,000 EAPs would be ~4.7 GB).
 
-The dataset of a regime is cached in ``cache_dir()/mea/datasets/<regime>-<key>.npz`` where ``key`` hashes every
+The dataset of a regime is cached with :func:`neuro_lib.cache.cached` (namespace ``mea/datasets``), keyed by every
 parameter (cells, counts, seed, probe, limits, threshold, conductivity, image charge, the intracellular settings and
-package versions). On load the stored parameters are compared with those asked for and a mismatch raises
-:class:`~neuro_lib.mea.cells.MEAError`; a stale cache is never used.
+the simulator versions) and by the source of the modules that make it (this one, the extracellular step, the
+features and the intracellular step), so a change to any of them makes a new dataset instead of reusing a stale one.
+:func:`load_dataset` of a file compares its stored parameters with those asked for and a mismatch raises
+:class:`~neuro_lib.mea.cells.MEAError`.
 
 Random numbers: EAP ``j`` of cell ``c`` in regime ``r`` comes from ``numpy.random.default_rng([seed, c, r])`` with
 ``c``, ``r`` the indices in :data:`CELL_MODELS` and :data:`REGIMES`, so a subset of cells gives the same EAPs for
@@ -26,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from .cells import CELL_MODELS, MEAError, check_cell_names, is_excitatory
 from .extracellular import REGIMES, SIGMA, EAPSimulator, check_limits, probe_info, sample_positions, sample_rotations
 from .features import FEATURE_NAMES, eap_features
-from .intracellular import IntraParams, load_cell, simulate_cells
+from .intracellular import IntraParams, load_cell, simulate_cells, simulator_versions
 
 __all__ = ["DatasetParams", "MEADataset", "generate_cell_regime", "load_dataset", "build_dataset", "dataset_path"]
 
@@ -63,14 +66,10 @@ class DatasetParams:
         return self
 
     def as_json(self) -> dict:
-        import LFPy
-        import MEArec
-        import neuron
-
         d = asdict(self)
         d["cells"] = list(self.cells)
         d["intra_key"] = self.intra.key()
-        d["versions"] = {"mearec": MEArec.__version__, "neuron": neuron.__version__, "lfpy": LFPy.__version__}
+        d["versions"] = simulator_versions()
         return json.loads(json.dumps(d))
 
     def key(self) -> str:
@@ -125,10 +124,14 @@ class MEADataset:
         return len(self.cell)
 
 
-def dataset_path(params: DatasetParams) -> Path:
-    from ..datasets import cache_dir
+#: The cache namespace of the datasets and the code they depend on (besides the intracellular runs' own key).
+_NAMESPACE = "mea/datasets"
+_CODE = ("neuro_lib.mea.dataset", "neuro_lib.mea.extracellular", "neuro_lib.mea.features")
 
-    return cache_dir() / "mea" / "datasets" / f"{params.regime}-{params.key()}.npz"
+
+def dataset_path(params: DatasetParams) -> Path:
+    """The cache file of the dataset of ``params`` (:func:`neuro_lib.cache.cache_path`; it may not exist)."""
+    return cache.cache_path(_NAMESPACE, params.as_json(), kind="npz", name=params.regime, code=_CODE)
 
 
 def generate_cell_regime(cell_name: str, params: DatasetParams, *, batch: int = 32) -> dict:
@@ -162,51 +165,40 @@ def generate_cell_regime(cell_name: str, params: DatasetParams, *, batch: int = 
     return out
 
 
-def _save(path: Path, ds: MEADataset) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, features=ds.features, cell=ds.cell, positions=ds.positions, rotations=ds.rotations,
-                        spike_index=ds.spike_index, p2p=ds.p2p,
-                        params=json.dumps(ds.params, sort_keys=True), cells=np.array(ds.cells),
-                        meta=json.dumps(ds.meta))
-    os.replace(tmp, path)
+def _to_arrays(ds: MEADataset) -> dict:
+    return dict(features=ds.features, cell=ds.cell, positions=ds.positions, rotations=ds.rotations,
+                spike_index=ds.spike_index, p2p=ds.p2p, params=np.array(json.dumps(ds.params, sort_keys=True)),
+                cells=np.array(ds.cells), meta=np.array(json.dumps(ds.meta)))
+
+
+def _from_arrays(f) -> MEADataset:
+    return MEADataset(params=json.loads(str(f["params"])), cells=[str(c) for c in f["cells"]],
+                      features=f["features"], cell=f["cell"], positions=f["positions"], rotations=f["rotations"],
+                      spike_index=f["spike_index"], p2p=f["p2p"], meta=json.loads(str(f["meta"])))
 
 
 def load_dataset(path: str | os.PathLike, params: DatasetParams | None = None) -> MEADataset:
-    """Load a cached dataset; if ``params`` is given, raise :class:`MEAError` naming the differing parameters when
-    the file was made with others (a stale or foreign cache)."""
+    """Load a dataset file (as cached by :func:`build_dataset`); if ``params`` is given, raise :class:`MEAError`
+    naming the differing parameters when the file was made with others (a stale or foreign file)."""
     path = Path(path)
-    with np.load(path) as f:
-        stored = json.loads(str(f["params"]))
-        if params is not None:
-            want = params.as_json()
-            diff = sorted(k for k in set(want) | set(stored) if want.get(k) != stored.get(k))
-            if diff:
-                raise MEAError(f"cached dataset {path} was made with different parameters ({', '.join(diff)}: "
-                               f"stored {[stored.get(k) for k in diff]}, asked {[want.get(k) for k in diff]}); "
-                               "delete it or ask for its parameters")
-        return MEADataset(params=stored, cells=[str(c) for c in f["cells"]], features=f["features"], cell=f["cell"],
-                          positions=f["positions"], rotations=f["rotations"], spike_index=f["spike_index"],
-                          p2p=f["p2p"], meta=json.loads(str(f["meta"])))
+    with np.load(path, allow_pickle=False) as f:
+        ds = _from_arrays({k: f[k] for k in f.files})
+    if params is not None:
+        want, stored = params.as_json(), ds.params
+        diff = sorted(k for k in set(want) | set(stored) if want.get(k) != stored.get(k))
+        if diff:
+            raise MEAError(f"dataset file {path} was made with different parameters ({', '.join(diff)}: "
+                           f"stored {[stored.get(k) for k in diff]}, asked {[want.get(k) for k in diff]}); "
+                           "delete it or ask for its parameters")
+    return ds
 
 
-def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, progress: bool = True,
-                  use_cache: bool = True) -> MEADataset:
-    """The dataset of ``params.regime`` for ``params.cells``: from the cache if there, else simulated (intracellular
-    runs first, then the EAPs cell by cell with a progress bar) and cached.
-
-    A cell for which fewer than ``n_per_cell`` EAPs pass the threshold within the allowed tries is kept with what
-    it has, with a warning and the count in ``meta["short"]``.
-    """
+def _simulate(params: DatasetParams, n_jobs: int, progress: bool) -> MEADataset:
     import time
 
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    params.validate()
-    path = dataset_path(params)
-    if use_cache and path.exists():
-        return load_dataset(path, params)
     simulate_cells(params.cells, params.intra, n_jobs=max(2, n_jobs), progress=progress)
     t0 = time.time()
     cells = list(params.cells)
@@ -216,7 +208,7 @@ def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, p
     short = {c: int(len(p["p2p"])) for c, p in zip(cells, parts) if len(p["p2p"]) < params.n_per_cell}
     if short:
         warnings.warn(f"{params.regime}: fewer than {params.n_per_cell} EAPs over {params.min_p2p} uV for {short}")
-    ds = MEADataset(
+    return MEADataset(
         params=params.as_json(), cells=cells,
         features=np.concatenate([p["features"].reshape(-1, len(FEATURE_NAMES), 100) for p in parts]),
         cell=np.concatenate([np.full(len(p["p2p"]), i) for i, p in enumerate(parts)]).astype(np.int64),
@@ -227,9 +219,22 @@ def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, p
         meta={"tried": {c: int(p["tried"]) for c, p in zip(cells, parts)}, "short": short,
               "seconds": time.time() - t0},
     )
-    if use_cache:
-        _save(path, ds)
-    return ds
+
+
+def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, progress: bool = True,
+                  use_cache: bool = True) -> MEADataset:
+    """The dataset of ``params.regime`` for ``params.cells``: from the cache if there, else simulated (intracellular
+    runs first, then the EAPs cell by cell with a progress bar) and cached (:func:`neuro_lib.cache.cached`).
+
+    A cell for which fewer than ``n_per_cell`` EAPs pass the threshold within the allowed tries is kept with what
+    it has, with a warning and the count in ``meta["short"]``. Raises :class:`MEAError` for invalid parameters.
+    """
+    params.validate()
+    if not use_cache:
+        return _simulate(params, n_jobs, progress)
+    arrays = cache.cached(_NAMESPACE, params.as_json(), lambda: _to_arrays(_simulate(params, n_jobs, progress)),
+                          kind="npz", name=params.regime, code=_CODE)
+    return _from_arrays(arrays)
 
 
 def noisy_features(ds: MEADataset, noise_uv, *, n_per_cell: int | None = None, seed: int = 0,

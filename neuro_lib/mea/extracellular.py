@@ -167,17 +167,36 @@ def _line_source_numpy(start, end, r_limit, sites, sigma):
 _KERNEL = None
 
 
+def _use_numba_cache_dir() -> None:
+    """Point numba's on-disk kernel cache at :func:`neuro_lib.cache.numba_cache_dir` (under ``NEURO_LIB_CACHE``),
+    not the source tree: ``NUMBA_CACHE_DIR`` before numba is imported, or numba's config if something imported it
+    first. A ``NUMBA_CACHE_DIR`` the user set is kept."""
+    import os
+    import sys
+
+    from ..cache import numba_cache_dir
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
+    if "numba" in sys.modules:
+        config = sys.modules["numba"].config
+        if not getattr(config, "CACHE_DIR", ""):
+            config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+
+
 def _numba_kernel():
     """A fused loop over (geometry, site, segment) compiled by numba (a dependency of shap and suite2p); ``None``
-    if numba is missing, and the NumPy version is used."""
+    if numba is missing, and the NumPy version is used. The compiled kernel is cached on disk under
+    ``NEURO_LIB_CACHE`` (:func:`_use_numba_cache_dir`)."""
     global _KERNEL
     if _KERNEL is not None:
         return _KERNEL or None
+    _use_numba_cache_dir()
     try:
         import numba
     except ImportError:  # pragma: no cover
         _KERNEL = False
         return None
+    _use_numba_cache_dir()
 
     @numba.njit(cache=True, nogil=True)
     def kernel(start, end, rlim2, sites, scale, out):

@@ -7,7 +7,8 @@ from .cells import cell_class, cell_mtype
 from .extracellular import REGIMES, EAPSimulator, rotation_matrices, sample_rotations
 
 __all__ = ["CLASS_COLORS", "plot_intracellular", "plot_eaps_near_soma", "plot_amplitude_width",
-           "plot_alignments", "plot_feature_images", "plot_class_mean_images", "mtype_label_colors"]
+           "plot_alignments", "plot_feature_images", "plot_class_mean_images", "mtype_label_colors",
+           "plot_confusions", "plot_cross_regime"]
 
 CLASS_COLORS = {"excitatory": "tab:red", "inhibitory": "tab:blue"}
 # SqMEA-10-15 sites run from -67.5 to 67.5 um in y (first image axis) and z (second); images are drawn transposed,
@@ -142,4 +143,45 @@ def plot_class_mean_images(datasets: dict, axes=None):
                 ax.set_title(f"{reg}: mean {feat}, {name}", fontsize=8, color=CLASS_COLORS[name])
                 ax.set(xlabel="y (um)", ylabel="z (um)")
                 ax.figure.colorbar(h, ax=ax, fraction=0.046, label=lab)
+    return axes
+
+
+def plot_confusions(cvs: dict, task: str, regimes, datasets: dict, *, model: str = "cnn", label_colors=None,
+                    axes=None):
+    """Figure 4: row-normalised confusion matrices (counts in brackets) of ``model`` for ``task`` in each regime,
+    pooled over the test spikes of the first split (``cvs`` as from :func:`neuro_lib.mea.classify.run_regimes`).
+    Binary: one row of panels; m-type: a 2x2 grid."""
+    import matplotlib.pyplot as plt
+
+    from ..evaluation import plot_confusion_matrix
+    from .classify import labels
+
+    if axes is None:
+        shape, size = ((1, len(regimes)), (22, 5.2)) if task == "binary" else ((2, 2), (20, 17))
+        _, axes = plt.subplots(*shape, figsize=size, squeeze=False)
+    for ax, r in zip(np.ravel(axes), regimes):
+        cv = cvs[(task, r)][model]
+        names = labels(datasets[r], task)[1]
+        y, p = cv.pooled(0)
+        plot_confusion_matrix(y, p, list(range(len(names))), display_labels=names, ax=ax, title=f"{task}, {r}",
+                              label_colors=label_colors)
+    return axes
+
+
+def plot_cross_regime(cross: dict, axes=None):
+    """Test accuracy of a network trained on one regime (rows) on another regime's test spikes (columns), one panel
+    per task (``cross``: ``{task: DataFrame}`` from :func:`neuro_lib.mea.classify.cross_regime`)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(cross), figsize=(5.5 * len(cross), 4.2), squeeze=False)
+    for ax, (task, M) in zip(np.ravel(axes), cross.items()):
+        v = M.values.astype(float)
+        im = ax.imshow(v, vmin=0, vmax=1, cmap="viridis")
+        for i in range(v.shape[0]):
+            for j in range(v.shape[1]):
+                ax.text(j, i, f"{v[i, j]:.2f}", ha="center", va="center", color="white" if v[i, j] < 0.6 else "black")
+        ax.set(xticks=range(v.shape[1]), yticks=range(v.shape[0]), xticklabels=M.columns, yticklabels=M.index,
+               xlabel="tested on", ylabel="trained on", title=task)
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, label="test accuracy")
     return axes

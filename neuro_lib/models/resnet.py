@@ -77,10 +77,11 @@ class ConvDecoder(nn.Module):
 
 
 def pretrain_autoencoder(model: ProjectionResNet, images, *, epochs: int = 5, lr: float = 1e-3, batch_size: int = 64,
-                         seed: int = 0, device="auto", progress: bool = True):
+                         seed: int = 0, device="auto", progress: bool = True, max_steps: int | None = None):
     """Pretrain ``model``'s backbone as the encoder of an autoencoder on unlabelled images (N, 3, H, W), loss = BCE
     with logits between the reconstruction and the image (pixels in [0, 1]). The paper's analogue: pretraining on
-    unlabelled CASIA images. Trains in place through :func:`neuro_lib.training.fit`; returns its History."""
+    unlabelled CASIA images. Trains in place through :func:`neuro_lib.training.fit` (at most ``max_steps``
+    optimisation steps when not ``None``); returns its History."""
     from ..training import fit
 
     images = torch.as_tensor(images, dtype=torch.float32)
@@ -97,4 +98,4 @@ def pretrain_autoencoder(model: ProjectionResNet, images, *, epochs: int = 5, lr
     ae = AE()
     loss = nn.BCEWithLogitsLoss()
     return fit(ae, (images, images), None, loss_fn=loss, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-               device=device, progress=progress, desc="autoencoder pretraining")
+               device=device, progress=progress, desc="autoencoder pretraining", max_steps=max_steps)

@@ -281,14 +281,16 @@ class TaskInputs:
 
 
 def task_inputs(task: str = "rat_s1_2class", *, image_size: int = 64, n_per_class: int | None = None, seed: int = 0,
-                n_splits: int = 5, progress: bool = False) -> TaskInputs:
+                n_splits: int = 5, progress: bool = False, views=None) -> TaskInputs:
     """Cells, labels, splits and every input view (morphometrics, per-neurite morphometrics, projections, reduced
     trees) of ``task`` (one of :data:`TASKS`): the common set-up of the pages that compare the models of Zhang et al.
     2021 on the same splits.
 
     ``n_per_class`` keeps a seeded random subset of that many cells per class (smoke runs; the same subset as
-    ``df.groupby("label").sample(n_per_class, random_state=seed)``). Every view is cached. Raises ``KeyError`` for an
-    unknown task and ``ValueError`` (from :func:`splits`) if a class has fewer than ``n_splits`` cells.
+    ``df.groupby("label").sample(n_per_class, random_state=seed)``). ``views`` (names among ``features``,
+    ``neurites``, ``images``, ``trees``; None: all) computes only those (``neuro_lib.predict`` trains one model).
+    Every view is cached. Raises ``KeyError`` for an unknown task or view and ``ValueError`` (from :func:`splits`) if
+    a class has fewer than ``n_splits`` cells.
     """
     from .neurites import neurite_table
     from .tree import trees_from_files
@@ -302,7 +304,13 @@ def task_inputs(task: str = "rat_s1_2class", *, image_size: int = 64, n_per_clas
         df.attrs.update(attrs)
     classes = sorted(df["label"].unique())
     paths = list(df["path"])
-    views = Views(features=feature_table(df).to_numpy(), neurites=neurite_table(paths).to_numpy(),
-                  images=projection_images(df, size=image_size), trees=trees_from_files(paths, progress=progress))
+    make = {"features": lambda: feature_table(df).to_numpy(), "neurites": lambda: neurite_table(paths).to_numpy(),
+            "images": lambda: projection_images(df, size=image_size),
+            "trees": lambda: trees_from_files(paths, progress=progress)}
+    unknown = sorted(set(views or ()) - set(make))
+    if unknown:
+        raise KeyError(f"unknown view(s) {unknown}; known: {list(make)}")
+    names = [n for n in make if views is None or n in set(views)]
     return TaskInputs(df=df, classes=classes, y=df["label"].to_numpy(), splits=splits(df, seed=seed,
-                                                                                      n_splits=n_splits), views=views)
+                                                                                      n_splits=n_splits),
+                      views=Views(**{n: make[n]() for n in names}))

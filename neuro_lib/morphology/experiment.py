@@ -34,7 +34,7 @@ from .svm import svm_pipeline
 from .views import OnView
 
 __all__ = ["MODEL_NAMES", "chapter_models", "unwrap", "keep_history", "keep_features", "out_of_fold",
-           "has_apical", "atypical_cells", "separation", "results_entries"]
+           "has_apical", "atypical_cells", "embed", "separation", "results_entries"]
 
 MODEL_NAMES = {"svm": "SVM (20 features)", "cnn": "CNN (ResNet18)", "lstm": "LSTM", "tree_lstm": "Tree-LSTM",
                "fusion_mlp": "Multi, 3-layer head on the 640-d features (the paper's head)",
@@ -46,28 +46,31 @@ def chapter_models(cfg: Mapping, *, device: str = "cpu", cache: bool = True,
                    names: Iterable[str] | None = None) -> dict:
     """``{name: estimator}`` of the chapter (see the module docstring), configured by the settings ``cfg``
     (``tree_epochs``, ``lstm_epochs``, ``patience``, ``max_len``, ``cnn_epochs``, ``cnn_patience``, ``lr_conv``,
-    ``lr_head``, ``cnn_degrees``, ``cnn_batch_size``, ``pretrain_epochs``, ``fusion_head``), the networks on
+    ``lr_head``, ``cnn_degrees``, ``cnn_batch_size``, ``pretrain_epochs``, ``fusion_head``, and ``max_steps`` (cap
+    on every network fit's optimisation steps; absent or None: no cap)), the networks on
     ``device`` with their fits cached when ``cache``; only ``names`` (in this order) when given. Every estimator
     takes a :class:`~neuro_lib.morphology.views.Views` with the views it reads (``features``, ``images``, ``trees``,
     ``neurites``). Raises ``ValueError`` for an unknown ``fusion_head`` or name."""
     if cfg["fusion_head"] not in ("late", "val", "train"):
         raise ValueError(f"fusion_head must be 'late', 'val' or 'train', got {cfg['fusion_head']!r}")
+    steps = cfg.get("max_steps")
     cnn = OnView("images", ProjectionCNN(epochs=cfg["cnn_epochs"], lr_conv=cfg["lr_conv"], lr_head=cfg["lr_head"],
                                          batch_size=cfg["cnn_batch_size"], degrees=cfg["cnn_degrees"],
                                          patience=cfg["cnn_patience"], pretrain_epochs=cfg["pretrain_epochs"],
-                                         device=device, cache=cache))
-    tree = OnView("trees", TreeLSTMClassifier(epochs=cfg["tree_epochs"], patience=cfg["patience"], device=device,
-                                              cache=cache))
+                                         max_steps=steps, device=device, cache=cache))
+    tree = OnView("trees", TreeLSTMClassifier(epochs=cfg["tree_epochs"], patience=cfg["patience"], max_steps=steps,
+                                              device=device, cache=cache))
     models = {"svm": OnView("features", svm_pipeline()), "cnn": cnn,
               "lstm": OnView("trees", LSTMClassifier(max_len=cfg["max_len"], epochs=cfg["lstm_epochs"],
-                                                     patience=cfg["patience"], device=device, cache=cache)),
+                                                     patience=cfg["patience"], max_steps=steps, device=device,
+                                                     cache=cache)),
               "tree_lstm": tree}
     branches = [("cnn", cnn), ("tree_lstm", tree)]
     if cfg["fusion_head"] == "late":
-        models["fusion_mlp"] = MLPFusion(branches, head_on="val", device=device)
+        models["fusion_mlp"] = MLPFusion(branches, head_on="val", max_steps=steps, device=device)
         models["fusion"] = LateFusion(branches)
     else:
-        models["fusion"] = MLPFusion(branches, head_on=cfg["fusion_head"], device=device)
+        models["fusion"] = MLPFusion(branches, head_on=cfg["fusion_head"], max_steps=steps, device=device)
     models["neurite_gb"] = OnView("neurites", neurite_gb())
     if names is None:
         return models
@@ -125,6 +128,19 @@ def atypical_cells(trees, y, principal: str = "principal") -> np.ndarray:
     """(n,) bool: cells whose SWC typing points away from their label, an interneuron with apical-typed nodes or a
     principal cell without any (``y`` the labels, ``trees`` their reduced trees)."""
     return has_apical(trees) != (np.asarray(y) == principal)
+
+
+def embed(features: np.ndarray, *, seed: int = 0, perplexity: float = 30.0, threads: int = 1) -> np.ndarray:
+    """(n, 2) t-SNE embedding of ``features`` (n, d) (:func:`neuro_lib.evaluation.tsne`) computed with ``threads``
+    OpenMP threads (threadpoolctl). scikit-learn's Barnes-Hut gradient sums over threads, so the embedding depends
+    on their number; torch's ``set_num_threads`` reaches scikit-learn's OpenMP runtime only when torch was imported
+    first (they then share it), so without this the same page gave different maps depending on import order."""
+    from threadpoolctl import threadpool_limits
+
+    from ..evaluation import tsne
+
+    with threadpool_limits(limits=int(threads), user_api="openmp"):
+        return tsne(features, seed=seed, perplexity=perplexity)
 
 
 def separation(features: np.ndarray, embedding: np.ndarray, y) -> dict[str, float]:

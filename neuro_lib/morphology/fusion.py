@@ -120,14 +120,16 @@ class MLPFusion(_Branches, TorchClassifier):
 
     ``head_on="val"``: the validation cells only, for ``epochs`` (default 100) with ``weight_decay`` (default 1e-3)
     and no early stopping; ``head_on="train"``: the training cells (default 200 epochs, weight decay 1e-4), early
-    stopping after ``patience`` epochs on the validation cells. Raises ``ValueError`` for another ``head_on`` or
+    stopping after ``patience`` epochs on the validation cells; at most ``max_steps`` optimisation steps of the head
+    when not ``None`` (the branches carry their own). Raises ``ValueError`` for another ``head_on`` or
     without validation cells. ``transform(X)`` gives the concatenated unscaled features."""
 
     def __init__(self, branches=(), head_on: str = "val", epochs: int | None = None, lr: float = 1e-3,
                  batch_size: int = 64, patience: int | None = 30, weight_decay: float | None = None,
-                 dropout: float = 0.3, random_state: int = 0, device: str = "cpu", progress: bool = False):
+                 dropout: float = 0.3, max_steps: int | None = None, random_state: int = 0, device: str = "cpu",
+                 progress: bool = False):
         self.branches, self.head_on, self.epochs, self.lr, self.batch_size = branches, head_on, epochs, lr, batch_size
-        self.patience, self.weight_decay, self.dropout = patience, weight_decay, dropout
+        self.patience, self.weight_decay, self.dropout, self.max_steps = patience, weight_decay, dropout, max_steps
         self.random_state, self.device, self.progress = random_state, device, progress
 
     def fit(self, X, y, X_val=None, y_val=None):
@@ -164,7 +166,8 @@ class MLPFusion(_Branches, TorchClassifier):
         train, es = ((Xv, yv), None) if on_val else ((Xt, yt), (Xv, yv))
         return fit(module, train, es, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=self.lr,
                    batch_size=self.batch_size, patience=None if on_val else self.patience, seed=self.random_state,
-                   device=self._device(), weight_decay=wd, progress=self.progress, desc="fusion head")
+                   device=self._device(), weight_decay=wd, progress=self.progress, desc="fusion head",
+                   max_steps=self.max_steps)
 
     def _logits(self, module, X) -> np.ndarray:
         import torch

@@ -19,7 +19,9 @@ estimator                   ``X``                                               
 user has for new cells; the estimators build the index banks the fit loop needs internally.)
 
 ``fit(X, y, X_val=None, y_val=None)`` trains with Adam and cross-entropy (:func:`neuro_lib.training.fit`), early
-stopping on the validation cells when given (the best epoch's weights are kept); ``predict_proba`` is the softmax of
+stopping on the validation cells when given (the best epoch's weights are kept), at most ``max_steps`` optimisation
+steps in all when it is not ``None`` (the CNN's autoencoder pretraining too; the ``gpu_profile`` tests run the paper's
+configuration on the CPU with 2); ``predict_proba`` is the softmax of
 the logits in float32, as the network computes it; ``transform(X)`` gives each cell's learnt feature (512-d CNN,
 128-d LSTM / Tree-LSTM: the inputs of the fusion models and the t-SNE page). After fitting, ``history_`` is the
 :class:`~neuro_lib.training.History` of the fit.
@@ -164,7 +166,8 @@ def _fit_indexed(est, net, bank, y, n_train: int, y_val):
     val = None if y_val is None else (torch.as_tensor(n_train + np.arange(len(y_val))), torch.as_tensor(y_val))
     return fit(model, train, val, loss_fn=nn.CrossEntropyLoss(), epochs=est.epochs, lr=est.lr,
                batch_size=est.batch_size, patience=est.patience, seed=est.random_state, device=est._device(),
-               weight_decay=est.weight_decay, progress=est.progress, desc=type(est).__name__)
+               weight_decay=est.weight_decay, progress=est.progress, desc=type(est).__name__,
+               max_steps=est.max_steps)
 
 
 def _batched(fn, items, batch_size: int) -> np.ndarray:
@@ -189,9 +192,10 @@ class ProjectionCNN(_Network):
 
     def __init__(self, epochs: int = 10, lr_conv: float = PAPER_LR_CONV, lr_head: float = PAPER_LR_HEAD,
                  batch_size: int = 32, augment: bool = True, degrees: float = 180.0, patience: int | None = None,
-                 pretrain_epochs: int = 0, dropout: float = 0.0, random_state: int = 0, device: str = "cpu",
-                 progress: bool = False, cache: bool = False):
+                 pretrain_epochs: int = 0, dropout: float = 0.0, max_steps: int | None = None, random_state: int = 0,
+                 device: str = "cpu", progress: bool = False, cache: bool = False):
         self.epochs, self.lr_conv, self.lr_head, self.batch_size = epochs, lr_conv, lr_head, batch_size
+        self.max_steps = max_steps
         self.augment, self.degrees, self.patience, self.pretrain_epochs = augment, degrees, patience, pretrain_epochs
         self.dropout, self.random_state, self.device, self.progress, self.cache = (dropout, random_state, device,
                                                                                   progress, cache)
@@ -217,7 +221,8 @@ class ProjectionCNN(_Network):
         self.pretrain_history_ = None
         if self.pretrain_epochs:  # the backbone learns to reconstruct the images; its last layer stays as built
             self.pretrain_history_ = pretrain_autoencoder(module, torch.cat([X, Xv]), epochs=self.pretrain_epochs,
-                                                          seed=seed, device=device, progress=False)
+                                                          seed=seed, device=device, progress=False,
+                                                          max_steps=self.max_steps)
         opt = torch.optim.Adam(param_groups(module, self.lr_conv, self.lr_head))
         gen = torch.Generator().manual_seed(seed + 1)
         ce = nn.CrossEntropyLoss()
@@ -240,7 +245,7 @@ class ProjectionCNN(_Network):
         return fit(module, (X, y), (Xv, yv) if has_val else None, train_step=step,
                    val_step=lambda m, b: ce(m(b[0]), b[1]), val_score=val_acc if has_val else None,
                    epochs=self.epochs, batch_size=batch_size, seed=seed, device=device, optimizer=opt,
-                   patience=self.patience, progress=self.progress, desc="ResNet18")
+                   patience=self.patience, progress=self.progress, desc="ResNet18", max_steps=self.max_steps)
 
     def _logits(self, module, X) -> np.ndarray:
         from ..training import predict
@@ -286,9 +291,10 @@ class LSTMClassifier(_TreeNetwork):
 
     def __init__(self, max_len: int = 1500, hidden: int = 128, layers: int = 2, dropout: float = 0.2,
                  epochs: int = 20, lr: float = 1e-3, batch_size: int = 32, patience: int | None = 8,
-                 weight_decay: float = 0.0, random_state: int = 0, device: str = "cpu", progress: bool = False,
-                 cache: bool = False):
+                 weight_decay: float = 0.0, max_steps: int | None = None, random_state: int = 0, device: str = "cpu",
+                 progress: bool = False, cache: bool = False):
         self.max_len, self.hidden, self.layers, self.dropout = max_len, hidden, layers, dropout
+        self.max_steps = max_steps
         self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay = (epochs, lr, batch_size, patience,
                                                                                    weight_decay)
         self.random_state, self.device, self.progress, self.cache = random_state, device, progress, cache
@@ -315,9 +321,10 @@ class TreeLSTMClassifier(_TreeNetwork):
     each cell's reduced tree, the root state -> dropout -> linear. Training as :class:`LSTMClassifier`."""
 
     def __init__(self, hidden: int = 128, dropout: float = 0.2, epochs: int = 20, lr: float = 1e-3,
-                 batch_size: int = 32, patience: int | None = 8, weight_decay: float = 0.0, random_state: int = 0,
-                 device: str = "cpu", progress: bool = False, cache: bool = False):
-        self.hidden, self.dropout = hidden, dropout
+                 batch_size: int = 32, patience: int | None = 8, weight_decay: float = 0.0,
+                 max_steps: int | None = None, random_state: int = 0, device: str = "cpu", progress: bool = False,
+                 cache: bool = False):
+        self.hidden, self.dropout, self.max_steps = hidden, dropout, max_steps
         self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay = (epochs, lr, batch_size, patience,
                                                                                    weight_decay)
         self.random_state, self.device, self.progress, self.cache = random_state, device, progress, cache

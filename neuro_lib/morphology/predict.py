@@ -88,9 +88,9 @@ def fitted_model(task: str, model: str, *, profile: str = "cpu", seed: int = 0, 
         raise KeyError(f"unknown task/model {task}/{model}; known: {MODELS}")
     cfg = chapter.settings(profile)
     rt = profiles.runtime(profile, "auto", None, default_threads=cfg["threads"])
-    inp = data.task_inputs(task, image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
-                           progress=progress)
     est = seed_estimator(experiment.chapter_models(cfg, device=rt.device, names=[model])[model], seed)
+    inp = data.task_inputs(task, image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
+                           progress=progress, views=views_needed(est))
     train, val = data._split_train_val(inp.y, np.arange(len(inp.y)), 1 / 9, seed + 100)
     train, val = np.sort(train), np.sort(val)
     est.fit(inp.views[train], inp.y[train], X_val=inp.views[val], y_val=inp.y[val])

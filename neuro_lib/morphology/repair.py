@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .topology import accumulate_to_root, nearest_marked_ancestor, path_distances
 from .io import SWC
+from .topology import accumulate_to_root, nearest_marked_ancestor, path_distances
 
 __all__ = ["correct_z_jumps", "resample", "z_jumps"]
 
