@@ -13,6 +13,8 @@ from neuro_lib.multimodal import experiment as ex
 from neuro_lib.multimodal.data import TaskData
 from neuro_lib.multimodal.models import LateFusion, OnBlocks, WithoutBlocks, block_gates
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _lr():
     return make_pipeline(SimpleImputer(strategy="median"), LogisticRegression(max_iter=2000))
