@@ -18,8 +18,8 @@
 # `neuro_lib.evaluation.cross_validate`.
 #
 # * **Ephys only**: the ephys chapter's LSPIN {cite}`yang2022lspin` and its best baseline (SVC), on the authors' 41
-#   features for task (b) and on the ACTB table for task (a) (not every one of the 509 cells has the 41); for task (b) also the
-#   SVC on the 41 features plus the ACTB columns.
+#   features for task (b) and on the ACTB table for task (a) (not every one of the 509 cells has the 41); for task
+#   (b) also the SVC on the 41 features plus the ACTB columns.
 # * **Morphology only**: the morphology chapter's gradient boosting on the 77 neurite morphometrics, and a random
 #   forest {cite}`breiman2001random` on the same.
 # * **Fused**: late fusion (stacking {cite}`wolpert1992stacked`: logistic regression on the out-of-fold
