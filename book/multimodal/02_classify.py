@@ -26,11 +26,12 @@
 #   probabilities of the ephys SVC and the morphology forest, from inner folds of the *training cells only*), and
 #   one joint LSPIN over the concatenated ephys and morphometric features.
 #
-# **Training cells.** Test cells always have both modalities. With the profile's `ephys_only_cells` (task (b) in the CPU profile, both
-# tasks in the GPU profile) the models that read ephys also train on the mouse cells of the same ephys tables that have no reconstruction (page 01
-# counts them): the single-modality ephys models, the late fusion's ephys branch and the joint LSPIN (which sees them
-# with its morphometric inputs missing, imputed by the training medians). The morphology models train on the
-# reconstructed training cells only, and the stacker only on cells with both.
+# **Training cells.** Test cells always have both modalities. With the profile's `ephys_only_cells` (task (b) in
+# the CPU profile, both tasks in the GPU profile) the models that read ephys also train on the mouse cells of the same
+# ephys tables that have no reconstruction (page 01 counts them): the single-modality ephys models, the late fusion's
+# ephys branch and the joint LSPIN (which sees them with its morphometric inputs missing, imputed by the training
+# medians). The morphology models train on the reconstructed training cells only, and the stacker only on cells with
+# both.
 #
 # The headline rows: `ephys` and `morphology` are the better of each modality's two models *on these folds* (a choice
 # made after the fact, which favours the single modalities); `fused` is the late fusion, fixed before any run. A claim
