@@ -22,6 +22,7 @@ The glued outputs stay in the executed notebook (``jupyter-book`` reads them fro
 nothing), so every number in the text still comes from the run, the way QuantEcon's lectures do it. Outside Jupyter
 (a plain ``python`` run of the script) the calls do nothing visible.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,8 @@ def number(name: str, value) -> None:
     """Glue a number for ``{glue:text}`name:.3f``` (any Python format spec after the colon).
 
     ``value``: an int or float (numpy scalars are converted); NaN is glued as-is, so the text shows ``nan`` rather
-    than a made-up figure. Returns nothing (so a cell ending with the call shows nothing). Raises ``TypeError`` for a non-number (glue a string
-    with :func:`markdown`, whose text MyST renders without quotes).
+    than a made-up figure. Returns nothing (so a cell ending with the call shows nothing). Raises ``TypeError`` for
+    a non-number (glue a string with :func:`markdown`, whose text MyST renders without quotes).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         raise TypeError(f"pages.number({name!r}): expected a number, got {type(value).__name__}")
@@ -53,8 +54,11 @@ def number(name: str, value) -> None:
 
 def percent(name: str, fraction: float, digits: int = 1) -> None:
     """Glue ``fraction`` (0-1) as a percentage string such as ``"93.8%"`` for ``{glue:md}`name```."""
-    text = "n/a" if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)) \
+    text = (
+        "n/a"
+        if fraction is None or (isinstance(fraction, float) and math.isnan(fraction))
         else f"{100 * float(fraction):.{digits}f}%"
+    )
     markdown(name, text)
 
 

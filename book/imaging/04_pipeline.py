@@ -193,7 +193,7 @@ display(Markdown(
     f"({found['cpu_seconds'].sum() / 60:.1f} min of CPU time) in this `{profile}` run"
     + (f"; pages without a results file here: {', '.join(times.index[~times['found']])}" if len(found) < len(times)
        else "")
-    + f". Target (the chapter under 15 minutes in the CPU profile): "
+    + ". Target (the chapter under 15 minutes in the CPU profile): "
     + (f"**{'met' if found['seconds'].sum() < 900 else 'not met'}** in wall time, **"
        f"{'met' if found['cpu_seconds'].sum() < 900 else 'not met'}** in CPU time."
        if len(found) == len(times) and profile == "cpu" else "not judged in this run.")))

@@ -36,7 +36,6 @@ from IPython.display import Markdown, display
 
 from neuro_lib import results
 from neuro_lib.mea import chapter, plots
-from neuro_lib.mea.extracellular import REGIMES
 
 cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs)
 cells, n_per_cell = cfg["cells"], cfg["n_per_cell"]

@@ -128,6 +128,6 @@ metrics = {results.key("rat_s1_2class", "cnn", m): v for m, v in (("accuracy", a
 results.write_results("morphology", "03_cnn", metrics,
                       parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in (
                           "cnn_epochs", "cnn_patience", "image_size", "lr_conv", "lr_head", "cnn_degrees",
-                          "cnn_batch_size", "pretrain_epochs", "max_steps")}, threads=rt.threads, n_splits=len(inp.splits),
-                          n_cells=len(df)),
+                          "cnn_batch_size", "pretrain_epochs", "max_steps")}, threads=rt.threads,
+                          n_splits=len(inp.splits), n_cells=len(df)),
                       data=datasets.checksums(*data.data_keys("rat_s1_2class")))

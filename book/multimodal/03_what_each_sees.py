@@ -145,7 +145,8 @@ best = {t: max(("ephys", "morphology", "fused"), key=lambda n: metrics[results.k
                                                                                    "tsne_knn_accuracy")])
         for t in exps}
 display(Markdown("\n".join(f"* **{t}**: the classes separate best in the {n} representation (kNN accuracy "
-                           f"{metrics[results.key(t, f'tsne_{n}', 'tsne_knn_accuracy')]:.2f})." for t, n in best.items())))
+                           f"{metrics[results.key(t, f'tsne_{n}', 'tsne_knn_accuracy')]:.2f})."
+                           for t, n in best.items())))
 params = dict(profile=profile, seed=seed, device=rt.device, threads=rt.threads,
               **{k: cfg[k] for k in ("n_splits", "n_repeats", "lspin_epochs", "n_ensemble", "max_steps", "max_cells",
                                      "perplexity")})

@@ -31,6 +31,7 @@ This module imports no modality package (``neuro_lib.morphology`` reads the SWC 
 design notes: a modality folder may import ``datasets``, not the other way round). Errors:
 :class:`ConversionError` (the file, the line where there is one, and what was expected).
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,17 +42,34 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-__all__ = ["ConversionError", "crlf_to_lf", "NeurolucidaXML", "NeurolucidaTree", "read_neurolucida_xml",
-           "neurolucida_xml_to_swc", "HocMorphology", "read_hoc", "hoc_to_swc", "asc_to_swc", "dbbs_type_map",
-           "swc_retype", "convert", "convert_format", "CONVERT_FORMATS", "source_label", "temporal_mean",
-           "array_sha256", "folder_labels_csv"]
+__all__ = [
+    "ConversionError",
+    "crlf_to_lf",
+    "NeurolucidaXML",
+    "NeurolucidaTree",
+    "read_neurolucida_xml",
+    "neurolucida_xml_to_swc",
+    "HocMorphology",
+    "read_hoc",
+    "hoc_to_swc",
+    "asc_to_swc",
+    "dbbs_type_map",
+    "swc_retype",
+    "convert",
+    "convert_format",
+    "CONVERT_FORMATS",
+    "source_label",
+    "temporal_mean",
+    "array_sha256",
+    "folder_labels_csv",
+]
 
 
 class ConversionError(ValueError):
@@ -69,6 +87,7 @@ class ConversionError(ValueError):
 # ----------------------------------------------------------------------------------------------------------------
 # crlf_to_lf
 
+
 def crlf_to_lf(data: bytes) -> bytes:
     """``data`` with every CRLF (``b"\\r\\n"``) replaced by LF; a lone CR or LF is left as it is."""
     return data.replace(b"\r\n", b"\n")
@@ -76,6 +95,7 @@ def crlf_to_lf(data: bytes) -> bytes:
 
 # ----------------------------------------------------------------------------------------------------------------
 # where a converted file came from (the SWC header names it)
+
 
 def source_label(url: str) -> str:
     """``owner/repo:path@commit12`` for a ``raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>`` URL (the
@@ -104,7 +124,7 @@ class NeurolucidaBranch:
     """A run of points (``(n, 4)`` array of x, y, z, d in um) and the branches that start at its last point."""
 
     points: np.ndarray
-    children: list["NeurolucidaBranch"] = field(default_factory=list)
+    children: list[NeurolucidaBranch] = field(default_factory=list)
 
 
 @dataclass
@@ -130,8 +150,11 @@ def _points(el, path) -> np.ndarray:
         try:
             out.append([float(p.get(k)) for k in "xyzd"])
         except (TypeError, ValueError):
-            raise ConversionError(path, None, f"<point {dict(p.attrib)}> in <{el.tag.removeprefix(_MBF)}>: expected "
-                                              "numeric x, y, z and d attributes") from None
+            raise ConversionError(
+                path,
+                None,
+                f"<point {dict(p.attrib)}> in <{el.tag.removeprefix(_MBF)}>: expected numeric x, y, z and d attributes",
+            ) from None
     return np.array(out, dtype=np.float64).reshape(-1, 4)
 
 
@@ -185,13 +208,15 @@ def neurolucida_xml_to_swc(source: str | os.PathLike | bytes, label: str, name: 
     nl = read_neurolucida_xml(source, name=path)
     soma = [p for n, p in nl.contours if n == "Cell Body" and len(p)]
     if not soma:
-        raise ConversionError(path, None, "no <contour name=\"Cell Body\"> with points: expected the soma outline")
+        raise ConversionError(path, None, 'no <contour name="Cell Body"> with points: expected the soma outline')
     allp = np.concatenate(soma)[:, :3]
     centre = allp.mean(axis=0)
     radius = math.sqrt(max(_polygon_area(p) for p in soma) / math.pi)
-    lines = [f"# converted from Neurolucida XML: {label}",
-             "# soma = single point at contour centroid, radius from largest contour area",
-             f"1 1 {_fmt(centre[0])} {_fmt(centre[1])} {_fmt(centre[2])} {_fmt(radius)} -1"]
+    lines = [
+        f"# converted from Neurolucida XML: {label}",
+        "# soma = single point at contour centroid, radius from largest contour area",
+        f"1 1 {_fmt(centre[0])} {_fmt(centre[1])} {_fmt(centre[2])} {_fmt(radius)} -1",
+    ]
     n = 1
 
     def walk(branch: NeurolucidaBranch, t: int, parent: int) -> None:
@@ -216,11 +241,26 @@ def neurolucida_xml_to_swc(source: str | os.PathLike | bytes, label: str, name: 
 
 _BLOCK = re.compile(r"^(\w+)\[(\d+)\]\s*\{\s*$")
 _BLOCK1 = re.compile(r"^(\w+)\s*\{\s*$")
-_HOC_KEYWORDS = {"forall", "forsec", "ifsec", "proc", "func", "obfunc", "iterator", "if", "else", "for", "while",
-                 "begintemplate", "endtemplate"}
+_HOC_KEYWORDS = {
+    "forall",
+    "forsec",
+    "ifsec",
+    "proc",
+    "func",
+    "obfunc",
+    "iterator",
+    "if",
+    "else",
+    "for",
+    "while",
+    "begintemplate",
+    "endtemplate",
+}
 _PT3DADD = re.compile(r"^pt3dadd\((.*)\)\s*;?$")
-_CONNECT = re.compile(r"^connect\s+(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)\s*,\s*(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)"
-                      r"\s*;?$")
+_CONNECT = re.compile(
+    r"^connect\s+(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)\s*,\s*(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)"
+    r"\s*;?$"
+)
 
 
 @dataclass
@@ -306,8 +346,9 @@ def _index(name: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def hoc_to_swc(source: str | os.PathLike, label: str, name: str | None = None, *,
-               text: str | None = None) -> tuple[str, dict]:
+def hoc_to_swc(
+    source: str | os.PathLike, label: str, name: str | None = None, *, text: str | None = None
+) -> tuple[str, dict]:
     """Convert a Schmidt-Hieber-style NEURON morphology (``section[]`` + optional ``axon[]`` arrays) to SWC text, by
     the spec of the mirror's conversion (its ``tools/stage_dggc.py``, not published; these rules reproduce its 9 files
     byte for byte):
@@ -348,10 +389,12 @@ def hoc_to_swc(source: str | os.PathLike, label: str, name: str | None = None, *
         children.setdefault(p, []).append((c, x))
     for v in children.values():
         v.sort(key=lambda t: _index(t[0]))
-    lines = [f"# converted from NEURON morpho.hoc: {label}",
-             "# soma = single point (middle soma pt3d point, radius = max soma diam/2); subtree attached at soma(0) "
-             "typed as axon (2), others dendrite (3)",
-             f"1 1 {_fmt(mid[0])} {_fmt(mid[1])} {_fmt(mid[2])} {_fmt(max(sp[:, 3]) / 2)} -1"]
+    lines = [
+        f"# converted from NEURON morpho.hoc: {label}",
+        "# soma = single point (middle soma pt3d point, radius = max soma diam/2); subtree attached at soma(0) "
+        "typed as axon (2), others dendrite (3)",
+        f"1 1 {_fmt(mid[0])} {_fmt(mid[1])} {_fmt(mid[2])} {_fmt(max(sp[:, 3]) / 2)} -1",
+    ]
     n = 1
     queue = [(c, 2 if x == 0 else 3, 1) for c, x in children.get(soma, [])]
     seen = {soma}
@@ -373,13 +416,13 @@ def hoc_to_swc(source: str | os.PathLike, label: str, name: str | None = None, *
         skipped.update(other_sections=len(other), other_points=int(sum(len(hoc.sections[k]) for k in other)))
     unreached = [k for k in sec if k not in seen and len(sec[k])]
     if unreached:
-        skipped.update(unconnected_sections=len(unreached),
-                       unconnected_points=int(sum(len(sec[k]) for k in unreached)))
+        skipped.update(unconnected_sections=len(unreached), unconnected_points=int(sum(len(sec[k]) for k in unreached)))
     return "\n".join(lines) + "\n", skipped
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Neurolucida ASC (MorphIO)
+
 
 def asc_to_swc(path: str | os.PathLike) -> str:
     """Convert a Neurolucida ASC file to SWC text with MorphIO: ``morphio.mut.Morphology(path)``, then
@@ -392,9 +435,15 @@ def asc_to_swc(path: str | os.PathLike) -> str:
     """
     import morphio
 
-    quiet = [morphio.Warning.no_soma_found, morphio.Warning.only_child, morphio.Warning.soma_non_conform,
-             morphio.Warning.soma_non_contour, morphio.Warning.soma_non_cylinder_or_point,
-             morphio.Warning.write_no_soma, morphio.Warning.wrong_root_point]
+    quiet = [
+        morphio.Warning.no_soma_found,
+        morphio.Warning.only_child,
+        morphio.Warning.soma_non_conform,
+        morphio.Warning.soma_non_contour,
+        morphio.Warning.soma_non_cylinder_or_point,
+        morphio.Warning.write_no_soma,
+        morphio.Warning.wrong_root_point,
+    ]
     morphio.set_ignored_warning(quiet, True)
     try:
         try:
@@ -431,8 +480,12 @@ def dbbs_type_map(yaml_text: str, file_name: str, name: str = "morphologies.yaml
             out = {}
             for code, names in tags.items():
                 if not names or names[0] not in DBBS_TAG_TYPES:
-                    raise ConversionError(name, None, f"{file_name}: code {code} tagged {names}: expected the first "
-                                                      f"tag to be one of {sorted(DBBS_TAG_TYPES)}")
+                    raise ConversionError(
+                        name,
+                        None,
+                        f"{file_name}: code {code} tagged {names}: expected the first "
+                        f"tag to be one of {sorted(DBBS_TAG_TYPES)}",
+                    )
                 out[int(code)] = DBBS_TAG_TYPES[names[0]]
             return out
     raise ConversionError(name, None, f"no entry for {file_name}: expected '- file: ./morphologies/{file_name}'")
@@ -463,8 +516,7 @@ def swc_retype(data: bytes, type_map: Mapping[int, int], name: str = "<bytes>") 
 # the dispatcher
 
 #: convert formats by the upstream file's suffix (the names :func:`neuro_lib.datasets.transform_counts` reports)
-CONVERT_FORMATS = {".xml": "neurolucida_xml", ".hoc": "neuron_hoc", ".asc": "neurolucida_asc",
-                   ".swc": "swc_type_codes"}
+CONVERT_FORMATS = {".xml": "neurolucida_xml", ".hoc": "neuron_hoc", ".asc": "neurolucida_asc", ".swc": "swc_type_codes"}
 
 
 def convert_format(url: str) -> str:
@@ -498,6 +550,7 @@ def convert(url: str, original: str | os.PathLike, aux: Mapping[str, Path] | Non
 # ----------------------------------------------------------------------------------------------------------------
 # temporal_mean_3
 
+
 def temporal_mean(frames: np.ndarray, n: int = 3) -> np.ndarray:
     """Means of ``n`` consecutive frames: ``frames`` ``(T, H, W)`` unsigned integers with ``T`` a multiple of ``n``
     -> ``(T // n, H, W)`` ``uint16``, frame ``k`` the mean of frames ``n k .. n k + n - 1`` rounded to the nearest
@@ -518,7 +571,7 @@ def array_sha256(a: np.ndarray | Iterable[np.ndarray]) -> str:
     """sha256 of an array's bytes as little-endian C order (the checksums ``neurofinder/PROVENANCE.txt`` records);
     an iterable of arrays is hashed as their concatenation along axis 0, without building it."""
     h = hashlib.sha256()
-    for part in ([a] if isinstance(a, np.ndarray) else a):
+    for part in [a] if isinstance(a, np.ndarray) else a:
         part = np.asarray(part)
         h.update(np.ascontiguousarray(part, dtype=part.dtype.newbyteorder("<")).tobytes())
     return h.hexdigest()
@@ -526,6 +579,7 @@ def array_sha256(a: np.ndarray | Iterable[np.ndarray]) -> str:
 
 # ----------------------------------------------------------------------------------------------------------------
 # the projection images' label table
+
 
 def folder_labels_csv(members: Iterable[str], prefix: str = "bonus/") -> bytes:
     """``png_dict_labels.csv`` of the projection-image archive, from its image paths

@@ -45,10 +45,11 @@ AverageBifurcationAngleLocal (deg)      mean angle between the first compartment
 AverageBifurcationAngleRemote (deg)     mean angle between the chords to the two daughter branches' ends
 ======================================  =======================================================================
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
