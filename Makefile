@@ -34,13 +34,12 @@ html: env
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff's rules in pyproject.toml (why no formatter: see there)
 lint: env
 	$(VENV)/bin/ruff check neuro_lib book tests bench
-	$(VENV)/bin/ruff format --check neuro_lib book tests bench
 
 format: env
 	$(VENV)/bin/ruff check --fix neuro_lib book tests bench
-	$(VENV)/bin/ruff format neuro_lib book tests bench
 
 # every rendered page opened in headless Chromium (Debian: apt-get install -y chromium); screenshots for people
 check-html: env

@@ -13,7 +13,6 @@ profiler (``profile_memory=True``, CPU). Two measures, in KiB:
 An LSPIN ensemble trains its members one after another, so its step is one member's step; the other members'
 parameters are resident meanwhile (shown in the last column). Usage: ``python bench/ephys_memory.py [--batch 64]``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -39,11 +38,9 @@ def _networks(cfg):
     member = lspin._member(c)
     dann = DANNClassifier()
     mlp = MLPNetwork()
-    return [
-        ("DANN (E/I)", dann._make_module(dann._module_config(X, 2)), "dann", 2, 1),
-        ("LSPIN member (Cre)", member, "lspin", 5, cfg["n_ensemble"]),
-        ("MLP without gates (Cre)", mlp._make_module(mlp._module_config(X, 5)), "mlp", 5, 1),
-    ]
+    return [("DANN (E/I)", dann._make_module(dann._module_config(X, 2)), "dann", 2, 1),
+            ("LSPIN member (Cre)", member, "lspin", 5, cfg["n_ensemble"]),
+            ("MLP without gates (Cre)", mlp._make_module(mlp._module_config(X, 5)), "mlp", 5, 1)]
 
 
 def _batch(kind, n_classes, batch):
@@ -95,10 +92,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     cfg = settings("gpu")
     print(f"batch {args.batch}, one Adam step from a fresh optimiser, float32, CPU (torch {torch.__version__})")
-    print(
-        f"{'network':26s} {'parameters':>10s} {'params KiB':>10s} {'peak KiB (timeline)':>20s} {'check KiB':>10s}"
-        f" {'resident members':>16s}"
-    )
+    print(f"{'network':26s} {'parameters':>10s} {'params KiB':>10s} {'peak KiB (timeline)':>20s} {'check KiB':>10s}"
+          f" {'resident members':>16s}")
     for name, module, kind, k, members in _networks(cfg):
         n = sum(p.numel() for p in module.parameters())
         pb, tl, chk = measure(module, kind, k, args.batch)

@@ -10,7 +10,6 @@ buffers, gradients, Adam's moments and the batch; ``peak`` = the largest total o
 (``torch.profiler`` memory timeline). Inception-v3 trains with its auxiliary head off here (logits only). On a GPU
 the CUDA context and cuDNN workspaces come on top. Usage: ``python bench/imaging_memory.py [--repeats 3]``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -45,28 +44,20 @@ def main(argv=None) -> int:
     c, b = len(SUMMARY_CHANNELS), gpu["unet_batch_size"]
     unet = UNet(c, 1, base=gpu["unet_base"], depth=gpu["unet_depth"])
     x, y = torch.randn(b, c, gpu["unet_crop"], gpu["unet_crop"]), torch.rand(b, 1, gpu["unet_crop"], gpu["unet_crop"])
-    rows.append(
-        (
-            f"U-Net (base {gpu['unet_base']}, depth {gpu['unet_depth']})",
-            f"{c} x {gpu['unet_crop']} x {gpu['unet_crop']}",
-            b,
-            step_memory(unet, x, y, loss=BCEDiceLoss(), repeats=args.repeats),
-        )
-    )
+    rows.append((f"U-Net (base {gpu['unet_base']}, depth {gpu['unet_depth']})",
+                 f"{c} x {gpu['unet_crop']} x {gpu['unet_crop']}", b,
+                 step_memory(unet, x, y, loss=BCEDiceLoss(), repeats=args.repeats)))
     b = gpu["patch_batch_size"]
     for arch, size in gpu["input_size"].items():
         net = build_transfer_model(arch, 2)
         if hasattr(net.net, "aux_logits"):
             net.net.aux_logits, net.net.AuxLogits = False, None
         x, y = torch.randn(b, 3, size, size), torch.randint(0, 2, (b,))
-        rows.append(
-            (f"{arch} (all layers trained)", f"3 x {size} x {size}", b, step_memory(net, x, y, repeats=args.repeats))
-        )
+        rows.append((f"{arch} (all layers trained)", f"3 x {size} x {size}", b,
+                     step_memory(net, x, y, repeats=args.repeats)))
     for name, shape, batch, m in rows:
-        print(
-            f"| {name} | {shape} | {batch} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.1f} | "
-            f"{m['peak_bytes'] / 2**20:.1f} |"
-        )
+        print(f"| {name} | {shape} | {batch} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.1f} | "
+              f"{m['peak_bytes'] / 2**20:.1f} |")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 

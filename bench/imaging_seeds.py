@@ -8,7 +8,6 @@ Prints one row per seed and the mean and sample sd, and writes them as JSON (``-
 (:mod:`neuro_lib.cache`), so seed 0 reuses the book's own run. Numbers of the book come from its pages; this script
 reports how much they move with the seed.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -24,13 +23,9 @@ def run(profile: str, seeds: list[int], pipeline: bool = True) -> dict:
     from neuro_lib.evaluation import kfold_splits
     from neuro_lib.imaging import centers_metric, chapter, pixel_accuracy, probability_target
     from neuro_lib.imaging.data import cached_summary, load_book_movie, network_input, patch_image
+    from neuro_lib.imaging.patches import (book_patch_dataset, cross_validate_cached, pretrained_trunk,
+                                           random_patch_centres)
     from neuro_lib.imaging.detection import extract_patches
-    from neuro_lib.imaging.patches import (
-        book_patch_dataset,
-        cross_validate_cached,
-        pretrained_trunk,
-        random_patch_centres,
-    )
     from neuro_lib.imaging.pipeline import run_pipeline
     from neuro_lib.imaging.segmentation import cross_quadrant_unet
 
@@ -44,70 +39,32 @@ def run(profile: str, seeds: list[int], pipeline: bool = True) -> dict:
     rows = []
     for seed in seeds:
         t0 = time.time()
-        res = cross_quadrant_unet(
-            chapter.unet_segmenter(cfg, device=rt.device),
-            image,
-            target,
-            seed=seed,
-            mask=mask,
-            truth=truth,
-            progress=False,
-        )
-        row = {
-            "seed": seed,
-            "unet_f1": centers_metric(truth, res.centroids)["f1"],
-            "unet_pixel_accuracy": pixel_accuracy(res.pred, mask),
-        }
-        ds = book_patch_dataset(
-            rgb,
-            data,
-            summary["corr"],
-            summary["mean"],
-            size=cfg["patch_size"],
-            jitter=2,
-            seed=seed,
-            n_patches=cfg["n_patches"],
-        )
-        unl = extract_patches(
-            rgb, random_patch_centres(rgb.shape[1:], cfg["ae_patches"], np.random.default_rng(seed)), cfg["patch_size"]
-        )
-        trunk = pretrained_trunk(
-            "resnet18", unl, input_size=cfg["input_size"]["resnet18"], epochs=cfg["ae_epochs"], seed=seed
-        )
+        res = cross_quadrant_unet(chapter.unet_segmenter(cfg, device=rt.device), image, target, seed=seed, mask=mask,
+                                  truth=truth, progress=False)
+        row = {"seed": seed, "unet_f1": centers_metric(truth, res.centroids)["f1"],
+               "unet_pixel_accuracy": pixel_accuracy(res.pred, mask)}
+        ds = book_patch_dataset(rgb, data, summary["corr"], summary["mean"], size=cfg["patch_size"], jitter=2,
+                                seed=seed, n_patches=cfg["n_patches"])
+        unl = extract_patches(rgb, random_patch_centres(rgb.shape[1:], cfg["ae_patches"],
+                                                        np.random.default_rng(seed)), cfg["patch_size"])
+        trunk = pretrained_trunk("resnet18", unl, input_size=cfg["input_size"]["resnet18"], epochs=cfg["ae_epochs"],
+                                 seed=seed)
         net = chapter.patch_network(cfg, "resnet18", "conv1", weights=str(trunk["path"]), device=rt.device)
-        cv, _ = cross_validate_cached(
-            "resnet18_conv1_autoencoder",
-            net,
-            ds["x"],
-            ds["y"],
-            kfold_splits(ds["y"], cfg["n_splits"], seed=seed),
-            seed=seed,
-        )
+        cv, _ = cross_validate_cached("resnet18_conv1_autoencoder", net, ds["x"], ds["y"],
+                                      kfold_splits(ds["y"], cfg["n_splits"], seed=seed), seed=seed)
         row["patch_accuracy"] = cv.summary()["accuracy"]
         if pipeline:
-            pipe = run_pipeline(
-                chapter.pipeline_classifier(cfg, device=rt.device),
-                res,
-                truth,
-                rgb,
-                size=cfg["patch_size"],
-                thresholds=[0.5 * t["peak"] for t in res.thresholds],
-                seed=seed,
-                max_per_quadrant=cfg["max_candidates"],
-            )
+            pipe = run_pipeline(chapter.pipeline_classifier(cfg, device=rt.device), res, truth, rgb,
+                                size=cfg["patch_size"], thresholds=[0.5 * t["peak"] for t in res.thresholds],
+                                seed=seed, max_per_quadrant=cfg["max_candidates"])
             row["pipeline_f1"] = centers_metric(truth, pipe.centroids)["f1"]
         row["seconds"] = time.time() - t0
         row["load_average"] = os.getloadavg()[0]
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
         rows.append(row)
     keys = [k for k in rows[0] if k not in ("seed", "seconds", "load_average")]
-    summary_ = {
-        k: {
-            "mean": float(np.mean([r[k] for r in rows])),
-            "sd": float(np.std([r[k] for r in rows], ddof=1)) if len(rows) > 1 else 0.0,
-        }
-        for k in keys
-    }
+    summary_ = {k: {"mean": float(np.mean([r[k] for r in rows])),
+                    "sd": float(np.std([r[k] for r in rows], ddof=1)) if len(rows) > 1 else 0.0} for k in keys}
     return {"profile": profile, "seeds": seeds, "rows": rows, "summary": summary_}
 
 

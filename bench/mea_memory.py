@@ -13,7 +13,6 @@ cross-entropy, backward, Adam update) on the CPU and reports, in MiB:
 On a GPU the CUDA context (some hundreds of MiB) and cuDNN workspaces come on top of these. Usage:
 ``python bench/mea_memory.py [--batch 128] [--repeats 3]``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -43,10 +42,8 @@ def main(argv=None) -> int:
     for name, channels in CHANNELS.items():
         for task, n_classes in (("binary", 2), ("mtype", 13)):
             m = training_step_memory(len(channels), n_classes, args.batch, repeats=args.repeats)
-            print(
-                f"| {name} ({len(channels)} channels) | {task} | {m['parameters']:,} | "
-                f"{m['persistent_bytes'] / 2**20:.2f} | {m['peak_bytes'] / 2**20:.2f} |"
-            )
+            print(f"| {name} ({len(channels)} channels) | {task} | {m['parameters']:,} | "
+                  f"{m['persistent_bytes'] / 2**20:.2f} | {m['peak_bytes'] / 2**20:.2f} |")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 

@@ -17,7 +17,6 @@ tensors during one step (``torch.profiler`` memory timeline). On a GPU the CUDA 
 on top; with the gpu profile's bfloat16 autocast, activations take about half. Usage:
 ``python bench/morphology_memory.py [--repeats 3] [--tree-nodes 1500]``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -71,47 +70,23 @@ def main(argv=None) -> int:
     cnn = ProjectionResNet(n_classes)
     x = torch.randn(gpu["cnn_batch_size"], 3, gpu["image_size"], gpu["image_size"])
     opt = torch.optim.Adam(param_groups(cnn, gpu["lr_conv"], gpu["lr_head"]))
-    rows.append(
-        (
-            "ResNet18 (projections)",
-            f"3 x {gpu['image_size']} x {gpu['image_size']}",
-            len(x),
-            step_memory(cnn, x, torch.randint(0, n_classes, (len(x),)), optimizer=opt, repeats=args.repeats),
-        )
-    )
+    rows.append(("ResNet18 (projections)", f"3 x {gpu['image_size']} x {gpu['image_size']}", len(x),
+                 step_memory(cnn, x, torch.randint(0, n_classes, (len(x),)), optimizer=opt, repeats=args.repeats)))
     seqs = IndexedSequences([rng.standard_normal((gpu["max_len"], F)).astype(np.float32) for _ in range(seq_batch)])
     lstm = SequenceLSTM(F, n_classes, bank=seqs)
     idx = torch.arange(seq_batch)
-    rows.append(
-        (
-            "LSTM (node sequences)",
-            f"{gpu['max_len']} steps x {F}",
-            seq_batch,
-            step_memory(lstm, idx, torch.randint(0, n_classes, (seq_batch,)), repeats=args.repeats),
-        )
-    )
+    rows.append(("LSTM (node sequences)", f"{gpu['max_len']} steps x {F}", seq_batch,
+                 step_memory(lstm, idx, torch.randint(0, n_classes, (seq_batch,)), repeats=args.repeats)))
     parents = [random_tree(args.tree_nodes, rng) for _ in range(tree_batch)]
-    trees = IndexedTrees(
-        [rng.standard_normal((args.tree_nodes, F)).astype(np.float32) for _ in parents],
-        parents,
-        [tree_heights(p) for p in parents],
-    )
+    trees = IndexedTrees([rng.standard_normal((args.tree_nodes, F)).astype(np.float32) for _ in parents], parents,
+                         [tree_heights(p) for p in parents])
     batch = trees.batch(np.arange(tree_batch))
-    rows.append(
-        (
-            "Tree-LSTM (reduced trees)",
-            f"{args.tree_nodes} nodes x {F}",
-            tree_batch,
-            step_memory(
-                TreeLSTMNet(F, n_classes), batch, torch.randint(0, n_classes, (tree_batch,)), repeats=args.repeats
-            ),
-        )
-    )
+    rows.append(("Tree-LSTM (reduced trees)", f"{args.tree_nodes} nodes x {F}", tree_batch,
+                 step_memory(TreeLSTMNet(F, n_classes), batch, torch.randint(0, n_classes, (tree_batch,)),
+                             repeats=args.repeats)))
     for name, shape, b, m in rows:
-        print(
-            f"| {name} | {shape} | {b} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.1f} | "
-            f"{m['peak_bytes'] / 2**20:.1f} |"
-        )
+        print(f"| {name} | {shape} | {b} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.1f} | "
+              f"{m['peak_bytes'] / 2**20:.1f} |")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 

@@ -6,7 +6,6 @@ implementation and their ratio (target >= 20x on CPU).
 
     NEURO_LIB_DATA=../shared/data .venv/bin/python bench/tree_lstm.py [--n 64] [--threads 2] [--random]
 """
-
 from __future__ import annotations
 
 import argparse
@@ -76,18 +75,13 @@ def main() -> None:
         t_ref, t_bat = float(np.median(t_refs)), float(np.median(t_bats))
     diff = float((out - ref).abs().max())
     r_ref, r_bat = a.n / t_ref, a.n / t_bat
-    print(
-        f"neurons: {a.n} ({'random' if a.random else 'rat S1 Markram'}), reduced-tree nodes: {nodes} "
-        f"(mean {nodes / a.n:.0f}), max height {max(int(t.height[0]) for t in trees)}, threads {a.threads}"
-    )
-    print(
-        f"max |batched - recursive| of the 128-d root states: {diff:.2e}  (target < 1e-5: "
-        f"{'met' if diff < 1e-5 else 'MISSED'})"
-    )
+    print(f"neurons: {a.n} ({'random' if a.random else 'rat S1 Markram'}), reduced-tree nodes: {nodes} "
+          f"(mean {nodes / a.n:.0f}), max height {max(int(t.height[0]) for t in trees)}, threads {a.threads}")
+    print(f"max |batched - recursive| of the 128-d root states: {diff:.2e}  (target < 1e-5: "
+          f"{'met' if diff < 1e-5 else 'MISSED'})")
     print(f"recursive reference: {r_ref:9.1f} neurons/s  ({t_ref:.2f} s per pass, median of {a.reps_ref})")
-    print(
-        f"batched level-by-level: {r_bat:9.1f} neurons/s  ({t_bat:.3f} s per pass incl. collation, median of {a.reps})"
-    )
+    print(f"batched level-by-level: {r_bat:9.1f} neurons/s  ({t_bat:.3f} s per pass incl. collation, median of "
+          f"{a.reps})")
     print(f"speed-up: {r_bat / r_ref:.1f}x  (target >= 20x: {'met' if r_bat / r_ref >= 20 else 'MISSED'})")
 
 

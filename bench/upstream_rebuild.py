@@ -17,7 +17,6 @@ repeated three times) against the real array sha256 of the 200 means in ``neurof
 
 Prints per archive the rows verified and the time, then one line ``verified N/M rows, K mismatches, T s``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -52,9 +51,10 @@ def main(argv=None) -> int:
     os.environ.pop("NEURO_LIB_DATA", None)
     shutil.rmtree(work / "cache", ignore_errors=True)
 
-    from neuro_lib.datasets import REGISTRY, ChecksumError, DataNotAvailableError, fetch_archive, registry, upstream
+    from neuro_lib.datasets import REGISTRY, ChecksumError, DataNotAvailableError, fetch_archive, registry
     from neuro_lib.datasets.fetching import archive_folder
     from neuro_lib.datasets.localserver import LocalServer
+    from neuro_lib.datasets import upstream
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     archives = [k for k, e in REGISTRY.items() if e.assembled and k != registry.ORIGINALS_KEY]
@@ -95,10 +95,8 @@ def main(argv=None) -> int:
             rows.append(r)
         rows_for[key], standins[key] = rows, n_stand
     n_rows = len(registry.manifest())
-    print(
-        f"server ready: the mirror unpacked and {len(server.files):,} URLs laid out "
-        f"({time.perf_counter() - t0:.0f} s, not counted below)"
-    )
+    print(f"server ready: the mirror unpacked and {len(server.files):,} URLs laid out "
+          f"({time.perf_counter() - t0:.0f} s, not counted below)")
 
     # --- the rebuild ---------------------------------------------------------------------------------------------
     verified = mismatches = 0
@@ -114,23 +112,14 @@ def main(argv=None) -> int:
                     recipe = dict(e.recipe)
                     if "temporal_mean_3" in recipe:
                         recipe["temporal_mean_3"] = {**recipe["temporal_mean_3"], "source_array_sha256": None}
-                        note = (
-                            f"; means' array sha256 = PROVENANCE.txt's "
-                            f"{recipe['temporal_mean_3']['array_sha256'][:12]}... (from stand-in frames)"
-                        )
-                    rep = upstream.assemble(
-                        dataclasses.replace(e, recipe=recipe),
-                        rows_for[key],
-                        out,
-                        base_url=server.base_url,
-                        workers=args.workers,
-                        progress=False,
-                    )
+                        note = (f"; means' array sha256 = PROVENANCE.txt's "
+                                f"{recipe['temporal_mean_3']['array_sha256'][:12]}... (from stand-in frames)")
+                    rep = upstream.assemble(dataclasses.replace(e, recipe=recipe), rows_for[key], out,
+                                            base_url=server.base_url, workers=args.workers, progress=False)
                     ok = rep.verified - standins[key]
                 else:
-                    fetch_archive(
-                        key, source="upstream", base_url=server.base_url, workers=args.workers, progress=False
-                    )
+                    fetch_archive(key, source="upstream", base_url=server.base_url, workers=args.workers,
+                                  progress=False)
                     import json
 
                     ok = json.loads((out / ".complete").read_text())["verified"]
@@ -148,31 +137,22 @@ def main(argv=None) -> int:
             verified += ok
             mismatches += bad
             stand = f" + {standins[key]} stand-ins" if standins[key] else ""
-            print(
-                f"{key}: {ok}/{len(rows_for[key])} rows verified{stand}, {bad} mismatches, "
-                f"{same}/{n_files} files identical to the mirror's, {dt:.1f} s{note}",
-                flush=True,
-            )
+            print(f"{key}: {ok}/{len(rows_for[key])} rows verified{stand}, {bad} mismatches, "
+                  f"{same}/{n_files} files identical to the mirror's, {dt:.1f} s{note}", flush=True)
         # the originals archive (read by the mirror path's conversion) has a recipe too: the convert rows again
         t = time.perf_counter()
-        out = fetch_archive(
-            registry.ORIGINALS_KEY, source="upstream", base_url=server.base_url, workers=args.workers, progress=False
-        )
+        out = fetch_archive(registry.ORIGINALS_KEY, source="upstream", base_url=server.base_url,
+                            workers=args.workers, progress=False)
         same, n_files = _compare(out, originals)
-        print(
-            f"{registry.ORIGINALS_KEY}: {same}/{n_files} files identical to the mirror's, "
-            f"{time.perf_counter() - t:.1f} s (its {len(registry.manifest_rows(registry.ORIGINALS_KEY))} rows are "
-            "the convert rows counted above)",
-            flush=True,
-        )
+        print(f"{registry.ORIGINALS_KEY}: {same}/{n_files} files identical to the mirror's, "
+              f"{time.perf_counter() - t:.1f} s (its {len(registry.manifest_rows(registry.ORIGINALS_KEY))} rows are "
+              "the convert rows counted above)", flush=True)
     elapsed = time.perf_counter() - total
     n_stand = sum(standins.values())
-    print(
-        f"{n_stand} rows served as stand-ins (upstream bytes not in the mirror: "
-        f"{standins.get('morphology/rat_s1_vasques.tar.xz', 0)} crlf_to_lf cells, "
-        f"{standins.get('neurofinder/neurofinder_vs1_600frames_bin3.tar.xz', 0)} source frames); "
-        f"their transforms ran, they are not counted as verified"
-    )
+    print(f"{n_stand} rows served as stand-ins (upstream bytes not in the mirror: "
+          f"{standins.get('morphology/rat_s1_vasques.tar.xz', 0)} crlf_to_lf cells, "
+          f"{standins.get('neurofinder/neurofinder_vs1_600frames_bin3.tar.xz', 0)} source frames); "
+          f"their transforms ran, they are not counted as verified")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"verified {verified}/{n_rows} rows, {mismatches} mismatches, {elapsed:.0f} s")
     if not args.keep:
@@ -188,11 +168,8 @@ def _compare(built: Path, reference: Path) -> tuple[int, int]:
         q = built / p.relative_to(reference)
         if q.is_file() and q.stat().st_size == p.stat().st_size and q.read_bytes() == p.read_bytes():
             same += 1
-    extra = [
-        p
-        for p in built.rglob("*")
-        if p.is_file() and p.name != ".complete" and not (reference / p.relative_to(built)).exists()
-    ]
+    extra = [p for p in built.rglob("*") if p.is_file() and p.name != ".complete"
+             and not (reference / p.relative_to(built)).exists()]
     return same, len(ref) + len(extra)
 
 

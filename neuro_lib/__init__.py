@@ -4,5 +4,4 @@ Modality folders (``ephys``, ``mea``, ``morphology``, ``imaging``) hold loaders 
 modules; ``training``, ``evaluation`` and ``results`` are shared by every chapter; ``datasets`` fetches verified data;
 ``run`` executes one book notebook with papermill; ``book`` executes the whole book and builds it.
 """
-
 __version__ = "0.1.0"

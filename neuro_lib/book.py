@@ -15,7 +15,6 @@ of ``.py`` pages. So the build is three steps:
    ``data/paper_numbers/*.yml``), included by ``book/index.md``.
 3. ``build``: ``jupyter-book build`` with execution off renders the executed notebooks to ``_build/html``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -91,7 +90,7 @@ def library_dependencies(script: str | Path) -> list[Path]:
         tree = ast.parse(path.read_text(), filename=str(path))
         if path.is_relative_to(package_root):
             rel = path.relative_to(package_root).with_suffix("")
-            pkg = ["neuro_lib", *rel.parts[:-1]]  # the package that a level-1 relative import names
+            pkg = ["neuro_lib", *rel.parts[:-1]]      # the package that a level-1 relative import names
         else:
             pkg = []
         names: list[str] = []
@@ -102,7 +101,7 @@ def library_dependencies(script: str | Path) -> list[Path]:
                 if node.level:
                     if not pkg:
                         continue
-                    base = pkg[: len(pkg) - (node.level - 1)]
+                    base = pkg[:len(pkg) - (node.level - 1)]
                     mod = ".".join(base + ([node.module] if node.module else []))
                 else:
                     mod = node.module or ""
@@ -112,7 +111,7 @@ def library_dependencies(script: str | Path) -> list[Path]:
             if name != "neuro_lib" and not name.startswith("neuro_lib."):
                 continue
             parts = name.split(".")
-            for i in range(1, len(parts) + 1):  # the packages on the way, then the module itself
+            for i in range(1, len(parts) + 1):       # the packages on the way, then the module itself
                 f = _module_file(package_root, ".".join(parts[:i]))
                 if f is not None and f not in deps:
                     deps.add(f)
@@ -120,15 +119,9 @@ def library_dependencies(script: str | Path) -> list[Path]:
     return sorted(deps)
 
 
-def execute_book(
-    root: str | Path = ".",
-    profile: str = "cpu",
-    *,
-    force: bool = False,
-    results_dir: str | Path | None = None,
-    only: str | None = None,
-    extra: dict | None = None,
-) -> list[Path]:
+def execute_book(root: str | Path = ".", profile: str = "cpu", *, force: bool = False,
+                 results_dir: str | Path | None = None, only: str | None = None,
+                 extra: dict | None = None) -> list[Path]:
     """Run every toc notebook in ``profile``; return the executed notebooks. ``only`` keeps scripts whose path
     contains that text (e.g. ``"ephys"``). Raises papermill's error for the first notebook that fails."""
     from .run import run_notebook
@@ -142,16 +135,12 @@ def execute_book(
         params = {"profile": profile, **(extra or {})}
         chapter = script.parent.name
         stamp_file = root / "_build" / "stamps" / chapter / f"{script.stem}.json"
-        stamp = {"script": _tree_hash([script]), "lib": _tree_hash(library_dependencies(script)), "parameters": params}
+        stamp = {"script": _tree_hash([script]), "lib": _tree_hash(library_dependencies(script)),
+                 "parameters": params}
         executed = script.with_suffix(".ipynb")
         result = results_dir / chapter / f"{script.stem}.json"
-        if (
-            not force
-            and stamp_file.exists()
-            and executed.exists()
-            and result.exists()
-            and json.loads(stamp_file.read_text()) == stamp
-        ):
+        if (not force and stamp_file.exists() and executed.exists() and result.exists()
+                and json.loads(stamp_file.read_text()) == stamp):
             print(f"[book] up to date: {script.relative_to(root)}")
             out.append(executed)
             continue
@@ -201,13 +190,11 @@ def _read_specs(root: Path) -> list[dict]:
             unknown = set(row) - set(_ROW_FIELDS)
             missing = set(_ROW_REQUIRED) - set(row)
             if unknown or missing:
-                raise ValueError(
-                    f"{p}, row {i + 1} ({row.get('key')}): "
-                    + (f"unknown field(s) {sorted(map(str, unknown))}" if unknown else "")
-                    + ("; " if unknown and missing else "")
-                    + (f"missing field(s) {sorted(missing)}" if missing else "")
-                    + f"; expected {', '.join(_ROW_FIELDS)}"
-                )
+                raise ValueError(f"{p}, row {i + 1} ({row.get('key')}): "
+                                 + (f"unknown field(s) {sorted(map(str, unknown))}" if unknown else "")
+                                 + ("; " if unknown and missing else "")
+                                 + (f"missing field(s) {sorted(missing)}" if missing else "")
+                                 + f"; expected {', '.join(_ROW_FIELDS)}")
         specs.append(spec)
     specs.sort(key=lambda c: c.get("order", 99))
     return specs
@@ -232,41 +219,22 @@ def results_table(root: str | Path = ".", results_dir: str | Path | None = None)
     results = read_all(results_dir or root / "_build" / "results")
     lines = []
     for chapter in specs:
-        profiles_run = sorted(
-            {
-                str(doc.get("parameters", {}).get("profile", "?"))
-                for (ch, _), doc in results.items()
-                if ch == chapter["chapter"]
-            }
-        )
-        ran = (
-            f"*Our numbers here come from the `{'`, `'.join(profiles_run)}` profile"
-            + (" (tiny subsets for tests: not comparable with the paper)*" if "smoke" in profiles_run else "*")
-            if profiles_run
-            else "*Not run in this build.*"
-        )
-        lines += [
-            f"### {chapter['title']}",
-            "",
-            chapter.get("note", ""),
-            "",
-            ran,
-            "",
-            "| task | model | metric | ours | paper | page |",
-            "|---|---|---|---|---|---|",
-        ]
+        profiles_run = sorted({str(doc.get("parameters", {}).get("profile", "?"))
+                               for (ch, _), doc in results.items() if ch == chapter["chapter"]})
+        ran = (f"*Our numbers here come from the `{'`, `'.join(profiles_run)}` profile"
+               + (" (tiny subsets for tests: not comparable with the paper)*" if "smoke" in profiles_run else "*")
+               if profiles_run else "*Not run in this build.*")
+        lines += [f"### {chapter['title']}", "", chapter.get("note", ""), "", ran, "",
+                  "| task | model | metric | ours | paper | page |",
+                  "|---|---|---|---|---|---|"]
         for row in chapter["rows"]:
             doc = results.get((chapter["chapter"], row["notebook"]))
             metrics = doc["metrics"] if doc else {}
-            cell = (
-                "not run" if not doc else ("missing" if row["key"] not in metrics else _fmt_ours(metrics, row["key"]))
-            )
+            cell = ("not run" if not doc
+                    else "missing" if row["key"] not in metrics else _fmt_ours(metrics, row["key"]))
             paper = row.get("paper")
-            ptxt = (
-                (_fmt(paper) + (f" ({row['source']})" if row.get("source") else ""))
-                if paper is not None
+            ptxt = (_fmt(paper) + (f" ({row['source']})" if row.get("source") else "")) if paper is not None \
                 else chapter.get("paper_label", "n/a")
-            )
             link = f"[{row['notebook'].split('_', 1)[0]}]({chapter['chapter']}/{row['notebook']}.ipynb)"
             lines.append(f"| {row['task']} | {row['model']} | {row['metric']} | {cell} | {ptxt} | {link} |")
         lines.append("")
@@ -297,18 +265,8 @@ def results_csv(root: str | Path = ".", results_dir: str | Path | None = None) -
             data = ";".join(f"{k}={v}" for k, v in sorted(doc.get("data", {}).items()))
             secs = doc.get("execution", {}).get("seconds", "")
             for k, v in sorted(doc.get("metrics", {}).items()):
-                w.writerow(
-                    [
-                        chapter,
-                        nb,
-                        k,
-                        "" if v is None else repr(float(v)),
-                        params.get("profile", ""),
-                        params.get("seed", ""),
-                        secs,
-                        data,
-                    ]
-                )
+                w.writerow([chapter, nb, k, "" if v is None else repr(float(v)), params.get("profile", ""),
+                            params.get("seed", ""), secs, data])
     tmp.replace(out)
     return out
 

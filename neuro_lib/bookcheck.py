@@ -16,7 +16,6 @@ Screenshots of chosen pages are written for a person to look at. Why a browser a
 image or a link is only known to be broken once a browser has tried it, and what a reader sees is what the browser
 renders after the theme's JavaScript ran.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -33,23 +32,13 @@ from urllib.parse import unquote, urlparse
 
 __all__ = ["PageReport", "chromium_path", "check_book", "main"]
 
-_CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
 
 #: MyST syntax that must never reach a reader as text (outside code).
-_UNRENDERED = re.compile(
-    r"\{(cite|glue|numref|ref|doc|eq|download|math|term|abbr)(:[a-z]+)?\}"
-    r"|```\{[a-z-]+\}|:::\{[a-z-]+\}|\{(figure|admonition|note|warning|include)\}"
-)
+_UNRENDERED = re.compile(r"\{(cite|glue|numref|ref|doc|eq|download|math|term|abbr)(:[a-z]+)?\}"
+                         r"|```\{[a-z-]+\}|:::\{[a-z-]+\}|\{(figure|admonition|note|warning|include)\}")
 
 _JS = r"""
 () => {
@@ -81,17 +70,14 @@ class PageReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.errors or self.missing_images or self.broken_links or self.broken_citations or self.unrendered)
+        return not (self.errors or self.missing_images or self.broken_links or self.broken_citations
+                    or self.unrendered)
 
     def problems(self) -> list[str]:
         out = []
-        for what, items in (
-            ("error output", self.errors),
-            ("missing image", self.missing_images),
-            ("broken internal link", self.broken_links),
-            ("broken citation", self.broken_citations),
-            ("unrendered MyST", self.unrendered),
-        ):
+        for what, items in (("error output", self.errors), ("missing image", self.missing_images),
+                            ("broken internal link", self.broken_links), ("broken citation", self.broken_citations),
+                            ("unrendered MyST", self.unrendered)):
             out += [f"{self.path}: {what}: {x}" for x in items]
         return out
 
@@ -104,10 +90,8 @@ def chromium_path() -> str:
     for cand in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
         if cand and shutil.which(cand):
             return shutil.which(cand)
-    raise FileNotFoundError(
-        "no Chromium found: install Debian's package (apt-get install -y chromium) or set "
-        "CHROMIUM to the browser's path"
-    )
+    raise FileNotFoundError("no Chromium found: install Debian's package (apt-get install -y chromium) or set "
+                            "CHROMIUM to the browser's path")
 
 
 @contextlib.contextmanager
@@ -141,14 +125,8 @@ def _page_ids(html: Path, cache: dict) -> set:
     return cache[html]
 
 
-def check_book(
-    html_dir: str | Path,
-    *,
-    pages: list[str] | None = None,
-    screenshots: str | Path | None = None,
-    screenshot_pages: list[str] = (),
-    timeout_ms: int = 30_000,
-) -> list[PageReport]:
+def check_book(html_dir: str | Path, *, pages: list[str] | None = None, screenshots: str | Path | None = None,
+               screenshot_pages: list[str] = (), timeout_ms: int = 30_000) -> list[PageReport]:
     """Open every page (``pages``: paths relative to ``html_dir``; default every ``*.html`` but Sphinx's
     ``genindex``/``search`` and the redirecting ``index.html``) in headless Chromium and report what is broken.
 
@@ -160,14 +138,9 @@ def check_book(
     root = Path(html_dir).resolve()
     if pages is None:
         skip = {"genindex.html", "search.html", "py-modindex.html"}
-        pages = sorted(
-            p.relative_to(root).as_posix()
-            for p in root.rglob("*.html")
-            if p.relative_to(root).as_posix() not in skip
-            and "_static" not in p.parts
-            and "_sources" not in p.parts
-            and not _is_redirect(p)
-        )
+        pages = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
+                       if p.relative_to(root).as_posix() not in skip and "_static" not in p.parts
+                       and "_sources" not in p.parts and not _is_redirect(p))
     if not pages:
         raise FileNotFoundError(f"no HTML pages under {root}: build the book first")
     shots = Path(screenshots) if screenshots else None
@@ -210,9 +183,8 @@ def check_book(
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m neuro_lib.bookcheck", description=__doc__.split("\n\n")[0])
     ap.add_argument("html", nargs="?", default="_build/html")
-    ap.add_argument(
-        "--screenshots", default=None, help="folder for screenshots of the front page and the pages given with --shot"
-    )
+    ap.add_argument("--screenshots", default=None, help="folder for screenshots of the front page and the pages "
+                                                        "given with --shot")
     ap.add_argument("--shot", action="append", default=[], help="page to screenshot (relative path; repeatable)")
     args = ap.parse_args(argv)
     reports = check_book(args.html, screenshots=args.screenshots, screenshot_pages=args.shot)

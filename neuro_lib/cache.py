@@ -20,7 +20,6 @@ inspecting the cache).
 numba's compiled-kernel cache goes under the same root: :func:`numba_cache_dir` (set ``NUMBA_CACHE_DIR`` from it
 before importing numba; :mod:`neuro_lib.mea` does).
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -31,22 +30,14 @@ import os
 import sys
 import tempfile
 import types
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-__all__ = [
-    "cache_dir",
-    "numba_cache_dir",
-    "code_version",
-    "package_versions",
-    "cache_path",
-    "cached",
-    "CacheError",
-    "KINDS",
-]
+__all__ = ["cache_dir", "numba_cache_dir", "code_version", "package_versions", "cache_path", "cached", "CacheError",
+           "KINDS"]
 
 KINDS = {"npz": ".npz", "json": ".json", "pt": ".pt"}
 
@@ -114,11 +105,8 @@ def _canonical(x):
         return sorted(_canonical(v) for v in x)
     if isinstance(x, np.ndarray):
         if x.size > 10_000:  # large arrays enter the key by their hash, not their values
-            return {
-                "sha256": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest(),
-                "shape": list(x.shape),
-                "dtype": str(x.dtype),
-            }
+            return {"sha256": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest(),
+                    "shape": list(x.shape), "dtype": str(x.dtype)}
         return x.tolist()
     if isinstance(x, np.generic):
         return x.item()
@@ -126,10 +114,8 @@ def _canonical(x):
         return str(x)
     if x is None or isinstance(x, (bool, int, float, str)):
         return x
-    raise CacheError(
-        f"cache key holds a {type(x).__name__} ({x!r:.80}); use JSON-able values (numbers, strings, "
-        f"lists, dicts, arrays)"
-    )
+    raise CacheError(f"cache key holds a {type(x).__name__} ({x!r:.80}); use JSON-able values (numbers, strings, "
+                     f"lists, dicts, arrays)")
 
 
 def _full_key(key: Mapping, code: Iterable, packages: Iterable[str], compute: Callable | None) -> dict:
@@ -138,23 +124,12 @@ def _full_key(key: Mapping, code: Iterable, packages: Iterable[str], compute: Ca
         m = inspect.getmodule(compute)
         if m is not None and m.__name__.startswith("neuro_lib"):
             mods.append(m)
-    return {
-        "key": _canonical(dict(key)),
-        "code": code_version(*mods) if mods else "",
-        "packages": package_versions(*packages),
-    }
+    return {"key": _canonical(dict(key)), "code": code_version(*mods) if mods else "",
+            "packages": package_versions(*packages)}
 
 
-def cache_path(
-    namespace: str,
-    key: Mapping,
-    *,
-    kind: str = "npz",
-    name: str = "item",
-    code: Iterable = (),
-    packages: Iterable[str] = (),
-    compute: Callable | None = None,
-) -> Path:
+def cache_path(namespace: str, key: Mapping, *, kind: str = "npz", name: str = "item", code: Iterable = (),
+               packages: Iterable[str] = (), compute: Callable | None = None) -> Path:
     """The file :func:`cached` would use for these arguments (it may not exist)."""
     if kind not in KINDS:
         raise CacheError(f"unknown cache kind {kind!r}; expected one of {sorted(KINDS)}")
@@ -204,17 +179,8 @@ def _read(path: Path, kind: str, single: bool):
     return torch.load(path, weights_only=True, map_location="cpu")
 
 
-def cached(
-    namespace: str,
-    key: Mapping,
-    compute: Callable[[], Any],
-    *,
-    kind: str = "npz",
-    name: str = "item",
-    code: Iterable = (),
-    packages: Iterable[str] = (),
-    refresh: bool = False,
-) -> Any:
+def cached(namespace: str, key: Mapping, compute: Callable[[], Any], *, kind: str = "npz", name: str = "item",
+           code: Iterable = (), packages: Iterable[str] = (), refresh: bool = False) -> Any:
     """Return ``compute()``, computed once and then read from the cache.
 
     Parameters
@@ -236,10 +202,8 @@ def cached(
         try:
             return _read(path, kind, single=True)
         except Exception as err:  # unreadable: recompute and replace
-            print(
-                f"[neuro_lib.cache] {path} could not be read ({type(err).__name__}: {err}); recomputing",
-                file=sys.stderr,
-            )
+            print(f"[neuro_lib.cache] {path} could not be read ({type(err).__name__}: {err}); recomputing",
+                  file=sys.stderr)
     value = compute()
     _write(path, value, kind)
     meta = path.with_name(path.name + ".key.json")

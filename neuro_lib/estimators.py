@@ -23,7 +23,6 @@ same weights on the same machine. :meth:`TorchClassifier.get_state` / :meth:`Tor
 fitted estimator into tensors and plain values (for :func:`neuro_lib.cache.cached` with ``kind="pt"``), never a
 pickle.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +40,8 @@ def encode_labels(classes: np.ndarray, y, *, what: str = "y") -> np.ndarray:
     idx = np.clip(idx, 0, len(classes) - 1)
     bad = classes[idx] != y
     if np.any(bad):
-        raise ValueError(f"{what} holds label {y[bad][0]!r}, which is not one of the training classes {list(classes)}")
+        raise ValueError(f"{what} holds label {y[bad][0]!r}, which is not one of the training classes "
+                         f"{list(classes)}")
     return idx.astype(np.int64)
 
 
@@ -70,21 +70,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         from .training import fit
 
         val = (self._inputs(X_val), y_val) if X_val is not None else None
-        return fit(
-            module,
-            (self._inputs(X), y),
-            val,
-            loss_fn=nn.CrossEntropyLoss(),
-            epochs=getattr(self, "epochs", 100),
-            lr=getattr(self, "lr", 1e-3),
-            batch_size=getattr(self, "batch_size", 64),
-            patience=getattr(self, "patience", None),
-            weight_decay=getattr(self, "weight_decay", 0.0),
-            seed=self.random_state,
-            device=self._device(),
-            progress=getattr(self, "progress", False),
-            desc=type(self).__name__,
-        )
+        return fit(module, (self._inputs(X), y), val, loss_fn=nn.CrossEntropyLoss(),
+                   epochs=getattr(self, "epochs", 100), lr=getattr(self, "lr", 1e-3),
+                   batch_size=getattr(self, "batch_size", 64), patience=getattr(self, "patience", None),
+                   weight_decay=getattr(self, "weight_decay", 0.0), seed=self.random_state, device=self._device(),
+                   progress=getattr(self, "progress", False), desc=type(self).__name__)
 
     def _logits(self, module, X) -> np.ndarray:
         from .training import predict
@@ -145,13 +135,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         (loadable with ``torch.load(weights_only=True)``). Raises ``NotFittedError`` before ``fit``."""
         check_is_fitted(self, "module_")
         classes = self.classes_.tolist()
-        return {
-            "estimator": type(self).__name__,
-            "params": self.get_params(deep=False),
-            "classes": classes,
-            "module_config": self.module_config_,
-            "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-        }
+        return {"estimator": type(self).__name__, "params": self.get_params(deep=False), "classes": classes,
+                "module_config": self.module_config_,
+                "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}}
 
     @classmethod
     def from_state(cls, state: dict) -> TorchClassifier:

@@ -2,11 +2,10 @@
 
 Splits are made on cells (one row per cell, or ``groups`` naming the cell of each sample) before any augmentation.
 """
-
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,9 +33,8 @@ __all__ = [
 ]
 
 
-def stratified_split(
-    y: Sequence, sizes: Sequence[float] | Sequence[int], *, seed: int = 0, groups: Sequence | None = None
-) -> list[np.ndarray]:
+def stratified_split(y: Sequence, sizes: Sequence[float] | Sequence[int], *, seed: int = 0,
+                     groups: Sequence | None = None) -> list[np.ndarray]:
     """Split sample indices into parts of the given ``sizes`` (fractions summing to 1, or counts), stratified by ``y``.
 
     With ``groups`` (e.g. the cell id of every spike or augmented copy), whole groups go to one part, so no copy of
@@ -75,9 +73,8 @@ def stratified_split(
     return parts
 
 
-def repeated_stratified_kfold(
-    y: Sequence, n_splits: int = 5, n_repeats: int = 1, *, seed: int = 0, groups: Sequence | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def repeated_stratified_kfold(y: Sequence, n_splits: int = 5, n_repeats: int = 1, *, seed: int = 0,
+                              groups: Sequence | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(train_idx, test_idx)`` for repeated stratified k-fold CV (grouped when ``groups`` is given)."""
     y = np.asarray(y)
     if groups is None:
@@ -97,17 +94,9 @@ def confusion_matrix(y_true, y_pred, labels: Sequence) -> tuple[np.ndarray, np.n
     return counts, np.nan_to_num(norm)
 
 
-def plot_confusion_matrix(
-    y_true,
-    y_pred,
-    labels: Sequence,
-    *,
-    display_labels: Sequence[str] | None = None,
-    ax=None,
-    title: str | None = None,
-    cmap: str = "Blues",
-    label_colors: Mapping[str, str] | None = None,
-):
+def plot_confusion_matrix(y_true, y_pred, labels: Sequence, *, display_labels: Sequence[str] | None = None,
+                          ax=None, title: str | None = None, cmap: str = "Blues",
+                          label_colors: Mapping[str, str] | None = None):
     """Row-normalised confusion matrix with the counts written in each cell; returns the matplotlib Axes.
 
     Each cell shows the row fraction and, below it, the count. ``label_colors`` colours tick labels (e.g.
@@ -125,15 +114,8 @@ def plot_confusion_matrix(
         for j in range(k):
             if counts[i, j] == 0 and k > 6:
                 continue
-            ax.text(
-                j,
-                i,
-                f"{norm[i, j]:.2f}\n({counts[i, j]})",
-                ha="center",
-                va="center",
-                fontsize=7 if k > 6 else 9,
-                color="white" if norm[i, j] > 0.6 else "black",
-            )
+            ax.text(j, i, f"{norm[i, j]:.2f}\n({counts[i, j]})", ha="center", va="center", fontsize=7 if k > 6 else 9,
+                    color="white" if norm[i, j] > 0.6 else "black")
     ax.set_xticks(range(k), names, rotation=45, ha="right")
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted class")
@@ -164,15 +146,8 @@ def tsne(features: np.ndarray, *, seed: int = 0, perplexity: float = 30.0, stand
     return TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed).fit_transform(X)
 
 
-def plot_embedding(
-    emb: np.ndarray,
-    labels: Sequence,
-    *,
-    ax=None,
-    title: str = "",
-    markers: Sequence | None = None,
-    palette: Mapping | None = None,
-):
+def plot_embedding(emb: np.ndarray, labels: Sequence, *, ax=None, title: str = "", markers: Sequence | None = None,
+                   palette: Mapping | None = None):
     """Scatter a 2-D embedding coloured by ``labels`` (and shaped by ``markers``, e.g. species)."""
     import matplotlib.pyplot as plt
 
@@ -187,9 +162,8 @@ def plot_embedding(
             sel = (labels == lab) & (marks == m)
             if sel.any():
                 color = palette.get(lab) if palette else cmap(i % 10)
-                ax.scatter(
-                    emb[sel, 0], emb[sel, 1], s=8, alpha=0.7, color=color, marker=shapes[m], label=f"{lab} {m}".strip()
-                )
+                ax.scatter(emb[sel, 0], emb[sel, 1], s=8, alpha=0.7, color=color, marker=shapes[m],
+                           label=f"{lab} {m}".strip())
     ax.set_xlabel("t-SNE 1 (a.u.)")
     ax.set_ylabel("t-SNE 2 (a.u.)")
     ax.legend(markerscale=2, fontsize=7, frameon=False, loc="best")
@@ -201,7 +175,6 @@ def plot_embedding(
 # ---------------------------------------------------------------------------------------------------------------
 # The one protocol: Split, CVResult, cross_validate, paired_difference
 # ---------------------------------------------------------------------------------------------------------------
-
 
 def _index_array(a, what: str) -> np.ndarray:
     arr = np.asarray(a if a is not None else [], dtype=np.int64).reshape(-1)
@@ -232,10 +205,8 @@ class Split:
         for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
             both = np.intersect1d(getattr(self, a), getattr(self, b))
             if len(both):
-                raise ValueError(
-                    f"split {self.fold} (repeat {self.repeat}): {len(both)} sample(s) in both {a} and "
-                    f"{b}, e.g. index {int(both[0])}"
-                )
+                raise ValueError(f"split {self.fold} (repeat {self.repeat}): {len(both)} sample(s) in both {a} and "
+                                 f"{b}, e.g. index {int(both[0])}")
 
     @property
     def fit(self) -> np.ndarray:
@@ -243,12 +214,8 @@ class Split:
         return np.concatenate([self.train, self.val])
 
     def __eq__(self, other) -> bool:
-        return (
-            isinstance(other, Split)
-            and self.fold == other.fold
-            and self.repeat == other.repeat
-            and all(np.array_equal(getattr(self, n), getattr(other, n)) for n in ("train", "val", "test"))
-        )
+        return (isinstance(other, Split) and self.fold == other.fold and self.repeat == other.repeat
+                and all(np.array_equal(getattr(self, n), getattr(other, n)) for n in ("train", "val", "test")))
 
     def __hash__(self):  # frozen dataclass with arrays: hash by content
         return hash((self.fold, self.repeat, *(getattr(self, n).tobytes() for n in ("train", "val", "test"))))
@@ -280,15 +247,8 @@ def as_splits(folds) -> list[Split]:
     return out
 
 
-def kfold_splits(
-    y: Sequence,
-    n_splits: int = 5,
-    n_repeats: int = 1,
-    *,
-    seed: int = 0,
-    groups: Sequence | None = None,
-    val_fraction: float = 0.0,
-) -> list[Split]:
+def kfold_splits(y: Sequence, n_splits: int = 5, n_repeats: int = 1, *, seed: int = 0,
+                 groups: Sequence | None = None, val_fraction: float = 0.0) -> list[Split]:
     """Repeated stratified k-fold on samples (``groups``: grouped, e.g. by cell or by lab), as :class:`Split` objects.
 
     The test folds are :func:`repeated_stratified_kfold`'s (scikit-learn ``RepeatedStratifiedKFold(random_state=
@@ -308,9 +268,8 @@ def kfold_splits(
     return out
 
 
-def holdout_split(
-    y: Sequence, *, test: float = 0.2, val: float = 0.0, seed: int = 0, groups: Sequence | None = None
-) -> Split:
+def holdout_split(y: Sequence, *, test: float = 0.2, val: float = 0.0, seed: int = 0,
+                  groups: Sequence | None = None) -> Split:
     """One stratified train / val / test :class:`Split` with the given fractions (:func:`stratified_split`)."""
     if val > 0:
         tr, va, te = stratified_split(y, [1 - test - val, val, test], seed=seed, groups=groups)
@@ -343,10 +302,8 @@ def metrics(y_true, y_pred=None, *, proba=None, classes=None) -> dict[str, float
     y_pred = np.asarray(y_pred)
     if len(y_pred) != len(y_true):
         raise ValueError(f"y_true has {len(y_true)} samples but the predictions {len(y_pred)}")
-    out = {
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
-    }
+    out = {"accuracy": float(skm.accuracy_score(y_true, y_pred)),
+           "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")}
     for name, score in (("f1", skm.f1_score), ("precision", skm.precision_score), ("recall", skm.recall_score)):
         out[f"macro_{name}"] = float(score(y_true, y_pred, average="macro", zero_division=0))
     if proba is not None:
@@ -428,12 +385,8 @@ class CVResult:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The result as a flat mapping of arrays (for :func:`neuro_lib.cache.cached` with ``kind="npz"``); extras
         that are lists of arrays are kept, other extras dropped. Inverse: :meth:`from_arrays`."""
-        out = {
-            "model": np.array(self.model),
-            "classes": np.asarray(self.classes),
-            "y": np.asarray(self.y),
-            "n_splits": np.array(len(self.splits)),
-        }
+        out = {"model": np.array(self.model), "classes": np.asarray(self.classes), "y": np.asarray(self.y),
+               "n_splits": np.array(len(self.splits))}
         for j, (s, p) in enumerate(zip(self.splits, self.proba)):
             for n in ("train", "val", "test"):
                 out[f"split{j}/{n}"] = getattr(s, n)
@@ -450,24 +403,15 @@ class CVResult:
     @classmethod
     def from_arrays(cls, d: Mapping[str, np.ndarray]) -> CVResult:
         n = int(d["n_splits"])
-        splits = [
-            Split(
-                d[f"split{j}/train"],
-                d[f"split{j}/val"],
-                d[f"split{j}/test"],
-                fold=int(d[f"split{j}/meta"][0]),
-                repeat=int(d[f"split{j}/meta"][1]),
-            )
-            for j in range(n)
-        ]
+        splits = [Split(d[f"split{j}/train"], d[f"split{j}/val"], d[f"split{j}/test"],
+                        fold=int(d[f"split{j}/meta"][0]), repeat=int(d[f"split{j}/meta"][1])) for j in range(n)]
         proba = [np.asarray(d[f"split{j}/proba"]) for j in range(n)]
         scores = pd.DataFrame({k.split("/", 1)[1]: np.asarray(v) for k, v in d.items() if k.startswith("scores/")})
         if "group" in scores:
             scores["group"] = scores["group"].astype(str)
         extras: dict = {}
-        for k in sorted(
-            (k for k in d if k.startswith("extra/")), key=lambda k: (k.split("/")[1], int(k.split("/")[2]))
-        ):
+        extra_keys = (k for k in d if k.startswith("extra/"))
+        for k in sorted(extra_keys, key=lambda k: (k.split("/")[1], int(k.split("/")[2]))):
             _, name, _ = k.split("/")
             extras.setdefault(name, []).append(np.asarray(d[k]))
         return cls(str(d["model"]), np.asarray(d["classes"]), np.asarray(d["y"]), splits, proba, scores, extras)
@@ -511,19 +455,9 @@ def seed_estimator(estimator, seed: int):
     return est
 
 
-def cross_validate(
-    estimators,
-    X,
-    y,
-    splits: Sequence[Split],
-    *,
-    seed: int = 0,
-    fit_params: Mapping | None = None,
-    groups: Sequence | None = None,
-    keep: Callable | None = None,
-    progress: bool = True,
-    desc: str = "cross-validation",
-) -> dict[str, CVResult]:
+def cross_validate(estimators, X, y, splits: Sequence[Split], *, seed: int = 0, fit_params: Mapping | None = None,
+                   groups: Sequence | None = None, keep: Callable | None = None, progress: bool = True,
+                   desc: str = "cross-validation") -> dict[str, CVResult]:
     """The book's one cross-validation driver: fit every estimator on every split, score its test samples.
 
     Parameters
@@ -587,15 +521,8 @@ def cross_validate(
                 if grp is not None:
                     parts += [(str(g), grp[s.test] == g) for g in dict.fromkeys(grp[s.test])]
                 for g, sel in parts:
-                    rows[name].append(
-                        {
-                            "split": j,
-                            "fold": s.fold,
-                            "repeat": s.repeat,
-                            "group": g,
-                            **metrics(yt[sel], proba=p[sel], classes=classes),
-                        }
-                    )
+                    rows[name].append({"split": j, "fold": s.fold, "repeat": s.repeat, "group": g,
+                                       **metrics(yt[sel], proba=p[sel], classes=classes)})
                 if keep is not None:
                     for k, v in (keep(est, s) or {}).items():
                         extras[name].setdefault(k, []).append(v)
@@ -627,15 +554,12 @@ class PairedDifference:
     def __str__(self) -> str:
         if not np.isfinite(self.lo):
             return f"{self.a} - {self.b} = {self.mean:+.3f} {self.metric} (one split: no interval)"
-        return (
-            f"{self.a} - {self.b} = {self.mean:+.3f} {self.metric} ({100 * self.confidence:.0f}% interval "
-            f"{self.lo:+.3f} to {self.hi:+.3f}, corrected resampled t-test over {self.n_splits} splits)"
-        )
+        return (f"{self.a} - {self.b} = {self.mean:+.3f} {self.metric} ({100 * self.confidence:.0f}% interval "
+                f"{self.lo:+.3f} to {self.hi:+.3f}, corrected resampled t-test over {self.n_splits} splits)")
 
 
-def corrected_t_interval(
-    diffs: Sequence[float], test_train_ratio: float, *, confidence: float = 0.95
-) -> tuple[float, float, float, float]:
+def corrected_t_interval(diffs: Sequence[float], test_train_ratio: float, *, confidence: float = 0.95
+                         ) -> tuple[float, float, float, float]:
     """Mean, interval and p-value of per-split differences ``diffs`` (J,) by the corrected resampled t-test
     (Nadeau & Bengio 2003, Machine Learning 52:239, eq. for the "corrected resampled t"; Bouckaert & Frank 2004):
     variance ``(1/J + n_test/n_train) s^2`` instead of ``s^2 / J`` because the training sets overlap; Student t with
@@ -660,9 +584,8 @@ def corrected_t_interval(
     return m, m - t * se, m + t * se, p
 
 
-def paired_difference(
-    a: CVResult, b: CVResult, metric: str = "accuracy", *, group: str = "all", confidence: float = 0.95
-) -> PairedDifference:
+def paired_difference(a: CVResult, b: CVResult, metric: str = "accuracy", *, group: str = "all",
+                      confidence: float = 0.95) -> PairedDifference:
     """``a - b`` in ``metric`` over the splits both were scored on, with the corrected resampled t-test interval
     (:func:`corrected_t_interval`; ``n_test/n_train`` is the mean over splits of test size / fitted size).
 

@@ -22,7 +22,6 @@ The glued outputs stay in the executed notebook (``jupyter-book`` reads them fro
 nothing), so every number in the text still comes from the run, the way QuantEcon's lectures do it. Outside Jupyter
 (a plain ``python`` run of the script) the calls do nothing visible.
 """
-
 from __future__ import annotations
 
 import math
@@ -54,11 +53,8 @@ def number(name: str, value) -> None:
 
 def percent(name: str, fraction: float, digits: int = 1) -> None:
     """Glue ``fraction`` (0-1) as a percentage string such as ``"93.8%"`` for ``{glue:md}`name```."""
-    text = (
-        "n/a"
-        if fraction is None or (isinstance(fraction, float) and math.isnan(fraction))
+    text = "n/a" if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)) \
         else f"{100 * float(fraction):.{digits}f}%"
-    )
     markdown(name, text)
 
 

@@ -21,17 +21,16 @@ A chapter takes part by providing ``neuro_lib.<chapter>.predict`` with
 * ``fitted_model(task, model, *, profile, seed, progress) -> estimator`` (trained on all of the task's cells);
 * ``read_inputs(paths, task) -> Inputs``.
 """
-
 from __future__ import annotations
 
 import argparse
 import csv
 import importlib
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -74,10 +73,8 @@ def predict_rows(estimator, inputs: Inputs) -> list[dict]:
     if inputs.valid:
         proba = np.asarray(estimator.predict_proba(inputs.X), float)
         if proba.shape != (len(inputs.valid), len(classes)):
-            raise RuntimeError(
-                f"the model returned probabilities of shape {proba.shape} for {len(inputs.valid)} "
-                f"inputs and {len(classes)} classes"
-            )
+            raise RuntimeError(f"the model returned probabilities of shape {proba.shape} for {len(inputs.valid)} "
+                               f"inputs and {len(classes)} classes")
         for pos, p in zip(inputs.valid, proba):
             rows[pos]["predicted"] = classes[int(p.argmax())]
             for c, v in zip(classes, p):
@@ -104,12 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("chapter", choices=CHAPTERS)
     ap.add_argument("--task", help="the task (default: the chapter's first)")
     ap.add_argument("--model", help="the model (default: the task's first)")
-    ap.add_argument(
-        "--profile",
-        default="cpu",
-        choices=["smoke", "cpu", "gpu"],
-        help="the training settings (default cpu: the book's numbers)",
-    )
+    ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"],
+                    help="the training settings (default cpu: the book's numbers)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="predictions.csv", help="output CSV")
     ap.add_argument("--list", action="store_true", help="list the chapter's tasks and models and exit")
@@ -128,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown task {task!r} for {args.chapter}; expected one of {', '.join(mod.TASKS)}")
     model = args.model or mod.MODELS[task][0]
     if model not in mod.MODELS[task]:
-        ap.error(
-            f"unknown model {model!r} for {args.chapter} task {task}; expected one of {', '.join(mod.MODELS[task])}"
-        )
+        ap.error(f"unknown model {model!r} for {args.chapter} task {task}; expected one of "
+                 f"{', '.join(mod.MODELS[task])}")
     if not args.inputs:
         ap.error("give at least one input file")
     missing = [p for p in args.inputs if not Path(p).exists()]
@@ -141,11 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = predict_rows(est, inputs)
     out = write_predictions(rows, args.out)
     n_err = len(inputs.errors)
-    print(
-        f"{len(rows)} input(s) classified by {args.chapter}/{task}/{model} ({args.profile} profile)"
-        + (f"; {n_err} failed validation (see the error column)" if n_err else "")
-        + f": {out}"
-    )
+    print(f"{len(rows)} input(s) classified by {args.chapter}/{task}/{model} ({args.profile} profile)"
+          + (f"; {n_err} failed validation (see the error column)" if n_err else "") + f": {out}")
     return 0
 
 

@@ -1,6 +1,5 @@
 """Run profiles of the book's notebooks: ``smoke`` (tests: tiny subsets, one epoch), ``cpu`` (the default: the whole
 book on a 2-core laptop in well under an hour, on real data) and ``gpu`` (the papers' scale)."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,9 +58,8 @@ class Runtime:
         return self.device.startswith("cuda")
 
 
-def runtime(
-    profile: str, device: str | None = "auto", threads: int | None = None, *, default_threads: int = 1
-) -> Runtime:
+def runtime(profile: str, device: str | None = "auto", threads: int | None = None, *, default_threads: int = 1
+            ) -> Runtime:
     """Resolve a page's ``device`` and ``threads`` parameters once, the same way on every page.
 
     ``device``: ``"auto"``/``None`` is CUDA when torch sees a GPU, else CPU; ``"cuda"`` without a GPU raises

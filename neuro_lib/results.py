@@ -21,7 +21,6 @@ The results root is ``$NEURO_LIB_RESULTS`` if set (``neuro_lib.run -o DIR`` sets
 ``_build/results`` under the repository root (the folder holding ``_config.yml``, searched upward from the
 working directory).
 """
-
 from __future__ import annotations
 
 import json
@@ -30,27 +29,14 @@ import os
 import platform
 import re
 import warnings
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterable, Mapping
 
-__all__ = [
-    "results_root",
-    "repo_root",
-    "write_results",
-    "read_results",
-    "read_all",
-    "flatten",
-    "key",
-    "parse_key",
-    "KeyParts",
-    "cv_metrics",
-    "diff_metrics",
-    "paper_numbers",
-    "paper_rows",
-]
+__all__ = ["results_root", "repo_root", "write_results", "read_results", "read_all", "flatten", "key", "parse_key",
+           "KeyParts", "cv_metrics", "diff_metrics", "paper_numbers", "paper_rows"]
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:
@@ -95,9 +81,8 @@ class KeyParts:
     vs: str | None = None
 
 
-def key(
-    task: str, model: str, metric: str, *, split: str | None = None, group: str | None = None, vs: str | None = None
-) -> str:
+def key(task: str, model: str, metric: str, *, split: str | None = None, group: str | None = None,
+        vs: str | None = None) -> str:
     """The results key ``<task>/<model>[/split=S][/group=G][/diff_vs_M]/<metric>``.
 
     ``task``, ``model``, ``split``, ``group`` and ``vs`` are non-empty and hold no ``/``, ``=`` or whitespace;
@@ -138,10 +123,8 @@ def parse_key(k: str) -> KeyParts:
         elif seg.startswith("diff_vs_"):
             name, val = "vs", seg[8:]
         else:
-            raise ValueError(
-                f"results key {k!r}: segment {seg!r} is not split=..., group=... or diff_vs_...; "
-                f"keys are '<task>/<model>[/split=S][/group=G][/diff_vs_M]/<metric>'"
-            )
+            raise ValueError(f"results key {k!r}: segment {seg!r} is not split=..., group=... or diff_vs_...; "
+                             f"keys are '<task>/<model>[/split=S][/group=G][/diff_vs_M]/<metric>'")
         if order.index(name) <= last:
             raise ValueError(f"results key {k!r}: qualifiers must come in the order split, group, diff_vs, once each")
         last = order.index(name)
@@ -157,16 +140,9 @@ def parse_key(k: str) -> KeyParts:
 STRICT_KEYS = True
 
 
-def cv_metrics(
-    cv,
-    task: str,
-    model: str | None = None,
-    *,
-    split: str | None = None,
-    groups: bool | Iterable = True,
-    metrics: Iterable[str] = ("accuracy", "macro_f1", "macro_precision", "macro_recall"),
-    sd: bool = True,
-) -> dict[str, float]:
+def cv_metrics(cv, task: str, model: str | None = None, *, split: str | None = None, groups: bool | Iterable = True,
+               metrics: Iterable[str] = ("accuracy", "macro_f1", "macro_precision", "macro_recall"),
+               sd: bool = True) -> dict[str, float]:
     """Results entries of a :class:`neuro_lib.evaluation.CVResult`: for ``group="all"`` the keys
     ``<task>/<model>[/split=S]/<metric>`` (+ ``_sd`` over splits), and for each other test group (``groups=True``:
     all of the result's; or an iterable of names) the same with ``group=<g>``. ``model`` defaults to ``cv.model``."""
@@ -185,20 +161,17 @@ def cv_metrics(
     return out
 
 
-def diff_metrics(
-    diff, task: str, model: str | None = None, *, split: str | None = None, group: str | None = None
-) -> dict[str, float]:
+def diff_metrics(diff, task: str, model: str | None = None, *, split: str | None = None,
+                 group: str | None = None) -> dict[str, float]:
     """Results entries of a :class:`neuro_lib.evaluation.PairedDifference` ``a - b``:
     ``<task>/<a>[/split=S][/group=G]/diff_vs_<b>/<metric>`` (the mean difference), ``..._lo``, ``..._hi`` (the
     interval) and ``..._p``."""
     model = model or diff.a
     m = diff.metric
-    return {
-        key(task, model, m, split=split, group=group, vs=diff.b): diff.mean,
-        key(task, model, f"{m}_lo", split=split, group=group, vs=diff.b): diff.lo,
-        key(task, model, f"{m}_hi", split=split, group=group, vs=diff.b): diff.hi,
-        key(task, model, f"{m}_p", split=split, group=group, vs=diff.b): diff.p,
-    }
+    return {key(task, model, m, split=split, group=group, vs=diff.b): diff.mean,
+            key(task, model, f"{m}_lo", split=split, group=group, vs=diff.b): diff.lo,
+            key(task, model, f"{m}_hi", split=split, group=group, vs=diff.b): diff.hi,
+            key(task, model, f"{m}_p", split=split, group=group, vs=diff.b): diff.p}
 
 
 def paper_rows(chapter: str, root: str | os.PathLike | None = None) -> list[dict]:
@@ -252,15 +225,8 @@ def _jsonable(x):
     return repr(x)
 
 
-def write_results(
-    chapter: str,
-    notebook: str,
-    metrics: Mapping[str, Any],
-    *,
-    parameters: Mapping | None = None,
-    data: Mapping[str, str] | None = None,
-    root: str | os.PathLike | None = None,
-) -> Path:
+def write_results(chapter: str, notebook: str, metrics: Mapping[str, Any], *, parameters: Mapping | None = None,
+                  data: Mapping[str, str] | None = None, root: str | os.PathLike | None = None) -> Path:
     """Write a results file and return its path.
 
     ``metrics`` is the flat ``"<task>/<model>/<metric>" -> number`` mapping (nested dicts are flattened first);

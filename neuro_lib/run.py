@@ -11,7 +11,6 @@ Examples::
     python -m neuro_lib.run book/ephys/02_ei_domain_adaptation.py -p profile gpu -p device cuda -o runs/
     python -m neuro_lib.run book/ephys/03_cre_lines_lspin.py -p profile smoke -p seed 1
 """
-
 from __future__ import annotations
 
 import argparse
@@ -22,7 +21,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime, UTC
 from pathlib import Path
 
 __all__ = ["run_notebook", "parse_value", "main", "rerun_box", "format_seconds"]
@@ -37,16 +36,9 @@ def parse_value(text: str):
         return text
 
 
-def run_notebook(
-    notebook: str | os.PathLike,
-    parameters: dict | None = None,
-    output_dir: str | os.PathLike = "runs",
-    *,
-    results_dir: str | os.PathLike | None = None,
-    kernel_name: str = "python3",
-    progress: bool = True,
-    timeout: int | None = None,
-) -> Path:
+def run_notebook(notebook: str | os.PathLike, parameters: dict | None = None, output_dir: str | os.PathLike = "runs",
+                 *, results_dir: str | os.PathLike | None = None, kernel_name: str = "python3",
+                 progress: bool = True, timeout: int | None = None) -> Path:
     """Execute a jupytext percent script with papermill; return the path of the executed ``.ipynb``.
 
     The executed notebook is ``output_dir/<chapter>/<name>.ipynb``; the notebook's results file goes under
@@ -78,13 +70,8 @@ def run_notebook(
             tmp_nb = Path(tmp) / f"{src.stem}.ipynb"
             jupytext.write(nb, tmp_nb)
             pm.execute_notebook(
-                str(tmp_nb),
-                str(output),
-                parameters=parameters or {},
-                cwd=str(src.parent),
-                kernel_name=kernel_name,
-                progress_bar=progress,
-                execution_timeout=timeout,
+                str(tmp_nb), str(output), parameters=parameters or {}, cwd=str(src.parent),
+                kernel_name=kernel_name, progress_bar=progress, execution_timeout=timeout,
             )
     finally:
         if old is None:
@@ -92,14 +79,9 @@ def run_notebook(
         else:
             os.environ["NEURO_LIB_RESULTS"] = old
     seconds = time.perf_counter() - t0
-    execution = {
-        "seconds": round(seconds, 1),
-        "parameters": dict(parameters or {}),
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    execution = {"seconds": round(seconds, 1), "parameters": dict(parameters or {}),
+                 "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+                 "finished": datetime.now(UTC).isoformat(timespec="seconds")}
     _record_execution(res_root / chapter / f"{src.stem}.json", execution)
     _present(output, src, execution)
     return output
@@ -122,11 +104,8 @@ def rerun_box(script: Path, execution: dict) -> str:
     except ValueError:
         rel = script.name
     params = execution.get("parameters", {})
-    shown = " ".join(
-        f"-p {k} {v!r}" if isinstance(v, str) and " " in v else f"-p {k} {v}"
-        for k, v in params.items()
-        if k != "profile"
-    )
+    shown = " ".join(f"-p {k} {v!r}" if isinstance(v, str) and " " in v else f"-p {k} {v}"
+                     for k, v in params.items() if k != "profile")
     profile = params.get("profile", "cpu")
     lines = [
         f":::{{admonition}} Rerun this page ({profile} profile: {format_seconds(execution['seconds'])} in this build)",
@@ -164,10 +143,8 @@ def _is_setup(cell) -> bool:
     open with the tag ``show-input``."""
     if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
         return False
-    return not any(
-        o.get("output_type") in ("display_data", "execute_result") and not _only_glue(o)
-        for o in cell.get("outputs", [])
-    )
+    return not any(o.get("output_type") in ("display_data", "execute_result") and not _only_glue(o)
+                   for o in cell.get("outputs", []))
 
 
 def _only_glue(output) -> bool:
@@ -200,15 +177,8 @@ def _present(output: Path, script: Path, execution: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m neuro_lib.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebook", help="a book script, e.g. book/ephys/02_ei_domain_adaptation.py")
-    ap.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="set a parameter of the notebook's 'parameters' cell (repeatable)",
-    )
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="set a parameter of the notebook's 'parameters' cell (repeatable)")
     ap.add_argument("-o", "--output-dir", default="runs", help="where the executed notebook and results go")
     ap.add_argument("--kernel", default="python3")
     ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")

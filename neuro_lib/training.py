@@ -10,14 +10,13 @@ penalty) passes ``train_step(model, batch, progress) -> loss tensor``, where ``p
 training (the DANN lambda schedule uses it). Early stopping watches the validation loss (or ``val_score`` if given,
 higher is better) and restores the best weights.
 """
-
 from __future__ import annotations
 
 import copy
 import os
 import random
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -66,12 +65,8 @@ class History:
     stopped_early: bool = False
 
     def as_dict(self) -> dict:
-        return {
-            "train_loss": self.train_loss,
-            "val_loss": self.val_loss,
-            "val_score": self.val_score,
-            "best_epoch": self.best_epoch,
-        }
+        return {"train_loss": self.train_loss, "val_loss": self.val_loss, "val_score": self.val_score,
+                "best_epoch": self.best_epoch}
 
 
 def _to(batch: Sequence, device) -> list:
@@ -86,29 +81,13 @@ def _default_step(loss_fn):
     return step
 
 
-def fit(
-    model: nn.Module,
-    train_data,
-    val_data=None,
-    *,
-    loss_fn: Callable | None = None,
-    epochs: int = 100,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    batch_size: int = 64,
-    patience: int | None = 20,
-    seed: int = 0,
-    device: str | torch.device | None = "auto",
-    optimizer: torch.optim.Optimizer | None = None,
-    train_step: Callable | None = None,
-    val_step: Callable | None = None,
-    val_score: Callable[[nn.Module], float] | None = None,
-    progress: bool = True,
-    desc: str = "training",
-    max_steps: int | None = None,
-    mixed_precision: bool = True,
-    num_workers: int = 0,
-) -> History:
+def fit(model: nn.Module, train_data, val_data=None, *, loss_fn: Callable | None = None, epochs: int = 100,
+        lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 64, patience: int | None = 20,
+        seed: int = 0, device: str | torch.device | None = "auto", optimizer: torch.optim.Optimizer | None = None,
+        train_step: Callable | None = None, val_step: Callable | None = None,
+        val_score: Callable[[nn.Module], float] | None = None, progress: bool = True,
+        desc: str = "training", max_steps: int | None = None, mixed_precision: bool = True,
+        num_workers: int = 0) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Parameters
@@ -140,9 +119,8 @@ def fit(
     cuda = dev.type == "cuda"
     import contextlib
 
-    autocast = (
-        (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and mixed_precision else contextlib.nullcontext
-    )
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and mixed_precision else \
+        contextlib.nullcontext
     seed_everything(seed)
     model.to(dev)
     step = train_step or _default_step(loss_fn)
@@ -150,7 +128,8 @@ def fit(
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     loader_kw = dict(pin_memory=True, num_workers=num_workers) if cuda else {}
-    train_loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=True, generator=gen, **loader_kw)
+    train_loader = DataLoader(as_dataset(train_data), batch_size=batch_size, shuffle=True, generator=gen,
+                              **loader_kw)
     val_loader = DataLoader(as_dataset(val_data), batch_size=1024, **loader_kw) if val_data is not None else None
     hist = History()
     best, best_state, since = None, None, 0
@@ -217,20 +196,12 @@ def predict(model: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.n
     dev = next(model.parameters()).device if device is None else resolve_device(device)
     model.eval()
     X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X)
-    outs = [model(X[i : i + batch_size].to(dev)).detach().cpu() for i in range(0, len(X), batch_size)]
+    outs = [model(X[i:i + batch_size].to(dev)).detach().cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(outs).numpy() if outs else np.empty((0,))
 
 
-def step_memory(
-    model: nn.Module,
-    batch,
-    target: torch.Tensor,
-    *,
-    optimizer=None,
-    loss=None,
-    repeats: int = 3,
-    inputs: Sequence[torch.Tensor] = (),
-) -> dict:
+def step_memory(model: nn.Module, batch, target: torch.Tensor, *, optimizer=None, loss=None, repeats: int = 3,
+                inputs: Sequence[torch.Tensor] = ()) -> dict:
     """Parameters and memory of one training step (forward, loss, backward, optimiser update) of ``model`` on
     ``batch`` (whatever ``model(batch)`` takes) with labels ``target`` (B,), measured on the CPU.
 
@@ -261,20 +232,13 @@ def step_memory(
 
     step()
     inputs = list(inputs) or ([batch] if torch.is_tensor(batch) else [])
-    tensors = [
-        *model.parameters(),
-        *model.buffers(),
-        *(p.grad for p in model.parameters() if p.grad is not None),
-        target,
-        *inputs,
-        *(v for st in opt.state.values() for v in st.values() if torch.is_tensor(v) and v.ndim),
-    ]
+    tensors = [*model.parameters(), *model.buffers(), *(p.grad for p in model.parameters() if p.grad is not None),
+               target, *inputs, *(v for st in opt.state.values() for v in st.values() if torch.is_tensor(v) and v.ndim)]
     persistent = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
     peak = 0
     for _ in range(repeats):
-        with profile(
-            activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
-        ) as prof:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
+                     with_stack=True) as prof:
             step()
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # deprecated in favour of CUDA-only memory snapshots
@@ -282,8 +246,5 @@ def step_memory(
             with open(f"{tmp}/m.json") as fh:
                 _, sizes = json.load(fh)
         peak = max(peak, int(np.asarray(sizes).sum(axis=1).max()))
-    return {
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "persistent_bytes": int(persistent),
-        "peak_bytes": peak,
-    }
+    return {"parameters": int(sum(p.numel() for p in model.parameters())), "persistent_bytes": int(persistent),
+            "peak_bytes": peak}

@@ -1,7 +1,6 @@
 """Shared test set-up: the data mirror (``NEURO_LIB_DATA``, default ``../shared/data``), a cache for unpacked
 archives, and the session-wide smoke execution of every book notebook (used by the per-notebook tests and the
 book-build test, so each notebook runs once per test session)."""
-
 from __future__ import annotations
 
 import os

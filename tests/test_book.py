@@ -1,5 +1,4 @@
 """A smoke build of the whole book: every page listed in _toc.yml renders, and every executed page has outputs."""
-
 import re
 
 import pytest
@@ -59,13 +58,8 @@ def test_results_table_refuses_a_row_with_a_split_field(tmp_path):
     (tmp_path / "data" / "paper_numbers").mkdir(parents=True)
     yml = tmp_path / "data" / "paper_numbers" / "x.yml"
     row = "{task: %s, model: M, metric: accuracy, key: %s, notebook: nb, paper: 0.9, source: T1}"
-    yml.write_text(
-        "chapter: x\ntitle: X\nrows:\n  - "
-        + row % ('"a, b"', "t/m/accuracy")
-        + "\n  - "
-        + row % ('"c"', "t/m/auc")
-        + "\n"
-    )
+    yml.write_text("chapter: x\ntitle: X\nrows:\n  - " + row % ('"a, b"', "t/m/accuracy") + "\n  - "
+                   + row % ('"c"', "t/m/auc") + "\n")
     res = tmp_path / "_build" / "results" / "x"
     res.mkdir(parents=True)
     (res / "nb.json").write_text(json.dumps({"metrics": {"t/m/accuracy": 0.5}, "parameters": {"profile": "cpu"}}))
@@ -82,14 +76,8 @@ def test_results_table_refuses_a_row_with_a_split_field(tmp_path):
 def test_results_table_shows_spread_and_paired_intervals():
     from neuro_lib.book import _fmt_ours
 
-    m = {
-        "t/a/accuracy": 0.876,
-        "t/a/accuracy_sd": 0.019,
-        "t/a/diff_vs_b/accuracy": 0.012,
-        "t/a/diff_vs_b/accuracy_lo": -0.005,
-        "t/a/diff_vs_b/accuracy_hi": 0.029,
-        "t/a/n": 12.0,
-    }
+    m = {"t/a/accuracy": 0.876, "t/a/accuracy_sd": 0.019, "t/a/diff_vs_b/accuracy": 0.012,
+         "t/a/diff_vs_b/accuracy_lo": -0.005, "t/a/diff_vs_b/accuracy_hi": 0.029, "t/a/n": 12.0}
     assert _fmt_ours(m, "t/a/accuracy") == "87.6% ± 1.9"
     assert _fmt_ours(m, "t/a/diff_vs_b/accuracy") == "+1.2 pts [-0.5, +2.9]"
     assert _fmt_ours(m, "t/a/n") == "12"

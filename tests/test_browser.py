@@ -1,7 +1,6 @@
 """The rendered book in a real browser (headless Chromium): no page shows an error output, a missing image, a broken
 internal link or citation, or unrendered MyST; and the checker does catch each of those on a deliberately broken
 page. Screenshots of the front page and one page per chapter go to ``_build/screenshots/`` for a person to look at."""
-
 from __future__ import annotations
 
 import subprocess
@@ -17,31 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _broken_book(tmp: Path) -> Path:
-    (tmp / "_config.yml").write_text(
-        'title: broken\nexecute:\n  execute_notebooks: "off"\nparse:\n  myst_enable_extensions: [colon_fence]\n'
-    )
+    (tmp / "_config.yml").write_text('title: broken\nexecute:\n  execute_notebooks: "off"\n'
+                                     "parse:\n  myst_enable_extensions: [colon_fence]\n")
     (tmp / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: page\n  - file: fine\n")
-    (tmp / "index.md").write_text(
-        "# Front\n\n[page](page.ipynb), <a href='gone.html'>gone</a>, "
-        "<a href='page.html#no-such-anchor'>bad anchor</a>.\n"
-    )
-    nb = nbformat.v4.new_notebook(
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    )
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Page\n\nLeft as text: \\{glue:text}`acc`.\n\n<img src='lost.png'>"),
-        nbformat.v4.new_code_cell(
-            "1 / 0",
-            outputs=[
-                nbformat.v4.new_output(
-                    "error",
-                    ename="ZeroDivisionError",
-                    evalue="division by zero",
-                    traceback=["ZeroDivisionError: division by zero"],
-                )
-            ],
-        ),
-    ]
+    (tmp / "index.md").write_text("# Front\n\n[page](page.ipynb), <a href='gone.html'>gone</a>, "
+                                  "<a href='page.html#no-such-anchor'>bad anchor</a>.\n")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Page\n\nLeft as text: \\{glue:text}`acc`.\n\n<img src='lost.png'>"),
+                nbformat.v4.new_code_cell("1 / 0", outputs=[nbformat.v4.new_output(
+                    "error", ename="ZeroDivisionError", evalue="division by zero",
+                    traceback=["ZeroDivisionError: division by zero"])])]
     nbformat.write(nb, tmp / "page.ipynb")
     ok = nbformat.v4.new_notebook(metadata=nb.metadata)
     ok.cells = [nbformat.v4.new_markdown_cell("# Fine\n\nNothing wrong here: `{cite}` in code is allowed.")]

@@ -1,7 +1,6 @@
 """The registry and the fetch layer: every entry has a public source, the project's manifest agrees with the
 mirror's, mirror lookup, sha256 refusal, downloads that never replace a good cached copy, archives unpacked once
 with the converted cells made by our own converter. (Assembly from upstream: tests/test_datasets_upstream.py.)"""
-
 import csv
 import hashlib
 import io
@@ -14,16 +13,8 @@ from pathlib import Path
 import pytest
 
 from neuro_lib import datasets
-from neuro_lib.datasets import (
-    REGISTRY,
-    ChecksumError,
-    DataNotAvailableError,
-    fetch,
-    fetch_archive,
-    registry,
-    sha256sum,
-    transforms,
-)
+from neuro_lib.datasets import (REGISTRY, ChecksumError, DataNotAvailableError, fetch, fetch_archive, registry,
+                                sha256sum, transforms)
 
 KEY = "allen_cell_types/ophir2023_human_ephys_data.csv"
 SMALL = "morphology/misc_small.tar.xz"
@@ -50,7 +41,6 @@ def _link(data_mirror: Path, mirror: Path, *keys: str) -> None:
 def _writer(data: bytes):
     def download(url, output_file, pooch_obj):
         Path(output_file).write_bytes(data)
-
     return download
 
 
@@ -60,7 +50,6 @@ def _members(tar_path: Path) -> dict[str, bytes]:
 
 
 # --- the registry -------------------------------------------------------------------------------------------------
-
 
 def test_every_registry_entry_is_in_the_mirror_with_its_checksum(data_mirror):
     sums = {}
@@ -134,20 +123,14 @@ def test_labels_table_agrees_with_the_manifest():
 
 
 def test_transform_counts_say_how_each_cell_came():
-    assert datasets.transform_counts(SMALL) == {
-        "identity": 42,
-        "convert:neuron_hoc": 9,
-        "convert:neurolucida_asc": 4,
-        "convert:swc_type_codes": 5,
-    }
+    assert datasets.transform_counts(SMALL) == {"identity": 42, "convert:neuron_hoc": 9, "convert:neurolucida_asc": 4,
+                                                "convert:swc_type_codes": 5}
     morph = [k for k in registry.chapter_keys(("morphology",)) if REGISTRY[k].assembled]
     counts = datasets.transform_counts(*morph)
     assert sum(v for k, v in counts.items() if k.startswith("convert:")) == 112
     assert counts["crlf_to_lf"] == 156 and counts["convert:neurolucida_xml"] == 94
-    assert datasets.transform_counts("neurofinder/neurofinder_vs1_600frames_bin3.tar.xz") == {
-        "identity": 1,
-        "temporal_mean_3": 200,
-    }
+    assert datasets.transform_counts("neurofinder/neurofinder_vs1_600frames_bin3.tar.xz") == \
+        {"identity": 1, "temporal_mean_3": 200}
 
 
 def test_checksums_for_results_files():
@@ -155,7 +138,6 @@ def test_checksums_for_results_files():
 
 
 # --- fetch: mirror, cache, repository, download -------------------------------------------------------------------
-
 
 def test_fetch_uses_the_mirror_in_place(data_mirror):
     path = fetch(KEY)
@@ -245,25 +227,21 @@ def test_fetch_of_a_packed_archive_without_a_mirror_says_to_use_fetch_archive(is
 
 # --- fetch_archive from the mirror --------------------------------------------------------------------------------
 
-
 def test_fetch_archive_from_the_mirror_converts_the_cells_itself(isolated, data_mirror, monkeypatch):
     mirror, cache = isolated
     _link(data_mirror, mirror, SMALL, registry.ORIGINALS_KEY)
     calls = []
     real = transforms.convert
-    monkeypatch.setattr(
-        transforms, "convert", lambda url, original, aux=None: calls.append(url) or real(url, original, aux)
-    )
+    monkeypatch.setattr(transforms, "convert", lambda url, original, aux=None: calls.append(url) or
+                        real(url, original, aux))
     out = fetch_archive(SMALL, progress=False)
     assert out == cache / "archives" / "misc_small-025182e4304e"
     assert len(calls) == 18  # the 18 convert rows, from the mirror's upstream_originals
     marker = json.loads((out / ".complete").read_text())
     assert marker == datasets.archive_info(SMALL)
     assert marker["source"] == "mirror" and marker["converted"] == 18 and marker["layout"] == UPSTREAM.LAYOUT
-    assert marker["skipped_in_conversion"]["dg_granule_schmidthieber/cell_5.swc"] == {
-        "axon_sections": 23,
-        "axon_points": 2178,
-    }
+    assert marker["skipped_in_conversion"]["dg_granule_schmidthieber/cell_5.swc"] == {"axon_sections": 23,
+                                                                                    "axon_points": 2178}
     files = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     files.pop(".complete")
     assert files == _members(data_mirror / SMALL)  # the same layout and bytes as the mirror's archive

@@ -1,7 +1,6 @@
 """The manifest's transforms: each reader and converter on a small hand-written file of its format with a known
 answer, bad input refused with the file and line, and the real originals converted byte for byte like the mirror's
 members (what makes the 112 converted cells the same on every machine)."""
-
 import hashlib
 import tarfile
 
@@ -166,10 +165,8 @@ morphologies:
           - dendrites
 """
 
-DBBS = (
-    b"1 1 0.0 0.0 0.0 1.5 -1\n2 16 0.0 1.0 0.0 0.5 1\n3 17 0.0 -1.0 0.0 0.5 1\n 4  3 0.0 -2.0 0.0 0.5 3\n"
-    b"5 18 1.0 -2.0 0.0 0.5 4\n"
-)
+DBBS = b"1 1 0.0 0.0 0.0 1.5 -1\n2 16 0.0 1.0 0.0 0.5 1\n3 17 0.0 -1.0 0.0 0.5 1\n 4  3 0.0 -2.0 0.0 0.5 3\n" \
+       b"5 18 1.0 -2.0 0.0 0.5 4\n"
 
 
 def test_crlf_to_lf_changes_line_ends_only():
@@ -202,7 +199,7 @@ def test_neurolucida_xml_to_swc_known_answer(tmp_path):
 
 
 def test_neurolucida_xml_bad_input_names_the_file():
-    with pytest.raises(ConversionError, match='no <contour name="Cell Body">'):
+    with pytest.raises(ConversionError, match="no <contour name=\"Cell Body\">"):
         transforms.neurolucida_xml_to_swc(XML.replace(b'name="Cell Body"', b'name="Nucleus"'), LABEL, name="x.xml")
     with pytest.raises(ConversionError, match=r"x\.xml.*expected numeric x, y, z and d"):
         transforms.read_neurolucida_xml(XML.replace(b'x="4" y="9"', b'x="four" y="9"'), name="x.xml")
@@ -220,10 +217,8 @@ def test_hoc_reader_known_answer():
     assert hoc.connections["section[3]"] == ("section[2]", 1.0, 0.0)
     assert hoc.roots() == ["section[0]"]
     # NEURON semantics: pt3dclear empties the section, a second block continues it
-    again = transforms.read_hoc(
-        "c.hoc",
-        text=HOC + "section[4] {\n  pt3dadd(9, 9, 9, 1)\n}\nsection[2] {\n  pt3dclear()\n  pt3dadd(1, 1, 1, 1)\n}\n",
-    )
+    again = transforms.read_hoc("c.hoc", text=HOC + "section[4] {\n  pt3dadd(9, 9, 9, 1)\n}\n"
+                                                    "section[2] {\n  pt3dclear()\n  pt3dadd(1, 1, 1, 1)\n}\n")
     assert len(again.sections["section[4]"]) == 3 and again.sections["section[2]"].tolist() == [[1, 1, 1, 1]]
 
 
@@ -235,11 +230,8 @@ def test_hoc_to_swc_known_answer_and_counts_what_it_leaves_out(tmp_path):
     f.write_text(text)
     assert len(read_swc(f)) == 9
     # a section no connect reaches is counted too, not dropped silently
-    text, skipped = transforms.hoc_to_swc(
-        "cell.hoc",
-        LABEL,
-        text=HOC.replace("connect section[4](0), section[1](1)\n", "connect section[4](0), section[5](1)\n"),
-    )
+    text, skipped = transforms.hoc_to_swc("cell.hoc", LABEL, text=HOC.replace(
+        "connect section[4](0), section[1](1)\n", "connect section[4](0), section[5](1)\n"))
     assert skipped == {"axon_sections": 1, "axon_points": 2, "unconnected_sections": 1, "unconnected_points": 2}
     assert text.count("\n") == 2 + 7
 
@@ -284,10 +276,8 @@ def test_dbbs_type_codes_known_answer():
     assert transforms.dbbs_type_map(YAML, "Other.swc") == {16: 3}
     out = transforms.swc_retype(DBBS, type_map)
     # only the type field of mapped codes changes; spacing, other codes (18) and every other byte stay
-    assert (
-        out == b"1 1 0.0 0.0 0.0 1.5 -1\n2 2 0.0 1.0 0.0 0.5 1\n3 3 0.0 -1.0 0.0 0.5 1\n 4  3 0.0 -2.0 0.0 0.5 3\n"
-        b"5 18 1.0 -2.0 0.0 0.5 4\n"
-    )
+    assert out == b"1 1 0.0 0.0 0.0 1.5 -1\n2 2 0.0 1.0 0.0 0.5 1\n3 3 0.0 -1.0 0.0 0.5 1\n 4  3 0.0 -2.0 0.0 0.5 3\n" \
+                  b"5 18 1.0 -2.0 0.0 0.5 4\n"
     with pytest.raises(ConversionError, match="no entry for Missing.swc"):
         transforms.dbbs_type_map(YAML, "Missing.swc")
     with pytest.raises(ConversionError, match="expected the first tag"):
@@ -302,9 +292,8 @@ def test_convert_dispatches_on_the_url_suffix(tmp_path):
     (tmp_path / "cell.xml").write_bytes(XML)
     (tmp_path / "morpho.hoc").write_text(HOC)
     base = URL.rsplit("/", 2)[0] + "/"
-    data, _ = transforms.convert(
-        base + "morphologies/Tiny.swc", tmp_path / "Tiny.swc", {"morphologies.yaml": tmp_path / "morphologies.yaml"}
-    )
+    data, _ = transforms.convert(base + "morphologies/Tiny.swc", tmp_path / "Tiny.swc",
+                                 {"morphologies.yaml": tmp_path / "morphologies.yaml"})
     assert data.startswith(b"1 1 0.0") and b"\n2 2 " in data
     data, _ = transforms.convert(base + "cell.xml", tmp_path / "cell.xml")
     assert data.splitlines()[2] == b"1 1 2.0000 2.0000 1.0000 2.2568 -1"
@@ -335,15 +324,12 @@ def test_array_sha256_is_little_endian_c_order():
 
 
 def test_folder_labels_csv_known_answer():
-    out = transforms.folder_labels_csv(
-        ["png_dict/principal cell/pyramidal/Not reported/2.png", "png_dict/glia/microglia/x/1.png"]
-    )
-    assert out == (
-        b"file,nmo_neuron_id,primary_cell_class,secondary_cell_class,tertiary_cell_class\r\n"
-        b"bonus/png_dict/glia/microglia/x/1.png,1,glia,microglia,x\r\n"
-        b"bonus/png_dict/principal cell/pyramidal/Not reported/2.png,2,principal cell,pyramidal,"
-        b"Not reported\r\n"
-    )
+    out = transforms.folder_labels_csv(["png_dict/principal cell/pyramidal/Not reported/2.png",
+                                        "png_dict/glia/microglia/x/1.png"])
+    assert out == (b"file,nmo_neuron_id,primary_cell_class,secondary_cell_class,tertiary_cell_class\r\n"
+                   b"bonus/png_dict/glia/microglia/x/1.png,1,glia,microglia,x\r\n"
+                   b"bonus/png_dict/principal cell/pyramidal/Not reported/2.png,2,principal cell,pyramidal,"
+                   b"Not reported\r\n")
     with pytest.raises(ValueError, match="expected png_dict"):
         transforms.folder_labels_csv(["png_dict/a.png"])
 
@@ -351,11 +337,8 @@ def test_folder_labels_csv_known_answer():
 # --- the real originals: our conversion gives the mirror's members byte for byte ----------------------------------
 
 REAL = {  # one of each format, small ones
-    "morphology/misc_small.tar.xz": [
-        "cerebellum_dbbs/GranuleCell.swc",
-        "cerebellum_dbbs/human/grc_human.swc",
-        "dg_granule_schmidthieber/cell_9.swc",
-    ],
+    "morphology/misc_small.tar.xz": ["cerebellum_dbbs/GranuleCell.swc", "cerebellum_dbbs/human/grc_human.swc",
+                                     "dg_granule_schmidthieber/cell_9.swc"],
     "morphology/mouse_retinal_ganglion.tar.xz": ["rgc_eldanaf/CB2/CB2-06222012-cell2-b-corrected.swc"],
 }
 

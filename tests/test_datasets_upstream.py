@@ -1,7 +1,6 @@
 """Assembling archives from their upstream files, against a local HTTP server on 127.0.0.1 that serves mirror files
 under the manifest's URL paths (no network): every transform, a corrupted byte, a download cut off halfway, a 404,
 a rerun that downloads only what is missing, and `fetch-all` failing fast with no connection."""
-
 import hashlib
 import io
 import json
@@ -16,16 +15,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from neuro_lib.datasets import (
-    REGISTRY,
-    ChecksumError,
-    DataFile,
-    DataNotAvailableError,
-    fetch,
-    fetch_archive,
-    registry,
-    transforms,
-)
+from neuro_lib.datasets import (REGISTRY, ChecksumError, DataNotAvailableError, DataFile, fetch, fetch_archive,
+                                registry, transforms)
 from neuro_lib.datasets.localserver import LocalServer
 from neuro_lib.datasets.registry import Row
 
@@ -53,12 +44,8 @@ def server():
 def mirror_members(data_mirror):
     """The members of the small archives and the originals, read once from the mirror."""
     out = {}
-    for key in (
-        SMALL,
-        "morphology/mouse_retinal_ganglion.tar.xz",
-        "morphology/rat_s1_vasques.tar.xz",
-        registry.ORIGINALS_KEY,
-    ):
+    for key in (SMALL, "morphology/mouse_retinal_ganglion.tar.xz", "morphology/rat_s1_vasques.tar.xz",
+                registry.ORIGINALS_KEY):
         with tarfile.open(data_mirror / key) as tar:
             out[key] = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     with tarfile.open(data_mirror / "morphology/zhang2021_projection_images.tar") as tar:
@@ -76,11 +63,8 @@ def _entry(recipe=None) -> DataFile:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != ".complete"
-    }
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.name != ".complete"}
 
 
 def _tiff(a: np.ndarray) -> bytes:
@@ -91,13 +75,10 @@ def _tiff(a: np.ndarray) -> bytes:
 
 # --- every transform ----------------------------------------------------------------------------------------------
 
-
 def test_every_transform_from_a_local_server(cache, server, mirror_members):
     rows, expected = [], {}
-    by_key = {
-        k: {r.member: r for r in registry.manifest_rows(k)}
-        for k in (SMALL, "morphology/mouse_retinal_ganglion.tar.xz", "morphology/rat_s1_vasques.tar.xz")
-    }
+    by_key = {k: {r.member: r for r in registry.manifest_rows(k)} for k in
+              (SMALL, "morphology/mouse_retinal_ganglion.tar.xz", "morphology/rat_s1_vasques.tar.xz")}
     orig = mirror_members[registry.ORIGINALS_KEY]
     # identity: served byte for byte
     for m in ("neurontools_data127/purkinje/martone/alxP.swc", "striatum_snudda/lts/LTS_Experiment-9862_20181211.swc"):
@@ -117,12 +98,9 @@ def test_every_transform_from_a_local_server(cache, server, mirror_members):
             if n == 2:
                 break
     # convert: one file of each format, and the convert_aux row (morphologies.yaml)
-    for key, m in [
-        (SMALL, "cerebellum_dbbs/GranuleCell.swc"),
-        (SMALL, "cerebellum_dbbs/human/grc_human.swc"),
-        (SMALL, "dg_granule_schmidthieber/cell_9.swc"),
-        ("morphology/mouse_retinal_ganglion.tar.xz", "rgc_eldanaf/CB2/CB2-06222012-cell2-b-corrected.swc"),
-    ]:
+    for key, m in [(SMALL, "cerebellum_dbbs/GranuleCell.swc"), (SMALL, "cerebellum_dbbs/human/grc_human.swc"),
+                   (SMALL, "dg_granule_schmidthieber/cell_9.swc"),
+                   ("morphology/mouse_retinal_ganglion.tar.xz", "rgc_eldanaf/CB2/CB2-06222012-cell2-b-corrected.swc")]:
         r = by_key[key][m]
         rows.append(r)
         server.add(r.url, orig[registry.originals_member(r.url)])
@@ -149,16 +127,10 @@ def test_every_transform_from_a_local_server(cache, server, mirror_members):
         expected[m] = data
     labels = transforms.folder_labels_csv(list(mirror_members["morphology/zhang2021_projection_images.tar"]))
     expected["labels.csv"] = labels
-    recipe = {
-        "temporal_mean_3": {
-            "frames_per_bin": 3,
-            "frame_shape": [8, 8],
-            "member_format": "movie/frame{:03d}.tiff",
-            "source_array_sha256": _sha(frames.astype("<u2").tobytes()),
-            "array_sha256": _sha(means.astype("<u2").tobytes()),
-        },
-        "derived": {"labels.csv": {"from": "folder_labels", "sha256": _sha(labels)}},
-    }
+    recipe = {"temporal_mean_3": {"frames_per_bin": 3, "frame_shape": [8, 8], "member_format": "movie/frame{:03d}.tiff",
+                                  "source_array_sha256": _sha(frames.astype("<u2").tobytes()),
+                                  "array_sha256": _sha(means.astype("<u2").tobytes())},
+              "derived": {"labels.csv": {"from": "folder_labels", "sha256": _sha(labels)}}}
     out = cache / "archives" / "mini"
     report = UPSTREAM.assemble(_entry(recipe), rows, out, base_url=server.base_url, workers=4, progress=False)
     assert _files(out) == expected
@@ -194,7 +166,6 @@ def test_a_single_file_downloads_from_its_url(cache, server, data_mirror):
 
 
 # --- failures -----------------------------------------------------------------------------------------------------
-
 
 def _three(server, size=50_000):
     rng = np.random.default_rng(1)
@@ -285,15 +256,12 @@ def test_a_transform_whose_result_differs_is_refused(cache, server):
 
 
 def test_rewrite_url_keeps_the_path():
-    assert (
-        UPSTREAM.rewrite_url("https://raw.githubusercontent.com/a/b%20c?x=1", "http://127.0.0.1:9/")
-        == "http://127.0.0.1:9/a/b%20c?x=1"
-    )
+    assert UPSTREAM.rewrite_url("https://raw.githubusercontent.com/a/b%20c?x=1", "http://127.0.0.1:9/") == \
+        "http://127.0.0.1:9/a/b%20c?x=1"
     assert UPSTREAM.rewrite_url("https://h/a", "") == "https://h/a"
 
 
 # --- fetch-all with no connection ---------------------------------------------------------------------------------
-
 
 def _closed_port() -> int:
     s = socket.socket()
@@ -308,13 +276,8 @@ def test_fetch_all_with_no_connection_fails_fast_naming_every_file(tmp_path):
     env.update(NEURO_LIB_CACHE=str(tmp_path / "cache"), NEURO_LIB_UPSTREAM_BASE=f"http://127.0.0.1:{_closed_port()}")
     root = Path(__file__).resolve().parents[1]
     env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
-    p = subprocess.run(
-        [sys.executable, "-m", "neuro_lib.datasets", "fetch-all", "--no-progress"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    p = subprocess.run([sys.executable, "-m", "neuro_lib.datasets", "fetch-all", "--no-progress"], env=env,
+                       capture_output=True, text=True, timeout=300)
     assert p.returncode == 1
     chapter = registry.chapter_keys()
     remote = [k for k in chapter if REGISTRY[k].source != "repository"]

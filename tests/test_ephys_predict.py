@@ -1,6 +1,5 @@
 """Classifying new cells: ``python -m neuro_lib.predict ephys`` reads the authors' 41-column CSV row by row (a bad
 row or file is reported, the others classified) and trains the book's estimators on all cells (smoke profile here)."""
-
 import csv
 
 import numpy as np
@@ -60,9 +59,8 @@ def test_read_inputs_keeps_going_past_bad_files_and_rows(tmp_path, human_rows):
         ephys_predict.read_inputs([good], "mtype")
 
 
-@pytest.mark.parametrize(
-    "task,model", [("ei", "dann"), ("cre5", "lspin"), ("cre5", "svc"), ("ei", "logistic_regression")]
-)
+@pytest.mark.parametrize("task,model", [("ei", "dann"), ("cre5", "lspin"), ("cre5", "svc"),
+                                        ("ei", "logistic_regression")])
 def test_fitted_models_classify_with_class_names(task, model, human_rows, tmp_path):
     est = ephys_predict.fitted_model(task, model, profile="smoke", progress=False)
     names = ["inhibitory", "excitatory"] if task == "ei" else ["Glutamatergic", "Pvalb", "Htr3a+|Vip-", "Sst", "Vip"]

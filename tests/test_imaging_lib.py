@@ -1,5 +1,4 @@
 """Unit tests of neuro_lib.imaging and the imaging models (synthetic data written by the tests)."""
-
 from __future__ import annotations
 
 import json
@@ -8,26 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from neuro_lib.imaging import (
-    NeurofinderError,
-    centers_metric,
-    detect_cells,
-    extract_patches,
-    load_neurofinder,
-    local_correlation_image,
-    match_centers,
-    pixel_accuracy,
-    probability_target,
-    quadrant_slices,
-    write_neurofinder,
-)
+from neuro_lib.imaging import (NeurofinderError, centers_metric, detect_cells, extract_patches,
+                               load_neurofinder, local_correlation_image, match_centers, pixel_accuracy,
+                               probability_target, quadrant_slices, write_neurofinder)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as the chapter trains (threads in its profile table)
 
 
 def _disk(center, radius, shape):
-    rr, cc = np.mgrid[: shape[0], : shape[1]]
-    return np.argwhere((rr - center[0]) ** 2 + (cc - center[1]) ** 2 <= radius**2)
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
+    return np.argwhere((rr - center[0]) ** 2 + (cc - center[1]) ** 2 <= radius ** 2)
 
 
 @pytest.fixture
@@ -321,13 +310,11 @@ def test_transfer_classifier_is_an_estimator_that_learns_a_separable_problem():
     from neuro_lib.imaging.patches import TransferClassifier
 
     x, y = _separable_patches()
-    net = TransferClassifier(
-        "resnet18", "conv1", input_size=32, epochs=10, batch_size=10, lr=2e-3, schedule="cosine", flips=True, tta=True
-    )
+    net = TransferClassifier("resnet18", "conv1", input_size=32, epochs=10, batch_size=10, lr=2e-3,
+                             schedule="cosine", flips=True, tta=True)
     assert clone(net).get_params() == net.get_params()
-    res = cross_validate(
-        {"r18": net}, x, np.where(y == 1, "cell", "not cell"), kfold_splits(y, 2, seed=0), seed=0, progress=False
-    )["r18"]
+    res = cross_validate({"r18": net}, x, np.where(y == 1, "cell", "not cell"), kfold_splits(y, 2, seed=0),
+                         seed=0, progress=False)["r18"]
     assert res.summary()["accuracy"] >= 0.85 and list(res.classes) == ["cell", "not cell"]
     fitted = clone(net).set_params(epochs=1).fit(x, y)
     few = x[::5]  # 8 patches: test-time augmentation runs the network 8 times per patch
@@ -445,15 +432,11 @@ def test_make_patch_dataset_negatives_follow_the_rules_and_jitter_moves_both_cla
     truth = np.array([[10.0, 10.0], [30.0, 40.0], [50.0, 20.0]])
     mask = np.zeros((H, W), bool)
     for r, c in truth.astype(int):
-        mask[r - 2 : r + 3, c - 2 : c + 3] = True
-    cand = np.array(
-        [
-            [11.0, 11.0],  # matches ROI 0: not a negative
-            [30.0, 45.0],  # 5 px from ROI 1: too close (min_dist 8)
-            [5.0, 55.0],  # a good negative
-            [40.0, 5.0],
-        ]
-    )  # a good negative
+        mask[r - 2:r + 3, c - 2:c + 3] = True
+    cand = np.array([[11.0, 11.0],   # matches ROI 0: not a negative
+                     [30.0, 45.0],   # 5 px from ROI 1: too close (min_dist 8)
+                     [5.0, 55.0],    # a good negative
+                     [40.0, 5.0]])   # a good negative
     ds = make_patch_dataset(img, truth, mask, candidates=cand, size=5, seed=0)
     assert ds["y"].tolist() == [1, 1, 1, 0, 0, 0]
     assert ds["source"].tolist() == ["roi"] * 3 + ["candidate"] * 2 + ["random"]
@@ -539,15 +522,8 @@ def test_unet_segmenter_is_seeded_trains_inside_its_region_and_round_trips(tmp_p
     assert len(list((tmp_path / "imaging" / "unet").glob("*.pt"))) == 1
     with pytest.raises(ValueError, match="no crop"):
         UNetSegmenter(**{**kw, "crop": 24}).fit(image, target, region=region)
-    res = cross_quadrant_unet(
-        UNetSegmenter(**kw),
-        image,
-        target,
-        seed=5,
-        mask=lab > 0,
-        truth=np.argwhere(lab == 5).mean(0, keepdims=True),
-        progress=False,
-    )
+    res = cross_quadrant_unet(UNetSegmenter(**kw), image, target, seed=5, mask=lab > 0, truth=np.argwhere(lab == 5)
+                              .mean(0, keepdims=True), progress=False)
     # split j runs with random_state = seed + j, as in cross_validate
     assert [m.random_state for m in res.models] == [5, 6, 7, 8]
     assert not np.isnan(res.prob).any() and len(res.thresholds) == 4 and res.pred.shape == (H, W)
@@ -616,7 +592,7 @@ def _fake_unet(truth, false, shape=(64, 64)):
     """A QuadrantResult whose four 'networks' all map peaks of height 0.9 at the true centres and 0.5 at ``false``."""
     from neuro_lib.imaging.segmentation import QuadrantResult, quadrant_splits
 
-    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
     p = np.zeros(shape, np.float32)
     for (r, c), h in [*((t, 0.9) for t in truth), *((f, 0.5) for f in false)]:
         p = np.maximum(p, h * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / 4.0))
@@ -648,16 +624,16 @@ def test_pipeline_candidates_are_labelled_by_matching_and_split_by_quadrant():
 def test_run_pipeline_keeps_what_the_classifier_calls_cells():
     from sklearn.dummy import DummyClassifier
 
+    from neuro_lib.imaging.pipeline import paired_quadrant_difference, run_pipeline
     from neuro_lib.imaging.detection import quadrant_scores
     from neuro_lib.imaging.patches import pixel_logistic_regression
-    from neuro_lib.imaging.pipeline import paired_quadrant_difference, run_pipeline
 
     truth = np.array([[10, 10], [12, 44], [48, 14], [50, 50], [20, 22], [44, 40]], float)
     false = np.array([[25, 45], [45, 25], [8, 24], [56, 56]], float)
     unet = _fake_unet(truth, false)
     img = np.zeros((3, 64, 64), np.float32)
     for r, c in truth.astype(int):
-        img[:, r - 1 : r + 2, c - 1 : c + 2] = 1.0  # cells are bright, false peaks are not
+        img[:, r - 1:r + 2, c - 1:c + 2] = 1.0  # cells are bright, false peaks are not
     img += np.random.default_rng(1).normal(0, 0.05, img.shape).astype(np.float32)
     res = run_pipeline(pixel_logistic_regression(), unet, truth, img, size=7, thresholds=[0.3] * 4)
     assert res.scores["f1"].tolist() == [1.0, 1.0, 1.0, 1.0] and len(res.centroids) == len(truth)
@@ -665,9 +641,8 @@ def test_run_pipeline_keeps_what_the_classifier_calls_cells():
     alone = quadrant_scores(truth, np.vstack([truth, false]), (64, 64))
     d = paired_quadrant_difference(res.scores, alone, "f1")
     assert d["mean"] > 0 and np.allclose(d["diffs"], res.scores["f1"] - alone["f1"])
-    keep_all = run_pipeline(
-        DummyClassifier(strategy="constant", constant=1), unet, truth, img, size=7, thresholds=[0.3] * 4
-    )
+    keep_all = run_pipeline(DummyClassifier(strategy="constant", constant=1), unet, truth, img, size=7,
+                            thresholds=[0.3] * 4)
     assert len(keep_all.centroids) == len(truth) + len(false)
     with pytest.raises(ValueError, match="same held-out quadrants"):
         paired_quadrant_difference(res.scores, alone.iloc[::-1])
@@ -680,19 +655,15 @@ def test_chapter_times_reads_each_page_and_counts_a_missing_one(tmp_path, monkey
     from neuro_lib.imaging.report import chapter_times
 
     monkeypatch.setenv("NEURO_LIB_RESULTS", str(tmp_path))
-    results.write_results(
-        "imaging",
-        "01_data",
-        {"runtime/01_data/seconds": 10.0, "runtime/01_data/cpu_seconds": 4.0, "runtime/01_data/load_average": 2.0},
-    )
+    results.write_results("imaging", "01_data", {"runtime/01_data/seconds": 10.0,
+                                                 "runtime/01_data/cpu_seconds": 4.0,
+                                                 "runtime/01_data/load_average": 2.0})
     path = results.write_results("imaging", "02_segmentation", {"runtime/02_segmentation/seconds": 50.0})
     doc = json.loads(path.read_text())
     doc["execution"] = {"seconds": 55.0}  # the runner's figure wins over the page's own
     path.write_text(json.dumps(doc))
-    t = chapter_times(
-        ["01_data", "02_segmentation", "03_patch_classification", "04_pipeline"],
-        dict(page="04_pipeline", seconds=7, cpu_seconds=3, load_average=1.5),
-    )
+    t = chapter_times(["01_data", "02_segmentation", "03_patch_classification", "04_pipeline"],
+                      dict(page="04_pipeline", seconds=7, cpu_seconds=3, load_average=1.5))
     assert t.loc["01_data", "seconds"] == 10.0 and t.loc["01_data", "cpu_seconds"] == 4.0
     assert t.loc["02_segmentation", "seconds"] == 55.0 and np.isnan(t.loc["02_segmentation", "cpu_seconds"])
     assert not t.loc["03_patch_classification", "found"] and np.isnan(t.loc["03_patch_classification", "seconds"])

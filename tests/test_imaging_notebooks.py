@@ -1,5 +1,4 @@
 """Smoke runs of the imaging chapter's notebooks (through the session fixture ``smoke_book``)."""
-
 from __future__ import annotations
 
 import json
@@ -8,34 +7,17 @@ import nbformat
 import pytest
 
 NOTEBOOKS = {
-    "01_data": [
-        "data/neurofinder/n_rois",
-        "data/neurofinder/n_frames",
-        "data/neurofinder/frame_rate_hz",
-        "data/neurofinder/n_active_rois",
-    ],
-    "02_segmentation": [
-        "segmentation/unet/pixel_accuracy",
-        "segmentation/unet/f1",
-        "segmentation/correlation/f1",
-        "segmentation/suite2p/f1",
-        "segmentation/suite2p_iscell/f1",
-        "segmentation/unet/inference_seconds_512",
-    ],
-    "03_patch_classification": [
-        "patches/resnet18/accuracy",
-        "patches/inception_v3/accuracy",
-        "patches/logistic_regression/accuracy",
-        "patches/resnet18_fc_random/accuracy_sd",
-        "runtime/03_patch_classification/seconds",
-    ],
-    "04_pipeline": [
-        "segmentation/pipeline/f1",
-        "segmentation/pipeline/diff_vs_unet/f1",
-        "segmentation/pipeline/diff_vs_unet/f1_lo",
-        "segmentation/candidates/recall",
-        "candidates/resnet18_conv1_autoencoder/auc",
-    ],
+    "01_data": ["data/neurofinder/n_rois", "data/neurofinder/n_frames", "data/neurofinder/frame_rate_hz",
+                "data/neurofinder/n_active_rois"],
+    "02_segmentation": ["segmentation/unet/pixel_accuracy", "segmentation/unet/f1", "segmentation/correlation/f1",
+                        "segmentation/suite2p/f1", "segmentation/suite2p_iscell/f1",
+                        "segmentation/unet/inference_seconds_512"],
+    "03_patch_classification": ["patches/resnet18/accuracy", "patches/inception_v3/accuracy",
+                                "patches/logistic_regression/accuracy", "patches/resnet18_fc_random/accuracy_sd",
+                                "runtime/03_patch_classification/seconds"],
+    "04_pipeline": ["segmentation/pipeline/f1", "segmentation/pipeline/diff_vs_unet/f1",
+                    "segmentation/pipeline/diff_vs_unet/f1_lo", "segmentation/candidates/recall",
+                    "candidates/resnet18_conv1_autoencoder/auc"],
 }
 
 
@@ -43,9 +25,8 @@ def _check(root, name, keys):
     from neuro_lib import results
 
     nb = nbformat.read(root / "book" / "imaging" / f"{name}.ipynb", as_version=4)
-    pngs = [
-        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
-    ]
+    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
     assert pngs, f"{name} has no figure output"
     doc = json.loads((root / "_build" / "results" / "imaging" / f"{name}.json").read_text())
     for k in keys:

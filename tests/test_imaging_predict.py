@@ -1,7 +1,6 @@
 """Classifying a user's ROIs: ``python -m neuro_lib.predict imaging`` reads Neurofinder folders ROI by ROI (a bad
 ROI or folder is reported by file and ROI index, the others classified) and applies the chapter's patch classifier
 trained on all of the book movie's patches (smoke profile here)."""
-
 from __future__ import annotations
 
 import csv
@@ -11,13 +10,13 @@ import numpy as np
 import pytest
 
 from neuro_lib import predict as cli
-from neuro_lib.imaging import predict as img_predict
 from neuro_lib.imaging import write_neurofinder
+from neuro_lib.imaging import predict as img_predict
 
 
 def _disk(center, radius, shape):
-    rr, cc = np.mgrid[: shape[0], : shape[1]]
-    return np.argwhere((rr - center[0]) ** 2 + (cc - center[1]) ** 2 <= radius**2)
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
+    return np.argwhere((rr - center[0]) ** 2 + (cc - center[1]) ** 2 <= radius ** 2)
 
 
 @pytest.fixture

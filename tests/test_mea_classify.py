@@ -1,5 +1,4 @@
 """The MEA chapter's estimator, its fit cache, its splits, per-cell tables, results keys and predict."""
-
 from __future__ import annotations
 
 import csv
@@ -15,10 +14,11 @@ from sklearn.base import clone
 from neuro_lib import evaluation as ev
 from neuro_lib import results
 from neuro_lib.mea import MEAError
-from neuro_lib.mea.classify import cross_validate_dataset, cv_metrics, per_cell_table, split_by_position, split_spikes
+from neuro_lib.mea.classify import (cross_validate_dataset, cv_metrics, per_cell_table, split_by_position,
+                                    split_spikes)
 from neuro_lib.mea.cnn import CachedFit, MEACNNClassifier
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as the chapter trains (threads in its profiles)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # as the chapter trains (threads in its profiles)
 
 CELLS = ["L5_BP_bAC217_1", "L5_MC_bAC217_1", "L5_UTPC_cADpyr232_1"]
 
@@ -35,16 +35,10 @@ def _images(n=180, seed=0):
 def _toy_dataset(n=180, seed=0):
     X, cell = _images(n, seed)
     rng = np.random.default_rng(seed + 1)
-    return SimpleNamespace(
-        cells=CELLS,
-        cell=cell,
-        features=X.reshape(n, 4, 100),
-        regime="3drot",
-        mtype=np.array(["BP", "MC", "UTPC"])[cell],
-        excitatory=(cell == 2).astype(np.int64),
-        positions=rng.uniform(-75, 75, size=(n, 3)),
-        images=lambda ch=(0, 1): X[:, list(ch)],
-    )
+    return SimpleNamespace(cells=CELLS, cell=cell, features=X.reshape(n, 4, 100), regime="3drot",
+                           mtype=np.array(["BP", "MC", "UTPC"])[cell], excitatory=(cell == 2).astype(np.int64),
+                           positions=rng.uniform(-75, 75, size=(n, 3)),
+                           images=lambda ch=(0, 1): X[:, list(ch)])
 
 
 @pytest.fixture
@@ -67,11 +61,9 @@ def test_cnn_is_a_seeded_scikit_learn_classifier():
     h = est.history_
     assert len(h.val_score) == len(h.train_loss) and h.best_epoch == int(np.argmax(h.val_score))
     again = MEACNNClassifier(epochs=6, patience=3, device="cpu", random_state=1).fit(
-        X[sp.train], y[sp.train], X_val=X[sp.val], y_val=y[sp.val]
-    )
+        X[sp.train], y[sp.train], X_val=X[sp.val], y_val=y[sp.val])
     other = MEACNNClassifier(epochs=6, patience=3, device="cpu", random_state=2).fit(
-        X[sp.train], y[sp.train], X_val=X[sp.val], y_val=y[sp.val]
-    )
+        X[sp.train], y[sp.train], X_val=X[sp.val], y_val=y[sp.val])
     assert np.array_equal(again.predict_proba(X[sp.test]), p)
     assert not np.array_equal(other.predict_proba(X[sp.test]), p)
     back = MEACNNClassifier.from_state(est.get_state())
@@ -99,8 +91,8 @@ def test_cached_fit_trains_once_per_data_and_seed(tmp_cache):
     b = clone(base).fit(X[sp.train], y[sp.train], **kw)
     assert not a.from_cache_ and b.from_cache_
     assert np.array_equal(a.predict_proba(X[sp.test]), b.predict_proba(X[sp.test]))
-    c = clone(base).fit(X[sp.train] + 1, y[sp.train], **kw)  # other data: trained
-    d = ev.seed_estimator(base, 5).fit(X[sp.train], y[sp.train], **kw)  # other seed: trained
+    c = clone(base).fit(X[sp.train] + 1, y[sp.train], **kw)                  # other data: trained
+    d = ev.seed_estimator(base, 5).fit(X[sp.train], y[sp.train], **kw)       # other seed: trained
     assert not c.from_cache_ and not d.from_cache_
     assert d.estimator_.random_state == 5
     assert len(list((tmp_cache / "mea" / "models").glob("t-*.pt"))) == 3
@@ -113,7 +105,7 @@ def test_split_spikes_are_stratified_by_cell_and_seeded():
     assert all(isinstance(s, ev.Split) for s in sp) and [s.repeat for s in sp] == [0, 1, 2]
     for s in sp:
         assert sorted(np.concatenate([s.train, s.val, s.test]).tolist()) == list(range(len(cell)))
-        assert np.all(np.bincount(cell[s.test], minlength=13) == 20)  # 20% of each cell
+        assert np.all(np.bincount(cell[s.test], minlength=13) == 20)           # 20% of each cell
         assert np.all(np.bincount(cell[s.val], minlength=13) == 10)
     assert sp[0] == split_spikes(cell, seed=3)[0]
     assert np.array_equal(sp[1].test, split_spikes(cell, seed=4)[0].test)
@@ -133,20 +125,15 @@ def test_split_by_position_holds_out_the_positions():
 def test_cross_validate_dataset_scores_each_cell_and_writes_slot_keys(tmp_cache):
     ds = _toy_dataset()
     splits = split_spikes(ds, seed=0, n_repeats=2)
-    cvs = cross_validate_dataset(
-        ds, "mtype", splits, ("cnn", "cnn_4ch"), epochs=2, patience=None, device="cpu", progress=False
-    )
+    cvs = cross_validate_dataset(ds, "mtype", splits, ("cnn", "cnn_4ch"), epochs=2, patience=None, device="cpu",
+                                 progress=False)
     cv = cvs["cnn"]
     assert set(cv.groups) == {"all", "BP", "MC", "UTPC"} and len(cv.extras["model"]) == 2
     df, summ = per_cell_table(cv, ds)
-    for _, row in df.iterrows():  # each cell's accuracy: mean over splits of its test spikes
+    for _, row in df.iterrows():                       # each cell's accuracy: mean over splits of its test spikes
         c = CELLS.index(row["cell"])
-        want = np.mean(
-            [
-                (cv.classes[p.argmax(1)] == cv.y[s.test])[ds.cell[s.test] == c].mean()
-                for s, p in zip(cv.splits, cv.proba)
-            ]
-        )
+        want = np.mean([(cv.classes[p.argmax(1)] == cv.y[s.test])[ds.cell[s.test] == c].mean()
+                        for s, p in zip(cv.splits, cv.proba)])
         assert row["accuracy"] == pytest.approx(want) and row["test spikes"] == 12
     assert summ["min"] <= summ["median"] <= summ["max"]
     keys = cv_metrics(cv, "mtype", "cnn", "3drot", ds)
@@ -169,7 +156,7 @@ def _write_inputs(tmp_path):
     nan = good.copy()
     nan[1, 3, 5] = np.nan
     np.save(tmp_path / "with_nan.npy", nan)
-    np.save(tmp_path / "one.npy", good[0])  # (100, samples): one template
+    np.save(tmp_path / "one.npy", good[0])                         # (100, samples): one template
     np.save(tmp_path / "transposed.npy", good.transpose(0, 2, 1))
     (tmp_path / "notes.npy").write_text("not an array\n")
     return [str(tmp_path / f) for f in ("good.npy", "with_nan.npy", "one.npy", "transposed.npy", "notes.npy")]
@@ -221,10 +208,8 @@ def test_chapter_threads_and_numba_cache_under_neuro_lib_cache(tmp_path):
 
     assert chapter.settings("cpu")["threads"] == 2 and chapter.settings("smoke")["threads"] == 1
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | {"NEURO_LIB_CACHE": str(tmp_path)}
-    code = (
-        "from neuro_lib.mea.extracellular import _numba_kernel; _numba_kernel(); import numba; "
-        "print(numba.config.CACHE_DIR)"
-    )
+    code = ("from neuro_lib.mea.extracellular import _numba_kernel; _numba_kernel(); import numba; "
+            "print(numba.config.CACHE_DIR)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(tmp_path / "numba")
 
@@ -236,12 +221,12 @@ def test_max_steps_caps_the_optimisation_steps(tmp_cache):
     kw = dict(epochs=50, patience=None, device="cpu", progress=False)
     capped = cnn_estimators(("cnn",), max_steps=2, **kw)["cnn"].set_params(estimator__batch_size=8)
     net = clone(capped.estimator).fit(X, y, X_val=X[:9], y_val=y[:9])
-    assert len(net.history_.train_loss) == 1  # 2 of the first epoch's 12 batches of 8
+    assert len(net.history_.train_loss) == 1                          # 2 of the first epoch's 12 batches of 8
     assert len(net.classes_) == 3 and net.predict_proba(X[:4]).shape == (4, 3)
     full = clone(capped.estimator).set_params(max_steps=None, epochs=1).fit(X, y, X_val=X[:9], y_val=y[:9])
     w = [next(iter(e.module_.parameters())).detach().numpy() for e in (net, full)]
-    assert not np.allclose(*w)  # the capped fit stopped inside the epoch
-    assert capped.cache_key(X, y)["params"]["max_steps"] == 2  # never read for an uncapped fit
+    assert not np.allclose(*w)                                        # the capped fit stopped inside the epoch
+    assert capped.cache_key(X, y)["params"]["max_steps"] == 2         # never read for an uncapped fit
     assert capped.fit(X, y, X_val=X[:9], y_val=y[:9]).estimator_.max_steps == 2
 
 
@@ -250,8 +235,8 @@ def test_training_step_memory_counts_the_paper_network():
 
     m = training_step_memory(2, 13, 128, repeats=1)
     assert m["parameters"] == 2 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 576 * 1024 + 1024 + 1024 * 13 + 13
-    assert m["persistent_bytes"] >= 4 * 4 * m["parameters"]  # weights, gradients, Adam's two moments, float32
-    assert m["peak_bytes"] > m["persistent_bytes"]  # the step's activations come on top
+    assert m["persistent_bytes"] >= 4 * 4 * m["parameters"]     # weights, gradients, Adam's two moments, float32
+    assert m["peak_bytes"] > m["persistent_bytes"]              # the step's activations come on top
 
 
 def test_describe_difference_claims_only_what_the_interval_shows():

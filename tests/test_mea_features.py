@@ -1,5 +1,4 @@
 """Amplitude/width extraction (Buccino et al. 2018, Section II-C) and the CNN's shapes."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +7,7 @@ import torch
 
 from neuro_lib.mea.features import MIN_AMPLITUDE, SILENT_WIDTH, eap_features, feature_images
 
-DT = 2.0**-5
+DT = 2.0 ** -5
 
 
 def _gauss(t, t0, sd, a):
@@ -17,12 +16,12 @@ def _gauss(t, t0, sd, a):
 
 def test_amplitude_and_width_of_a_synthetic_waveform():
     t = np.arange(224) * DT
-    w = _gauss(t, 2.0, 0.1, -80.0) + _gauss(t, 2.5, 0.2, 25.0)  # trough at 2 ms, peak near 2.5 ms
-    w += _gauss(t, 1.0, 0.1, 40.0)  # a bigger positive peak *before* the trough
+    w = _gauss(t, 2.0, 0.1, -80.0) + _gauss(t, 2.5, 0.2, 25.0)    # trough at 2 ms, peak near 2.5 ms
+    w += _gauss(t, 1.0, 0.1, 40.0)                               # a bigger positive peak *before* the trough
     f = eap_features(w[None, :], DT)[:, 0]
     tn, tp = np.argmin(w), 64 + np.argmax(w[64:])
     assert tn == 64
-    assert f[0] == pytest.approx(w[tp] - w[tn], rel=1e-5)  # the peak that follows, not the earlier one
+    assert f[0] == pytest.approx(w[tp] - w[tn], rel=1e-5)         # the peak that follows, not the earlier one
     assert f[1] == pytest.approx((tp - tn) * DT)
     assert 0.4 < f[1] < 0.6
     assert f[2] == pytest.approx(w.min(), rel=1e-5)
@@ -32,7 +31,7 @@ def test_amplitude_and_width_of_a_synthetic_waveform():
 def test_five_microvolt_rule():
     t = np.arange(224) * DT
     small = _gauss(t, 2.0, 0.1, -3.0) + _gauss(t, 2.5, 0.2, 1.5)  # 4.5 uV peak to peak
-    big = _gauss(t, 2.0, 0.1, -4.0) + _gauss(t, 2.5, 0.2, 2.0)  # 6 uV
+    big = _gauss(t, 2.0, 0.1, -4.0) + _gauss(t, 2.5, 0.2, 2.0)    # 6 uV
     f = eap_features(np.stack([small, big]), DT)
     assert MIN_AMPLITUDE == 5.0 and SILENT_WIDTH == 7.0
     assert f[0, 0] == 0 and f[1, 0] == 7.0
@@ -63,7 +62,7 @@ def test_cnn_output_shapes(n_classes, channels):
     m.fit_scaler(x)
     out = m(x)
     assert out.shape == (7, n_classes)
-    assert sum(p.numel() for p in m.parameters()) > 500_000  # the dense 1024 layer
+    assert sum(p.numel() for p in m.parameters()) > 500_000      # the dense 1024 layer
     with pytest.raises(ValueError):
         m(torch.randn(7, channels, 8, 8))
 
@@ -73,7 +72,7 @@ def test_chapter_settings():
 
     cpu = chapter.settings("cpu")
     assert cpu["cells"] == list(CELL_MODELS) and cpu["n_per_cell"] == 1000 and cpu["epochs"] > cpu["patience"]
-    smoke = chapter.settings("smoke", epochs=3, cells=None)  # None keeps the profile's value
+    smoke = chapter.settings("smoke", epochs=3, cells=None)          # None keeps the profile's value
     assert smoke["epochs"] == 3 and len(smoke["cells"]) == 2
     with pytest.raises(ValueError, match="unknown MEA setting"):
         chapter.settings("cpu", epoch=3)

@@ -1,5 +1,4 @@
 """Smoke runs of the MEA chapter's notebooks (executed once per session by the ``smoke_book`` fixture)."""
-
 from __future__ import annotations
 
 import json
@@ -15,16 +14,11 @@ EXPECTED = {
     "02_features": [f"features/amp_width/split={r}/group=excitatory/median_amplitude_uv" for r in REGIMES],
     "03_classify": [f"{t}/cnn/split={r}/accuracy" for t in ("binary", "mtype") for r in REGIMES]
     + [f"mtype/cnn/split={r}/cell_accuracy_median" for r in REGIMES]
-    + [f"mtype/cnn/split={r}/group=BP/accuracy" for r in REGIMES]
-    + ["mtype/cnn_4ch/split=3drot/accuracy"]
-    + [f"mtype/cnn/split={r}/accuracy_sd" for r in REGIMES]  # smoke: 2 seeds
+    + [f"mtype/cnn/split={r}/group=BP/accuracy" for r in REGIMES] + ["mtype/cnn_4ch/split=3drot/accuracy"]
+    + [f"mtype/cnn/split={r}/accuracy_sd" for r in REGIMES]          # smoke: 2 seeds
     + [f"mtype/cnn_4ch/split=3drot/diff_vs_cnn/accuracy{s}" for s in ("", "_lo", "_hi", "_p")],
-    "04_generalisation": [
-        "mtype/cnn/split=3drot-heldout-z/accuracy",
-        "binary/cnn/split=3drot-noise20/accuracy",
-        "mtype/cnn/split=norot-to-3drot/accuracy",
-        "mtype/cnn/split=norot-to-3drot/accuracy_sd",
-    ],
+    "04_generalisation": ["mtype/cnn/split=3drot-heldout-z/accuracy", "binary/cnn/split=3drot-noise20/accuracy",
+                          "mtype/cnn/split=norot-to-3drot/accuracy", "mtype/cnn/split=norot-to-3drot/accuracy_sd"],
 }
 
 
@@ -32,22 +26,17 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_mea_notebook_smoke(smoke_book, name):
     nb = json.loads((smoke_book / "book" / "mea" / f"{name}.ipynb").read_text())
-    pngs = [
-        o
-        for c in nb["cells"]
-        if c["cell_type"] == "code"
-        for o in c.get("outputs", [])
-        if "image/png" in o.get("data", {})
-    ]
+    pngs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
     assert pngs, f"{name} has no figures"
     res = json.loads((smoke_book / "_build" / "results" / "mea" / f"{name}.json").read_text())
     missing = [k for k in EXPECTED[name] if k not in res["metrics"]]
     assert not missing, missing
     assert res["parameters"]["profile"] == "smoke"
     for k in res["metrics"]:
-        parse_key(k)  # every key has the fixed slots
+        parse_key(k)                                  # every key has the fixed slots
     for k in EXPECTED[name]:
         v = res["metrics"][k]
         assert v is not None
-        if k.endswith("accuracy"):  # an accuracy, or a difference of two (diff_vs_<model>)
+        if k.endswith("accuracy"):                    # an accuracy, or a difference of two (diff_vs_<model>)
             assert (-1.0 if parse_key(k).vs else 0.0) <= v <= 1.0

@@ -1,21 +1,12 @@
 """The MEA chapter's simulator: our EAPs against MEArec's, the line-source kernel against lfpykit, bad input."""
-
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from neuro_lib.mea import CELL_MODELS, MEAError, cell_class, compile_cell_models
-from neuro_lib.mea.extracellular import (
-    REGIMES,
-    EAPSimulator,
-    center_eaps,
-    line_source_matrix,
-    probe_positions,
-    rotation_matrices,
-    sample_positions,
-    sample_rotations,
-)
+from neuro_lib.mea.extracellular import (REGIMES, EAPSimulator, center_eaps, line_source_matrix, probe_positions,
+                                         rotation_matrices, sample_positions, sample_rotations)
 
 INHIBITORY_CELL = "L5_BP_bAC217_1"
 EXCITATORY_CELL = "L5_UTPC_cADpyr232_1"
@@ -47,8 +38,8 @@ def test_compiled_models_keep_licences():
 def test_intracellular_spikes(cells):
     for c in cells.values():
         assert 5 <= c.n_spikes <= 14
-        assert c.imem.shape[1:] == (c.n_segments, 224)  # -2..+5 ms at 32 kHz
-        assert np.argmax(c.vmem[0]) == 64  # somatic peak at t = 0
+        assert c.imem.shape[1:] == (c.n_segments, 224)          # -2..+5 ms at 32 kHz
+        assert np.argmax(c.vmem[0]) == 64                       # somatic peak at t = 0
         # transmembrane currents sum to ~0 (charge conservation, up to the injected current at the soma)
         assert np.abs(c.imem.sum(1)).max() < 0.05 * np.abs(c.imem).max()
 
@@ -69,7 +60,7 @@ def test_line_source_matches_lfpykit(cells):
 def test_rotation_convention_is_lfpys():
     # LFPy's set_rotation(x, y, z) maps p -> Rz Ry Rx p; check against explicit angles
     R = rotation_matrices([np.pi / 2, 0, 0])
-    assert np.allclose(R @ [0, 1, 0], [0, 0, 1])  # BBP apical axis (y) -> z
+    assert np.allclose(R @ [0, 1, 0], [0, 0, 1])                 # BBP apical axis (y) -> z
     R = rotation_matrices([0, 0, np.pi / 2])
     assert np.allclose(R @ [1, 0, 0], [0, 1, 0])
     rng = np.random.default_rng(0)
@@ -91,7 +82,7 @@ def test_center_eaps():
     x[1, 0, 19] = 0.5
     c = center_eaps(x, 10)
     assert np.argmin(c[0].ravel()) % 20 == 10 and np.argmin(c[1].ravel()) % 20 == 10
-    assert c[1, 0, -1] == 0.5  # padded with the edge value
+    assert c[1, 0, -1] == 0.5                                    # padded with the edge value
 
 
 def test_our_eaps_match_mearec(cells):
@@ -133,7 +124,7 @@ def test_dataset_cache_and_stale_params(cells):
     ds = build_dataset(p, progress=False)
     assert len(ds) == 6 and ds.features.shape == (6, 4, 100)
     assert (ds.p2p > 30).all()
-    again = build_dataset(p, progress=False)  # from the cache
+    again = build_dataset(p, progress=False)                      # from the cache
     assert np.array_equal(again.features, ds.features)
     other = DatasetParams(cells=(INHIBITORY_CELL,), regime="zrot", n_per_cell=7)
     assert dataset_path(other) != dataset_path(p)
@@ -153,13 +144,12 @@ def test_compile_failure_carries_compiler_output(tmp_path, monkeypatch):
         (src / name / "mechanisms").mkdir(parents=True)
         (src / name / "LICENSE").write_text("test licence\n")
     (src / CELL_MODELS[0] / "mechanisms" / "Broken.mod").write_text(
-        "NEURON {\n    SUFFIX Broken\n    RANGE gbar\n}\nBREAKPOINT {\n    ina = gbar * (v - \n}\n"
-    )
+        "NEURON {\n    SUFFIX Broken\n    RANGE gbar\n}\nBREAKPOINT {\n    ina = gbar * (v - \n}\n")
     monkeypatch.setattr(cells_mod, "mearec_models_folder", lambda: src)
     out = tmp_path / "compiled"
     with pytest.raises(MEAError, match="nrnivmodl failed") as err:
         compile_cell_models(out)
-    assert "Broken.mod" in str(err.value) and "syntax error" in str(err.value)  # the translator's own output
+    assert "Broken.mod" in str(err.value) and "syntax error" in str(err.value)   # the translator's own output
     assert not (out / ".compiled").exists()
     assert not list(tmp_path.glob(".compile-*"))
 
@@ -171,19 +161,15 @@ def test_mearec_current_search_end_to_end():
     from neuro_lib.mea.reference import mearec_templates
 
     params = IntraParams.mearec()
-    assert (params.sim_time, params.target_spikes, params.weights, params.search) == (
-        1.0,
-        (3, 50),
-        (0.25, 1.75),
-        "mearec",
-    )
+    assert (params.sim_time, params.target_spikes, params.weights, params.search) == (1.0, (3, 50), (0.25, 1.75),
+                                                                                      "mearec")
     rng = np.random.default_rng(2)
     pos = {INHIBITORY_CELL: sample_positions(2, rng)}
     rot = {INHIBITORY_CELL: np.concatenate([sample_rotations(r, 1, rng) for r in ("norot", "3drot")])}
     ref = mearec_templates([INHIBITORY_CELL], pos, rot, params=params)[INHIBITORY_CELL]
     simulate_cells([INHIBITORY_CELL], params, progress=False)
     ours = load_cell(INHIBITORY_CELL, params)
-    assert ours.imem.shape == ref["imem"].shape  # the same current gave the same spikes
+    assert ours.imem.shape == ref["imem"].shape                      # the same current gave the same spikes
     assert np.abs(ours.imem - ref["imem"]).max() < 1e-5 * np.abs(ref["imem"]).max()
     e = EAPSimulator(ours).eaps(pos[INHIBITORY_CELL], rot[INHIBITORY_CELL], ref["spike_index"])
     rel = np.abs(e - ref["templates"]).max(axis=(1, 2)) / np.abs(ref["templates"]).max(axis=(1, 2))

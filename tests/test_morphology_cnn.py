@@ -1,7 +1,6 @@
 """ResNet18 on projections: the network (neuro_lib.models.resnet) and the chapter's estimator
 (neuro_lib.morphology.networks.ProjectionCNN): shapes, the two learning rates, training that learns, seeding,
 autoencoder pretraining, saving as tensors."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -46,9 +45,9 @@ def _toy(n=48, size=32, seed=0):
     for i in range(n):
         c = rng.integers(size // 4, size - size // 4)
         if i % 2:
-            X[i, :, :, c - 1 : c + 1] = 1
+            X[i, :, :, c - 1:c + 1] = 1
         else:
-            X[i, :, c - 1 : c + 1, :] = 1
+            X[i, :, c - 1:c + 1, :] = 1
     return X, y
 
 

@@ -1,6 +1,5 @@
 """Views and OnView (one X for every model), and the chapter's set of models cross-validated end to end on tiny
 virtual cells: one driver, the fusions reusing the branches' cached fits, the keep= extras of the t-SNE page."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -50,11 +49,8 @@ def virtual_views():
     from neuro_lib.morphology.tree import reduce_tree
 
     cells, labels = virtual_dataset(12, seed=0)
-    return Views(
-        features=feature_table(cells).to_numpy(),
-        images=project_many(cells, 16),
-        trees=[reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in cells],
-    ), labels
+    return Views(features=feature_table(cells).to_numpy(), images=project_many(cells, 16),
+                 trees=[reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in cells]), labels
 
 
 @pytest.mark.usefixtures("one_torch_thread")
@@ -69,24 +65,16 @@ def test_every_chapter_model_over_one_driver_with_shared_branch_fits(virtual_vie
     splits = ev.kfold_splits(y, 2, seed=0, val_fraction=0.25)
     fits = []
     real_fit = TorchClassifier.fit
-    monkeypatch.setattr(
-        TorchClassifier, "fit", lambda self, *a, **k: (fits.append(type(self).__name__), real_fit(self, *a, **k))[1]
-    )
+    monkeypatch.setattr(TorchClassifier, "fit", lambda self, *a, **k: (fits.append(type(self).__name__),
+                                                                       real_fit(self, *a, **k))[1])
     res = ev.cross_validate(models, views, y, splits, seed=5, progress=False)
     # each branch trained once per split; the fusions' branches came from the cache; each MLP head trained
     assert sorted(fits) == sorted(["ProjectionCNN", "LSTMClassifier", "TreeLSTMClassifier", "MLPFusion"] * 2)
     for name, r in res.items():
         assert len(r.proba) == 2 and np.allclose(np.concatenate(r.proba).sum(1), 1, atol=1e-6), name
     # the t-SNE page's extras: every cell's feature from the split that tested it
-    again = ev.cross_validate(
-        experiment.chapter_models(cfg, names=["tree_lstm"]),
-        views,
-        y,
-        splits,
-        seed=5,
-        progress=False,
-        keep=experiment.keep_features(views),
-    )
+    again = ev.cross_validate(experiment.chapter_models(cfg, names=["tree_lstm"]), views, y, splits, seed=5,
+                              progress=False, keep=experiment.keep_features(views))
     oof = experiment.out_of_fold(again["tree_lstm"])
     assert oof.shape == (len(y), 128)
     assert np.array_equal(again["tree_lstm"].fold_values(), res["tree_lstm"].fold_values())
@@ -100,9 +88,8 @@ def test_max_steps_caps_every_network_fit_and_none_changes_nothing(virtual_views
     views, y = virtual_views
     tr, va = np.flatnonzero(np.arange(len(y)) % 3 != 0), np.flatnonzero(np.arange(len(y)) % 3 == 0)
     for max_steps in (None, 1):
-        cfg = chapter.settings(
-            "smoke", max_len=20, cnn_epochs=3, tree_epochs=3, lstm_epochs=3, cnn_batch_size=4, max_steps=max_steps
-        )
+        cfg = chapter.settings("smoke", max_len=20, cnn_epochs=3, tree_epochs=3, lstm_epochs=3, cnn_batch_size=4,
+                               max_steps=max_steps)
         cfg["patience"] = cfg["cnn_patience"] = None  # no early stopping (None as an override keeps the profile's)
         models = experiment.chapter_models(cfg, cache=False, names=["cnn", "lstm", "tree_lstm", "fusion_mlp"])
         for name, est in models.items():

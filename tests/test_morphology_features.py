@@ -1,6 +1,5 @@
 """The 19 features (hand-computed answers, NeuroM, real L-Measure output, the pre-refactor implementation), the SVM,
 repair, projections, the virtual cells and the per-neurite features with their gradient boosting."""
-
 from __future__ import annotations
 
 import json
@@ -98,11 +97,9 @@ def test_shared_definitions_agree_with_neurom(real_cells):
         assert f["OverallHeight"] == pytest.approx(nm.get("total_height", m), rel=1e-5)
         assert f["MaxEuclideanDistance"] == pytest.approx(nm.get("max_radial_distance", m), rel=1e-5)
         assert f["AverageBifurcationAngleLocal"] == pytest.approx(
-            np.degrees(np.mean(nm.get("local_bifurcation_angles", m))), rel=1e-4
-        )
+            np.degrees(np.mean(nm.get("local_bifurcation_angles", m))), rel=1e-4)
         assert f["AverageBifurcationAngleRemote"] == pytest.approx(
-            np.degrees(np.mean(nm.get("remote_bifurcation_angles", m))), rel=1e-4
-        )
+            np.degrees(np.mean(nm.get("remote_bifurcation_angles", m))), rel=1e-4)
         # ours adds the segments that join each neurite to the soma (L-Measure); without them it is NeuroM's
         soma = s.types == 1
         from_soma = soma[np.maximum(s.parent, 0)] & (s.parent >= 0)
@@ -114,17 +111,8 @@ def test_shared_definitions_agree_with_neurom(real_cells):
 
 def test_agrees_with_real_lmeasure_output(real_cells):
     exact = ["NumberBifurcations", "NumberStems", "NumberBranches", "MaxBranchOrder"]
-    close = [
-        "TotalLength",
-        "TotalSurface",
-        "TotalVolume",
-        "MaxPathDistance",
-        "MaxEuclideanDistance",
-        "SomaSurface",
-        "AverageDiameter",
-        "AverageBifurcationAngleLocal",
-        "AverageBifurcationAngleRemote",
-    ]
+    close = ["TotalLength", "TotalSurface", "TotalVolume", "MaxPathDistance", "MaxEuclideanDistance", "SomaSurface",
+             "AverageDiameter", "AverageBifurcationAngleLocal", "AverageBifurcationAngleRemote"]
     for _, row in real_cells.iterrows():
         f = morphometrics(read_swc(row["path"]))
         for k in exact:
@@ -134,7 +122,6 @@ def test_agrees_with_real_lmeasure_output(real_cells):
 
 
 # ---- repair ------------------------------------------------------------------------------------------------------
-
 
 def test_z_jump_correction_known_answer():
     from neuro_lib.morphology.repair import correct_z_jumps
@@ -167,7 +154,6 @@ def test_resample_known_answer(ycell):
 
 
 # ---- projections ---------------------------------------------------------------------------------------------------
-
 
 def test_projection_shapes_and_geometry(ycell):
     from neuro_lib.morphology.projections import project
@@ -202,7 +188,6 @@ def test_image_augmentation_is_seeded():
 
 # ---- SVM and virtual cells ----------------------------------------------------------------------------------------
 
-
 def test_svm_pipeline_and_labels_only():
     from neuro_lib import evaluation as ev
     from neuro_lib.morphology.svm import LabelsOnly, drop_one_feature, svm_pipeline
@@ -212,9 +197,8 @@ def test_svm_pipeline_and_labels_only():
     X = np.c_[np.where(y == "principal", 200.0, 20.0) * rng.lognormal(0, 0.3, 90), rng.normal(size=(90, 2))]
     X[::9, 2] = np.nan  # an undefined angle: imputed
     splits = ev.kfold_splits(y, 3, seed=0)
-    res = ev.cross_validate(
-        {"svm": svm_pipeline(), "labels": LabelsOnly(svm_pipeline(probability=False))}, X, y, splits, progress=False
-    )
+    res = ev.cross_validate({"svm": svm_pipeline(), "labels": LabelsOnly(svm_pipeline(probability=False))}, X, y,
+                            splits, progress=False)
     assert res["svm"].summary()["accuracy"] > 0.9 and res["labels"].summary()["accuracy"] > 0.9
     assert set(np.unique(np.concatenate(res["labels"].proba))) <= {0.0, 1.0}
     drops = drop_one_feature(X, y, splits, ["size", "noise1", "noise2"])
@@ -264,8 +248,7 @@ def test_neurite_morphometrics_known_answers():
     f = neurite_morphometrics(parse_swc(NEURITE_CELL))
     assert list(f) == list(NEURITE_FEATURES)
     assert (f["apical_length"], f["basal_length"], f["axon_length"], f["dendrite_length"]) == pytest.approx(
-        (60, 30, 40, 90)
-    )
+        (60, 30, 40, 90))
     assert (f["apical_n_tips"], f["basal_n_tips"], f["basal_n_bifurcations"]) == (1, 2, 1)
     assert (f["apical_y_max"], f["apical_y_min"], f["basal_width"], f["axon_depth"]) == pytest.approx((60, 10, 20, 30))
     assert f["dendrite_y_mean"] == pytest.approx(2800 / 90)
@@ -275,9 +258,8 @@ def test_neurite_morphometrics_known_answers():
     assert f["axon_dendrite_ratio"] == pytest.approx(40 / 91)
     assert (f["stem_radius_max"], f["stem_radius_ratio"], f["stem_direction_y"]) == pytest.approx((2, 2, 1))
     # without the apical dendrite: its lengths and counts are 0, its positions missing
-    g = neurite_morphometrics(
-        parse_swc("\n".join(line for line in NEURITE_CELL.splitlines() if not line.split()[1:2] == ["4"]))
-    )
+    g = neurite_morphometrics(parse_swc("\n".join(line for line in NEURITE_CELL.splitlines()
+                                                   if not line.split()[1:2] == ["4"])))
     assert g["apical_length"] == 0 and np.isnan(g["apical_y_max"])
     assert g["stem_direction_y"] == pytest.approx(-1)
 
@@ -289,7 +271,7 @@ def test_gradient_boosting_is_seeded_by_the_driver_and_handles_missing_values():
     rng = np.random.default_rng(0)
     y = np.arange(120) % 2
     X = np.c_[y + rng.normal(scale=0.3, size=120), rng.normal(size=(120, 3))]
-    X[::7, 1] = np.nan  # missing values are allowed
+    X[::7, 1] = np.nan                                   # missing values are allowed
     splits = ev.kfold_splits(y, 2, seed=0)
     a = ev.cross_validate({"gb": neurite_gb(max_iter=30)}, X, y, splits, seed=0, progress=False)["gb"]
     b = ev.cross_validate({"gb": neurite_gb(max_iter=30)}, X, y, splits, seed=1, progress=False)["gb"]

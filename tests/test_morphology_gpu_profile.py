@@ -3,7 +3,6 @@ gpu profile's configuration (224-pixel images, sequences of 1,500 steps, Table 2
 pretraining, batch size 64) on the CPU, with every network fit capped at 2 optimisation steps and 12 cells per class,
 so the first GPU user does not meet a crash. Pages 01 and 02 train no network (their gpu settings only scan more
 cells). Run with ``pytest -m gpu_profile``."""
-
 import json
 from pathlib import Path
 
@@ -19,25 +18,19 @@ CAPPED = {"max_steps": 2, "n_per_class": 12, "threads": 1}
 PAGES = ("03_cnn", "04_sequence_models", "05_fusion", "06_tsne", "07_virtual")
 GPU = chapter.PROFILE_SETTINGS["gpu"]
 #: settings each page records in its results file that must be the gpu profile's
-RECORDED = {
-    "03_cnn": ("image_size", "lr_conv", "lr_head", "pretrain_epochs", "cnn_batch_size"),
-    "04_sequence_models": ("max_len", "tree_epochs", "lstm_epochs"),
-    "05_fusion": ("max_len", "cnn_epochs", "pretrain_epochs", "lr_conv"),
-    "06_tsne": ("max_len", "cnn_epochs", "pretrain_epochs"),
-    "07_virtual": ("max_len", "pretrain_epochs", "lr_conv"),
-}
+RECORDED = {"03_cnn": ("image_size", "lr_conv", "lr_head", "pretrain_epochs", "cnn_batch_size"),
+            "04_sequence_models": ("max_len", "tree_epochs", "lstm_epochs"),
+            "05_fusion": ("max_len", "cnn_epochs", "pretrain_epochs", "lr_conv"),
+            "06_tsne": ("max_len", "cnn_epochs", "pretrain_epochs"),
+            "07_virtual": ("max_len", "pretrain_epochs", "lr_conv")}
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_morphology_page_runs_in_its_gpu_configuration(name, tmp_path, data_mirror):
     from neuro_lib.run import run_notebook
 
-    out = run_notebook(
-        ROOT / "book" / "morphology" / f"{name}.py",
-        {"profile": "gpu", "device": "cpu", **CAPPED},
-        tmp_path,
-        progress=False,
-    )
+    out = run_notebook(ROOT / "book" / "morphology" / f"{name}.py", {"profile": "gpu", "device": "cpu", **CAPPED},
+                       tmp_path, progress=False)
     doc = json.loads(out.with_suffix(".json").read_text())
     params = doc["parameters"]
     assert params["profile"] == "gpu" and doc["execution"]["parameters"]["device"] == "cpu"

@@ -1,7 +1,6 @@
 """SWC reading and validation (neuro_lib.morphology.io): every malformed case of the issue raises SWCError with the
 line, gzip input, re-ordering, fragments, the directory loader, NeuroM hand-over, and a property test on corrupted
 text; plus the chapter's data layer (tasks, splits)."""
-
 from __future__ import annotations
 
 import gzip
@@ -51,30 +50,22 @@ def test_children_before_parents_are_reordered():
     assert s.lines.tolist() == [3, 2, 1]  # file lines follow the samples
 
 
-@pytest.mark.parametrize(
-    "text, line, words",
-    [
-        (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 ten 0 1 1"), 3, "not a number"),
-        (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 1"), 3, "6 fields, expected 7"),
-        (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 1 1 9"), 3, "8 fields"),
-        (GOOD.replace("3 3 0 20 0 1 2", "2 3 0 20 0 1 2"), 4, "duplicate id 2"),
-        (GOOD.replace("4 3 5 25 0 0.5 3", "4 3 5 25 0 0.5 42"), 5, "parent id 42"),
-        (
-            GOOD.replace("3 3 0 20 0 1 2", "3 3 0 20 0 1 5")
-            .replace("5 3 -5 25 0 0.5 3", "5 3 -5 25 0 0.5 4")
-            .replace("4 3 5 25 0 0.5 3", "4 3 5 25 0 0.5 3"),
-            4,
-            "cycle",
-        ),
-        (GOOD.replace("4 3 5 25 0 0.5 3", "4 3 5 25 0 0.5 -1"), 5, "2 roots"),
-        (GOOD.replace("1 1 0 0 0 5 -1", "1 3 0 0 0 5 -1"), None, "no soma"),
-        (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 -1 1"), 3, "negative radius"),
-        (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 nan 1"), 3, "finite"),
-        (GOOD.replace("2 3 0 10 0 1 1", "2.5 3 0 10 0 1 1"), 3, "integer"),
-        (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 1 2"), 3, "own parent"),
-        ("# only comments\n\n", None, "no data lines"),
-    ],
-)
+@pytest.mark.parametrize("text, line, words", [
+    (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 ten 0 1 1"), 3, "not a number"),
+    (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 1"), 3, "6 fields, expected 7"),
+    (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 1 1 9"), 3, "8 fields"),
+    (GOOD.replace("3 3 0 20 0 1 2", "2 3 0 20 0 1 2"), 4, "duplicate id 2"),
+    (GOOD.replace("4 3 5 25 0 0.5 3", "4 3 5 25 0 0.5 42"), 5, "parent id 42"),
+    (GOOD.replace("3 3 0 20 0 1 2", "3 3 0 20 0 1 5").replace("5 3 -5 25 0 0.5 3", "5 3 -5 25 0 0.5 4")
+     .replace("4 3 5 25 0 0.5 3", "4 3 5 25 0 0.5 3"), 4, "cycle"),
+    (GOOD.replace("4 3 5 25 0 0.5 3", "4 3 5 25 0 0.5 -1"), 5, "2 roots"),
+    (GOOD.replace("1 1 0 0 0 5 -1", "1 3 0 0 0 5 -1"), None, "no soma"),
+    (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 -1 1"), 3, "negative radius"),
+    (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 nan 1"), 3, "finite"),
+    (GOOD.replace("2 3 0 10 0 1 1", "2.5 3 0 10 0 1 1"), 3, "integer"),
+    (GOOD.replace("2 3 0 10 0 1 1", "2 3 0 10 0 1 2"), 3, "own parent"),
+    ("# only comments\n\n", None, "no data lines"),
+])
 def test_malformed_cases_raise_swcerror_with_line(text, line, words, tmp_path):
     p = tmp_path / "bad.swc"
     p.write_text(text)
@@ -156,30 +147,8 @@ def test_to_neurom_rejects_malformed_path(tmp_path):
         to_neurom(p)
 
 
-_tokens = st.sampled_from(
-    [
-        "1",
-        "-1",
-        "0",
-        "3",
-        "2.5",
-        "x",
-        "",
-        " ",
-        "\n",
-        "#",
-        "nan",
-        "1e400",
-        "-0",
-        "7",
-        "1 1",
-        "99999999999999999999",
-        "\t",
-        "\r\n",
-        "\x00",
-        "é",
-    ]
-)
+_tokens = st.sampled_from(["1", "-1", "0", "3", "2.5", "x", "", " ", "\n", "#", "nan", "1e400", "-0", "7", "1 1",
+                           "99999999999999999999", "\t", "\r\n", "\x00", "é"])
 
 
 @settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
@@ -192,9 +161,9 @@ def test_corrupted_swc_loads_or_raises_swcerror(ops):
         if kind == 0:
             text = text[:pos] + tok + text[pos:]
         elif kind == 1:
-            text = text[:pos] + text[pos + len(tok) + 1 :]
+            text = text[:pos] + text[pos + len(tok) + 1:]
         elif kind == 2:
-            text = text[:pos] + tok + text[pos + 1 :]
+            text = text[:pos] + tok + text[pos + 1:]
         else:  # duplicate a whole line
             lines = text.split("\n")
             i = pos % len(lines)
@@ -266,7 +235,6 @@ def test_dropped_fragments_and_samples_are_counted(case):
 
 
 # ---- data layer (real data through the fetch layer) -------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def two_class(data_mirror):

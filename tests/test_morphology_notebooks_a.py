@@ -1,7 +1,6 @@
 """Smoke execution of the morphology notebooks of part A (01 data, 02 features + SVM, 03 CNN, 07 virtual set):
 each executed page has figures and writes its results file with the expected keys. ``check_page`` serves part B too
 (``test_morphology_notebooks_b.py``)."""
-
 from __future__ import annotations
 
 import json
@@ -12,24 +11,14 @@ import pytest
 CHAPTER = "morphology"
 STATS = ("accuracy", "accuracy_sd", "auc", "auc_sd")
 EXPECTED = {
-    "01_data": [
-        "rat_s1_2class/data/n_cells",
-        "rat_s1_mtype/data/n_cells",
-        "zhang12/data/n_cells",
-        "zhang12/data/n_classes",
-    ],
-    "02_features_svm": [
-        "rat_s1_2class/svm/accuracy",
-        "rat_s1_2class/svm/auc",
-        "rat_s1_mtype/svm/macro_recall",
-        "rat_s1_mtype/svm/group=PC/recall",
-        "zhang12/svm/accuracy",
-        "rat_s1_mtype/lmeasure_length/max_median_rel_diff",
-    ],
+    "01_data": ["rat_s1_2class/data/n_cells", "rat_s1_mtype/data/n_cells", "zhang12/data/n_cells",
+                "zhang12/data/n_classes"],
+    "02_features_svm": ["rat_s1_2class/svm/accuracy", "rat_s1_2class/svm/auc", "rat_s1_mtype/svm/macro_recall",
+                        "rat_s1_mtype/svm/group=PC/recall", "zhang12/svm/accuracy",
+                        "rat_s1_mtype/lmeasure_length/max_median_rel_diff"],
     "03_cnn": ["rat_s1_2class/cnn/accuracy", "rat_s1_2class/cnn/auc"],
-    "07_virtual": [
-        f"virtual/{m}/{s}" for m in ("svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion") for s in STATS
-    ],
+    "07_virtual": [f"virtual/{m}/{s}" for m in ("svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion")
+                   for s in STATS],
 }
 BOUNDED = ("accuracy", "auc", "tsne_knn_accuracy", "recall")
 
@@ -41,9 +30,8 @@ def check_page(root, name: str, expected) -> dict:
     from neuro_lib import results
 
     book = nbformat.read(root / "book" / CHAPTER / f"{name}.ipynb", as_version=4)
-    pngs = [
-        o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
-    ]
+    pngs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
     assert pngs, f"{name} has no figure output"
     res = json.loads((root / "_build" / "results" / CHAPTER / f"{name}.json").read_text())
     assert res["parameters"]["profile"] == "smoke"

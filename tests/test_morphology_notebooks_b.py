@@ -1,6 +1,5 @@
 """Smoke execution of the morphology chapter's sequence, fusion and t-SNE pages (run once per session by the
 ``smoke_book`` fixture): each executed page has figures and its results file has the expected keys."""
-
 from __future__ import annotations
 
 import pytest
@@ -12,11 +11,8 @@ EXPECTED = {
     "05_fusion": [f"rat_s1_2class/{m}/{s}" for m in MODELS for s in STATS]
     + [f"rat_s1_2class/{m}/group=atypical/accuracy" for m in MODELS]
     + [f"rat_s1_2class/fusion/diff_vs_tree_lstm/accuracy{s}" for s in ("", "_lo", "_hi", "_p")],
-    "06_tsne": [
-        f"rat_s1_2class/{sp}/{k}"
-        for sp in ("fused640", "hand19")
-        for k in ("tsne_knn_accuracy", "silhouette", "tsne_silhouette")
-    ],
+    "06_tsne": [f"rat_s1_2class/{sp}/{k}" for sp in ("fused640", "hand19")
+                for k in ("tsne_knn_accuracy", "silhouette", "tsne_silhouette")],
 }
 
 

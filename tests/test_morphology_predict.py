@@ -1,7 +1,6 @@
 """Classifying new SWC files with the chapter's models (neuro_lib.morphology.predict, through the book's
 ``python -m neuro_lib.predict`` CLI): trained on all of the task's cells (smoke profile), a bad file gets its error
 row and the others are still classified, the networks' fits are read back from the cache."""
-
 from __future__ import annotations
 
 import csv
@@ -56,12 +55,8 @@ def test_cli_trains_on_all_cells_and_writes_one_row_per_file(inputs, tmp_path, d
     out = tmp_path / "predictions.csv"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert (
-            predict.main(
-                ["morphology", "--task", "rat_s1_2class", "--profile", "smoke", "--out", str(out), *map(str, inputs)]
-            )
-            == 0
-        )
+        assert predict.main(["morphology", "--task", "rat_s1_2class", "--profile", "smoke", "--out", str(out),
+                             *map(str, inputs)]) == 0
     rows = list(csv.DictReader(out.open()))
     assert [Path(r["input"]).name for r in rows] == ["y_cell.swc", "cycle.swc", "z.swc"]
     assert rows[1]["predicted"] == "" and "cycle" in rows[1]["error"]

@@ -1,6 +1,5 @@
 """Reduced tree, node sequence, batching, Child-Sum Tree-LSTM (batched vs per-node reference), LSTM, the sequence
 models as estimators, and the fusion estimators."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +25,6 @@ from neuro_lib.morphology.tree import (
 
 def collate(trees):
     return collate_trees([t.features for t in trees], [t.parent for t in trees], [t.height for t in trees])
-
 
 F = {name: i for i, name in enumerate(FEATURES)}
 
@@ -73,7 +71,7 @@ def test_three_point_soma_is_merged_into_the_root():
     parent = np.array([-1, 0, 0, 2, 3, 0])
     types = np.array([1, 1, 1, 3, 3, 3])
     t = reduce_tree(xyz, np.ones(6), parent, types)
-    assert t.rows.tolist() == [0, 4, 5]  # soma rows 1, 2 are not nodes; 3 is unbranched
+    assert t.rows.tolist() == [0, 4, 5]          # soma rows 1, 2 are not nodes; 3 is unbranched
     assert t.parent.tolist() == [-1, 0, 0]
     # the merged soma is the root point: the path runs from the root (0,0,0) to row 3 (15 um), then 10 um
     np.testing.assert_allclose(t.features[1, F["path_to_parent"]], 0.25, atol=1e-6)
@@ -108,7 +106,7 @@ def test_collate_orders_by_height_and_links_children():
     assert b.x.shape == (sum(len(t) for t in trees), len(FEATURES))
     n_children = 0
     for s, e, child, slot in b.levels:
-        assert (child < s).all()  # children are computed before their parents
+        assert (child < s).all()                       # children are computed before their parents
         assert slot.min() >= 0 and slot.max() < e - s if len(slot) else True
         n_children += len(child)
     assert n_children == sum(len(t) - 1 for t in trees)
@@ -121,10 +119,8 @@ def test_batched_tree_lstm_equals_recursive_reference(dtype, tol):
     trees = [random_tree(rng) for _ in range(8)] + [reduce_tree(*y_tree())]
     torch.manual_seed(0)
     m = ChildSumTreeLSTM(len(FEATURES), 128).to(dtype)
-    cast = [
-        ReducedTree(t.features.astype(np.float64 if dtype == torch.float64 else np.float32), t.parent, t.rows, t.height)
-        for t in trees
-    ]
+    cast = [ReducedTree(t.features.astype(np.float64 if dtype == torch.float64 else np.float32), t.parent, t.rows,
+                        t.height) for t in trees]
     b = collate(cast)
     out = m(b)
     ref = torch.stack([m.forward_recursive(t.features, t.parent) for t in cast])
@@ -186,7 +182,7 @@ def chains_and_bushes(n=60, seed=6):
         if i % 2:
             parent = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, m)])  # bushy
         else:
-            parent = np.array([-1] + [j - 1 if j % 8 else 0 for j in range(1, m)])  # a few long stems
+            parent = np.array([-1] + [j - 1 if j % 8 else 0 for j in range(1, m)])   # a few long stems
         trees.append(reduce_tree(np.cumsum(rng.normal(size=(m, 3)) * 10, 0), np.ones(m), parent, np.full(m, 3)))
         y.append("bush" if i % 2 else "chain")
     return trees, np.array(y)
@@ -195,22 +191,11 @@ def chains_and_bushes(n=60, seed=6):
 def test_sequence_estimators_learn_a_separable_toy_problem():
     trees, y = chains_and_bushes()
     splits = ev.kfold_splits(y, 3, seed=0, val_fraction=0.15)
-    models = {
-        "tree_lstm": TreeLSTMClassifier(hidden=32, epochs=15, lr=3e-3, batch_size=8, patience=None),
-        "lstm": LSTMClassifier(hidden=32, epochs=15, lr=3e-3, batch_size=8, patience=None),
-    }
-    res = ev.cross_validate(
-        models,
-        trees,
-        y,
-        splits,
-        seed=0,
-        progress=False,
-        keep=lambda est, s: {
-            "feat": est.transform([trees[i] for i in s.test]),
-            "z": est.decision_logits([trees[i] for i in s.test]),
-        },
-    )
+    models = {"tree_lstm": TreeLSTMClassifier(hidden=32, epochs=15, lr=3e-3, batch_size=8, patience=None),
+              "lstm": LSTMClassifier(hidden=32, epochs=15, lr=3e-3, batch_size=8, patience=None)}
+    res = ev.cross_validate(models, trees, y, splits, seed=0, progress=False,
+                            keep=lambda est, s: {"feat": est.transform([trees[i] for i in s.test]),
+                                                 "z": est.decision_logits([trees[i] for i in s.test])})
     for name, r in res.items():
         assert r.summary()["accuracy"] > 0.85, name
         assert r.extras["feat"][0].shape == (len(splits[0].test), 32)
@@ -226,16 +211,10 @@ def test_sequence_estimators_are_seeded_clonable_and_restorable():
     net = LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=3)
     assert clone(net).get_params() == net.get_params()
     a = net.fit(trees[:16], y[:16], trees[16:20], y[16:20]).predict_proba(trees[20:])
-    b = (
-        LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=3)
-        .fit(trees[:16], y[:16], trees[16:20], y[16:20])
-        .predict_proba(trees[20:])
-    )
-    c = (
-        LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=4)
-        .fit(trees[:16], y[:16], trees[16:20], y[16:20])
-        .predict_proba(trees[20:])
-    )
+    b = LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=3).fit(trees[:16], y[:16], trees[16:20],
+                                                                         y[16:20]).predict_proba(trees[20:])
+    c = LSTMClassifier(hidden=8, epochs=2, max_len=10, random_state=4).fit(trees[:16], y[:16], trees[16:20],
+                                                                         y[16:20]).predict_proba(trees[20:])
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert len(net.history_.train_loss) == 2 and len(net.history_.val_loss) == 2
     back = LSTMClassifier.from_state(net.get_state())
@@ -259,7 +238,7 @@ def test_fits_are_cached_and_read_back(tmp_path, monkeypatch):
     other = TreeLSTMClassifier(hidden=8, epochs=2, cache=True, random_state=1)
     monkeypatch.undo()
     monkeypatch.setenv("NEURO_LIB_CACHE", str(tmp_path))
-    other.fit(trees[:16], y[:16], trees[16:20], y[16:20])  # another seed is another fit
+    other.fit(trees[:16], y[:16], trees[16:20], y[16:20])   # another seed is another fit
     assert len(sorted((tmp_path / "morphology" / "fits").glob("*.pt"))) == 2
 
 
@@ -294,24 +273,13 @@ def test_late_fusion_learns_how_far_to_trust_each_branch_from_validation_cells()
     n = 300
     y = np.where(np.arange(n) % 2, "b", "a")
     sign = np.where(y == "b", 1.0, -1.0)
-    X = np.c_[
-        0.5 * sign + rng.normal(scale=1.5, size=n),
-        rng.normal(size=(n, 3)),
-        -2.0 * sign + rng.normal(scale=0.5, size=n),
-        rng.normal(size=(n, 3)),
-    ]
+    X = np.c_[0.5 * sign + rng.normal(scale=1.5, size=n), rng.normal(size=(n, 3)),
+              -2.0 * sign + rng.normal(scale=0.5, size=n), rng.normal(size=(n, 3))]
     fus = LateFusion([("a", _Branch(0)), ("b", _Branch(4))])
     splits = ev.kfold_splits(y, 3, seed=0, val_fraction=0.3)
     res = ev.cross_validate({"late": fus, "a": _Branch(0), "b": _Branch(4)}, X, y, splits, seed=0, progress=False)
-    average = np.mean(
-        [
-            (
-                (_Branch(0).fit(X, y).predict_proba(X) + _Branch(4).fit(X, y).predict_proba(X))[s.test].argmax(1)
-                == (y[s.test] == "b")
-            ).mean()
-            for s in splits
-        ]
-    )
+    average = np.mean([((_Branch(0).fit(X, y).predict_proba(X) + _Branch(4).fit(X, y).predict_proba(X))[s.test]
+                         .argmax(1) == (y[s.test] == "b")).mean() for s in splits])
     assert res["late"].summary()["accuracy"] > 0.95 and res["b"].summary()["accuracy"] < 0.1
     assert average < 0.3
     fitted = LateFusion([("a", _Branch(0)), ("b", _Branch(4))]).fit(X[:200], y[:200], X[200:], y[200:])
@@ -345,8 +313,8 @@ def test_fusion_head_on_validation_cells_ignores_memorised_training_features():
             ids = X[:, 0].astype(int)
             seen = np.array([i in self.seen_ for i in ids])
             lab = np.array([1.0 if self.seen_.get(i) == "b" else -1.0 for i in ids])
-            true = np.where(seen, X[:, 2], X[:, 1])  # training cells: noise; others: informative
-            spur = np.where(seen, 4 * lab, X[:, 2])  # training cells: their label; others: noise
+            true = np.where(seen, X[:, 2], X[:, 1])            # training cells: noise; others: informative
+            spur = np.where(seen, 4 * lab, X[:, 2])             # training cells: their label; others: noise
             return np.c_[true, spur, X[:, 3:5]].astype(np.float32)
 
     rng = np.random.default_rng(0)
@@ -354,17 +322,9 @@ def test_fusion_head_on_validation_cells_ignores_memorised_training_features():
     y = np.where(np.arange(n) % 2, "b", "a")
     X = np.c_[np.arange(n), np.where(y == "b", 1.0, -1.0) + rng.normal(scale=0.6, size=n), rng.normal(size=(n, 3))]
     splits = ev.kfold_splits(y, 4, seed=0, val_fraction=0.3)
-    res = ev.cross_validate(
-        {
-            "val": MLPFusion([("m", Memoriser())], head_on="val", epochs=60),
-            "train": MLPFusion([("m", Memoriser())], head_on="train", epochs=60),
-        },
-        X,
-        y,
-        splits,
-        seed=0,
-        progress=False,
-    )
+    res = ev.cross_validate({"val": MLPFusion([("m", Memoriser())], head_on="val", epochs=60),
+                             "train": MLPFusion([("m", Memoriser())], head_on="train", epochs=60)}, X, y, splits,
+                            seed=0, progress=False)
     assert res["val"].summary()["accuracy"] > 0.85
     assert res["train"].summary()["accuracy"] < 0.7
     with pytest.raises(ValueError, match="head_on"):

@@ -1,6 +1,5 @@
 """Unit tests of the multimodal chapter's library: the join of the two modalities, the block-restricted estimator,
 late fusion and its missing-modality fallback, the per-modality gates and the cached experiment."""
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,18 +47,10 @@ def test_on_blocks_reads_only_its_columns_and_excludes_prefixes():
 def test_late_fusion_beats_each_modality_and_falls_back_to_the_present_branch():
     X, y = _two_blocks(200)
     splits = kfold_splits(y, 5, 1, seed=0)
-    fusion = LateFusion(
-        [("ephys", OnBlocks(_lr(), ("actb",))), ("morph", OnBlocks(_lr(), ("morph",)))],
-        final_estimator=LogisticRegression(max_iter=2000),
-        cv=3,
-    )
-    cv = cross_validate(
-        {"ephys": OnBlocks(_lr(), ("actb",)), "morph": OnBlocks(_lr(), ("morph",)), "fused": fusion},
-        X,
-        y,
-        splits,
-        progress=False,
-    )
+    fusion = LateFusion([("ephys", OnBlocks(_lr(), ("actb",))), ("morph", OnBlocks(_lr(), ("morph",)))],
+                        final_estimator=LogisticRegression(max_iter=2000), cv=3)
+    cv = cross_validate({"ephys": OnBlocks(_lr(), ("actb",)), "morph": OnBlocks(_lr(), ("morph",)),
+                         "fused": fusion}, X, y, splits, progress=False)
     acc = {k: v.summary()["accuracy"] for k, v in cv.items()}
     assert acc["fused"] > 0.9 > max(acc["ephys"], acc["morph"])  # each block alone is at most ~50%
     assert paired_difference(cv["fused"], cv["ephys"]).lo > 0
@@ -96,10 +87,8 @@ def test_block_gates_of_a_joint_lspin():
 def _synthetic_task(n=80):
     X, y = _two_blocks(n)
     y = (y >= 2).astype(np.int64)
-    cells = pd.DataFrame(
-        {"reconstruction_type": np.where(np.arange(n) % 3, "full", "dendrite-only")},
-        index=pd.Index(np.arange(n) + 1000, name="specimen_id"),
-    )
+    cells = pd.DataFrame({"reconstruction_type": np.where(np.arange(n) % 3, "full", "dendrite-only")},
+                         index=pd.Index(np.arange(n) + 1000, name="specimen_id"))
     X.index = cells.index
     return TaskData("e_i", X, y, ["inhibitory", "excitatory"], cells)
 
@@ -108,33 +97,19 @@ def test_experiment_runs_every_model_on_the_same_splits_and_reports_its_comparis
     data = _synthetic_task()
     cfg = chapter.settings("smoke")
     exp = ex.run(data, cfg, progress=False)
-    names = {
-        "ephys_svc",
-        "ephys_lspin",
-        "morphology_gb",
-        "morphology_rf",
-        "late_fusion",
-        "joint_lspin",
-        "morphology_rf_no_apical",
-        "late_fusion_no_apical",
-        *ex.MISSING,
-        "ephys",
-        "morphology",
-        "fused",
-    }
+    names = {"ephys_svc", "ephys_lspin", "morphology_gb", "morphology_rf", "late_fusion", "joint_lspin",
+             "morphology_rf_no_apical", "late_fusion_no_apical", *ex.MISSING, "ephys", "morphology", "fused"}
     assert names <= set(exp.cv)
     ref = [s.test.tolist() for s in exp.cv["ephys_svc"].splits]
     assert all([s.test.tolist() for s in cv.splits] == ref for cv in exp.cv.values())
     assert exp.chosen["fused"] == "late_fusion"
-    assert exp.cv["ephys"].summary()["accuracy"] == max(
-        exp.cv[m].summary()["accuracy"] for m in ("ephys_svc", "ephys_lspin")
-    )
+    assert exp.cv["ephys"].summary()["accuracy"] == max(exp.cv[m].summary()["accuracy"]
+                                                       for m in ("ephys_svc", "ephys_lspin"))
     m = ex.task_metrics(exp)
     assert "e_i/fused/diff_vs_ephys/accuracy_lo" in m and "e_i/late_fusion/group=dendrite-only/accuracy" in m
     # the fallback of the late fusion without morphology is its ephys SVC branch, i.e. the ephys SVC itself
-    np.testing.assert_allclose(
-        np.vstack(exp.cv["late_fusion_without_morph"].proba), np.vstack(exp.cv["ephys_svc"].proba)
-    )
+    np.testing.assert_allclose(np.vstack(exp.cv["late_fusion_without_morph"].proba),
+                               np.vstack(exp.cv["ephys_svc"].proba))
     assert exp.gates.shape == (len(data), 2) and not exp.gates.isna().any().any()
     back = ex._from_arrays(ex._to_arrays(exp), data)
     for name in names:
@@ -158,13 +133,8 @@ def test_the_joined_table_of_the_real_cells():
     assert len(cells) == 509 and cells.index.is_unique
     assert (cells["reconstruction_type"] == "dendrite-only").sum() == 298
     assert int(cells["in_ophir41"].sum()) == 376
-    assert cells["cre_class"].value_counts().to_dict() == {
-        "Glutamatergic": 191,
-        "Pvalb": 62,
-        "Htr3a+|Vip-": 49,
-        "Sst": 49,
-        "Vip": 25,
-    }
+    assert cells["cre_class"].value_counts().to_dict() == {"Glutamatergic": 191, "Pvalb": 62, "Htr3a+|Vip-": 49,
+                                                           "Sst": 49, "Vip": 25}
     assert (cells["dendrite_type"] == cells["actb_dendrite_type"]).all()
     assert (cells["e_i"] == "excitatory").sum() == 234
 

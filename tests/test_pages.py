@@ -1,5 +1,4 @@
 """neuro_lib.pages (numbers and figures glued into the prose) and how run.py presents the executed page."""
-
 import json
 import textwrap
 
@@ -8,7 +7,7 @@ import pytest
 from neuro_lib import pages
 from neuro_lib.run import run_notebook
 
-SCRIPT = textwrap.dedent("""\
+SCRIPT = textwrap.dedent('''\
     # ---
     # jupyter:
     #   kernelspec:
@@ -41,7 +40,7 @@ SCRIPT = textwrap.dedent("""\
 
     # %% tags=["show-input"]
     x = 1
-    """)
+    ''')
 
 
 def test_glued_outputs_are_stored_and_setup_cells_collapsed(tmp_path):
@@ -52,12 +51,8 @@ def test_glued_outputs_are_stored_and_setup_cells_collapsed(tmp_path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"]["tags"]]
     params, setup, glued_fig, shown_fig, kept = code
     prefix = "application/papermill.record/"  # how MyST-NB stores an output shown only where the text places it
-    glued = {
-        o["metadata"]["scrapbook"]["name"]: {k.removeprefix(prefix): v for k, v in o["data"].items()}
-        for c in (setup, glued_fig)
-        for o in c["outputs"]
-        if "scrapbook" in o.get("metadata", {})
-    }
+    glued = {o["metadata"]["scrapbook"]["name"]: {k.removeprefix(prefix): v for k, v in o["data"].items()}
+             for c in (setup, glued_fig) for o in c["outputs"] if "scrapbook" in o.get("metadata", {})}
     assert glued["acc"]["text/plain"] == "0.93812"
     assert glued["acc_pct"]["text/markdown"] == "93.8%"
     assert glued["claim"]["text/markdown"] == "* a **bold** claim"

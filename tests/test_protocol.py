@@ -1,6 +1,5 @@
 """The one protocol every chapter uses: Split, cross_validate (seed + fold), CVResult, metrics, paired differences,
 results keys, the cache and the torch estimator base class."""
-
 from __future__ import annotations
 
 import json
@@ -10,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.ensemble import RandomForestClassifier
 from torch import nn
 
 from neuro_lib import cache, results
@@ -65,19 +64,10 @@ def test_as_splits_detects_repeats():
 # ---- the driver ----------------------------------------------------------------------------------------------
 def _cv(seed, models=None):
     X, y = _toy()
-    models = models or {
-        "forest": RandomForestClassifier(n_estimators=15),
-        "logreg": make_pipeline(StandardScaler(), LogisticRegression()),
-    }
-    return ev.cross_validate(
-        models,
-        X,
-        y,
-        ev.kfold_splits(y, 4, 2, seed=0),
-        seed=seed,
-        progress=False,
-        groups=np.where(X[:, 1] > 0, "upper", "lower"),
-    )
+    models = models or {"forest": RandomForestClassifier(n_estimators=15),
+                        "logreg": make_pipeline(StandardScaler(), LogisticRegression())}
+    return ev.cross_validate(models, X, y, ev.kfold_splits(y, 4, 2, seed=0), seed=seed, progress=False,
+                             groups=np.where(X[:, 1] > 0, "upper", "lower"))
 
 
 def test_the_seed_reaches_every_fold_and_a_rerun_is_identical():
@@ -121,17 +111,10 @@ def test_validation_samples_go_to_fit_or_into_training():
     X, y = _toy()
     sp = ev.kfold_splits(y, 4, 1, seed=0, val_fraction=0.25)
     seen = []
-    ev.cross_validate(
-        {"a": _RecordsVal(), "b": LogisticRegression()},
-        X,
-        y,
-        sp,
-        progress=False,
-        fit_params={"domain": np.arange(len(y))},
-        keep=lambda est, s: seen.append(
-            (type(est).__name__, getattr(est, "n_fit_", None), getattr(est, "n_val_", None), len(s.train), len(s.val))
-        ),
-    )
+    ev.cross_validate({"a": _RecordsVal(), "b": LogisticRegression()}, X, y, sp, progress=False,
+                      fit_params={"domain": np.arange(len(y))},
+                      keep=lambda est, s: seen.append((type(est).__name__, getattr(est, "n_fit_", None),
+                                                       getattr(est, "n_val_", None), len(s.train), len(s.val))))
     rec = [r for r in seen if r[0] == "_RecordsVal"]
     assert all(n_fit == tr and n_val == va and va > 0 for _, n_fit, n_val, tr, va in rec)
     assert len(rec) == 4 and len([r for r in seen if r[0] == "LogisticRegression"]) == 4
@@ -146,11 +129,8 @@ def test_cross_validate_checks_lengths_and_indices():
 
 
 def test_metrics_auc_and_errors():
-    m = ev.metrics(
-        np.array(["a", "b", "b", "a"]),
-        proba=np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]),
-        classes=np.array(["a", "b"]),
-    )
+    m = ev.metrics(np.array(["a", "b", "b", "a"]), proba=np.array([[.9, .1], [.2, .8], [.6, .4], [.7, .3]]),
+                   classes=np.array(["a", "b"]))
     assert m["accuracy"] == 0.75 and m["auc"] == 1.0 and m["balanced_accuracy"] == 0.75
     with pytest.raises(ValueError):
         ev.metrics([0, 1])
@@ -205,8 +185,7 @@ def test_paper_numbers_come_from_the_yaml(tmp_path):
     (tmp_path / "_config.yml").write_text("title: x\n")
     (tmp_path / "data" / "paper_numbers" / "x.yml").write_text(
         "rows:\n  - {task: t, model: m, metric: accuracy, key: t/m/accuracy, notebook: n, paper: 0.9}\n"
-        "  - {task: t, model: m2, metric: accuracy, key: t/m2/accuracy, notebook: n}\n"
-    )
+        "  - {task: t, model: m2, metric: accuracy, key: t/m2/accuracy, notebook: n}\n")
     assert results.paper_numbers("x", tmp_path) == {"t/m/accuracy": 0.9}
 
 
@@ -249,9 +228,8 @@ def test_cache_recomputes_an_unreadable_file_and_refuses_objects(tmp_path, monke
 
 # ---- the torch estimator base class --------------------------------------------------------------------------
 class TinyNet(TorchClassifier):
-    def __init__(
-        self, hidden=8, epochs=15, lr=1e-2, batch_size=32, patience=None, random_state=0, device="cpu", progress=False
-    ):
+    def __init__(self, hidden=8, epochs=15, lr=1e-2, batch_size=32, patience=None, random_state=0, device="cpu",
+                 progress=False):
         self.hidden, self.epochs, self.lr, self.batch_size = hidden, epochs, lr, batch_size
         self.patience, self.random_state, self.device, self.progress = patience, random_state, device, progress
 

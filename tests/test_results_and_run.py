@@ -1,5 +1,4 @@
 """Results files and the papermill runner."""
-
 import json
 import textwrap
 
@@ -10,14 +9,8 @@ from neuro_lib.run import parse_value, run_notebook
 
 
 def test_results_round_trip(tmp_path):
-    path = write_results(
-        "ephys",
-        "nb",
-        {"cre5": {"svc": {"accuracy": 0.9}}, "ei/dann/human/accuracy": 0.95},
-        parameters={"profile": "smoke"},
-        data={"k": "abc"},
-        root=tmp_path,
-    )
+    path = write_results("ephys", "nb", {"cre5": {"svc": {"accuracy": 0.9}}, "ei/dann/human/accuracy": 0.95},
+                         parameters={"profile": "smoke"}, data={"k": "abc"}, root=tmp_path)
     assert path == tmp_path / "ephys" / "nb.json"
     doc = read_results("ephys", "nb", root=tmp_path)
     assert doc["metrics"] == {"cre5/svc/accuracy": 0.9, "ei/dann/human/accuracy": 0.95}
@@ -42,7 +35,7 @@ def test_flatten_and_parse_value():
     assert parse_value("[1, 2]") == [1, 2] and parse_value("None") is None
 
 
-SCRIPT = textwrap.dedent("""\
+SCRIPT = textwrap.dedent('''\
     # ---
     # jupyter:
     #   kernelspec:
@@ -59,7 +52,7 @@ SCRIPT = textwrap.dedent("""\
     from neuro_lib.results import write_results
     write_results("toy", "01_toy", {"toy/model/score": 0.25 * scale}, parameters={"profile": profile})
     print("profile", profile)
-    """)
+    ''')
 
 
 def test_run_notebook_injects_parameters_and_writes_results(tmp_path):

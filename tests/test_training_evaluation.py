@@ -1,5 +1,4 @@
 """The shared fit loop and evaluation helpers."""
-
 import numpy as np
 import pytest
 import torch
@@ -21,17 +20,8 @@ def _train(seed):
     X, y = _toy()
     torch.manual_seed(123)
     model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 2))
-    hist = fit(
-        model,
-        (X[:300], y[:300]),
-        (X[300:], y[300:]),
-        loss_fn=nn.CrossEntropyLoss(),
-        epochs=30,
-        lr=1e-2,
-        seed=seed,
-        progress=False,
-        device="cpu",
-    )
+    hist = fit(model, (X[:300], y[:300]), (X[300:], y[300:]), loss_fn=nn.CrossEntropyLoss(), epochs=30, lr=1e-2,
+               seed=seed, progress=False, device="cpu")
     return model, hist, X, y
 
 
@@ -53,17 +43,8 @@ def test_early_stopping_restores_the_best_epoch():
     rng = np.random.default_rng(0)
     y_val = rng.integers(0, 2, 100)  # pure noise: validation loss gets worse as the model fits
     model = nn.Sequential(nn.Linear(5, 64), nn.ReLU(), nn.Linear(64, 2))
-    hist = fit(
-        model,
-        (X[:100], y[:100]),
-        (X[100:], y_val),
-        loss_fn=nn.CrossEntropyLoss(),
-        epochs=200,
-        lr=1e-2,
-        patience=5,
-        progress=False,
-        device="cpu",
-    )
+    hist = fit(model, (X[:100], y[:100]), (X[100:], y_val), loss_fn=nn.CrossEntropyLoss(), epochs=200, lr=1e-2,
+               patience=5, progress=False, device="cpu")
     assert hist.stopped_early and len(hist.val_loss) < 200
     assert hist.best_epoch == int(np.argmin(hist.val_loss))
 
@@ -73,13 +54,8 @@ def test_fit_needs_an_objective_and_cuda_is_checked():
         fit(nn.Linear(2, 2), (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)), progress=False)
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no GPU"):
-            fit(
-                nn.Linear(2, 2),
-                (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)),
-                loss_fn=nn.CrossEntropyLoss(),
-                device="cuda",
-                progress=False,
-            )
+            fit(nn.Linear(2, 2), (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)),
+                loss_fn=nn.CrossEntropyLoss(), device="cuda", progress=False)
 
 
 def test_stratified_split_sizes_strata_and_groups():
@@ -134,17 +110,8 @@ def test_max_steps_caps_the_optimisation_steps():
         xs, yy = batch
         return base(m(xs), yy)
 
-    hist = fit(
-        model,
-        (X, y),
-        (X[:50], y[:50]),
-        train_step=step,
-        epochs=50,
-        batch_size=32,
-        max_steps=3,
-        progress=False,
-        device="cpu",
-    )
+    hist = fit(model, (X, y), (X[:50], y[:50]), train_step=step, epochs=50, batch_size=32, max_steps=3,
+               progress=False, device="cpu")
     assert len(steps) == 3 and len(hist.train_loss) == 1
     with pytest.raises(ValueError, match="max_steps"):
         fit(model, (X, y), loss_fn=base, max_steps=0, progress=False)

@@ -62,10 +62,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from neuro_lib import results
-from neuro_lib.mea import cell_class, cell_mtype, chapter, plots
+from neuro_lib.mea import cell_class, cell_mtype
 from neuro_lib.mea.dataset import DatasetParams, build_dataset, dataset_path
 from neuro_lib.mea.extracellular import REGIMES
 from neuro_lib.mea.intracellular import intracellular_path, load_cell, simulate_cells
+from neuro_lib.mea import chapter, plots
 
 cfg = chapter.settings(profile, cells=cells, n_per_cell=n_per_cell, n_jobs=n_jobs)
 cells, n_per_cell, n_jobs = cfg["cells"], cfg["n_per_cell"], cfg["n_jobs"]

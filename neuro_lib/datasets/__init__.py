@@ -10,7 +10,6 @@
 
 ``python -m neuro_lib.datasets list | fetch KEY... | fetch-all [--source mirror|upstream|auto]``.
 """
-
 from ..cache import cache_dir
 from .errors import ChecksumError, DataNotAvailableError, sha256sum
 from .fetching import archive_info, checksums, fetch, fetch_all, fetch_archive

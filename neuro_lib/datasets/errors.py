@@ -1,21 +1,18 @@
 """The fetch layer's two errors and its file hash."""
-
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
+from collections.abc import Sequence
 
 __all__ = ["ChecksumError", "DataNotAvailableError", "Mismatch", "sha256sum", "MIRROR_HINT"]
 
 #: what every "could not get it" message ends with
-MIRROR_HINT = (
-    "With no internet (or to skip the downloads), point NEURO_LIB_DATA at a copy of the data mirror, e.g. "
-    "`NEURO_LIB_DATA=/path/to/shared/data make book`; `python -m neuro_lib.datasets list` shows every "
-    "file, its source and sha256."
-)
+MIRROR_HINT = ("With no internet (or to skip the downloads), point NEURO_LIB_DATA at a copy of the data mirror, e.g. "
+               "`NEURO_LIB_DATA=/path/to/shared/data make book`; `python -m neuro_lib.datasets list` shows every "
+               "file, its source and sha256.")
 _SHOW = 20
 
 
@@ -48,21 +45,14 @@ class ChecksumError(ValueError):
     mismatch, and ``mismatches`` (every :class:`Mismatch`, when several were found together)."""
 
     def __init__(self, path, expected: str, actual: str, what: str = "file", mismatches: Sequence[Mismatch] = ()):
-        self.path, self.expected, self.actual = (
-            path if isinstance(path, str) and "://" in path else Path(path),
-            expected,
-            actual,
-        )
+        self.path, self.expected, self.actual = path if isinstance(path, str) and "://" in path else Path(path), \
+            expected, actual
         self.mismatches = list(mismatches) or [Mismatch(what, str(path), expected, actual)]
         lines = [m.line() for m in self.mismatches[:_SHOW]]
         more = len(self.mismatches) - _SHOW
         head = f"{len(self.mismatches)} checksum mismatches:\n  " if len(self.mismatches) > 1 else ""
-        super().__init__(
-            head
-            + "\n  ".join(lines)
-            + (f"\n  ... and {more} more" if more > 0 else "")
-            + ": refusing it (corrupted, truncated or a different version)"
-        )
+        super().__init__(head + "\n  ".join(lines) + (f"\n  ... and {more} more" if more > 0 else "")
+                         + ": refusing it (corrupted, truncated or a different version)")
 
     @classmethod
     def many(cls, mismatches: Sequence[Mismatch]) -> ChecksumError:
@@ -95,14 +85,8 @@ class DataNotAvailableError(FileNotFoundError):
             lines += [f"    {f.url}" + (f" ({f.member})" if f.member else "") for f in fs[:show]]
             if len(fs) > show:
                 lines.append(f"    ... and {len(fs) - show:,} more")
-        msg = (
-            f"{key}: {len(failures):,} of its {n_files:,} upstream files could not be downloaded:\n  "
-            + "\n  ".join(lines)
-            + (
-                "\nThe files that did download are kept; a rerun fetches only the rest. "
-                if len(failures) < n_files
-                else "\n"
-            )
-            + MIRROR_HINT
-        )
+        msg = (f"{key}: {len(failures):,} of its {n_files:,} upstream files could not be downloaded:\n  "
+               + "\n  ".join(lines)
+               + ("\nThe files that did download are kept; a rerun fetches only the rest. " if len(failures) < n_files
+                  else "\n") + MIRROR_HINT)
         return cls(msg, [(f.url, f.why) for f in failures])

@@ -20,15 +20,14 @@ both hashes); a file that could not be got raises :class:`DataNotAvailableError`
 why). Unpacked folders: ``<cache>/archives/<archive stem>-<first 12 hex of its sha256>/``, written under a
 temporary name and renamed, with a ``.complete`` marker written last, so a half-made folder is never used.
 """
-
 from __future__ import annotations
 
 import os
 import shutil
 import tarfile
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from ..cache import cache_dir
@@ -36,16 +35,8 @@ from . import registry, upstream
 from .errors import MIRROR_HINT, ChecksumError, DataNotAvailableError, Mismatch, sha256sum
 from .registry import ORIGINALS_KEY, DataFile, entry
 
-__all__ = [
-    "fetch",
-    "fetch_archive",
-    "fetch_all",
-    "checksums",
-    "archive_folder",
-    "archive_info",
-    "FetchResult",
-    "SOURCES",
-]
+__all__ = ["fetch", "fetch_archive", "fetch_all", "checksums", "archive_folder", "archive_info", "FetchResult",
+           "SOURCES"]
 
 SOURCES = ("auto", "mirror", "upstream")
 
@@ -74,14 +65,8 @@ def _mirror_file(e: DataFile) -> Path | None:
     return candidate
 
 
-def fetch(
-    key: str,
-    *,
-    source: str = "auto",
-    downloader: Callable | None = None,
-    progress: bool = True,
-    base_url: str | None = None,
-) -> Path:
+def fetch(key: str, *, source: str = "auto", downloader: Callable | None = None, progress: bool = True,
+          base_url: str | None = None) -> Path:
     """Return a local path to the registry file ``key``, verified by sha256.
 
     Parameters
@@ -116,11 +101,9 @@ def fetch(
         found = _mirror_file(e) if source != "upstream" else None
         if found is not None:
             return found
-        raise DataNotAvailableError(
-            f"{key} is served from this repository's data/{e.repository}, which is not "
-            f"there (an installed package without the repository?). {MIRROR_HINT}",
-            [(key, f"data/{e.repository} missing")],
-        )
+        raise DataNotAvailableError(f"{key} is served from this repository's data/{e.repository}, which is not "
+                                    f"there (an installed package without the repository?). {MIRROR_HINT}",
+                                    [(key, f"data/{e.repository} missing")])
     if source != "upstream":
         found = _mirror_file(e)
         if found is not None:
@@ -129,26 +112,24 @@ def fetch(
     if cached.exists() and sha256sum(cached) == e.sha256:
         return cached
     if source == "mirror":
-        raise DataNotAvailableError(
-            f"{key}: not in the mirror (NEURO_LIB_DATA={os.environ.get('NEURO_LIB_DATA')!r}) "
-            "nor in the cache, and source='mirror' does not download. " + MIRROR_HINT,
-            [(key, "not in the mirror")],
-        )
+        raise DataNotAvailableError(f"{key}: not in the mirror (NEURO_LIB_DATA={os.environ.get('NEURO_LIB_DATA')!r}) "
+                                    "nor in the cache, and source='mirror' does not download. " + MIRROR_HINT,
+                                    [(key, "not in the mirror")])
     if e.source == "manifest":
         n = len(registry.manifest_rows(key))
         raise DataNotAvailableError(
             f"{key} is an archive assembled from {n:,} upstream files: its packed bytes exist only on a mirror. Use "
             f"fetch_archive({key!r}) for its unpacked folder (it downloads and assembles the files), or point "
-            "NEURO_LIB_DATA at a mirror that holds the archive."
-            + (f" (NEURO_LIB_DATA={_mirror()})" if _mirror() else ""),
-            [(key, "packed archive: mirror only; fetch_archive assembles it")],
-        )
+            "NEURO_LIB_DATA at a mirror that holds the archive." + (f" (NEURO_LIB_DATA={_mirror()})" if _mirror()
+                                                                    else ""),
+            [(key, "packed archive: mirror only; fetch_archive assembles it")])
     return _download_one(e, cached, downloader=downloader, progress=progress, base_url=base_url)
 
 
 def _download_one(e: DataFile, cached: Path, *, downloader, progress, base_url) -> Path:
     import pooch
     import requests
+
     from tqdm.auto import tqdm
 
     url = upstream.rewrite_url(e.url, base_url)
@@ -160,28 +141,18 @@ def _download_one(e: DataFile, cached: Path, *, downloader, progress, base_url) 
         with upstream._quiet_pooch(), bar:
             # pooch downloads into a temporary file beside ``cached`` and renames it only after the hash check,
             # so a failed or wrong download never touches an existing file
-            got = pooch.retrieve(
-                url,
-                known_hash=f"sha256:{e.sha256}",
-                fname=cached.name,
-                path=cached.parent,
-                downloader=dl,
-                progressbar=progress,
-            )
+            got = pooch.retrieve(url, known_hash=f"sha256:{e.sha256}", fname=cached.name, path=cached.parent,
+                                 downloader=dl, progressbar=progress)
     except ValueError as err:  # pooch's hash mismatch (it deleted the download)
         raise ChecksumError(url, e.sha256, upstream._actual_from_pooch(str(err)), "download of") from err
     except upstream._Unreachable as err:
         host = urlsplit(url).netloc
-        raise DataNotAvailableError(
-            f"could not download {e.key}: no connection to {host} (no network?): "
-            f"{upstream._short(err, 200)}. " + MIRROR_HINT,
-            [(url, f"could not connect to {host}")],
-        ) from err
+        raise DataNotAvailableError(f"could not download {e.key}: no connection to {host} (no network?): "
+                                    f"{upstream._short(err, 200)}. " + MIRROR_HINT,
+                                    [(url, f"could not connect to {host}")]) from err
     except Exception as err:  # other network errors
-        raise DataNotAvailableError(
-            f"could not download {e.key} from {url}: {upstream._short(err, 300)}. " + MIRROR_HINT,
-            [(url, upstream._short(err))],
-        ) from err
+        raise DataNotAvailableError(f"could not download {e.key} from {url}: {upstream._short(err, 300)}. "
+                                    + MIRROR_HINT, [(url, upstream._short(err))]) from err
     return Path(got)
 
 
@@ -198,16 +169,8 @@ def archive_folder(key: str) -> Path:
     return cache_dir() / "archives" / f"{e.stem}-{e.sha256[:12]}"
 
 
-def fetch_archive(
-    key: str,
-    *,
-    source: str = "auto",
-    progress: bool = True,
-    base_url: str | None = None,
-    workers: int = 8,
-    retries: int = 2,
-    unreachable: set | None = None,
-) -> Path:
+def fetch_archive(key: str, *, source: str = "auto", progress: bool = True, base_url: str | None = None,
+                  workers: int = 8, retries: int = 2, unreachable: set | None = None) -> Path:
     """The unpacked folder of the registry archive ``key``, with the layout of the mirror's archive.
 
     Order (``source`` as in :func:`fetch`): a complete folder in the cache; the mirror's packed archive (sha256
@@ -231,39 +194,19 @@ def fetch_archive(
     if source != "upstream":
         packed = _mirror_file(e)
         if packed is not None:
-            return _unpack_mirror(
-                e,
-                packed,
-                out,
-                progress=progress,
-                originals_source=source,
-                base_url=base_url,
-                workers=workers,
-                retries=retries,
-                unreachable=unreachable,
-            )
+            return _unpack_mirror(e, packed, out, progress=progress, originals_source=source, base_url=base_url,
+                                  workers=workers, retries=retries, unreachable=unreachable)
         if source == "mirror":
             raise DataNotAvailableError(
                 f"{key}: not in the mirror (NEURO_LIB_DATA={os.environ.get('NEURO_LIB_DATA')!r}) nor unpacked in the "
-                "cache, and source='mirror' does not download. " + MIRROR_HINT,
-                [(key, "not in the mirror")],
-            )
-    upstream.assemble(
-        e,
-        registry.manifest_rows(key),
-        out,
-        base_url=base_url,
-        workers=workers,
-        retries=retries,
-        progress=progress,
-        unreachable=unreachable,
-    )
+                "cache, and source='mirror' does not download. " + MIRROR_HINT, [(key, "not in the mirror")])
+    upstream.assemble(e, registry.manifest_rows(key), out, base_url=base_url, workers=workers, retries=retries,
+                      progress=progress, unreachable=unreachable)
     return out
 
 
-def _unpack_mirror(
-    e: DataFile, packed: Path, out: Path, *, progress: bool, originals_source: str = "mirror", **kw
-) -> Path:
+def _unpack_mirror(e: DataFile, packed: Path, out: Path, *, progress: bool, originals_source: str = "mirror",
+                   **kw) -> Path:
     rows = registry.manifest_rows(e.key)
     tmp = upstream.staging_dir(out)
     try:
@@ -276,16 +219,11 @@ def _unpack_mirror(
             originals = fetch_archive(ORIGINALS_KEY, source=originals_source, progress=progress, **kw)
             checks: list[Mismatch] = []
             n_conv, skipped = upstream.convert_members(
-                rows, tmp, lambda r: originals / registry.originals_member(r.url), checks
-            )
+                rows, tmp, lambda r: originals / registry.originals_member(r.url), checks)
             if checks:
                 raise ChecksumError.many(checks)
-        upstream.publish(
-            tmp,
-            out,
-            e,
-            {"source": "mirror", "mirror_file": str(packed), "converted": n_conv, "skipped_in_conversion": skipped},
-        )
+        upstream.publish(tmp, out, e, {"source": "mirror", "mirror_file": str(packed), "converted": n_conv,
+                                       "skipped_in_conversion": skipped})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -310,15 +248,8 @@ class FetchResult(NamedTuple):
     error: Exception | None
 
 
-def fetch_all(
-    keys: Iterable[str] | None = None,
-    *,
-    source: str = "auto",
-    progress: bool = True,
-    base_url: str | None = None,
-    workers: int = 8,
-    on_result: Callable | None = None,
-) -> list[FetchResult]:
+def fetch_all(keys: Iterable[str] | None = None, *, source: str = "auto", progress: bool = True,
+              base_url: str | None = None, workers: int = 8, on_result: Callable | None = None) -> list[FetchResult]:
     """Fetch every file the chapters read (or ``keys``): :func:`fetch` for files, :func:`fetch_archive` for
     archives. Never raises for a file it cannot get: each result carries the error; once a host cannot be reached,
     the remaining downloads from it are not attempted (so with no network this fails in seconds).
@@ -326,24 +257,17 @@ def fetch_all(
     _check_source(source)
     unreachable: set = set()
     out = []
-    for key in list(keys) if keys is not None else registry.chapter_keys():
+    for key in (list(keys) if keys is not None else registry.chapter_keys()):
         try:
             e = entry(key)
             if e.is_archive:
-                path = fetch_archive(
-                    key, source=source, progress=progress, base_url=base_url, workers=workers, unreachable=unreachable
-                )
-            elif (
-                e.url
-                and urlsplit(upstream.rewrite_url(e.url, base_url)).netloc in unreachable
-                and not (source != "upstream" and _mirror_file(e))
-                and not _cached_ok(e)
-            ):
+                path = fetch_archive(key, source=source, progress=progress, base_url=base_url, workers=workers,
+                                     unreachable=unreachable)
+            elif e.url and urlsplit(upstream.rewrite_url(e.url, base_url)).netloc in unreachable \
+                    and not (source != "upstream" and _mirror_file(e)) and not _cached_ok(e):
                 host = urlsplit(upstream.rewrite_url(e.url, base_url)).netloc
-                raise DataNotAvailableError(
-                    f"{key}: not attempted, {host} could not be reached. {MIRROR_HINT}",
-                    [(e.url, f"not attempted: {host} could not be reached")],
-                )
+                raise DataNotAvailableError(f"{key}: not attempted, {host} could not be reached. {MIRROR_HINT}",
+                                            [(e.url, f"not attempted: {host} could not be reached")])
             else:
                 try:
                     path = fetch(key, source=source, progress=progress, base_url=base_url)

@@ -6,15 +6,14 @@ It answers ``GET`` with ``Range: bytes=<start>-`` (206, for resumed downloads), 
 :attr:`LocalServer.log`, and can be told to misbehave for one path (:meth:`LocalServer.fault`): flip a byte, cut the
 response off after ``n`` bytes, or answer with an HTTP status.
 """
-
 from __future__ import annotations
 
 import http.server
 import socket
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 __all__ = ["LocalServer", "Request"]
@@ -106,7 +105,7 @@ class LocalServer:
                 data = content if isinstance(content, bytes) else Path(content).read_bytes()
                 if fault and fault[0] == "flip":
                     i = fault[1] % max(1, len(data))
-                    data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :]
+                    data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
                 if start >= len(data) and start:
                     return self._empty(416, start)
                 body = data[start:]
@@ -137,9 +136,8 @@ class LocalServer:
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="neuro_lib-localserver", daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="neuro_lib-localserver", daemon=True)
         self._thread.start()
         return self
 

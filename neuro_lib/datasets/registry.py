@@ -23,7 +23,6 @@ by ``tests/test_datasets.py``).
 :func:`transform_counts` says how many members of an archive came through which transform (for the chapters' data
 pages).
 """
-
 from __future__ import annotations
 
 import csv
@@ -36,21 +35,8 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
-__all__ = [
-    "DataFile",
-    "REGISTRY",
-    "Row",
-    "manifest",
-    "manifest_rows",
-    "transform_counts",
-    "MANIFEST_PATH",
-    "DATA_ROOT",
-    "ORIGINALS_KEY",
-    "originals_member",
-    "entry",
-    "chapter_keys",
-    "SOURCES",
-]
+__all__ = ["DataFile", "REGISTRY", "Row", "manifest", "manifest_rows", "transform_counts", "MANIFEST_PATH",
+           "DATA_ROOT", "ORIGINALS_KEY", "originals_member", "entry", "chapter_keys", "SOURCES"]
 
 #: the repository's ``data/`` folder (curated tables and the manifest)
 DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
@@ -86,10 +72,8 @@ class DataFile:
 
     def __post_init__(self):
         if sum([self.url is not None, self.repository is not None, self.assembled]) != 1:
-            raise ValueError(
-                f"{self.key}: exactly one of url, repository or assembled=True is needed (every "
-                "registry entry has a public source)"
-            )
+            raise ValueError(f"{self.key}: exactly one of url, repository or assembled=True is needed (every "
+                             "registry entry has a public source)")
 
     @property
     def name(self) -> str:
@@ -131,37 +115,24 @@ _OPHIR_CITE = (
 _OPHIR_RAW = "https://raw.githubusercontent.com/ofek181/Neuronal-Cell-Type-Classification/6eb1bdcafacea21eb9b63e41f56b6c4c4bbbd78c/data"
 _NMO_LICENCE = "NeuroMorpho.Org terms (cite NeuroMorpho.Org and each archive's original paper)"
 _NMO_CITE = "Ascoli GA, Donohue DE, Halavi M (2007). NeuroMorpho.Org. J Neurosci 27:9247-9251"
-_MULTI_LICENCE = (
-    "repository licences per source (MIT CAJAL, GPL-3 Snudda/morphOMICs/dbbs-lab models, AGPL-3 "
-    "dbbs-lab cerebellar-models, none stated for RGCmorphology/NeuronTools); NeuroMorpho.Org terms"
-)
+_MULTI_LICENCE = ("repository licences per source (MIT CAJAL, GPL-3 Snudda/morphOMICs/dbbs-lab models, AGPL-3 "
+                  "dbbs-lab cerebellar-models, none stated for RGCmorphology/NeuronTools); NeuroMorpho.Org terms")
 _MORPH = ("morphology",)
 
 REGISTRY: dict[str, DataFile] = {
     f.key: f
     for f in [
-        *(
-            DataFile(
-                f"allen_cell_types/ophir2023_{species}_ephys_data.csv",
-                sha,
-                size,
-                _ALLEN_LICENCE,
-                _OPHIR_CITE + "; " + _ALLEN_CITE,
-                f"the paper authors' 41-feature model input, {cells} {species} cells",
-                url=f"{_OPHIR_RAW}/{species}/ephys_data.csv",
-                chapters=("ephys",),
-            )
-            for species, sha, size, cells in [
-                ("mouse", "b91e818fe1938f95f455bb94b411ad3bcbb7218495a018bc8f98368ec84239e1", 1026048, "1,424"),
-                ("human", "7492581a54a5cf6a14b087f6fb2dce172c35c1c2951145175e43338f23114fa6", 205628, "299"),
-            ]
-        ),
+        *(DataFile(f"allen_cell_types/ophir2023_{species}_ephys_data.csv", sha, size, _ALLEN_LICENCE,
+                   _OPHIR_CITE + "; " + _ALLEN_CITE,
+                   f"the paper authors' 41-feature model input, {cells} {species} cells",
+                   url=f"{_OPHIR_RAW}/{species}/ephys_data.csv", chapters=("ephys",))
+          for species, sha, size, cells in [
+              ("mouse", "b91e818fe1938f95f455bb94b411ad3bcbb7218495a018bc8f98368ec84239e1", 1026048, "1,424"),
+              ("human", "7492581a54a5cf6a14b087f6fb2dce172c35c1c2951145175e43338f23114fa6", 205628, "299")]),
         DataFile(
             "allen_cell_types/ephys_features.csv",
-            "48e595aca23c156f41cb4581893ff837600d4646512dc074741787d407bded75",
-            1853896,
-            _ALLEN_LICENCE,
-            _ALLEN_CITE,
+            "48e595aca23c156f41cb4581893ff837600d4646512dc074741787d407bded75", 1853896,
+            _ALLEN_LICENCE, _ALLEN_CITE,
             "ACTB ephys feature table (AllenSDK CellTypesCache.get_ephys_features()), 2,333 cells; the Allen API "
             "serves the newest release, whose bytes differ from this snapshot",
             url="https://raw.githubusercontent.com/BIPN162/Materials/f79f25893381638ce2c8c514c40532fb86c2ae40/cell_types/ephys_features.csv",
@@ -169,156 +140,82 @@ REGISTRY: dict[str, DataFile] = {
         ),
         DataFile(
             "allen_cell_types/cell_types_specimen_details.csv",
-            "28744252412094d0585c1801547802ff1573a35d7a30b79fc0ca1c5ef2dff5da",
-            1406030,
-            _ALLEN_LICENCE,
-            _ALLEN_CITE,
-            "ACTB cell metadata ('download all'), 2,333 cells",
+            "28744252412094d0585c1801547802ff1573a35d7a30b79fc0ca1c5ef2dff5da", 1406030,
+            _ALLEN_LICENCE, _ALLEN_CITE, "ACTB cell metadata ('download all'), 2,333 cells",
             url="https://raw.githubusercontent.com/derekhoward/morph_feature_extraction/cc85421cd0b99dc809f2c20e5d50a6c4dc7a67b3/data/cell_types_specimen_details.csv",
             chapters=("ephys",),
         ),
         # Morphology: curated tables served from this repository, and archives assembled from their upstream files.
-        DataFile(
-            "morphology/labels.csv",
-            "68b2666507d82347eb7a72b253c836dd871625278ca69f7dbb2ab75a6cef656f",
-            1651128,
-            _NMO_LICENCE + "; " + _MULTI_LICENCE,
-            _NMO_CITE,
-            "one row per reconstruction (archive, path, sha256, species, cell class and type, provenance)",
-            repository="morphology/labels.csv",
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/lmeasure_full_wide.csv",
-            "b5e13e7fd45452d19f88115ea62db3e6887468824d7f62a89048bbef47edf47a",
-            696957,
-            _NMO_LICENCE,
-            "Vasques X et al. (2016) Front Neuroanat 10:102; " + _NMO_CITE,
-            "every L-Measure statistic for the 433 m-typed rat cells",
-            repository="morphology/lmeasure_full_wide.csv",
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/lmeasure_paper19.csv",
-            "b4179bdf712bbe4929308dc1ec0823a50fefc15ead4ec25f076c5a987b229d4b",
-            63714,
-            _NMO_LICENCE,
-            "Vasques X et al. (2016) Front Neuroanat 10:102; " + _NMO_CITE,
-            "L-Measure values of the paper's 19 features, 433 rat cells",
-            repository="morphology/lmeasure_paper19.csv",
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/misc_small.tar.xz",
-            "025182e4304e2e672c9071cb704f1ddac4c82599a33c707bfdd817a1671973b8",
-            4050964,
-            _MULTI_LICENCE,
-            _NMO_CITE,
-            "Purkinje, granule, medium spiny and other cells (60)",
-            assembled=True,
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/mouse_allen_visp.tar.xz",
-            "6ead076049417fed85378b60c3f894bb53581c2df83b6215d1457f825b222b37",
-            36406260,
-            _ALLEN_LICENCE,
-            _ALLEN_CITE,
-            "509 Allen Cell Types mouse VISp reconstructions (via CamaraLab/CAJAL)",
-            assembled=True,
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/mouse_microglia_s1.tar.xz",
-            "76cffce2361cfe035ea12e76e01477c5de914be72884f4e210389f098752ced8",
-            31323780,
-            "GPL-3 (siegert-lab/morphOMICs)",
-            "Colombo G et al. (2022) Nat Neurosci 25:1379; morphOMICs",
-            "1,289 mouse microglia",
-            assembled=True,
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/mouse_retinal_ganglion.tar.xz",
-            "11d11b241fedabd6b487a44eb374cca8d417d0eb86b4290cefbf7a10f6b53c2c",
-            7321004,
-            "no licence stated (Hjorthmedh/RGCmorphology); berenslab/rgc_dendrites",
-            "El-Danaf RN, Huberman AD (2015) J Neurosci 35:2329; Hjorth JJJ et al. (2015); Ran Y et al. (2020)",
-            "125 mouse retinal ganglion cells (94 converted from Neurolucida XML)",
-            assembled=True,
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/rat_s1_markram.tar.xz",
-            "8ab2b41dd14d52f73bf44fee9417d62221cdb4859505e0e9acec86fecc2eae54",
-            72566312,
-            _NMO_LICENCE,
-            "Markram H et al. (2015) Cell 163:456-492; " + _NMO_CITE,
-            "1,268 rat S1 CNG SWC (Markram archive, via Nevermore520/NeuronTools)",
-            assembled=True,
-            chapters=_MORPH,
-        ),
-        DataFile(
-            "morphology/rat_s1_vasques.tar.xz",
-            "e840bc66fe64e2ede54eaf331ffbbc30a5b90a7e80a9a63b8521227a3436489b",
-            5406120,
-            _NMO_LICENCE,
-            "Vasques X et al. (2016) Front Neuroanat 10:102; " + _NMO_CITE,
-            "229 more rat S1 cells with m-types (via hanyeliu/Neuron_Morpho_Classification_ML)",
-            assembled=True,
-            chapters=_MORPH,
-        ),
-        DataFile(
-            ORIGINALS_KEY,
-            "641af0afa7d7b27efa3bf4a964b9bac1eba4d28ba6fb80cfb738c349d43c559c",
-            6306992,
-            _MULTI_LICENCE,
-            _NMO_CITE,
-            "the 113 original files (Neurolucida XML and ASC, NEURON hoc, dbbs SWC + morphologies.yaml) behind "
-            "the converted cells, laid out as <owner>__<repo>/<commit>/<path>; read by the mirror path's "
-            "conversion (the upstream path downloads them with the archive that needs them)",
-            assembled=True,
-        ),
-        DataFile(
-            "morphology/zhang2021_projection_images.tar",
-            "c5eaadb78b910da81e456d1a20120ce1ece138fef34726f81c09df453fd587dd",
-            7239680,
-            "no licence stated (paper authors' repository)",
-            "Zhang T et al. (2021) Sci Rep 11:7291",
-            "580 2-D neuron images from the paper's repository",
-            assembled=True,
-            chapters=_MORPH,
-            recipe={
-                "derived": {
-                    "png_dict_labels.csv": {
-                        "from": "folder_labels",
-                        "sha256": "fb8dc2789514e24478d3b750d3267483dbc0dc67a7e42ede032f3d4178359741",
-                    }
-                }
-            },
-        ),
-        DataFile(
-            "neurofinder/neurofinder_vs1_600frames_bin3.tar.xz",
-            "5cd556be8c0718f64eb407a7ad82497c1b17960660f96c3aab8f8a0b778bf725",
-            59834624,
-            "MIT (repository neuhofmo/calcium-imaging-neuron-detection); Neurofinder benchmark",
-            "Peron SP et al. (2015) Neuron 86:783-799; CodeNeuro Neurofinder benchmark",
-            "a Neurofinder GCaMP6s movie of mouse vibrissal S1, the whole 600-frame recording (~86 s at ~7 Hz) "
-            "as 200 means of 3 consecutive frames (~2.3 Hz), with 330 manual ROIs",
-            assembled=True,
-            chapters=("imaging",),
-            recipe={
-                "temporal_mean_3": {
-                    "frames_per_bin": 3,
-                    "frame_shape": [512, 512],
-                    "member_format": "images/image{:05d}.tiff",
-                    # neurofinder/PROVENANCE.txt: sha256 of the 600 source frames as one little-endian uint16
-                    # array (C order), and of the 200 means
-                    "source_array_sha256": "90a79af174463c2a267884e5dd864cc214c2552fcf6519dcb582fb6561adbec4",
-                    "array_sha256": "1224eb9a6d9e24507abc02b4c5eef6676207eaca2962c27365d6fc54a46c353d",
-                }
-            },
-        ),
+        DataFile("morphology/labels.csv", "68b2666507d82347eb7a72b253c836dd871625278ca69f7dbb2ab75a6cef656f",
+                 1651128, _NMO_LICENCE + "; " + _MULTI_LICENCE, _NMO_CITE,
+                 "one row per reconstruction (archive, path, sha256, species, cell class and type, provenance)",
+                 repository="morphology/labels.csv", chapters=_MORPH),
+        DataFile("morphology/lmeasure_full_wide.csv",
+                 "b5e13e7fd45452d19f88115ea62db3e6887468824d7f62a89048bbef47edf47a", 696957,
+                 _NMO_LICENCE, "Vasques X et al. (2016) Front Neuroanat 10:102; " + _NMO_CITE,
+                 "every L-Measure statistic for the 433 m-typed rat cells",
+                 repository="morphology/lmeasure_full_wide.csv", chapters=_MORPH),
+        DataFile("morphology/lmeasure_paper19.csv",
+                 "b4179bdf712bbe4929308dc1ec0823a50fefc15ead4ec25f076c5a987b229d4b", 63714,
+                 _NMO_LICENCE, "Vasques X et al. (2016) Front Neuroanat 10:102; " + _NMO_CITE,
+                 "L-Measure values of the paper's 19 features, 433 rat cells",
+                 repository="morphology/lmeasure_paper19.csv", chapters=_MORPH),
+        DataFile("morphology/misc_small.tar.xz",
+                 "025182e4304e2e672c9071cb704f1ddac4c82599a33c707bfdd817a1671973b8", 4050964,
+                 _MULTI_LICENCE, _NMO_CITE, "Purkinje, granule, medium spiny and other cells (60)",
+                 assembled=True, chapters=_MORPH),
+        DataFile("morphology/mouse_allen_visp.tar.xz",
+                 "6ead076049417fed85378b60c3f894bb53581c2df83b6215d1457f825b222b37", 36406260,
+                 _ALLEN_LICENCE, _ALLEN_CITE, "509 Allen Cell Types mouse VISp reconstructions (via CamaraLab/CAJAL)",
+                 assembled=True, chapters=_MORPH),
+        DataFile("morphology/mouse_microglia_s1.tar.xz",
+                 "76cffce2361cfe035ea12e76e01477c5de914be72884f4e210389f098752ced8", 31323780,
+                 "GPL-3 (siegert-lab/morphOMICs)", "Colombo G et al. (2022) Nat Neurosci 25:1379; morphOMICs",
+                 "1,289 mouse microglia", assembled=True, chapters=_MORPH),
+        DataFile("morphology/mouse_retinal_ganglion.tar.xz",
+                 "11d11b241fedabd6b487a44eb374cca8d417d0eb86b4290cefbf7a10f6b53c2c", 7321004,
+                 "no licence stated (Hjorthmedh/RGCmorphology); berenslab/rgc_dendrites",
+                 "El-Danaf RN, Huberman AD (2015) J Neurosci 35:2329; Hjorth JJJ et al. (2015); Ran Y et al. (2020)",
+                 "125 mouse retinal ganglion cells (94 converted from Neurolucida XML)",
+                 assembled=True, chapters=_MORPH),
+        DataFile("morphology/rat_s1_markram.tar.xz",
+                 "8ab2b41dd14d52f73bf44fee9417d62221cdb4859505e0e9acec86fecc2eae54", 72566312,
+                 _NMO_LICENCE, "Markram H et al. (2015) Cell 163:456-492; " + _NMO_CITE,
+                 "1,268 rat S1 CNG SWC (Markram archive, via Nevermore520/NeuronTools)",
+                 assembled=True, chapters=_MORPH),
+        DataFile("morphology/rat_s1_vasques.tar.xz",
+                 "e840bc66fe64e2ede54eaf331ffbbc30a5b90a7e80a9a63b8521227a3436489b", 5406120,
+                 _NMO_LICENCE, "Vasques X et al. (2016) Front Neuroanat 10:102; " + _NMO_CITE,
+                 "229 more rat S1 cells with m-types (via hanyeliu/Neuron_Morpho_Classification_ML)",
+                 assembled=True, chapters=_MORPH),
+        DataFile(ORIGINALS_KEY, "641af0afa7d7b27efa3bf4a964b9bac1eba4d28ba6fb80cfb738c349d43c559c", 6306992,
+                 _MULTI_LICENCE, _NMO_CITE,
+                 "the 113 original files (Neurolucida XML and ASC, NEURON hoc, dbbs SWC + morphologies.yaml) behind "
+                 "the converted cells, laid out as <owner>__<repo>/<commit>/<path>; read by the mirror path's "
+                 "conversion (the upstream path downloads them with the archive that needs them)",
+                 assembled=True),
+        DataFile("morphology/zhang2021_projection_images.tar",
+                 "c5eaadb78b910da81e456d1a20120ce1ece138fef34726f81c09df453fd587dd", 7239680,
+                 "no licence stated (paper authors' repository)",
+                 "Zhang T et al. (2021) Sci Rep 11:7291", "580 2-D neuron images from the paper's repository",
+                 assembled=True, chapters=_MORPH,
+                 recipe={"derived": {"png_dict_labels.csv": {
+                     "from": "folder_labels",
+                     "sha256": "fb8dc2789514e24478d3b750d3267483dbc0dc67a7e42ede032f3d4178359741"}}}),
+        DataFile("neurofinder/neurofinder_vs1_600frames_bin3.tar.xz",
+                 "5cd556be8c0718f64eb407a7ad82497c1b17960660f96c3aab8f8a0b778bf725", 59834624,
+                 "MIT (repository neuhofmo/calcium-imaging-neuron-detection); Neurofinder benchmark",
+                 "Peron SP et al. (2015) Neuron 86:783-799; CodeNeuro Neurofinder benchmark",
+                 "a Neurofinder GCaMP6s movie of mouse vibrissal S1, the whole 600-frame recording (~86 s at ~7 Hz) "
+                 "as 200 means of 3 consecutive frames (~2.3 Hz), with 330 manual ROIs",
+                 assembled=True, chapters=("imaging",),
+                 recipe={"temporal_mean_3": {
+                     "frames_per_bin": 3, "frame_shape": [512, 512],
+                     "member_format": "images/image{:05d}.tiff",
+                     # neurofinder/PROVENANCE.txt: sha256 of the 600 source frames as one little-endian uint16
+                     # array (C order), and of the 200 means
+                     "source_array_sha256": "90a79af174463c2a267884e5dd864cc214c2552fcf6519dcb582fb6561adbec4",
+                     "array_sha256": "1224eb9a6d9e24507abc02b4c5eef6676207eaca2962c27365d6fc54a46c353d"}}),
     ]
 }
 
@@ -363,11 +260,8 @@ def manifest_rows(key: str) -> list[Row]:
         raise ValueError(f"{key} is not assembled from the manifest (its source is {e.source!r})")
     rows = manifest()
     if key == ORIGINALS_KEY:
-        return [
-            Row(key, originals_member(r.url), r.url_sha256, r.url, r.url_sha256, "identity")
-            for r in rows
-            if r.transform in ("convert", "convert_aux")
-        ]
+        return [Row(key, originals_member(r.url), r.url_sha256, r.url, r.url_sha256, "identity")
+                for r in rows if r.transform in ("convert", "convert_aux")]
     return [r for r in rows if r.target == key]
 
 

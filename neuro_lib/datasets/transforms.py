@@ -31,7 +31,6 @@ This module imports no modality package (``neuro_lib.morphology`` reads the SWC 
 design notes: a modality folder may import ``datasets``, not the other way round). Errors:
 :class:`ConversionError` (the file, the line where there is one, and what was expected).
 """
-
 from __future__ import annotations
 
 import csv
@@ -42,34 +41,17 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-__all__ = [
-    "ConversionError",
-    "crlf_to_lf",
-    "NeurolucidaXML",
-    "NeurolucidaTree",
-    "read_neurolucida_xml",
-    "neurolucida_xml_to_swc",
-    "HocMorphology",
-    "read_hoc",
-    "hoc_to_swc",
-    "asc_to_swc",
-    "dbbs_type_map",
-    "swc_retype",
-    "convert",
-    "convert_format",
-    "CONVERT_FORMATS",
-    "source_label",
-    "temporal_mean",
-    "array_sha256",
-    "folder_labels_csv",
-]
+__all__ = ["ConversionError", "crlf_to_lf", "NeurolucidaXML", "NeurolucidaTree", "read_neurolucida_xml",
+           "neurolucida_xml_to_swc", "HocMorphology", "read_hoc", "hoc_to_swc", "asc_to_swc", "dbbs_type_map",
+           "swc_retype", "convert", "convert_format", "CONVERT_FORMATS", "source_label", "temporal_mean",
+           "array_sha256", "folder_labels_csv"]
 
 
 class ConversionError(ValueError):
@@ -87,7 +69,6 @@ class ConversionError(ValueError):
 # ----------------------------------------------------------------------------------------------------------------
 # crlf_to_lf
 
-
 def crlf_to_lf(data: bytes) -> bytes:
     """``data`` with every CRLF (``b"\\r\\n"``) replaced by LF; a lone CR or LF is left as it is."""
     return data.replace(b"\r\n", b"\n")
@@ -95,7 +76,6 @@ def crlf_to_lf(data: bytes) -> bytes:
 
 # ----------------------------------------------------------------------------------------------------------------
 # where a converted file came from (the SWC header names it)
-
 
 def source_label(url: str) -> str:
     """``owner/repo:path@commit12`` for a ``raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>`` URL (the
@@ -150,11 +130,8 @@ def _points(el, path) -> np.ndarray:
         try:
             out.append([float(p.get(k)) for k in "xyzd"])
         except (TypeError, ValueError):
-            raise ConversionError(
-                path,
-                None,
-                f"<point {dict(p.attrib)}> in <{el.tag.removeprefix(_MBF)}>: expected numeric x, y, z and d attributes",
-            ) from None
+            raise ConversionError(path, None, f"<point {dict(p.attrib)}> in <{el.tag.removeprefix(_MBF)}>: expected "
+                                              "numeric x, y, z and d attributes") from None
     return np.array(out, dtype=np.float64).reshape(-1, 4)
 
 
@@ -208,15 +185,13 @@ def neurolucida_xml_to_swc(source: str | os.PathLike | bytes, label: str, name: 
     nl = read_neurolucida_xml(source, name=path)
     soma = [p for n, p in nl.contours if n == "Cell Body" and len(p)]
     if not soma:
-        raise ConversionError(path, None, 'no <contour name="Cell Body"> with points: expected the soma outline')
+        raise ConversionError(path, None, "no <contour name=\"Cell Body\"> with points: expected the soma outline")
     allp = np.concatenate(soma)[:, :3]
     centre = allp.mean(axis=0)
     radius = math.sqrt(max(_polygon_area(p) for p in soma) / math.pi)
-    lines = [
-        f"# converted from Neurolucida XML: {label}",
-        "# soma = single point at contour centroid, radius from largest contour area",
-        f"1 1 {_fmt(centre[0])} {_fmt(centre[1])} {_fmt(centre[2])} {_fmt(radius)} -1",
-    ]
+    lines = [f"# converted from Neurolucida XML: {label}",
+             "# soma = single point at contour centroid, radius from largest contour area",
+             f"1 1 {_fmt(centre[0])} {_fmt(centre[1])} {_fmt(centre[2])} {_fmt(radius)} -1"]
     n = 1
 
     def walk(branch: NeurolucidaBranch, t: int, parent: int) -> None:
@@ -241,26 +216,11 @@ def neurolucida_xml_to_swc(source: str | os.PathLike | bytes, label: str, name: 
 
 _BLOCK = re.compile(r"^(\w+)\[(\d+)\]\s*\{\s*$")
 _BLOCK1 = re.compile(r"^(\w+)\s*\{\s*$")
-_HOC_KEYWORDS = {
-    "forall",
-    "forsec",
-    "ifsec",
-    "proc",
-    "func",
-    "obfunc",
-    "iterator",
-    "if",
-    "else",
-    "for",
-    "while",
-    "begintemplate",
-    "endtemplate",
-}
+_HOC_KEYWORDS = {"forall", "forsec", "ifsec", "proc", "func", "obfunc", "iterator", "if", "else", "for", "while",
+                 "begintemplate", "endtemplate"}
 _PT3DADD = re.compile(r"^pt3dadd\((.*)\)\s*;?$")
-_CONNECT = re.compile(
-    r"^connect\s+(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)\s*,\s*(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)"
-    r"\s*;?$"
-)
+_CONNECT = re.compile(r"^connect\s+(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)\s*,"
+                      r"\s*(\w+(?:\[\d+\])?)\s*\(\s*([0-9.]+)\s*\)\s*;?$")
 
 
 @dataclass
@@ -346,9 +306,8 @@ def _index(name: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def hoc_to_swc(
-    source: str | os.PathLike, label: str, name: str | None = None, *, text: str | None = None
-) -> tuple[str, dict]:
+def hoc_to_swc(source: str | os.PathLike, label: str, name: str | None = None, *,
+               text: str | None = None) -> tuple[str, dict]:
     """Convert a Schmidt-Hieber-style NEURON morphology (``section[]`` + optional ``axon[]`` arrays) to SWC text, by
     the spec of the mirror's conversion (its ``tools/stage_dggc.py``, not published; these rules reproduce its 9 files
     byte for byte):
@@ -389,12 +348,10 @@ def hoc_to_swc(
         children.setdefault(p, []).append((c, x))
     for v in children.values():
         v.sort(key=lambda t: _index(t[0]))
-    lines = [
-        f"# converted from NEURON morpho.hoc: {label}",
-        "# soma = single point (middle soma pt3d point, radius = max soma diam/2); subtree attached at soma(0) "
-        "typed as axon (2), others dendrite (3)",
-        f"1 1 {_fmt(mid[0])} {_fmt(mid[1])} {_fmt(mid[2])} {_fmt(max(sp[:, 3]) / 2)} -1",
-    ]
+    lines = [f"# converted from NEURON morpho.hoc: {label}",
+             "# soma = single point (middle soma pt3d point, radius = max soma diam/2); subtree attached at soma(0) "
+             "typed as axon (2), others dendrite (3)",
+             f"1 1 {_fmt(mid[0])} {_fmt(mid[1])} {_fmt(mid[2])} {_fmt(max(sp[:, 3]) / 2)} -1"]
     n = 1
     queue = [(c, 2 if x == 0 else 3, 1) for c, x in children.get(soma, [])]
     seen = {soma}
@@ -416,13 +373,13 @@ def hoc_to_swc(
         skipped.update(other_sections=len(other), other_points=int(sum(len(hoc.sections[k]) for k in other)))
     unreached = [k for k in sec if k not in seen and len(sec[k])]
     if unreached:
-        skipped.update(unconnected_sections=len(unreached), unconnected_points=int(sum(len(sec[k]) for k in unreached)))
+        skipped.update(unconnected_sections=len(unreached),
+                       unconnected_points=int(sum(len(sec[k]) for k in unreached)))
     return "\n".join(lines) + "\n", skipped
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Neurolucida ASC (MorphIO)
-
 
 def asc_to_swc(path: str | os.PathLike) -> str:
     """Convert a Neurolucida ASC file to SWC text with MorphIO: ``morphio.mut.Morphology(path)``, then
@@ -435,15 +392,9 @@ def asc_to_swc(path: str | os.PathLike) -> str:
     """
     import morphio
 
-    quiet = [
-        morphio.Warning.no_soma_found,
-        morphio.Warning.only_child,
-        morphio.Warning.soma_non_conform,
-        morphio.Warning.soma_non_contour,
-        morphio.Warning.soma_non_cylinder_or_point,
-        morphio.Warning.write_no_soma,
-        morphio.Warning.wrong_root_point,
-    ]
+    quiet = [morphio.Warning.no_soma_found, morphio.Warning.only_child, morphio.Warning.soma_non_conform,
+             morphio.Warning.soma_non_contour, morphio.Warning.soma_non_cylinder_or_point,
+             morphio.Warning.write_no_soma, morphio.Warning.wrong_root_point]
     morphio.set_ignored_warning(quiet, True)
     try:
         try:
@@ -480,12 +431,8 @@ def dbbs_type_map(yaml_text: str, file_name: str, name: str = "morphologies.yaml
             out = {}
             for code, names in tags.items():
                 if not names or names[0] not in DBBS_TAG_TYPES:
-                    raise ConversionError(
-                        name,
-                        None,
-                        f"{file_name}: code {code} tagged {names}: expected the first "
-                        f"tag to be one of {sorted(DBBS_TAG_TYPES)}",
-                    )
+                    raise ConversionError(name, None, f"{file_name}: code {code} tagged {names}: expected the first "
+                                                      f"tag to be one of {sorted(DBBS_TAG_TYPES)}")
                 out[int(code)] = DBBS_TAG_TYPES[names[0]]
             return out
     raise ConversionError(name, None, f"no entry for {file_name}: expected '- file: ./morphologies/{file_name}'")
@@ -516,7 +463,8 @@ def swc_retype(data: bytes, type_map: Mapping[int, int], name: str = "<bytes>") 
 # the dispatcher
 
 #: convert formats by the upstream file's suffix (the names :func:`neuro_lib.datasets.transform_counts` reports)
-CONVERT_FORMATS = {".xml": "neurolucida_xml", ".hoc": "neuron_hoc", ".asc": "neurolucida_asc", ".swc": "swc_type_codes"}
+CONVERT_FORMATS = {".xml": "neurolucida_xml", ".hoc": "neuron_hoc", ".asc": "neurolucida_asc",
+                   ".swc": "swc_type_codes"}
 
 
 def convert_format(url: str) -> str:
@@ -550,7 +498,6 @@ def convert(url: str, original: str | os.PathLike, aux: Mapping[str, Path] | Non
 # ----------------------------------------------------------------------------------------------------------------
 # temporal_mean_3
 
-
 def temporal_mean(frames: np.ndarray, n: int = 3) -> np.ndarray:
     """Means of ``n`` consecutive frames: ``frames`` ``(T, H, W)`` unsigned integers with ``T`` a multiple of ``n``
     -> ``(T // n, H, W)`` ``uint16``, frame ``k`` the mean of frames ``n k .. n k + n - 1`` rounded to the nearest
@@ -571,7 +518,7 @@ def array_sha256(a: np.ndarray | Iterable[np.ndarray]) -> str:
     """sha256 of an array's bytes as little-endian C order (the checksums ``neurofinder/PROVENANCE.txt`` records);
     an iterable of arrays is hashed as their concatenation along axis 0, without building it."""
     h = hashlib.sha256()
-    for part in [a] if isinstance(a, np.ndarray) else a:
+    for part in ([a] if isinstance(a, np.ndarray) else a):
         part = np.asarray(part)
         h.update(np.ascontiguousarray(part, dtype=part.dtype.newbyteorder("<")).tobytes())
     return h.hexdigest()
@@ -579,7 +526,6 @@ def array_sha256(a: np.ndarray | Iterable[np.ndarray]) -> str:
 
 # ----------------------------------------------------------------------------------------------------------------
 # the projection images' label table
-
 
 def folder_labels_csv(members: Iterable[str], prefix: str = "bonus/") -> bytes:
     """``png_dict_labels.csv`` of the projection-image archive, from its image paths

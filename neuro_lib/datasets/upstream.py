@@ -16,7 +16,6 @@ and publishes it with a completion marker (:func:`publish`). Every mismatch is c
 ``base_url`` (or the environment variable ``NEURO_LIB_UPSTREAM_BASE``) replaces the scheme and host of every URL,
 keeping its path: for tests and benchmarks against a local server, or for a local proxy of the upstream hosts.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -28,10 +27,10 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -41,19 +40,8 @@ from . import transforms
 from .errors import ChecksumError, DataNotAvailableError, Mismatch
 from .registry import DataFile, Row
 
-__all__ = [
-    "rewrite_url",
-    "ResumableDownloader",
-    "DownloadFailure",
-    "download_rows",
-    "assemble",
-    "publish",
-    "marker_ok",
-    "AssemblyReport",
-    "LAYOUT",
-    "download_path",
-    "convert_members",
-]
+__all__ = ["rewrite_url", "ResumableDownloader", "DownloadFailure", "download_rows", "assemble", "publish",
+           "marker_ok", "AssemblyReport", "LAYOUT", "download_path", "convert_members"]
 
 #: version of the unpacked-folder layout and marker; a folder with another (or an old plain-text) marker is rebuilt
 LAYOUT = 2
@@ -113,14 +101,11 @@ class ResumableDownloader:
                         self.part.unlink()
                         continue
                     if r.status_code in _TRANSIENT and attempt < self.retries:
-                        time.sleep(0.5 * 2**attempt)
+                        time.sleep(0.5 * 2 ** attempt)
                         continue
                     r.raise_for_status()
-                    resumed = (
-                        bool(start)
-                        and r.status_code == 206
-                        and r.headers.get("Content-Range", "").startswith(f"bytes {start}-")
-                    )
+                    resumed = bool(start) and r.status_code == 206 and \
+                        r.headers.get("Content-Range", "").startswith(f"bytes {start}-")
                     with open(self.part, "ab" if resumed else "wb") as fh:
                         for chunk in r.iter_content(1 << 16):
                             fh.write(chunk)
@@ -131,7 +116,7 @@ class ResumableDownloader:
                     raise _Unreachable(str(err)) from err
                 if attempt == self.retries:
                     raise
-                time.sleep(0.5 * 2**attempt)
+                time.sleep(0.5 * 2 ** attempt)
         else:
             raise requests.ConnectionError(f"{url}: no complete response after {self.retries + 1} attempts")
         os.replace(self.part, output_file)
@@ -175,17 +160,9 @@ def _quiet_pooch():
         log.setLevel(level)
 
 
-def download_rows(
-    rows: Sequence[Row],
-    *,
-    desc: str,
-    base_url: str | None = None,
-    workers: int = 8,
-    retries: int = 2,
-    progress: bool = True,
-    root: Path | None = None,
-    unreachable: set | None = None,
-) -> tuple[dict[str, Path], list[DownloadFailure], list[Mismatch]]:
+def download_rows(rows: Sequence[Row], *, desc: str, base_url: str | None = None, workers: int = 8,
+                  retries: int = 2, progress: bool = True, root: Path | None = None,
+                  unreachable: set | None = None) -> tuple[dict[str, Path], list[DownloadFailure], list[Mismatch]]:
     """Download the distinct URLs of ``rows`` into :func:`download_path` (``root`` instead of the cache's
     ``downloads/`` when given), ``workers`` at a time, one tqdm bar (``desc``). A file already there with the right
     sha256 is not downloaded again.
@@ -223,16 +200,11 @@ def download_rows(
             return row, None, f"not attempted: {host} could not be reached"
         if not hasattr(local, "session"):
             local.session = requests.Session()
-        dl = ResumableDownloader(dest.with_name(dest.name + ".part"), local.session, retries=retries, on_bytes=count)
+        dl = ResumableDownloader(dest.with_name(dest.name + ".part"), local.session, retries=retries,
+                                 on_bytes=count)
         try:
-            path = pooch.retrieve(
-                url,
-                known_hash=f"sha256:{row.url_sha256}",
-                fname=dest.name,
-                path=dest.parent,
-                downloader=dl,
-                progressbar=False,
-            )
+            path = pooch.retrieve(url, known_hash=f"sha256:{row.url_sha256}", fname=dest.name, path=dest.parent,
+                                  downloader=dl, progressbar=False)
         except ValueError as err:  # pooch: the downloaded file's hash does not match (it deleted it)
             where = row.url if url == row.url else f"{row.url} (served by {url})"
             return row, Mismatch("download of", where, row.url_sha256, _actual_from_pooch(str(err))), None
@@ -250,11 +222,8 @@ def download_rows(
         return row, Path(path), None
 
     hopeless = all(urlsplit(rewrite_url(u, base_url)).netloc in unreachable for u in todo)
-    with (
-        _quiet_pooch(),
-        tqdm(total=len(todo), desc=desc, unit="file", disable=not progress or hopeless) as bar,
-        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-    ):
+    with _quiet_pooch(), tqdm(total=len(todo), desc=desc, unit="file", disable=not progress or hopeless) as bar, \
+            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(one, r) for r in todo.values()]
         for fut in as_completed(futures):
             row, result, why = fut.result()
@@ -284,7 +253,6 @@ def _short(err: Exception, n: int = 160) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # the unpacked folder: temporary name, completion marker, publication
 
-
 def marker_ok(folder: Path, entry: DataFile) -> bool:
     """Whether ``folder`` is complete: its ``.complete`` marker names this entry's sha256 and :data:`LAYOUT`."""
     try:
@@ -311,7 +279,7 @@ def staging_dir(out: Path) -> Path:
     prefix = f".x-{out.name}-"
     for old in out.parent.glob(prefix + "*"):
         try:
-            pid = int(old.name[len(prefix) :].split("-")[0])
+            pid = int(old.name[len(prefix):].split("-")[0])
         except ValueError:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
@@ -346,10 +314,8 @@ def publish(tmp: Path, out: Path, entry: DataFile, info: dict) -> Path:
 # ----------------------------------------------------------------------------------------------------------------
 # transforms applied to downloaded (or mirror-held) files
 
-
-def _write_checked(
-    tmp: Path, member: str, data: bytes, expected: str, what: str, source: str, mismatches: list[Mismatch]
-) -> bool:
+def _write_checked(tmp: Path, member: str, data: bytes, expected: str, what: str, source: str,
+                   mismatches: list[Mismatch]) -> bool:
     actual = hashlib.sha256(data).hexdigest()
     if expected and actual != expected:
         mismatches.append(Mismatch(what, f"{source} -> {member}", expected, actual))
@@ -360,9 +326,8 @@ def _write_checked(
     return True
 
 
-def convert_members(
-    rows: Sequence[Row], tmp: Path, original_of: Callable[[Row], Path], mismatches: list[Mismatch]
-) -> tuple[int, dict]:
+def convert_members(rows: Sequence[Row], tmp: Path, original_of: Callable[[Row], Path],
+                    mismatches: list[Mismatch]) -> tuple[int, dict]:
     """Convert every ``convert`` row of ``rows`` from its original file (``original_of(row)``: a local path) into
     ``tmp/<member>``, checked against ``member_sha256``. Returns ``(number verified, {member: skipped counts})``."""
     aux = {Path(urlsplit(r.url).path).name: original_of(r) for r in rows if r.transform == "convert_aux"}
@@ -377,24 +342,21 @@ def convert_members(
     return ok, skipped
 
 
-def _temporal_mean(
-    rows: Sequence[Row], paths: dict[str, Path], tmp: Path, recipe: dict, mismatches: list[Mismatch]
-) -> int:
+def _temporal_mean(rows: Sequence[Row], paths: dict[str, Path], tmp: Path, recipe: dict,
+                   mismatches: list[Mismatch]) -> int:
     import tifffile
 
     n = recipe["frames_per_bin"]
     # source frames in recording order: by the frame number at the end of the file name (image00000.tiff, ...)
-    frames = sorted(
-        (r for r in rows if r.transform == "temporal_mean_3"),
-        key=lambda r: (int(m.group(1)) if (m := re.search(r"(\d+)\D*$", r.url)) else -1, r.url),
-    )
+    frames = sorted((r for r in rows if r.transform == "temporal_mean_3"),
+                    key=lambda r: (int(m.group(1)) if (m := re.search(r"(\d+)\D*$", r.url)) else -1, r.url))
     if len(frames) % n:
         raise ValueError(f"{len(frames)} temporal_mean_3 rows: expected a multiple of {n}")
     src, out = hashlib.sha256(), hashlib.sha256()
     shape = tuple(recipe["frame_shape"])
     for k in range(len(frames) // n):
         group = []
-        for r in frames[n * k : n * k + n]:
+        for r in frames[n * k: n * k + n]:
             a = tifffile.imread(paths[r.url])
             if a.shape != shape or a.dtype != np.uint16:
                 raise transforms.ConversionError(r.url, None, f"frame {a.shape} {a.dtype}: expected {shape} uint16")
@@ -408,24 +370,12 @@ def _temporal_mean(
         tifffile.imwrite(dest, mean)
     ok = True
     if recipe.get("source_array_sha256") and src.hexdigest() != recipe["source_array_sha256"]:
-        mismatches.append(
-            Mismatch(
-                "source frames (array)",
-                f"{len(frames)} frames of {frames[0].target}",
-                recipe["source_array_sha256"],
-                src.hexdigest(),
-            )
-        )
+        mismatches.append(Mismatch("source frames (array)", f"{len(frames)} frames of {frames[0].target}",
+                                   recipe["source_array_sha256"], src.hexdigest()))
         ok = False
     if out.hexdigest() != recipe["array_sha256"]:
-        mismatches.append(
-            Mismatch(
-                "temporal means (array)",
-                f"{len(frames) // n} frames of {frames[0].target}",
-                recipe["array_sha256"],
-                out.hexdigest(),
-            )
-        )
+        mismatches.append(Mismatch("temporal means (array)", f"{len(frames) // n} frames of {frames[0].target}",
+                                   recipe["array_sha256"], out.hexdigest()))
         ok = False
     return len(frames) if ok else 0
 
@@ -438,9 +388,8 @@ def derive_members(entry: DataFile, tmp: Path, mismatches: list[Mismatch]) -> in
         if spec["from"] != "folder_labels":
             raise ValueError(f"{entry.key}: unknown derivation {spec['from']!r} for {member}")
         pngs = [p.relative_to(tmp).as_posix() for p in tmp.rglob("*.png")]
-        ok += _write_checked(
-            tmp, member, transforms.folder_labels_csv(pngs), spec["sha256"], "derived member", entry.key, mismatches
-        )
+        ok += _write_checked(tmp, member, transforms.folder_labels_csv(pngs), spec["sha256"], "derived member",
+                             entry.key, mismatches)
     return ok
 
 
@@ -459,18 +408,9 @@ class AssemblyReport:
     skipped: dict = field(default_factory=dict)
 
 
-def assemble(
-    entry: DataFile,
-    rows: Sequence[Row],
-    out: Path,
-    *,
-    base_url: str | None = None,
-    workers: int = 8,
-    retries: int = 2,
-    progress: bool = True,
-    unreachable: set | None = None,
-    keep_downloads: bool = False,
-) -> AssemblyReport:
+def assemble(entry: DataFile, rows: Sequence[Row], out: Path, *, base_url: str | None = None, workers: int = 8,
+             retries: int = 2, progress: bool = True, unreachable: set | None = None,
+             keep_downloads: bool = False) -> AssemblyReport:
     """Build ``out`` (the unpacked folder of ``entry``) from upstream: download every row, apply its transform,
     check every result, publish the folder with its marker, then delete the downloads (unless
     ``keep_downloads``).
@@ -481,15 +421,8 @@ def assemble(
     t0 = time.perf_counter()
     report = AssemblyReport(entry.key, len(rows))
     before = {r.url for r in rows if download_path(r.url).exists()}
-    paths, failures, mismatches = download_rows(
-        rows,
-        desc=entry.name,
-        base_url=base_url,
-        workers=workers,
-        retries=retries,
-        progress=progress,
-        unreachable=unreachable,
-    )
+    paths, failures, mismatches = download_rows(rows, desc=entry.name, base_url=base_url, workers=workers,
+                                                retries=retries, progress=progress, unreachable=unreachable)
     report.downloaded = len(set(paths) - before)
     if mismatches:
         raise ChecksumError.many(mismatches)
@@ -504,21 +437,13 @@ def assemble(
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 _link_or_copy(paths[r.url], dest)
                 if r.member_sha256 and r.member_sha256 != r.url_sha256:
-                    report.verified += _write_checked(
-                        tmp, r.member, dest.read_bytes(), r.member_sha256, "member", r.url, checks
-                    )
+                    report.verified += _write_checked(tmp, r.member, dest.read_bytes(), r.member_sha256, "member",
+                                                      r.url, checks)
                 else:
                     report.verified += 1
             elif r.transform == "crlf_to_lf":
-                report.verified += _write_checked(
-                    tmp,
-                    r.member,
-                    transforms.crlf_to_lf(paths[r.url].read_bytes()),
-                    r.member_sha256,
-                    "crlf_to_lf of",
-                    r.url,
-                    checks,
-                )
+                report.verified += _write_checked(tmp, r.member, transforms.crlf_to_lf(paths[r.url].read_bytes()),
+                                                  r.member_sha256, "crlf_to_lf of", r.url, checks)
             elif r.transform not in ("convert", "convert_aux", "temporal_mean_3"):
                 raise ValueError(f"{entry.key}: unknown transform {r.transform!r} in the manifest row of {r.url}")
         n_conv, report.skipped = convert_members(rows, tmp, lambda r: paths[r.url], checks)
@@ -530,18 +455,8 @@ def assemble(
             raise ChecksumError.many(checks)
         report.members = sum(1 for p in tmp.rglob("*") if p.is_file())
         report.seconds = time.perf_counter() - t0
-        publish(
-            tmp,
-            out,
-            entry,
-            {
-                "source": "upstream",
-                "members": report.members,
-                "rows": report.rows,
-                "verified": report.verified,
-                "skipped_in_conversion": report.skipped,
-            },
-        )
+        publish(tmp, out, entry, {"source": "upstream", "members": report.members, "rows": report.rows,
+                                  "verified": report.verified, "skipped_in_conversion": report.skipped})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not keep_downloads:

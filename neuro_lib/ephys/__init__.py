@@ -6,7 +6,6 @@ scikit-learn estimators), :mod:`~neuro_lib.ephys.chapter` (profile settings, mod
 :mod:`~neuro_lib.ephys.experiments` (splits, cross-validation runs, results entries),
 :mod:`~neuro_lib.ephys.interpret` (gates, SHAP, species mixing), :mod:`~neuro_lib.ephys.predict` (new cells).
 """
-
 from . import data, models
 from .data import *  # noqa: F403 - the loaders and the two tasks, as listed in data.__all__
 from .models import *  # noqa: F403 - the scikit-learn estimators, as listed in models.__all__

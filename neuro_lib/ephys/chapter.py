@@ -12,7 +12,6 @@ keeps a rerun identical).
 ``max_steps`` (None: no cap) caps the optimisation steps of every network fit and ``max_cells`` (None: all) keeps a
 stratified subset of the cells: the ``gpu_profile`` tests run the gpu configuration on the CPU with both set.
 """
-
 from __future__ import annotations
 
 from .models import DANNClassifier, LSPINClassifier, MLPNetwork, SourceOnly, baselines
@@ -23,47 +22,13 @@ _EI_SMOKE = ["dann", "source_only", "logistic_regression"]
 _CRE5_SMOKE = ["lspin", "logistic_regression"]
 
 PROFILE_SETTINGS = {
-    "smoke": dict(
-        threads=1,
-        n_splits=2,
-        n_repeats=1,
-        dann_epochs=2,
-        lspin_epochs=2,
-        interpretation_epochs=2,
-        n_ensemble=1,
-        ei_models=_EI_SMOKE,
-        cre5_models=_CRE5_SMOKE,
-        n_shap=20,
-        n_background=20,
-    ),
-    "cpu": dict(
-        threads=1,
-        n_splits=5,
-        n_repeats=3,
-        dann_epochs=200,
-        lspin_epochs=300,
-        interpretation_epochs=300,
-        n_ensemble=3,
-        lambda1=0.01,
-        class_weight=None,
-        ei_models=None,
-        cre5_models=None,
-        n_shap=200,
-        n_background=100,
-        max_steps=None,
-        max_cells=None,
-    ),
-    "gpu": dict(
-        threads=1,
-        n_splits=5,
-        n_repeats=10,
-        dann_epochs=300,
-        lspin_epochs=500,
-        interpretation_epochs=500,
-        n_ensemble=5,
-        n_shap=345,
-        n_background=200,
-    ),
+    "smoke": dict(threads=1, n_splits=2, n_repeats=1, dann_epochs=2, lspin_epochs=2, interpretation_epochs=2,
+                  n_ensemble=1, ei_models=_EI_SMOKE, cre5_models=_CRE5_SMOKE, n_shap=20, n_background=20),
+    "cpu": dict(threads=1, n_splits=5, n_repeats=3, dann_epochs=200, lspin_epochs=300, interpretation_epochs=300,
+                n_ensemble=3, lambda1=0.01, class_weight=None, ei_models=None, cre5_models=None, n_shap=200,
+                n_background=100, max_steps=None, max_cells=None),
+    "gpu": dict(threads=1, n_splits=5, n_repeats=10, dann_epochs=300, lspin_epochs=500, interpretation_epochs=500,
+                n_ensemble=5, n_shap=345, n_background=200),
 }
 
 #: The E/I models, in the page's order: what each is trained on is in the docstring of :func:`ei_models`.
@@ -71,18 +36,10 @@ EI_MODELS = ["dann", "pooled_network", "dann_unsupervised", "source_only", "logi
 #: The Cre-class models, in the page's order.
 CRE5_MODELS = ["lspin", "mlp_no_gates", "logistic_regression", "svc", "random_forest", "xgboost"]
 #: How the pages name the models in their text.
-MODEL_NAMES = {
-    "dann": "DANN",
-    "pooled_network": "pooled network",
-    "dann_unsupervised": "unsupervised DANN",
-    "source_only": "source-only network",
-    "logistic_regression": "logistic regression",
-    "svc": "SVC",
-    "xgboost": "XGBoost",
-    "lspin": "LSPIN",
-    "mlp_no_gates": "MLP without gates",
-    "random_forest": "random forest",
-}
+MODEL_NAMES = {"dann": "DANN", "pooled_network": "pooled network", "dann_unsupervised": "unsupervised DANN",
+               "source_only": "source-only network", "logistic_regression": "logistic regression", "svc": "SVC",
+               "xgboost": "XGBoost", "lspin": "LSPIN", "mlp_no_gates": "MLP without gates",
+               "random_forest": "random forest"}
 
 
 def settings(profile: str, **overrides) -> dict:
@@ -97,23 +54,9 @@ def settings(profile: str, **overrides) -> dict:
     """
     from .. import profiles
 
-    return profiles.settings(
-        profile,
-        PROFILE_SETTINGS,
-        overrides,
-        what="ephys",
-        ints=(
-            "threads",
-            "n_splits",
-            "n_repeats",
-            "dann_epochs",
-            "lspin_epochs",
-            "interpretation_epochs",
-            "n_ensemble",
-            "n_shap",
-            "n_background",
-        ),
-    )
+    return profiles.settings(profile, PROFILE_SETTINGS, overrides, what="ephys",
+                             ints=("threads", "n_splits", "n_repeats", "dann_epochs", "lspin_epochs",
+                                   "interpretation_epochs", "n_ensemble", "n_shap", "n_background"))
 
 
 def _pick(models: dict, names) -> dict:
@@ -138,13 +81,11 @@ def ei_models(cfg: dict, device: str = "cpu", *, epochs: int | None = None) -> d
     """
     net = dict(epochs=epochs or cfg["dann_epochs"], max_steps=cfg.get("max_steps"), device=device)
     b = baselines()
-    models = {
-        "dann": DANNClassifier(**net),
-        "pooled_network": DANNClassifier(domain_weight=0.0, **net),
-        "dann_unsupervised": DANNClassifier(target_labels=False, **net),
-        "source_only": SourceOnly(DANNClassifier(domain_weight=0.0, **net)),
-        **{k: SourceOnly(b[k]) for k in ("logistic_regression", "svc", "xgboost")},
-    }
+    models = {"dann": DANNClassifier(**net),
+              "pooled_network": DANNClassifier(domain_weight=0.0, **net),
+              "dann_unsupervised": DANNClassifier(target_labels=False, **net),
+              "source_only": SourceOnly(DANNClassifier(domain_weight=0.0, **net)),
+              **{k: SourceOnly(b[k]) for k in ("logistic_regression", "svc", "xgboost")}}
     return _pick(models, cfg.get("ei_models"))
 
 
@@ -152,16 +93,8 @@ def cre5_models(cfg: dict, device: str = "cpu", *, epochs: int | None = None) ->
     """``{name: estimator}`` for the five mouse Cre classes: ``lspin`` (an ensemble of ``cfg["n_ensemble"]``),
     ``mlp_no_gates`` (its prediction network without gates) and the four baselines of :func:`baselines`."""
     ep = epochs or cfg["lspin_epochs"]
-    models = {
-        "lspin": LSPINClassifier(
-            lambda1=cfg["lambda1"],
-            class_weight=cfg["class_weight"],
-            epochs=ep,
-            n_ensemble=cfg["n_ensemble"],
-            max_steps=cfg.get("max_steps"),
-            device=device,
-        ),
-        "mlp_no_gates": MLPNetwork(epochs=ep, max_steps=cfg.get("max_steps"), device=device),
-        **baselines(),
-    }
+    models = {"lspin": LSPINClassifier(lambda1=cfg["lambda1"], class_weight=cfg["class_weight"], epochs=ep,
+                                       n_ensemble=cfg["n_ensemble"], max_steps=cfg.get("max_steps"), device=device),
+              "mlp_no_gates": MLPNetwork(epochs=ep, max_steps=cfg.get("max_steps"), device=device),
+              **baselines()}
     return _pick(models, cfg.get("cre5_models"))

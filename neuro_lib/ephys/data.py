@@ -13,7 +13,6 @@ Labels: dendrite type gives excitatory (spiny) / inhibitory (aspiny) (:func:`ei_
 subclasses of the paper's Figure 4 (:data:`CRE_LINE_TO_CLASS`). Bad input raises :class:`EphysTableError` naming
 the file, the column and the row as its CSV line number (the header is line 1).
 """
-
 from __future__ import annotations
 
 import warnings
@@ -68,119 +67,46 @@ class EphysTableError(ValueError):
 #: The 41 features of the paper's model input, in the authors' column order: 14 per-spike means from a noise sweep
 #: (exist only in the authors' files) and 27 copied from the ACTB ephys feature table (units: mV, pA, ms/s, MOhm).
 FEATURES_41 = [
-    "threshold_v",
-    "threshold_i",
-    "peak_v",
-    "peak_i",
-    "trough_v",
-    "trough_i",
-    "upstroke",
-    "upstroke_v",
-    "downstroke",
-    "downstroke_v",
-    "fast_trough_v",
-    "fast_trough_i",
-    "width",
-    "upstroke_downstroke_ratio",
-    "f_i_curve_slope",
-    "fast_trough_v_long_square",
-    "fast_trough_v_ramp",
-    "fast_trough_v_short_square",
-    "input_resistance_mohm",
-    "latency",
-    "peak_v_long_square",
-    "peak_v_ramp",
-    "peak_v_short_square",
-    "ri",
-    "sag",
-    "seal_gohm",
-    "tau",
-    "threshold_i_long_square",
-    "threshold_i_ramp",
-    "threshold_i_short_square",
-    "threshold_v_long_square",
-    "threshold_v_ramp",
-    "threshold_v_short_square",
-    "trough_v_long_square",
-    "trough_v_ramp",
-    "trough_v_short_square",
-    "upstroke_downstroke_ratio_long_square",
-    "upstroke_downstroke_ratio_ramp",
-    "upstroke_downstroke_ratio_short_square",
-    "vm_for_sag",
-    "vrest",
+    "threshold_v", "threshold_i", "peak_v", "peak_i", "trough_v", "trough_i", "upstroke", "upstroke_v",
+    "downstroke", "downstroke_v", "fast_trough_v", "fast_trough_i", "width", "upstroke_downstroke_ratio",
+    "f_i_curve_slope", "fast_trough_v_long_square", "fast_trough_v_ramp", "fast_trough_v_short_square",
+    "input_resistance_mohm", "latency", "peak_v_long_square", "peak_v_ramp", "peak_v_short_square", "ri", "sag",
+    "seal_gohm", "tau", "threshold_i_long_square", "threshold_i_ramp", "threshold_i_short_square",
+    "threshold_v_long_square", "threshold_v_ramp", "threshold_v_short_square", "trough_v_long_square",
+    "trough_v_ramp", "trough_v_short_square", "upstroke_downstroke_ratio_long_square",
+    "upstroke_downstroke_ratio_ramp", "upstroke_downstroke_ratio_short_square", "vm_for_sag", "vrest",
 ]
 
 #: The 27 of the 41 that the ACTB ephys feature table has (identical values), plus rheobase-related and firing
 #: features the ACTB table adds. Used with :func:`load_actb`.
-ACTB_FEATURES = FEATURES_41[14:] + [
-    "adaptation",
-    "avg_isi",
-    "has_burst",
-    "has_delay",
-    "has_pause",
-    "rheobase_sweep_number",
-]
+ACTB_FEATURES = FEATURES_41[14:] + ["adaptation", "avg_isi", "has_burst", "has_delay", "has_pause",
+                                    "rheobase_sweep_number"]
 
 #: The paper's 5 mouse Cre classes (Figure 4), in display order.
 CRE_CLASSES = ["Glutamatergic", "Pvalb", "Htr3a+|Vip-", "Sst", "Vip"]
 
-_OPHIR_CLASS = {
-    "Glutamatergic": "Glutamatergic",
-    "Pvalb+": "Pvalb",
-    "Htr3a+|Vip-": "Htr3a+|Vip-",
-    "Sst+": "Sst",
-    "Vip+": "Vip",
-}
+_OPHIR_CLASS = {"Glutamatergic": "Glutamatergic", "Pvalb+": "Pvalb", "Htr3a+|Vip-": "Htr3a+|Vip-",
+                "Sst+": "Sst", "Vip+": "Vip"}
 
 #: ACTB ``line_name`` -> one of :data:`CRE_CLASSES`, or ``None`` for a known line outside the 5 classes (mixed or
 #: intersectional populations the authors left out). Reproduces the authors' grouping exactly (all 1,424 mouse cells
 #: of their file). An unlisted line raises :class:`EphysTableError`.
 CRE_LINE_TO_CLASS: dict[str, str | None] = {
     # glutamatergic lines
-    **{
-        k: "Glutamatergic"
-        for k in [
-            "Ctgf-T2A-dgCre",
-            "Cux2-CreERT2",
-            "Esr2-IRES2-Cre",
-            "Esr2-IRES2-Cre-neo",
-            "Esr2-IRES2-Cre-neo|PhiC31-neo",
-            "Esr2-IRES2-Cre|PhiC31-neo",
-            "Glt25d2-Cre_NF107",
-            "Nr5a1-Cre",
-            "Ntsr1-Cre_GN220",
-            "Rbp4-Cre_KL100",
-            "Rorb-IRES2-Cre",
-            "Scnn1a-Tg2-Cre",
-            "Scnn1a-Tg3-Cre",
-            "Sim1-Cre_KJ18",
-            "Tlx3-Cre_PL56",
-            "Slc17a6-IRES-Cre",
-        ]
-    },
+    **{k: "Glutamatergic" for k in [
+        "Ctgf-T2A-dgCre", "Cux2-CreERT2", "Esr2-IRES2-Cre", "Esr2-IRES2-Cre-neo", "Esr2-IRES2-Cre-neo|PhiC31-neo",
+        "Esr2-IRES2-Cre|PhiC31-neo", "Glt25d2-Cre_NF107", "Nr5a1-Cre", "Ntsr1-Cre_GN220", "Rbp4-Cre_KL100",
+        "Rorb-IRES2-Cre", "Scnn1a-Tg2-Cre", "Scnn1a-Tg3-Cre", "Sim1-Cre_KJ18", "Tlx3-Cre_PL56", "Slc17a6-IRES-Cre"]},
     # GABAergic subclasses
-    "Pvalb-IRES-Cre": "Pvalb",
-    "Nkx2-1-CreERT2": "Pvalb",
-    "Slc32a1-T2A-FlpO|Vipr2-IRES2-Cre": "Pvalb",
+    "Pvalb-IRES-Cre": "Pvalb", "Nkx2-1-CreERT2": "Pvalb", "Slc32a1-T2A-FlpO|Vipr2-IRES2-Cre": "Pvalb",
     "Pvalb-T2A-CreERT2": "Pvalb",
-    "Sst-IRES-Cre": "Sst",
-    "Chrna2-Cre_OE25": "Sst",
-    "Nos1-CreERT2": "Sst",
-    "Nos1-CreERT2|Sst-IRES-FlpO": "Sst",
+    "Sst-IRES-Cre": "Sst", "Chrna2-Cre_OE25": "Sst", "Nos1-CreERT2": "Sst", "Nos1-CreERT2|Sst-IRES-FlpO": "Sst",
     "Oxtr-T2A-Cre": "Sst",
-    "Vip-IRES-Cre": "Vip",
-    "Chat-IRES-Cre-neo": "Vip",
-    "Htr3a-Cre_NO152": "Htr3a+|Vip-",
-    "Ndnf-IRES2-dgCre": "Htr3a+|Vip-",
-    "Gad2-IRES-Cre": "Htr3a+|Vip-",
+    "Vip-IRES-Cre": "Vip", "Chat-IRES-Cre-neo": "Vip",
+    "Htr3a-Cre_NO152": "Htr3a+|Vip-", "Ndnf-IRES2-dgCre": "Htr3a+|Vip-", "Gad2-IRES-Cre": "Htr3a+|Vip-",
     # known lines outside the 5 classes
-    "Vipr2-IRES2-Cre": None,
-    "Vipr2-IRES2-Cre-neo": None,
-    "Penk-IRES2-Cre-neo": None,
-    "Gng7-Cre_KH71": None,
-    "Htr3a-Cre_NO152|Pvalb-T2A-Dre": None,
-    "Chrna2-Cre_OE25|Pvalb-T2A-Dre": None,
+    "Vipr2-IRES2-Cre": None, "Vipr2-IRES2-Cre-neo": None, "Penk-IRES2-Cre-neo": None, "Gng7-Cre_KH71": None,
+    "Htr3a-Cre_NO152|Pvalb-T2A-Dre": None, "Chrna2-Cre_OE25|Pvalb-T2A-Dre": None,
     "Pvalb-T2A-FlpO|Vipr2-IRES2-Cre": None,
 }
 
@@ -204,9 +130,8 @@ def _line(row_pos: int) -> int:
     return row_pos + 2  # header is CSV line 1
 
 
-def read_feature_table(
-    path: str | Path, features: list[str], *, id_column: str, label_columns: list[str] = ()
-) -> pd.DataFrame:
+def read_feature_table(path: str | Path, features: list[str], *, id_column: str, label_columns: list[str] = ()
+                       ) -> pd.DataFrame:
     """Read a CSV and validate it: every column of ``features``/``label_columns``/``id_column`` present, every feature
     numeric (blank = missing is allowed), ids unique. Raises :class:`EphysTableError` with file, line and column."""
     path = Path(path)
@@ -221,9 +146,8 @@ def _validate(raw: pd.DataFrame, path: Path, features, *, id_column, label_colum
     need = [id_column, *label_columns, *features]
     missing = [c for c in need if c not in raw.columns]
     if missing:
-        raise EphysTableError(
-            path, missing[0], 1, f"missing column(s) {missing}; the header has {len(raw.columns)} columns"
-        )
+        raise EphysTableError(path, missing[0], 1, f"missing column(s) {missing}; the header has {len(raw.columns)} "
+                                                   f"columns")
     out = pd.DataFrame(index=raw.index)
     for col in features:
         text = raw[col].str.strip()
@@ -232,12 +156,8 @@ def _validate(raw: pd.DataFrame, path: Path, features, *, id_column, label_colum
         bad = num.isna() & ~blank
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
-            raise EphysTableError(
-                path,
-                col,
-                _line(pos),
-                f"value {raw[col].iloc[pos]!r} is not a number ({int(bad.sum())} such value(s) in this column)",
-            )
+            raise EphysTableError(path, col, _line(pos), f"value {raw[col].iloc[pos]!r} is not a number "
+                                                         f"({int(bad.sum())} such value(s) in this column)")
         out[col] = num.astype(float)
     for col in [id_column, *label_columns]:
         out[col] = raw[col]
@@ -245,12 +165,8 @@ def _validate(raw: pd.DataFrame, path: Path, features, *, id_column, label_colum
     dup = ids.duplicated(keep=False)
     if dup.any():
         pos = np.flatnonzero(dup.to_numpy())
-        raise EphysTableError(
-            path,
-            id_column,
-            _line(int(pos[1])),
-            f"duplicated specimen id {ids.iloc[pos[0]]!r} (lines {[_line(int(p)) for p in pos[:4]]})",
-        )
+        raise EphysTableError(path, id_column, _line(int(pos[1])),
+                              f"duplicated specimen id {ids.iloc[pos[0]]!r} (lines {[_line(int(p)) for p in pos[:4]]})")
     return out
 
 
@@ -273,19 +189,15 @@ def load_ophir(species: str, path: str | Path | None = None) -> EphysTable:
     ids = df["file_name"].str.split("_").str[0]
     if not ids.str.fullmatch(r"\d+").all():
         pos = int(np.flatnonzero(~ids.str.fullmatch(r"\d+").to_numpy())[0])
-        raise EphysTableError(
-            path, "file_name", _line(pos), f"{df['file_name'].iloc[pos]!r} is not '<specimen_id>_<sweep>'"
-        )
+        raise EphysTableError(path, "file_name", _line(pos),
+                              f"{df['file_name'].iloc[pos]!r} is not '<specimen_id>_<sweep>'")
     df["specimen_id"] = ids.astype(np.int64)
     dup = df["specimen_id"].duplicated(keep=False)
     if dup.any():
         pos = np.flatnonzero(dup.to_numpy())
-        raise EphysTableError(
-            path,
-            "file_name",
-            _line(int(pos[1])),
-            f"duplicated specimen id {df['specimen_id'].iloc[pos[0]]} (lines {[_line(int(p)) for p in pos[:4]]})",
-        )
+        raise EphysTableError(path, "file_name", _line(int(pos[1])),
+                              f"duplicated specimen id {df['specimen_id'].iloc[pos[0]]} (lines "
+                              f"{[_line(int(p)) for p in pos[:4]]})")
     meta = pd.DataFrame({"species": species}, index=df.index)
     meta["dendrite_type"] = df["dendrite_type"]
     meta["ei"] = [ei_label(v, path=path, line=_line(i)) for i, v in enumerate(df["dendrite_type"])]
@@ -294,24 +206,17 @@ def load_ophir(species: str, path: str | Path | None = None) -> EphysTable:
         cls = df["transgenic_line"].map(_OPHIR_CLASS)
         if cls.isna().any():
             pos = int(np.flatnonzero(cls.isna().to_numpy())[0])
-            raise EphysTableError(
-                path,
-                "transgenic_line",
-                _line(pos),
-                f"unknown Cre class {df['transgenic_line'].iloc[pos]!r}; expected one of {sorted(_OPHIR_CLASS)}",
-            )
+            raise EphysTableError(path, "transgenic_line", _line(pos),
+                                  f"unknown Cre class {df['transgenic_line'].iloc[pos]!r}; expected one of "
+                                  f"{sorted(_OPHIR_CLASS)}")
         meta["cre_class"] = cls
         meta["reporter_status"] = df["reporter_status"]
     feats = df[FEATURES_41].copy()
     feats.index = df["specimen_id"].to_numpy()
     meta.index = feats.index
     feats.index.name = meta.index.name = "specimen_id"
-    info = {
-        "file": str(path),
-        "rows": len(df),
-        "skipped": 0,
-        "missing": {c: int(n) for c, n in feats.isna().sum().items() if n},
-    }
+    info = {"file": str(path), "rows": len(df), "skipped": 0,
+            "missing": {c: int(n) for c, n in feats.isna().sum().items() if n}}
     return EphysTable(feats, meta, info)
 
 
@@ -321,24 +226,16 @@ def ei_label(dendrite_type: str, *, path=None, line=None) -> str:
     try:
         return _EI[str(dendrite_type).strip()]
     except KeyError:
-        raise EphysTableError(
-            path or "<table>",
-            "dendrite_type",
-            line,
-            f"unknown dendrite type {dendrite_type!r}; expected 'spiny' or 'aspiny'",
-        ) from None
+        raise EphysTableError(path or "<table>", "dendrite_type", line,
+                              f"unknown dendrite type {dendrite_type!r}; expected 'spiny' or 'aspiny'") from None
 
 
 def cre_class(line_name: str, *, path=None, line=None) -> str | None:
     """Map an ACTB Cre ``line_name`` to one of :data:`CRE_CLASSES` (or ``None`` for a known line outside them).
     Raises :class:`EphysTableError` for a line this mapping does not know."""
     if line_name not in CRE_LINE_TO_CLASS:
-        raise EphysTableError(
-            path or "<table>",
-            "line_name",
-            line,
-            f"unknown Cre line {line_name!r}; add it to neuro_lib.ephys.CRE_LINE_TO_CLASS",
-        )
+        raise EphysTableError(path or "<table>", "line_name", line,
+                              f"unknown Cre line {line_name!r}; add it to neuro_lib.ephys.CRE_LINE_TO_CLASS")
     return CRE_LINE_TO_CLASS[line_name]
 
 
@@ -359,19 +256,15 @@ def load_actb(features_path=None, details_path=None) -> EphysTable:
             raw[c] = raw[c].map({"True": "1", "False": "0", "true": "1", "false": "0"}).fillna(raw[c])
     feats = _validate(raw, fpath, ACTB_FEATURES, id_column="specimen_id")
     feats["specimen_id"] = feats["specimen_id"].astype(np.int64)
-    details = read_feature_table(
-        dpath,
-        [],
-        id_column="specimen__id",
-        label_columns=["donor__species", "tag__dendrite_type", "line_name", "structure__layer"],
-    )
+    details = read_feature_table(dpath, [], id_column="specimen__id",
+                                 label_columns=["donor__species", "tag__dendrite_type", "line_name",
+                                                "structure__layer"])
     details["specimen__id"] = details["specimen__id"].astype(np.int64)
     j = feats.merge(details, left_on="specimen_id", right_on="specimen__id", how="left", indicator=True)
     if (j["_merge"] != "both").any():
         pos = int(np.flatnonzero((j["_merge"] != "both").to_numpy())[0])
-        raise EphysTableError(
-            fpath, "specimen_id", _line(pos), f"specimen {j['specimen_id'].iloc[pos]} has no row in {dpath.name}"
-        )
+        raise EphysTableError(fpath, "specimen_id", _line(pos),
+                              f"specimen {j['specimen_id'].iloc[pos]} has no row in {dpath.name}")
     species = j["donor__species"].map({"Mus musculus": "mouse", "Homo Sapiens": "human"})
     meta = pd.DataFrame({"species": species.to_numpy()}, index=j["specimen_id"].to_numpy())
     meta["dendrite_type"] = j["tag__dendrite_type"].to_numpy()
@@ -387,16 +280,10 @@ def load_actb(features_path=None, details_path=None) -> EphysTable:
     X.index.name = meta.index.name = "specimen_id"
     n_sparse = int((meta["dendrite_type"] == "sparsely spiny").sum())
     if n_sparse:
-        warnings.warn(
-            f"{n_sparse} sparsely spiny cells have no E/I label (ei = NaN); they are kept but counted", stacklevel=2
-        )
-    info = {
-        "file": f"{fpath} + {dpath}",
-        "rows": len(X),
-        "sparsely_spiny": n_sparse,
-        "skipped": 0,
-        "missing": {c: int(n) for c, n in X.isna().sum().items() if n},
-    }
+        warnings.warn(f"{n_sparse} sparsely spiny cells have no E/I label (ei = NaN); they are kept but counted",
+                      stacklevel=2)
+    info = {"file": f"{fpath} + {dpath}", "rows": len(X), "sparsely_spiny": n_sparse, "skipped": 0,
+            "missing": {c: int(n) for c, n in X.isna().sum().items() if n}}
     return EphysTable(X, meta, info)
 
 
@@ -451,15 +338,8 @@ def ei_data(mouse: EphysTable | None = None, human: EphysTable | None = None) ->
     X = np.vstack([mouse.features.to_numpy(dtype=float), human.features.to_numpy(dtype=float)])
     y = np.r_[mouse.meta["ei"] == "excitatory", human.meta["ei"] == "excitatory"].astype(np.int64)
     domain = np.r_[np.zeros(len(mouse), np.int64), np.ones(len(human), np.int64)]
-    return TaskData(
-        "ei",
-        X,
-        y,
-        list(EI_CLASSES),
-        np.asarray(SPECIES)[domain],
-        domain,
-        np.r_[mouse.features.index.to_numpy(), human.features.index.to_numpy()].astype(np.int64),
-    )
+    return TaskData("ei", X, y, list(EI_CLASSES), np.asarray(SPECIES)[domain], domain,
+                    np.r_[mouse.features.index.to_numpy(), human.features.index.to_numpy()].astype(np.int64))
 
 
 def cre5_data(mouse: EphysTable | None = None) -> TaskData:
@@ -468,15 +348,8 @@ def cre5_data(mouse: EphysTable | None = None) -> TaskData:
     mouse = load_ophir("mouse") if mouse is None else mouse
     y = np.array([CRE_CLASSES.index(c) for c in mouse.meta["cre_class"]], dtype=np.int64)
     n = len(mouse)
-    return TaskData(
-        "cre5",
-        mouse.features.to_numpy(dtype=float),
-        y,
-        list(CRE_CLASSES),
-        np.full(n, "mouse"),
-        np.zeros(n, np.int64),
-        mouse.features.index.to_numpy().astype(np.int64),
-    )
+    return TaskData("cre5", mouse.features.to_numpy(dtype=float), y, list(CRE_CLASSES), np.full(n, "mouse"),
+                    np.zeros(n, np.int64), mouse.features.index.to_numpy().astype(np.int64))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -504,12 +377,8 @@ def read_feature_rows(path: str | Path, features: list[str] = FEATURES_41):
         raise EphysTableError(path, None, None, f"not a readable CSV table ({err})") from err
     missing = [c for c in features if c not in raw.columns]
     if missing:
-        raise EphysTableError(
-            path,
-            missing[0],
-            1,
-            f"missing column(s) {missing}; the table needs the 41 feature columns of neuro_lib.ephys.FEATURES_41",
-        )
+        raise EphysTableError(path, missing[0], 1, f"missing column(s) {missing}; the table needs the 41 feature "
+                                                   f"columns of neuro_lib.ephys.FEATURES_41")
     if raw.empty:
         raise EphysTableError(path, None, None, "no data rows under the header")
     id_col = next((c for c in _ID_COLUMNS if c in raw.columns), None)
@@ -522,10 +391,8 @@ def read_feature_rows(path: str | Path, features: list[str] = FEATURES_41):
         num = pd.to_numeric(text.where(~blank), errors="coerce")
         bad = num.isna() & ~blank
         for pos in np.flatnonzero(bad.to_numpy()):
-            errors.setdefault(
-                int(pos),
-                str(EphysTableError(path, col, _line(int(pos)), f"value {raw[col].iloc[pos]!r} is not a number")),
-            )
+            errors.setdefault(int(pos), str(EphysTableError(path, col, _line(int(pos)),
+                                                            f"value {raw[col].iloc[pos]!r} is not a number")))
         X[:, j] = num.to_numpy(dtype=float)
     for pos in np.flatnonzero(np.isnan(X).all(axis=1)):
         errors.setdefault(int(pos), str(EphysTableError(path, None, _line(int(pos)), "no feature value in this row")))

@@ -18,7 +18,6 @@ of the whole experiment. The paper's single split is trained R times too, with s
 
 With one seed the seed sd is not defined (written as null).
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,26 +30,9 @@ from ..evaluation import CVResult, PairedDifference, Split, kfold_splits, paired
 from .chapter import cre5_models, ei_models
 from .data import TaskData
 
-__all__ = [
-    "cv_splits",
-    "paper_split_ei",
-    "paper_split_cre5",
-    "subsample",
-    "Experiment",
-    "run_ei",
-    "run_cre5",
-    "seed_summary",
-    "summary_frame",
-    "ei_metrics",
-    "cre5_metrics",
-    "data_metrics",
-    "say_rate",
-    "say_difference",
-    "plot_differences",
-    "METRICS",
-    "EI_COMPARISONS",
-    "CRE5_COMPARISONS",
-]
+__all__ = ["cv_splits", "paper_split_ei", "paper_split_cre5", "subsample", "Experiment", "run_ei", "run_cre5",
+           "seed_summary", "summary_frame", "ei_metrics", "cre5_metrics", "data_metrics", "say_rate", "say_difference",
+           "plot_differences", "METRICS", "EI_COMPARISONS", "CRE5_COMPARISONS"]
 
 #: The metrics written for every model (mean and sd over splits).
 METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
@@ -62,16 +44,11 @@ _PAPER_CRE5 = (277, 1382)
 
 #: The E/I comparisons the page states, ``(a, b, group)``: what the adversary adds (DANN against the same network
 #: with the same labels), what the human labels add, and what adaptation gives without them.
-EI_COMPARISONS = [
-    ("dann", "pooled_network", "human"),
-    ("dann", "source_only", "human"),
-    ("pooled_network", "source_only", "human"),
-    ("dann_unsupervised", "source_only", "human"),
-]
+EI_COMPARISONS = [("dann", "pooled_network", "human"), ("dann", "source_only", "human"),
+                  ("pooled_network", "source_only", "human"), ("dann_unsupervised", "source_only", "human")]
 #: The Cre comparisons: LSPIN against its gate-less network and every baseline, on all cells.
-CRE5_COMPARISONS = [
-    ("lspin", b, "all") for b in ("mlp_no_gates", "logistic_regression", "svc", "random_forest", "xgboost")
-]
+CRE5_COMPARISONS = [("lspin", b, "all") for b in ("mlp_no_gates", "logistic_regression", "svc", "random_forest",
+                                                   "xgboost")]
 
 
 def cv_splits(strata, n_splits: int, n_repeats: int, *, seed: int = 0) -> list[Split]:
@@ -117,15 +94,8 @@ def subsample(data: TaskData, max_cells: int | None, *, seed: int = 0) -> TaskDa
         return data
     strata = data.domain * 100 + data.y
     keep, _ = stratified_split(strata, [int(max_cells), len(data) - int(max_cells)], seed=seed)
-    return TaskData(
-        data.task,
-        data.X[keep],
-        data.y[keep],
-        data.class_names,
-        data.species[keep],
-        data.domain[keep],
-        data.specimen_id[keep],
-    )
+    return TaskData(data.task, data.X[keep], data.y[keep], data.class_names, data.species[keep], data.domain[keep],
+                    data.specimen_id[keep])
 
 
 @dataclass
@@ -146,12 +116,8 @@ class Experiment:
 
 
 def _paired(cv: dict, comparisons) -> list:
-    return [
-        (g, paired_difference(cv[a], cv[b], m, group=g))
-        for a, b, g in comparisons
-        if a in cv and b in cv
-        for m in ("accuracy", "macro_f1")
-    ]
+    return [(g, paired_difference(cv[a], cv[b], m, group=g)) for a, b, g in comparisons if a in cv and b in cv
+            for m in ("accuracy", "macro_f1")]
 
 
 def _seeded_paper_split(split: list[Split], n_seeds: int) -> list[Split]:
@@ -168,26 +134,15 @@ def run_ei(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", pro
 
     models = ei_models(cfg, device)
     kw = dict(seed=seed, fit_params={"domain": data.domain}, groups=data.species, progress=progress)
-    cv = cross_validate(
-        models,
-        data.X,
-        data.y,
-        cv_splits(2 * data.domain + data.y, cfg["n_splits"], cfg["n_repeats"], seed=seed),
-        desc="E/I CV",
-        **kw,
-    )
-    paper = cross_validate(
-        models,
-        data.X,
-        data.y,
-        _seeded_paper_split(paper_split_ei(data.y, data.domain, seed=seed), cfg["n_repeats"]),
-        desc="E/I paper split",
-        **kw,
-    )
+    cv = cross_validate(models, data.X, data.y, cv_splits(2 * data.domain + data.y, cfg["n_splits"],
+                                                          cfg["n_repeats"], seed=seed), desc="E/I CV", **kw)
+    paper = cross_validate(models, data.X, data.y, _seeded_paper_split(paper_split_ei(data.y, data.domain, seed=seed),
+                                                                       cfg["n_repeats"]), desc="E/I paper split", **kw)
     return Experiment(data, cv, paper, _paired(cv, EI_COMPARISONS), dict(cfg))
 
 
-def run_cre5(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True) -> Experiment:
+def run_cre5(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True
+             ) -> Experiment:
     """Cross-validate every Cre-class model of ``cfg`` (:func:`~neuro_lib.ephys.chapter.cre5_models`) on
     :func:`cv_splits` of the class (every cell; the models impute; ``cfg["n_repeats"]`` seeds) and on
     :func:`paper_split_cre5` (complete cells only, as the paper; one training per seed), with ``seed``;
@@ -195,24 +150,11 @@ def run_cre5(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", p
     from ..evaluation import cross_validate
 
     models = cre5_models(cfg, device)
-    cv = cross_validate(
-        models,
-        data.X,
-        data.y,
-        cv_splits(data.y, cfg["n_splits"], cfg["n_repeats"], seed=seed),
-        seed=seed,
-        progress=progress,
-        desc="Cre CV",
-    )
-    paper = cross_validate(
-        models,
-        data.X,
-        data.y,
-        _seeded_paper_split(paper_split_cre5(data.y, data.complete, seed=seed), cfg["n_repeats"]),
-        seed=seed,
-        progress=progress,
-        desc="Cre paper split",
-    )
+    cv = cross_validate(models, data.X, data.y, cv_splits(data.y, cfg["n_splits"], cfg["n_repeats"], seed=seed),
+                        seed=seed, progress=progress, desc="Cre CV")
+    paper = cross_validate(models, data.X, data.y, _seeded_paper_split(paper_split_cre5(data.y, data.complete,
+                                                                                        seed=seed), cfg["n_repeats"]),
+                           seed=seed, progress=progress, desc="Cre paper split")
     return Experiment(data, cv, paper, _paired(cv, CRE5_COMPARISONS), dict(cfg))
 
 
@@ -240,12 +182,8 @@ def _sd(v: np.ndarray) -> float:
 def summary_frame(cv: dict, groups=("all",), metrics=METRICS) -> pd.DataFrame:
     """A table of ``{model: CVResult}``: one row per (model, group), columns ``<metric>`` (mean over every split),
     ``<metric>_sd`` (over seeds) and ``<metric>_fold_sd`` (see :func:`seed_summary`)."""
-    rows = [
-        {"model": name, "group": g, **seed_summary(r, g, metrics)}
-        for name, r in cv.items()
-        for g in groups
-        if g in r.groups
-    ]
+    rows = [{"model": name, "group": g, **seed_summary(r, g, metrics)}
+            for name, r in cv.items() for g in groups if g in r.groups]
     return pd.DataFrame(rows).set_index(["model", "group"])
 
 
@@ -273,26 +211,20 @@ def _diff_entries(exp: Experiment, task: str) -> dict:
 
 def ei_metrics(exp: Experiment) -> dict:
     """Results entries of :func:`run_ei` (the keys of the module docstring, groups ``mouse``/``human``)."""
-    return {
-        **_entries(exp.cv, "ei"),
-        **_entries(exp.paper, "ei", split="paper", folds=False),
-        **_diff_entries(exp, "ei"),
-    }
+    return {**_entries(exp.cv, "ei"), **_entries(exp.paper, "ei", split="paper", folds=False),
+            **_diff_entries(exp, "ei")}
 
 
 def cre5_metrics(exp: Experiment) -> dict:
     """Results entries of :func:`run_cre5` (the keys of the module docstring)."""
-    return {
-        **_entries(exp.cv, "cre5"),
-        **_entries(exp.paper, "cre5", split="paper", folds=False),
-        **_diff_entries(exp, "cre5"),
-    }
+    return {**_entries(exp.cv, "cre5"), **_entries(exp.paper, "cre5", split="paper", folds=False),
+            **_diff_entries(exp, "cre5")}
 
 
 def say_rate(row, metric: str = "accuracy") -> str:
     """``"98.7% (sd 0.2 over seeds, 1.1 over folds)"`` from a row of :func:`summary_frame` (``"one seed"`` when the
     seed sd is not defined)."""
-    seeds = f"sd {100 * row[f'{metric}_sd']:.1f} over seeds" if np.isfinite(row[f"{metric}_sd"]) else "one seed"
+    seeds = (f"sd {100 * row[f'{metric}_sd']:.1f} over seeds" if np.isfinite(row[f"{metric}_sd"]) else "one seed")
     return f"{100 * row[metric]:.1f}% ({seeds}, {100 * row[f'{metric}_fold_sd']:.1f} over folds)"
 
 
@@ -306,10 +238,8 @@ def say_difference(d: PairedDifference | None, names: dict | None = None) -> str
     metric = d.metric.replace("_", " ")
     if not np.isfinite(d.lo):
         return f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (one split: no interval, no claim)"
-    txt = (
-        f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (95% interval {100 * d.lo:+.1f} to "
-        f"{100 * d.hi:+.1f}, p = {d.p:.2g}, {d.n_splits} paired splits)"
-    )
+    txt = (f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (95% interval {100 * d.lo:+.1f} to "
+           f"{100 * d.hi:+.1f}, p = {d.p:.2g}, {d.n_splits} paired splits)")
     if not d.significant:
         return txt + ": the interval includes 0, so neither is shown to be better"
     return txt + f": {a} is {'better' if d.mean > 0 else 'worse'}"
@@ -326,19 +256,14 @@ def plot_differences(exp: Experiment, metric: str = "accuracy", *, ax=None, name
         _, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * len(ds)))
     for i, (_, d) in enumerate(ds):
         color = "tab:green" if d.significant and d.mean > 0 else "tab:red" if d.significant else "tab:gray"
-        ax.errorbar(
-            100 * d.mean, i, xerr=[[100 * (d.mean - d.lo)], [100 * (d.hi - d.mean)]], fmt="o", color=color, capsize=3
-        )
+        ax.errorbar(100 * d.mean, i, xerr=[[100 * (d.mean - d.lo)], [100 * (d.hi - d.mean)]], fmt="o", color=color,
+                    capsize=3)
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(
-        range(len(ds)),
-        [f"{names.get(d.a, d.a)} - {names.get(d.b, d.b)}" + ("" if g == "all" else f" ({g})") for g, d in ds],
-    )
+    ax.set_yticks(range(len(ds)), [f"{names.get(d.a, d.a)} - {names.get(d.b, d.b)}"
+                                   + ("" if g == "all" else f" ({g})") for g, d in ds])
     ax.invert_yaxis()
-    ax.set_xlabel(
-        f"difference in {metric.replace('_', ' ')} (percentage points; 95% interval, corrected "
-        f"resampled t-test over the same splits)"
-    )
+    ax.set_xlabel(f"difference in {metric.replace('_', ' ')} (percentage points; 95% interval, corrected "
+                  f"resampled t-test over the same splits)")
     return ax
 
 
@@ -349,22 +274,15 @@ def data_metrics(mouse, human, actb) -> dict:
     from .data import CRE_CLASSES
 
     k = res.key
-    out = {
-        k("data", "ophir2023", "cells", group="mouse"): len(mouse),
-        k("data", "ophir2023", "cells", group="human"): len(human),
-    }
+    out = {k("data", "ophir2023", "cells", group="mouse"): len(mouse),
+           k("data", "ophir2023", "cells", group="human"): len(human)}
     counts = mouse.meta["cre_class"].value_counts()
     out.update({k("data", "ophir2023", "cells", group=c): int(counts.get(c, 0)) for c in CRE_CLASSES})
     ei = human.meta["ei"].value_counts()
-    out.update(
-        {k("data", "ophir2023", "cells", group=f"human_{c}"): int(ei.get(c, 0)) for c in ("excitatory", "inhibitory")}
-    )
-    out.update(
-        {
-            k("data", "ophir2023", "missing_values", group=sp): int(t.features.isna().sum().sum())
-            for sp, t in (("mouse", mouse), ("human", human))
-        }
-    )
+    out.update({k("data", "ophir2023", "cells", group=f"human_{c}"): int(ei.get(c, 0))
+                for c in ("excitatory", "inhibitory")})
+    out.update({k("data", "ophir2023", "missing_values", group=sp): int(t.features.isna().sum().sum())
+                for sp, t in (("mouse", mouse), ("human", human))})
     out[k("data", "actb", "cells")] = len(actb)
     out[k("data", "actb", "cells", group="sparsely_spiny")] = actb.info["sparsely_spiny"]
     return out

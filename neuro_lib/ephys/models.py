@@ -11,7 +11,6 @@ training cells for early stopping, unless ``fit`` is given validation cells; the
 Side information is a named ``fit`` parameter: :class:`DANNClassifier` takes ``domain`` (0 = source, mouse; 1 =
 target, human) and ``labelled``; :class:`SourceOnly` fits its inner estimator on the source-domain cells only.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -34,16 +33,8 @@ from ..training import fit as fit_loop
 from ..training import predict as net_outputs
 from ..training import seed_everything
 
-__all__ = [
-    "Preprocessor",
-    "LSPINClassifier",
-    "MLPNetwork",
-    "DANNClassifier",
-    "SourceOnly",
-    "SVCScores",
-    "baselines",
-    "parameter_count",
-]
+__all__ = ["Preprocessor", "LSPINClassifier", "MLPNetwork", "DANNClassifier", "SourceOnly", "SVCScores",
+           "baselines", "parameter_count"]
 
 
 class Preprocessor(TransformerMixin, BaseEstimator):
@@ -61,12 +52,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = np.asarray(X, dtype=float)
         self.n_imputed_ = int(np.isnan(X).sum())
-        self.pipe_ = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="median")),
-                ("power", PowerTransformer(method="yeo-johnson", standardize=True)),
-            ]
-        ).fit(X)
+        self.pipe_ = Pipeline([("impute", SimpleImputer(strategy="median")),
+                               ("power", PowerTransformer(method="yeo-johnson", standardize=True))]).fit(X)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -84,14 +71,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         def t(a):
             return torch.as_tensor(np.asarray(a, dtype=np.float64))
 
-        return {
-            "clip": float(self.clip),
-            "medians": t(imp.statistics_),
-            "lambdas": t(power.lambdas_),
-            "mean": t(power._scaler.mean_),
-            "var": t(power._scaler.var_),
-            "scale": t(power._scaler.scale_),
-        }
+        return {"clip": float(self.clip), "medians": t(imp.statistics_), "lambdas": t(power.lambdas_),
+                "mean": t(power._scaler.mean_), "var": t(power._scaler.var_), "scale": t(power._scaler.scale_)}
 
     @classmethod
     def from_state(cls, state: dict) -> Preprocessor:
@@ -151,19 +132,10 @@ class _PreprocessedNetwork(TorchClassifier):
         return torch.as_tensor(self.prep_.transform(X))
 
     def _fit_kwargs(self, seed: int, desc: str) -> dict:
-        return dict(
-            epochs=int(self.epochs),
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=int(self.batch_size),
-            patience=self.patience,
-            seed=int(seed),
-            device=self._device(),
-            progress=self.progress,
-            desc=desc,
-            max_steps=self.max_steps,
-            mixed_precision=self.mixed_precision,
-        )
+        return dict(epochs=int(self.epochs), lr=self.lr, weight_decay=self.weight_decay,
+                    batch_size=int(self.batch_size), patience=self.patience, seed=int(seed), device=self._device(),
+                    progress=self.progress, desc=desc, max_steps=self.max_steps,
+                    mixed_precision=self.mixed_precision)
 
     def get_state(self) -> dict:
         state = super().get_state()
@@ -189,65 +161,27 @@ class LSPINClassifier(_PreprocessedNetwork):
     splits of training cells, never on test folds).
     """
 
-    def __init__(
-        self,
-        lambda1=0.01,
-        lambda2=0.0,
-        sigma=0.5,
-        gate_hidden=(64,),
-        hidden=(128, 64),
-        dropout=0.3,
-        lr=3e-3,
-        weight_decay=1e-4,
-        epochs=300,
-        batch_size=64,
-        patience=40,
-        class_weight=None,
-        n_ensemble=3,
-        val_fraction=0.15,
-        max_steps=None,
-        mixed_precision=False,
-        random_state=0,
-        device="cpu",
-        progress=False,
-    ):
+    def __init__(self, lambda1=0.01, lambda2=0.0, sigma=0.5, gate_hidden=(64,), hidden=(128, 64), dropout=0.3,
+                 lr=3e-3, weight_decay=1e-4, epochs=300, batch_size=64, patience=40, class_weight=None,
+                 n_ensemble=3, val_fraction=0.15, max_steps=None, mixed_precision=False, random_state=0,
+                 device="cpu", progress=False):
         self.lambda1, self.lambda2, self.sigma = lambda1, lambda2, sigma
         self.gate_hidden, self.hidden, self.dropout = gate_hidden, hidden, dropout
         self.lr, self.weight_decay, self.epochs, self.batch_size = lr, weight_decay, epochs, batch_size
-        self.patience, self.class_weight, self.n_ensemble, self.val_fraction = (
-            patience,
-            class_weight,
-            n_ensemble,
-            val_fraction,
-        )
+        self.patience, self.class_weight, self.n_ensemble, self.val_fraction = patience, class_weight, n_ensemble, \
+            val_fraction
         self.max_steps, self.mixed_precision = max_steps, mixed_precision
         self.random_state, self.device, self.progress = random_state, device, progress
 
     def _module_config(self, X, n_classes):
-        return {
-            "n_features": int(X.shape[1]),
-            "n_classes": int(n_classes),
-            "gate_hidden": list(self.gate_hidden),
-            "hidden": list(self.hidden),
-            "sigma": float(self.sigma),
-            "lambda1": float(self.lambda1),
-            "lambda2": float(self.lambda2),
-            "dropout": float(self.dropout),
-            "n_ensemble": int(self.n_ensemble),
-        }
+        return {"n_features": int(X.shape[1]), "n_classes": int(n_classes), "gate_hidden": list(self.gate_hidden),
+                "hidden": list(self.hidden), "sigma": float(self.sigma), "lambda1": float(self.lambda1),
+                "lambda2": float(self.lambda2), "dropout": float(self.dropout), "n_ensemble": int(self.n_ensemble)}
 
     @staticmethod
     def _member(c):
-        return LSPIN(
-            c["n_features"],
-            c["n_classes"],
-            gate_hidden=tuple(c["gate_hidden"]),
-            hidden=tuple(c["hidden"]),
-            sigma=c["sigma"],
-            lambda1=c["lambda1"],
-            lambda2=c["lambda2"],
-            dropout=c["dropout"],
-        )
+        return LSPIN(c["n_features"], c["n_classes"], gate_hidden=tuple(c["gate_hidden"]), hidden=tuple(c["hidden"]),
+                     sigma=c["sigma"], lambda1=c["lambda1"], lambda2=c["lambda2"], dropout=c["dropout"])
 
     def _make_module(self, c):
         return nn.ModuleList([self._member(c) for _ in range(c["n_ensemble"])])
@@ -264,16 +198,10 @@ class LSPINClassifier(_PreprocessedNetwork):
             seed_everything(seed)  # each member's initial weights
             module[k] = member = self._member(self.module_config_)
             w = _class_weights(train[1], self.class_weight, self.module_config_["n_classes"])
-            histories.append(
-                fit_loop(
-                    member,
-                    train,
-                    val,
-                    train_step=member.train_step(nn.CrossEntropyLoss(weight=w)),
-                    val_step=lambda m, b, w=w: nn.functional.cross_entropy(m(b[0]), b[1], weight=w),
-                    **self._fit_kwargs(seed, "LSPIN"),
-                )
-            )
+            histories.append(fit_loop(
+                member, train, val, train_step=member.train_step(nn.CrossEntropyLoss(weight=w)),
+                val_step=lambda m, b, w=w: nn.functional.cross_entropy(m(b[0]), b[1], weight=w),
+                **self._fit_kwargs(seed, "LSPIN")))
             member.cpu().eval()
         return histories
 
@@ -305,47 +233,28 @@ class MLPNetwork(_PreprocessedNetwork):
     what the gates add or cost. Trained with cross-entropy and Adam, early stopping on a stratified ``val_fraction``
     of the training cells (seed ``random_state``)."""
 
-    def __init__(
-        self,
-        hidden=(128, 64),
-        dropout=0.3,
-        lr=3e-3,
-        weight_decay=1e-4,
-        epochs=300,
-        batch_size=64,
-        patience=40,
-        val_fraction=0.15,
-        max_steps=None,
-        mixed_precision=False,
-        random_state=0,
-        device="cpu",
-        progress=False,
-    ):
+    def __init__(self, hidden=(128, 64), dropout=0.3, lr=3e-3, weight_decay=1e-4, epochs=300, batch_size=64,
+                 patience=40, val_fraction=0.15, max_steps=None, mixed_precision=False, random_state=0, device="cpu",
+                 progress=False):
         self.hidden, self.dropout, self.lr, self.weight_decay = hidden, dropout, lr, weight_decay
         self.epochs, self.batch_size, self.patience, self.val_fraction = epochs, batch_size, patience, val_fraction
         self.max_steps, self.mixed_precision = max_steps, mixed_precision
         self.random_state, self.device, self.progress = random_state, device, progress
 
     def _module_config(self, X, n_classes):
-        return {
-            "n_features": int(X.shape[1]),
-            "n_classes": int(n_classes),
-            "hidden": list(self.hidden),
-            "dropout": float(self.dropout),
-        }
+        return {"n_features": int(X.shape[1]), "n_classes": int(n_classes), "hidden": list(self.hidden),
+                "dropout": float(self.dropout)}
 
     def _make_module(self, c):
-        return nn.Sequential(
-            mlp([c["n_features"], *c["hidden"]], dropout=c["dropout"]), nn.Linear(c["hidden"][-1], c["n_classes"])
-        )
+        return nn.Sequential(mlp([c["n_features"], *c["hidden"]], dropout=c["dropout"]),
+                             nn.Linear(c["hidden"][-1], c["n_classes"]))
 
     def _train_module(self, module, X, y, X_val, y_val):
         if X_val is None:
             tr, va = _holdout(y, int(self.random_state), self.val_fraction)
             X, y, X_val, y_val = X[tr], y[tr], X[va], y[va]
-        return fit_loop(
-            module, (X, y), (X_val, y_val), loss_fn=nn.CrossEntropyLoss(), **self._fit_kwargs(self.random_state, "MLP")
-        )
+        return fit_loop(module, (X, y), (X_val, y_val), loss_fn=nn.CrossEntropyLoss(),
+                        **self._fit_kwargs(self.random_state, "MLP"))
 
 
 class DANNClassifier(_PreprocessedNetwork):
@@ -360,54 +269,29 @@ class DANNClassifier(_PreprocessedNetwork):
     apart), its loss on labelled cells only.
     """
 
-    def __init__(
-        self,
-        hidden=(64, 32),
-        dropout=0.2,
-        domain_weight=1.0,
-        target_labels=True,
-        lr=1e-3,
-        weight_decay=1e-4,
-        epochs=200,
-        batch_size=64,
-        patience=30,
-        val_fraction=0.15,
-        max_steps=None,
-        mixed_precision=False,
-        random_state=0,
-        device="cpu",
-        progress=False,
-    ):
-        self.hidden, self.dropout, self.domain_weight, self.target_labels = (
-            hidden,
-            dropout,
-            domain_weight,
-            target_labels,
-        )
+    def __init__(self, hidden=(64, 32), dropout=0.2, domain_weight=1.0, target_labels=True, lr=1e-3,
+                 weight_decay=1e-4, epochs=200, batch_size=64, patience=30, val_fraction=0.15, max_steps=None,
+                 mixed_precision=False, random_state=0, device="cpu", progress=False):
+        self.hidden, self.dropout, self.domain_weight, self.target_labels = hidden, dropout, domain_weight, \
+            target_labels
         self.lr, self.weight_decay, self.epochs, self.batch_size = lr, weight_decay, epochs, batch_size
-        self.patience, self.val_fraction, self.max_steps, self.mixed_precision = (
-            patience,
-            val_fraction,
-            max_steps,
-            mixed_precision,
-        )
+        self.patience, self.val_fraction, self.max_steps, self.mixed_precision = patience, val_fraction, max_steps, \
+            mixed_precision
         self.random_state, self.device, self.progress = random_state, device, progress
 
     def fit(self, X, y, X_val=None, y_val=None, domain=None, labelled=None, domain_val=None, labelled_val=None):
         """Train on ``X`` (n, 41) and labels ``y`` (n,), with the optional side information above (and the same for
         validation cells ``X_val``, if given). Returns ``self``. Raises ``ValueError`` for a ``domain`` or
         ``labelled`` of another length than ``y``, or a ``domain`` value other than 0 and 1."""
-        return self._fit(
-            X, y, X_val, y_val, dict(domain=domain, labelled=labelled, domain_val=domain_val, labelled_val=labelled_val)
-        )
+        return self._fit(X, y, X_val, y_val, dict(domain=domain, labelled=labelled, domain_val=domain_val,
+                                                  labelled_val=labelled_val))
 
     def _side(self, n, domain, labelled, what=""):
         d = np.zeros(n, np.int64) if domain is None else np.asarray(domain).astype(np.int64)
         lab = np.ones(n, np.int64) if labelled is None else np.asarray(labelled).astype(np.int64)
         if len(d) != n or len(lab) != n:
-            raise ValueError(
-                f"domain{what} and labelled{what} must have one value per cell ({n}), got {len(d)} and {len(lab)}"
-            )
+            raise ValueError(f"domain{what} and labelled{what} must have one value per cell ({n}), got {len(d)} and "
+                             f"{len(lab)}")
         if not np.isin(d, (0, 1)).all():
             raise ValueError(f"domain{what} must be 0 (source) or 1 (target), got {sorted(set(d.tolist()))}")
         if not self.target_labels:
@@ -415,17 +299,14 @@ class DANNClassifier(_PreprocessedNetwork):
         return d, lab
 
     def _module_config(self, X, n_classes):
-        return {
-            "n_features": int(X.shape[1]),
-            "n_classes": int(n_classes),
-            "hidden": list(self.hidden),
-            "dropout": float(self.dropout),
-        }
+        return {"n_features": int(X.shape[1]), "n_classes": int(n_classes), "hidden": list(self.hidden),
+                "dropout": float(self.dropout)}
 
     def _make_module(self, c):
         return DANN(c["n_features"], c["n_classes"], hidden=tuple(c["hidden"]), dropout=c["dropout"])
 
-    def _train_module(self, module, X, y, X_val, y_val, domain=None, labelled=None, domain_val=None, labelled_val=None):
+    def _train_module(self, module, X, y, X_val, y_val, domain=None, labelled=None, domain_val=None,
+                      labelled_val=None):
         d, lab = self._side(len(y), domain, labelled)
         if X_val is None:
             strata = d * 10 + y * lab + 5 * (1 - lab)
@@ -441,14 +322,8 @@ class DANNClassifier(_PreprocessedNetwork):
             return (nn.functional.cross_entropy(m(x), yy, reduction="none") * mask).sum() / mask.sum().clamp_min(1)
 
         desc = "DANN" if self.domain_weight else "MLP"
-        return fit_loop(
-            module,
-            train,
-            val,
-            train_step=module.train_step(domain_weight=float(self.domain_weight)),
-            val_step=val_step,
-            **self._fit_kwargs(self.random_state, desc),
-        )
+        return fit_loop(module, train, val, train_step=module.train_step(domain_weight=float(self.domain_weight)),
+                        val_step=val_step, **self._fit_kwargs(self.random_state, desc))
 
     @torch.no_grad()
     def features(self, X) -> np.ndarray:
@@ -520,12 +395,10 @@ def baselines(random_state: int = 0) -> dict:
     def pipe(est):
         return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), est)
 
-    return {
-        "logistic_regression": pipe(LogisticRegression(max_iter=5000)),
-        "svc": pipe(SVCScores(random_state=random_state)),
-        "random_forest": pipe(RandomForestClassifier(random_state=random_state, n_jobs=1)),
-        "xgboost": pipe(XGBClassifier(random_state=random_state, n_jobs=1, verbosity=0)),
-    }
+    return {"logistic_regression": pipe(LogisticRegression(max_iter=5000)),
+            "svc": pipe(SVCScores(random_state=random_state)),
+            "random_forest": pipe(RandomForestClassifier(random_state=random_state, n_jobs=1)),
+            "xgboost": pipe(XGBClassifier(random_state=random_state, n_jobs=1, verbosity=0))}
 
 
 def parameter_count(estimator) -> int:

@@ -14,7 +14,6 @@ all of the task's cells: E/I on the 1,424 mouse and 299 human cells (species as 
 the 1,424 mouse cells. A fit takes under a minute (cpu profile, one thread, on this project's 2-core machine under a
 load of 10: DANN 15 s, the LSPIN ensemble 26 s, the SVC 0.4 s), so nothing is cached.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,20 +27,16 @@ from .data import EphysTableError, cre5_data, ei_data, read_feature_rows
 
 __all__ = ["TASKS", "MODELS", "fitted_model", "read_inputs", "NamedClasses"]
 
-TASKS = {
-    "ei": "excitatory (spiny) or inhibitory (aspiny); trained on mouse and human cells",
-    "cre5": "the five mouse Cre classes of Ophir et al. 2023 (Glutamatergic, Pvalb, Htr3a+|Vip-, Sst, Vip)",
-}
+TASKS = {"ei": "excitatory (spiny) or inhibitory (aspiny); trained on mouse and human cells",
+         "cre5": "the five mouse Cre classes of Ophir et al. 2023 (Glutamatergic, Pvalb, Htr3a+|Vip-, Sst, Vip)"}
 
 #: Models per task, the default first: the chapter's best, the model with the highest cross-validated accuracy in
 #: the cpu profile (mean over 3 seeds). E/I: the pooled network, 97.9% on all test cells and 95.2% on human ones; the
 #: DANN, the paper's model, is 0.1 points behind on human cells (paired interval -2.6 to +2.4 points: no difference).
 #: Cre classes: the SVC, 88.3%; LSPIN, the paper's model, is 0.2 points behind (interval -1.7 to +1.2: no
 #: difference). See pages 02 and 03 of the book.
-MODELS = {
-    "ei": ["pooled_network"] + [m for m in EI_MODELS if m != "pooled_network"],
-    "cre5": ["svc"] + [m for m in CRE5_MODELS if m != "svc"],
-}
+MODELS = {"ei": ["pooled_network"] + [m for m in EI_MODELS if m != "pooled_network"],
+          "cre5": ["svc"] + [m for m in CRE5_MODELS if m != "svc"]}
 
 
 class NamedClasses(ClassifierMixin, BaseEstimator):
@@ -62,9 +57,8 @@ class NamedClasses(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(1)]
 
 
-def fitted_model(
-    task: str, model: str, *, profile: str = "cpu", seed: int = 0, progress: bool = True, device: str = "cpu"
-) -> NamedClasses:
+def fitted_model(task: str, model: str, *, profile: str = "cpu", seed: int = 0, progress: bool = True,
+                 device: str = "cpu") -> NamedClasses:
     """The ``model`` of ``task`` (see :data:`MODELS`) with ``profile``'s settings and ``random_state = seed``, trained
     on all of the task's cells. Raises ``ValueError`` for an unknown task or model."""
     from ..evaluation import seed_estimator

@@ -8,7 +8,6 @@ peaks, patches, metric, quadrants), :mod:`.peers` (suite2p), :mod:`.segmentation
 cross-quadrant protocol), :mod:`.patches` (patch datasets, augmentation, the transfer-learning estimator),
 :mod:`.chapter` (profile settings), :mod:`.predict` (``python -m neuro_lib.predict imaging``).
 """
-
 from . import detection, neurofinder, summary
 from .detection import *  # noqa: F403 - detection, patches and Neurofinder's metric (detection.__all__)
 from .neurofinder import *  # noqa: F403 - the Neurofinder format (neurofinder.__all__)

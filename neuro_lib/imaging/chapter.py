@@ -26,143 +26,53 @@ Keys (page: what):
   same number of steps).
 * all: ``threads`` (torch CPU threads: 1 is robust on a shared 2-core machine, where 2 oversubscribes it).
 """
-
 from __future__ import annotations
 
 from .. import profiles
 
-__all__ = ["PROFILE_SETTINGS", "settings", "patch_model_name", "patch_network", "unet_segmenter", "pipeline_classifier"]
+__all__ = ["PROFILE_SETTINGS", "settings", "patch_model_name", "patch_network", "unet_segmenter",
+           "pipeline_classifier"]
 
 _SMALL = {"resnet18": 32, "resnet50": 32, "inception_v3": 75}
 _PAPER = {"resnet18": 224, "resnet50": 224, "inception_v3": 299}
-_GPU_RUNS = [
-    (a, b, i)
-    for i in ("random", "pretrained")
-    for a, blocks in [
-        ("resnet18", ("fc", "layer4", "layer3", "layer2", "conv1")),
-        ("resnet50", ("fc", "layer4", "layer3", "layer2", "conv1")),
-        ("inception_v3", ("fc", "Mixed_7a", "Mixed_6a", "Mixed_5b", "Conv2d_1a_3x3")),
-    ]
-    for b in blocks
-]
+_GPU_RUNS = [(a, b, i) for i in ("random", "pretrained") for a, blocks in [
+    ("resnet18", ("fc", "layer4", "layer3", "layer2", "conv1")),
+    ("resnet50", ("fc", "layer4", "layer3", "layer2", "conv1")),
+    ("inception_v3", ("fc", "Mixed_7a", "Mixed_6a", "Mixed_5b", "Conv2d_1a_3x3"))] for b in blocks]
 
 PROFILE_SETTINGS = {
     "smoke": dict(
-        threads=1,
-        n_frames=40,
-        unet_epochs=1,
-        unet_crops_per_epoch=4,
-        unet_crop=64,
-        unet_base=4,
-        unet_depth=2,
-        unet_batch_size=4,
-        s2p_threshold_scaling=(1.0,),
-        s2p_diameter=(10,),
-        s2p_iscell=(0.5,),
-        patch_epochs=1,
-        patch_epochs_fc=1,
-        n_splits=2,
-        patch_size=21,
-        n_aug=0,
-        n_patches=40,
-        ae_epochs=1,
-        ae_patches=32,
-        patch_batch_size=32,
-        patch_lr=1e-3,
-        input_size=_SMALL,
-        max_candidates=40,
-        pipe_epochs=1,
-        pipe_pretrain_epochs=1,
-        runs=[
-            ("resnet18", "fc", "random"),
-            ("resnet18", "fc", "pretrained"),
-            ("resnet18", "conv1", "pretrained"),
-            ("inception_v3", "fc", "pretrained"),
-        ],
-    ),
+        threads=1, n_frames=40,
+        unet_epochs=1, unet_crops_per_epoch=4, unet_crop=64, unet_base=4, unet_depth=2, unet_batch_size=4,
+        s2p_threshold_scaling=(1.0,), s2p_diameter=(10,), s2p_iscell=(0.5,),
+        patch_epochs=1, patch_epochs_fc=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1,
+        ae_patches=32, patch_batch_size=32, patch_lr=1e-3, input_size=_SMALL, max_candidates=40,
+        pipe_epochs=1, pipe_pretrain_epochs=1,
+        runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
+              ("inception_v3", "fc", "pretrained")]),
     "cpu": dict(
-        threads=1,
-        n_frames=None,
-        unet_epochs=12,
-        unet_crops_per_epoch=256,
-        unet_crop=64,
-        unet_base=16,
-        unet_depth=3,
-        unet_batch_size=8,
-        s2p_threshold_scaling=(0.3, 0.5, 0.7, 1.0, 1.5),
-        s2p_diameter=(8, 10, 12),
-        s2p_iscell=(0.25, 0.5, 0.75),
-        patch_epochs=8,
-        patch_epochs_fc=30,
-        n_splits=10,
-        patch_size=21,
-        n_aug=1,
-        n_patches=None,
-        ae_epochs=2,
-        ae_patches=600,
-        patch_batch_size=64,
-        patch_lr=2e-3,
-        input_size=_SMALL,
-        max_candidates=None,
-        pipe_epochs=30,
-        pipe_pretrain_epochs=5,
-        runs=[
-            ("resnet18", "fc", "random"),
-            ("resnet18", "fc", "pretrained"),
-            ("resnet18", "conv1", "pretrained"),
-            ("resnet50", "fc", "random"),
-            ("inception_v3", "fc", "random"),
-        ],
-    ),
+        threads=1, n_frames=None,
+        unet_epochs=12, unet_crops_per_epoch=256, unet_crop=64, unet_base=16, unet_depth=3, unet_batch_size=8,
+        s2p_threshold_scaling=(0.3, 0.5, 0.7, 1.0, 1.5), s2p_diameter=(8, 10, 12), s2p_iscell=(0.25, 0.5, 0.75),
+        patch_epochs=8, patch_epochs_fc=30, n_splits=10, patch_size=21, n_aug=1, n_patches=None, ae_epochs=2,
+        ae_patches=600, patch_batch_size=64, patch_lr=2e-3, input_size=_SMALL, max_candidates=None,
+        pipe_epochs=30, pipe_pretrain_epochs=5,
+        runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
+              ("resnet50", "fc", "random"), ("inception_v3", "fc", "random")]),
     "gpu": dict(
-        threads=4,
-        n_frames=None,
-        unet_epochs=100,
-        unet_crops_per_epoch=512,
-        unet_crop=128,
-        unet_base=32,
-        unet_depth=4,
-        unet_batch_size=16,
-        s2p_threshold_scaling=(0.25, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0),
-        s2p_diameter=(6, 8, 10, 12, 14),
+        threads=4, n_frames=None,
+        unet_epochs=100, unet_crops_per_epoch=512, unet_crop=128, unet_base=32, unet_depth=4, unet_batch_size=16,
+        s2p_threshold_scaling=(0.25, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), s2p_diameter=(6, 8, 10, 12, 14),
         s2p_iscell=(0.25, 0.5, 0.75),
-        patch_epochs=30,
-        patch_epochs_fc=60,
-        n_splits=10,
-        patch_size=101,
-        n_aug=8,
-        n_patches=None,
-        ae_epochs=20,
-        ae_patches=5000,
-        patch_batch_size=32,
-        patch_lr=1e-3,
-        input_size=_PAPER,
-        runs=_GPU_RUNS,
-        max_candidates=None,
-        pipe_epochs=60,
-        pipe_pretrain_epochs=20,
-    ),
+        patch_epochs=30, patch_epochs_fc=60, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20,
+        ae_patches=5000, patch_batch_size=32, patch_lr=1e-3, input_size=_PAPER, runs=_GPU_RUNS,
+        max_candidates=None, pipe_epochs=60, pipe_pretrain_epochs=20),
 }
 
-_INT = (
-    "pipe_epochs",
-    "pipe_pretrain_epochs",
-    "threads",
-    "unet_epochs",
-    "unet_crops_per_epoch",
-    "unet_crop",
-    "unet_base",
-    "unet_depth",
-    "unet_batch_size",
-    "patch_epochs",
-    "patch_epochs_fc",
-    "n_splits",
-    "patch_size",
-    "n_aug",
-    "ae_epochs",
-    "ae_patches",
-    "patch_batch_size",
-)
+_INT = ("pipe_epochs", "pipe_pretrain_epochs", "threads", "unet_epochs", "unet_crops_per_epoch", "unet_crop",
+        "unet_base", "unet_depth", "unet_batch_size",
+        "patch_epochs", "patch_epochs_fc", "n_splits", "patch_size", "n_aug", "ae_epochs", "ae_patches",
+        "patch_batch_size")
 
 
 def settings(profile: str, **overrides) -> dict:
@@ -179,17 +89,8 @@ def patch_model_name(arch: str, block: str, init: str) -> str:
     return f"{arch}_{block}_{init}"
 
 
-def patch_network(
-    cfg: dict,
-    arch: str,
-    block: str,
-    *,
-    weights: str | None = None,
-    schedule: str = "cosine",
-    flips: bool = True,
-    tta: bool = True,
-    device: str = "cpu",
-):
+def patch_network(cfg: dict, arch: str, block: str, *, weights: str | None = None, schedule: str = "cosine",
+                  flips: bool = True, tta: bool = True, device: str = "cpu"):
     """Table 1's estimator (:class:`~neuro_lib.imaging.patches.TransferClassifier`) for ``arch`` retrained from
     ``block`` with the settings ``cfg`` (:func:`settings`) and page 3's defaults: a cosine learning-rate decay,
     random symmetries of the square as augmentation, and test-time augmentation for a network trained from its first
@@ -198,20 +99,10 @@ def patch_network(
     from .patches import TransferClassifier
 
     epochs = cfg["patch_epochs_fc"] if block == "fc" else cfg["patch_epochs"]
-    return TransferClassifier(
-        arch,
-        block,
-        weights=weights,
-        input_size=cfg["input_size"][arch],
-        n_aug=cfg["n_aug"],
-        lr=cfg["patch_lr"],
-        epochs=epochs,
-        batch_size=cfg["patch_batch_size"],
-        schedule=schedule,
-        flips=flips,
-        tta=bool(tta and block == layer_names(arch)[0]),
-        device=device,
-    )
+    return TransferClassifier(arch, block, weights=weights, input_size=cfg["input_size"][arch], n_aug=cfg["n_aug"],
+                              lr=cfg["patch_lr"], epochs=epochs,
+                              batch_size=cfg["patch_batch_size"], schedule=schedule, flips=flips,
+                              tta=bool(tta and block == layer_names(arch)[0]), device=device)
 
 
 def unet_segmenter(cfg: dict, *, device: str = "cpu"):
@@ -219,15 +110,9 @@ def unet_segmenter(cfg: dict, *, device: str = "cpu"):
     builds the same one, so it reuses page 2's fitted networks from the cache."""
     from .segmentation import UNetSegmenter
 
-    return UNetSegmenter(
-        base=cfg["unet_base"],
-        depth=cfg["unet_depth"],
-        epochs=cfg["unet_epochs"],
-        crops_per_epoch=cfg["unet_crops_per_epoch"],
-        crop=cfg["unet_crop"],
-        batch_size=cfg["unet_batch_size"],
-        device=device,
-    )
+    return UNetSegmenter(base=cfg["unet_base"], depth=cfg["unet_depth"], epochs=cfg["unet_epochs"],
+                         crops_per_epoch=cfg["unet_crops_per_epoch"], crop=cfg["unet_crop"],
+                         batch_size=cfg["unet_batch_size"], device=device)
 
 
 def pipeline_classifier(cfg: dict, *, device: str = "cpu"):

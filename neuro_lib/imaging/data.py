@@ -1,6 +1,5 @@
 """The book's imaging data: the Neurofinder movie from the registry, its summary images (cached), the inputs the
 networks see, and our earlier numbers on the previous (200 raw frames) movie."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -9,18 +8,8 @@ from ..datasets import REGISTRY, fetch_archive
 from .neurofinder import NeurofinderData, load_neurofinder
 from .summary import SUMMARY_CHANNELS, local_normalise, stack_summary, summary_images
 
-__all__ = [
-    "DATA_KEY",
-    "FRAME_RATE_HZ",
-    "SOURCE_FRAME_RATE_HZ",
-    "FRAMES_PER_BIN",
-    "GCAMP6S_TAU_S",
-    "load_book_movie",
-    "cached_summary",
-    "network_input",
-    "patch_image",
-    "first200_numbers",
-]
+__all__ = ["DATA_KEY", "FRAME_RATE_HZ", "SOURCE_FRAME_RATE_HZ", "FRAMES_PER_BIN", "GCAMP6S_TAU_S", "load_book_movie",
+           "cached_summary", "network_input", "patch_image", "first200_numbers"]
 
 DATA_KEY = "neurofinder/neurofinder_vs1_600frames_bin3.tar.xz"
 #: Frame rate of the source recording (Hz): Neurofinder 00.xx (Peron et al. 2015) was imaged at ~7 Hz.
@@ -44,14 +33,10 @@ def cached_summary(data: NeurofinderData, key: str = DATA_KEY) -> dict[str, np.n
     archive's sha256, the frames read and the code of :mod:`.summary`, so the pages share it."""
     from .. import cache
 
-    ck = {
-        "archive": REGISTRY[key].sha256,
-        "n_frames": int(data.movie.shape[0]),
-        "first_frame": int(data.metadata.get("first_frame", 0)),
-    }
-    return cache.cached(
-        "imaging/summary", ck, lambda: summary_images(data.movie), name="summary", code=["neuro_lib.imaging.summary"]
-    )
+    ck = {"archive": REGISTRY[key].sha256, "n_frames": int(data.movie.shape[0]),
+          "first_frame": int(data.metadata.get("first_frame", 0))}
+    return cache.cached("imaging/summary", ck, lambda: summary_images(data.movie), name="summary",
+                        code=["neuro_lib.imaging.summary"])
 
 
 def network_input(summary: dict[str, np.ndarray], inputs: str = "local") -> np.ndarray:

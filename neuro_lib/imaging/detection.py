@@ -5,7 +5,6 @@ Neurofinder's centre-matching metric per held-out quadrant; a correlation-image 
 Seong & Park threshold the U-Net's probability map at 0.7, take connected components as cells and cut a 101x101
 pixel patch around each centroid, upsampled to the classifier's input size (224 for ResNets, 299 for Inception-v3).
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,22 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = [
-    "Detections",
-    "detect_cells",
-    "detect_peaks",
-    "peaks_with_heights",
-    "extract_patches",
-    "match_centers",
-    "centers_metric",
-    "pixel_accuracy",
-    "correlation_baseline",
-    "quadrant_slices",
-    "in_region",
-    "region_mask",
-    "cross_quadrant_select",
-    "quadrant_scores",
-]
+__all__ = ["Detections", "detect_cells", "detect_peaks", "peaks_with_heights", "extract_patches", "match_centers",
+           "centers_metric", "pixel_accuracy", "correlation_baseline", "quadrant_slices", "in_region", "region_mask",
+           "cross_quadrant_select", "quadrant_scores"]
 
 
 @dataclass
@@ -45,9 +31,8 @@ class Detections:
         return len(self.centroids)
 
 
-def detect_cells(
-    prob: np.ndarray, threshold: float = 0.7, *, min_area: int = 1, max_area: int | None = None
-) -> Detections:
+def detect_cells(prob: np.ndarray, threshold: float = 0.7, *, min_area: int = 1, max_area: int | None = None
+                 ) -> Detections:
     """Threshold a probability map (rows, cols) at ``threshold`` (Seong & Park: 0.7) and return its 8-connected
     components (scikit-image ``label(connectivity=2)``) with at least ``min_area`` (and at most ``max_area``) pixels.
 
@@ -71,7 +56,8 @@ def detect_cells(
     return Detections(cents, np.asarray(areas, int), keep, dropped)
 
 
-def detect_peaks(prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0, min_distance: int = 4) -> np.ndarray:
+def detect_peaks(prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0, min_distance: int = 4
+                 ) -> np.ndarray:
     """Cell centres as the local maxima of a probability map (rows, cols) smoothed by a Gaussian of ``sigma`` pixels
     (0: no smoothing): pixels at least ``threshold`` high that are the maximum of the (2 ``min_distance`` + 1)
     square around them; a flat top (connected pixels of equal height, e.g. a saturated map) counts once, at its
@@ -84,9 +70,8 @@ def detect_peaks(prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0
     return peaks_with_heights(prob, threshold, sigma=sigma, min_distance=min_distance)[0]
 
 
-def peaks_with_heights(
-    prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0, min_distance: int = 4
-) -> tuple[np.ndarray, np.ndarray]:
+def peaks_with_heights(prob: np.ndarray, threshold: float = 0.5, *, sigma: float = 1.0, min_distance: int = 4
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`detect_peaks` that also returns each peak's height in the smoothed map: ``(centres (n, 2), heights
     (n,))``. The peaks above a higher threshold ``t`` are exactly those with ``heights >= t``. NaN counts as 0."""
     prob = np.asarray(prob, np.float32)
@@ -105,7 +90,8 @@ def peaks_with_heights(
     return cents[order], height[order]
 
 
-def extract_patches(image: np.ndarray, centers: np.ndarray, size: int = 101, out_size: int | None = None) -> np.ndarray:
+def extract_patches(image: np.ndarray, centers: np.ndarray, size: int = 101, out_size: int | None = None
+                    ) -> np.ndarray:
     """Square patches of ``size`` pixels (odd) centred on each (row, col) of ``centers`` (rounded), zero-padded at the
     image border, optionally resized to ``out_size`` (bilinear, as the paper upsamples 101 to 224 or 299).
 
@@ -124,22 +110,16 @@ def extract_patches(image: np.ndarray, centers: np.ndarray, size: int = 101, out
     outside = np.flatnonzero((centers < 0).any(1) | (centers >= np.array(img.shape[1:])).any(1))
     if len(outside):
         i = int(outside[0])
-        raise ValueError(
-            f"{len(outside)} patch centre(s) outside the {img.shape[1]}x{img.shape[2]} image, e.g. "
-            f"centre {i} at (row, col) = ({centers[i, 0]}, {centers[i, 1]})"
-        )
-    out = (
-        np.stack([pad[:, r : r + size, c : c + size] for r, c in centers])
-        if len(centers)
-        else np.zeros((0, img.shape[0], size, size), np.float32)
-    )
+        raise ValueError(f"{len(outside)} patch centre(s) outside the {img.shape[1]}x{img.shape[2]} image, e.g. "
+                         f"centre {i} at (row, col) = ({centers[i, 0]}, {centers[i, 1]})")
+    out = np.stack([pad[:, r:r + size, c:c + size] for r, c in centers]) if len(centers) else \
+        np.zeros((0, img.shape[0], size, size), np.float32)
     if out_size is not None and out_size != size and len(out):
         import torch
         import torch.nn.functional as F
 
-        out = F.interpolate(
-            torch.from_numpy(out), size=(out_size, out_size), mode="bilinear", align_corners=False
-        ).numpy()
+        out = F.interpolate(torch.from_numpy(out), size=(out_size, out_size), mode="bilinear",
+                            align_corners=False).numpy()
     return out.astype(np.float32)
 
 
@@ -193,22 +173,12 @@ def quadrant_slices(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
     """The four quadrants (top-left, top-right, bottom-left, bottom-right) of an image as (row, col) slices."""
     H, W = shape
     r, c = H // 2, W // 2
-    return [
-        (slice(0, r), slice(0, c)),
-        (slice(0, r), slice(c, W)),
-        (slice(r, H), slice(0, c)),
-        (slice(r, H), slice(c, W)),
-    ]
+    return [(slice(0, r), slice(0, c)), (slice(0, r), slice(c, W)), (slice(r, H), slice(0, c)),
+            (slice(r, H), slice(c, W))]
 
 
-def correlation_baseline(
-    corr: np.ndarray,
-    mean: np.ndarray | None = None,
-    *,
-    sigma: float = 1.0,
-    min_distance: int = 4,
-    threshold: float | None = None,
-) -> np.ndarray:
+def correlation_baseline(corr: np.ndarray, mean: np.ndarray | None = None, *, sigma: float = 1.0,
+                         min_distance: int = 4, threshold: float | None = None) -> np.ndarray:
     """A simple detector without learning: local maxima of the smoothed correlation image (times the normalised
     mean image when given), at least ``min_distance`` pixels apart and above ``threshold`` (default: mean + 1 sd of
     the smoothed image). Returns (n, 2) centres (row, col). ``threshold`` is the one knob; the notebook picks it on
@@ -259,9 +229,8 @@ def _pooled_f1(truth: np.ndarray, found: np.ndarray, regions, shape, threshold: 
     return 2 * m / (n_t + n_e) if n_t + n_e else 0.0
 
 
-def cross_quadrant_select(
-    candidates: dict, truth: np.ndarray, shape: tuple[int, int], threshold: float = 5.0, splits=None
-) -> dict:
+def cross_quadrant_select(candidates: dict, truth: np.ndarray, shape: tuple[int, int], threshold: float = 5.0,
+                          splits=None) -> dict:
     """Pick a detector's knob without looking at the test region: for each region split (default: the four
     quadrants, :func:`neuro_lib.imaging.segmentation.quadrant_splits`), the setting (a key of ``candidates``, each
     value the (n, 2) centres that setting found on the whole field) with the best Neurofinder F1 pooled over the
@@ -283,16 +252,8 @@ def cross_quadrant_select(
     return {"centroids": np.vstack(per) if per else np.zeros((0, 2)), "per_split": per, "chosen": chosen}
 
 
-def quadrant_scores(
-    truth: np.ndarray,
-    found: np.ndarray,
-    shape: tuple[int, int],
-    *,
-    splits=None,
-    mask: np.ndarray | None = None,
-    pred: np.ndarray | None = None,
-    threshold: float = 5.0,
-):
+def quadrant_scores(truth: np.ndarray, found: np.ndarray, shape: tuple[int, int], *, splits=None,
+                    mask: np.ndarray | None = None, pred: np.ndarray | None = None, threshold: float = 5.0):
     """Per held-out region scores of one detector: a DataFrame with one row per split (columns ``split``, ``fold``,
     ``repeat``, ``group`` = ``"all"``, as :class:`neuro_lib.evaluation.CVResult.scores`) and Neurofinder's
     ``precision``, ``recall``, ``f1``, ``n_true``, ``n_found``, ``n_matched`` on the ROIs and ``found`` (n, 2) centres
@@ -307,17 +268,9 @@ def quadrant_scores(
     found = np.asarray(found, float).reshape(-1, 2)
     rows = []
     for j, s in enumerate(splits):
-        row = {
-            "split": j,
-            "fold": s.fold,
-            "repeat": s.repeat,
-            "group": "all",
-            **centers_metric(
-                truth[region_mask(s.test, shape, points=truth)],
-                found[region_mask(s.test, shape, points=found)],
-                threshold,
-            ),
-        }
+        row = {"split": j, "fold": s.fold, "repeat": s.repeat, "group": "all",
+               **centers_metric(truth[region_mask(s.test, shape, points=truth)],
+                                found[region_mask(s.test, shape, points=found)], threshold)}
         if mask is not None and pred is not None:
             px = region_mask(s.test, shape)
             row["pixel_accuracy"] = float((np.asarray(pred, bool)[px] == np.asarray(mask, bool)[px]).mean())

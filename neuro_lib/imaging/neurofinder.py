@@ -9,30 +9,19 @@ ROI coordinates are (row, col) pixel indices (checked on the book's data by over
 :func:`load_neurofinder` reads both with :mod:`tifffile` and checks them; every problem raises
 :class:`NeurofinderError`, which names the file, the item (frame number or ROI index) and what was expected.
 """
-
 from __future__ import annotations
 
 import json
 import re
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = [
-    "NeurofinderError",
-    "NeurofinderData",
-    "load_neurofinder",
-    "load_regions",
-    "read_regions_doc",
-    "parse_roi",
-    "rois_to_labels",
-    "rois_to_masks",
-    "roi_centroids",
-    "write_neurofinder",
-]
+__all__ = ["NeurofinderError", "NeurofinderData", "load_neurofinder", "load_regions", "read_regions_doc", "parse_roi",
+           "rois_to_labels", "rois_to_masks", "roi_centroids", "write_neurofinder"]
 
 _FRAME_RE = re.compile(r"^image(\d+)\.tiff?$", re.IGNORECASE)
 
@@ -95,11 +84,8 @@ def _frame_files(images: Path) -> list[tuple[int, Path]]:
     expected = list(range(numbers[0], numbers[0] + len(numbers)))
     if numbers != expected:
         missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
-        raise NeurofinderError(
-            images,
-            f"frame numbers are not consecutive: missing {missing[:10]}" + (" ..." if len(missing) > 10 else ""),
-            item=missing[0] if missing else None,
-        )
+        raise NeurofinderError(images, f"frame numbers are not consecutive: missing {missing[:10]}"
+                               + (" ..." if len(missing) > 10 else ""), item=missing[0] if missing else None)
     return found
 
 
@@ -138,9 +124,8 @@ def load_regions(path: str | Path, shape: tuple[int, int] | None = None) -> tupl
     return rois, ids, dup
 
 
-def parse_roi(
-    entry, i: int, path: str | Path, shape: tuple[int, int] | None = None, *, unique: bool = True
-) -> np.ndarray:
+def parse_roi(entry, i: int, path: str | Path, shape: tuple[int, int] | None = None, *, unique: bool = True
+              ) -> np.ndarray:
     """One ROI of a ``regions.json`` list: ``entry`` (``{"id": ..., "coordinates": [[row, col], ...]}``) at position
     ``i`` of the file ``path``. Returns its (n_pixels, 2) int64 (row, col) pixels (duplicates removed if
     ``unique``). Raises :class:`NeurofinderError` naming ``path`` and ``ROI i, id ...`` for an entry without
@@ -157,9 +142,8 @@ def parse_roi(
     if coords.size == 0:
         raise NeurofinderError(path, "empty ROI (no pixels)", item=item)
     if coords.ndim != 2 or coords.shape[1] != 2 or not np.issubdtype(coords.dtype, np.number):
-        raise NeurofinderError(
-            path, f"coordinates must be a list of [row, col] pairs, got shape {coords.shape}", item=item
-        )
+        raise NeurofinderError(path, f"coordinates must be a list of [row, col] pairs, got shape {coords.shape}",
+                               item=item)
     if not np.all(np.equal(np.mod(coords, 1), 0)):
         raise NeurofinderError(path, "coordinates must be integer pixel indices", item=item)
     coords = coords.astype(np.int64)
@@ -167,18 +151,13 @@ def parse_roi(
         bad = (coords[:, 0] < 0) | (coords[:, 0] >= shape[0]) | (coords[:, 1] < 0) | (coords[:, 1] >= shape[1])
         if bad.any():
             r, c = coords[np.argmax(bad)]
-            raise NeurofinderError(
-                path,
-                f"ROI pixel (row {r}, col {c}) lies outside the {shape[0]}x{shape[1]} "
-                f"image ({int(bad.sum())} such pixels)",
-                item=item,
-            )
+            raise NeurofinderError(path, f"ROI pixel (row {r}, col {c}) lies outside the {shape[0]}x{shape[1]} "
+                                   f"image ({int(bad.sum())} such pixels)", item=item)
     return np.unique(coords, axis=0) if unique else coords
 
 
-def load_neurofinder(
-    folder: str | Path, *, frames: slice | None = None, dtype=None, regions: bool = True
-) -> NeurofinderData:
+def load_neurofinder(folder: str | Path, *, frames: slice | None = None, dtype=None, regions: bool = True
+                     ) -> NeurofinderData:
     """Load a Neurofinder dataset folder (``images/`` and ``regions/regions.json``).
 
     Parameters
@@ -207,25 +186,16 @@ def load_neurofinder(
     for k, (num, p) in enumerate(files):
         img = first if k == 0 else tifffile.imread(p)
         if img.shape != first.shape or img.dtype != first.dtype:
-            raise NeurofinderError(
-                p,
-                f"frame has shape {img.shape} and dtype {img.dtype}, expected {first.shape} "
-                f"and {first.dtype} like frame {files[0][0]}",
-                item=num,
-            )
+            raise NeurofinderError(p, f"frame has shape {img.shape} and dtype {img.dtype}, expected {first.shape} "
+                                   f"and {first.dtype} like frame {files[0][0]}", item=num)
         movie[k] = img
     rois, ids, dup = load_regions(folder / "regions" / "regions.json", first.shape) if regions else ([], [], 0)
     if dup:
         warnings.warn(f"{folder}: dropped {dup} duplicate pixel(s) inside ROIs", stacklevel=2)
     if dtype is not None:
         movie = movie.astype(dtype)
-    meta = {
-        "folder": str(folder),
-        "n_frames": len(files),
-        "first_frame": files[0][0],
-        "n_rois": len(rois),
-        "n_duplicate_pixels": dup,
-    }
+    meta = {"folder": str(folder), "n_frames": len(files), "first_frame": files[0][0], "n_rois": len(rois),
+            "n_duplicate_pixels": dup}
     return NeurofinderData(movie, rois, ids, meta)
 
 
@@ -256,9 +226,8 @@ def roi_centroids(rois: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([np.asarray(r, float).mean(axis=0) for r in rois])
 
 
-def write_neurofinder(
-    folder: str | Path, movie: np.ndarray, rois: Sequence[np.ndarray], ids: Sequence | None = None
-) -> Path:
+def write_neurofinder(folder: str | Path, movie: np.ndarray, rois: Sequence[np.ndarray], ids: Sequence | None = None
+                      ) -> Path:
     """Write ``movie`` (frames, rows, cols) and ``rois`` ((n, 2) row/col arrays) as a Neurofinder folder (tests,
     and users converting their own data). Returns the folder."""
     import tifffile

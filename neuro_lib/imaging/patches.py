@@ -13,7 +13,6 @@
 * :func:`pretrained_trunk`: self-supervised initialisation (an autoencoder) on unlabelled patches when no ImageNet
   weights can be downloaded; cached, and passed to the networks as ``weights=PATH``.
 """
-
 from __future__ import annotations
 
 import time
@@ -24,35 +23,17 @@ import torch
 import torch.nn.functional as F
 
 from ..estimators import TorchClassifier
-from ..models.transfer import AutoencoderPretrainer, build_transfer_model, load_trunk, split_model
+from ..models.transfer import (AutoencoderPretrainer, build_transfer_model, load_trunk, split_model)
 from ..training import fit, seed_everything
 from .detection import extract_patches, match_centers
 
-__all__ = [
-    "make_patch_dataset",
-    "augment_patches",
-    "dihedral",
-    "TransferClassifier",
-    "flatten_patches",
-    "pixel_logistic_regression",
-    "pretrain_autoencoder",
-    "pretrained_trunk",
-    "random_patch_centres",
-    "book_patch_dataset",
-    "cross_validate_cached",
-]
+__all__ = ["make_patch_dataset", "augment_patches", "dihedral", "TransferClassifier", "flatten_patches",
+           "pixel_logistic_regression", "pretrain_autoencoder", "pretrained_trunk", "random_patch_centres",
+           "book_patch_dataset", "cross_validate_cached"]
 
 
-def random_patch_centres(
-    shape: tuple[int, int],
-    n: int,
-    rng: np.random.Generator,
-    *,
-    avoid: np.ndarray | None = None,
-    min_dist: float = 0.0,
-    forbidden: np.ndarray | None = None,
-    margin: int = 0,
-) -> np.ndarray:
+def random_patch_centres(shape: tuple[int, int], n: int, rng: np.random.Generator, *, avoid: np.ndarray | None = None,
+                         min_dist: float = 0.0, forbidden: np.ndarray | None = None, margin: int = 0) -> np.ndarray:
     """``n`` random (row, col) integer centres in an image of ``shape``, at least ``margin`` from the border, at
     least ``min_dist`` pixels from every point of ``avoid`` (k, 2) and not on a True pixel of ``forbidden``.
     Raises ``ValueError`` if they cannot be placed."""
@@ -74,20 +55,10 @@ def random_patch_centres(
     return np.asarray(out, float).reshape(-1, 2)
 
 
-def make_patch_dataset(
-    image: np.ndarray,
-    truth: np.ndarray,
-    cell_mask: np.ndarray,
-    *,
-    candidates: np.ndarray | None = None,
-    n_negative: int | None = None,
-    size: int = 101,
-    out_size: int | None = None,
-    min_dist: float = 8.0,
-    match_threshold: float = 5.0,
-    jitter: int = 0,
-    seed: int = 0,
-) -> dict:
+def make_patch_dataset(image: np.ndarray, truth: np.ndarray, cell_mask: np.ndarray, *,
+                       candidates: np.ndarray | None = None, n_negative: int | None = None, size: int = 101,
+                       out_size: int | None = None, min_dist: float = 8.0, match_threshold: float = 5.0,
+                       jitter: int = 0, seed: int = 0) -> dict:
     """Cell / not-cell patches.
 
     ``image`` (channels, rows, cols); ``truth`` (n, 2) true ROI centres (row, col); ``cell_mask`` (rows, cols) True on
@@ -123,14 +94,8 @@ def make_patch_dataset(
             neg = neg[rng.choice(len(neg), n_negative, replace=False)]
     n_cand = len(neg)
     if n_negative > n_cand:
-        rand = random_patch_centres(
-            cell_mask.shape,
-            n_negative - n_cand,
-            rng,
-            avoid=np.vstack([truth, neg]),
-            min_dist=min_dist,
-            forbidden=cell_mask,
-        )
+        rand = random_patch_centres(cell_mask.shape, n_negative - n_cand, rng, avoid=np.vstack([truth, neg]),
+                                    min_dist=min_dist, forbidden=cell_mask)
         neg = np.vstack([neg, rand])
     centres = np.vstack([truth, neg])
     if jitter:
@@ -149,15 +114,9 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return x.flip(-1) if k >= 4 else x
 
 
-def augment_patches(
-    x: torch.Tensor,
-    generator: torch.Generator,
-    *,
-    max_angle: float = 30.0,
-    scale: tuple[float, float] = (0.9, 1.1),
-    flips: bool = False,
-    translate: float = 0.0,
-) -> torch.Tensor:
+def augment_patches(x: torch.Tensor, generator: torch.Generator, *, max_angle: float = 30.0,
+                    scale: tuple[float, float] = (0.9, 1.1), flips: bool = False, translate: float = 0.0
+                    ) -> torch.Tensor:
     """Rotate each patch of ``x`` (batch, channels, rows, cols) by a uniform angle in [-max_angle, max_angle]
     degrees and scale it by a uniform factor in ``scale`` about its centre (bilinear, zeros outside), as Seong & Park
     augment their patches. With ``translate`` (a fraction of the patch side, as torchvision's ``RandomAffine``), each
@@ -175,7 +134,7 @@ def augment_patches(
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     if flips:
         ks = torch.randint(8, (n,), generator=generator)
-        out = torch.cat([dihedral(out[i : i + 1], int(k)) for i, k in enumerate(ks)]) if n else out
+        out = torch.cat([dihedral(out[i:i + 1], int(k)) for i, k in enumerate(ks)]) if n else out
     return out
 
 
@@ -188,7 +147,7 @@ def _prefix_features(prefix: torch.nn.Module, x: torch.Tensor, batch: int = 128)
     prefix.eval()
     if len(prefix) == 0:
         return x
-    return torch.cat([prefix(x[i : i + batch]) for i in range(0, len(x), batch)])
+    return torch.cat([prefix(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
 class TransferClassifier(TorchClassifier):
@@ -222,25 +181,10 @@ class TransferClassifier(TorchClassifier):
     Raises ``ValueError`` for an unknown ``schedule``, architecture or block (at ``fit``).
     """
 
-    def __init__(
-        self,
-        arch: str = "resnet18",
-        trainable_from: str | None = "fc",
-        weights: str | None = None,
-        input_size: int = 32,
-        epochs: int = 10,
-        n_aug: int = 4,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        schedule: str = "constant",
-        flips: bool = False,
-        translate: float = 0.0,
-        tta: bool = False,
-        pretrain_epochs: int = 0,
-        random_state: int = 0,
-        device: str = "cpu",
-        progress: bool = False,
-    ):
+    def __init__(self, arch: str = "resnet18", trainable_from: str | None = "fc", weights: str | None = None,
+                 input_size: int = 32, epochs: int = 10, n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3,
+                 schedule: str = "constant", flips: bool = False, translate: float = 0.0, tta: bool = False,
+                 pretrain_epochs: int = 0, random_state: int = 0, device: str = "cpu", progress: bool = False):
         self.arch, self.trainable_from, self.weights, self.input_size = arch, trainable_from, weights, input_size
         self.epochs, self.n_aug, self.batch_size, self.lr, self.schedule = epochs, n_aug, batch_size, lr, schedule
         self.flips, self.translate, self.tta, self.pretrain_epochs = flips, translate, tta, pretrain_epochs
@@ -270,14 +214,8 @@ class TransferClassifier(TorchClassifier):
         elif self.weights is not None:
             load_trunk(module, self.weights)
         elif self.pretrain_epochs:
-            ae = pretrain_autoencoder(
-                self.arch,
-                X,
-                input_size=self.input_size,
-                epochs=int(self.pretrain_epochs),
-                seed=int(self.random_state),
-                device=self._device(),
-            )
+            ae = pretrain_autoencoder(self.arch, X, input_size=self.input_size, epochs=int(self.pretrain_epochs),
+                                      seed=int(self.random_state), device=self._device())
             module.net.load_state_dict(ae["trunk"], strict=False)
             seed_everything(int(self.random_state))
         prefix, suffix = split_model(module)
@@ -289,8 +227,7 @@ class TransferClassifier(TorchClassifier):
             gen = torch.Generator().manual_seed(int(self.random_state))
             feats = [_prefix_features(prefix, x)] + [
                 _prefix_features(prefix, augment_patches(x, gen, flips=self.flips, translate=self.translate))
-                for _ in range(int(self.n_aug))
-            ]
+                for _ in range(int(self.n_aug))]
         ftr = torch.cat(feats)
         ytr = torch.from_numpy(np.tile(np.asarray(y, np.int64), len(feats)))
         opt = torch.optim.Adam([p for p in suffix.parameters() if p.requires_grad], lr=self.lr)
@@ -306,19 +243,10 @@ class TransferClassifier(TorchClassifier):
                 xb = augment_patches(xb.cpu(), batch_gen, flips=flips, translate=translate).to(xb.device)
             return F.cross_entropy(m(xb), yb)
 
-        return fit(
-            suffix,
-            (ftr, ytr),
-            None,
-            train_step=step,
-            optimizer=opt,
-            epochs=int(self.epochs),
-            batch_size=_batch_size(len(ftr), int(self.batch_size)),
-            seed=int(self.random_state),
-            device=self._device(),
-            progress=self.progress,
-            desc=f"{self.arch} from {self.trainable_from}",
-        )
+        return fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=int(self.epochs),
+                   batch_size=_batch_size(len(ftr), int(self.batch_size)), seed=int(self.random_state),
+                   device=self._device(),
+                   progress=self.progress, desc=f"{self.arch} from {self.trainable_from}")
 
     @torch.no_grad()
     def _logits(self, module, X) -> np.ndarray:
@@ -330,7 +258,7 @@ class TransferClassifier(TorchClassifier):
         views = [dihedral(x, k) for k in range(8)] if self.tta else [x]
         out = []
         for i in range(0, len(x), 512):
-            z = [suffix(_prefix_features(prefix, v[i : i + 512])) for v in views]
+            z = [suffix(_prefix_features(prefix, v[i:i + 512])) for v in views]
             if self.tta:
                 out.append(torch.log(torch.stack([torch.softmax(zz, 1) for zz in z]).mean(0)))
             else:
@@ -360,18 +288,9 @@ def pixel_logistic_regression(max_iter: int = 2000):
     return make_pipeline(FunctionTransformer(flatten_patches), StandardScaler(), LogisticRegression(max_iter=max_iter))
 
 
-def pretrain_autoencoder(
-    arch: str,
-    patches: np.ndarray,
-    *,
-    input_size: int = 64,
-    epochs: int = 3,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    device="cpu",
-    progress: bool = False,
-) -> dict:
+def pretrain_autoencoder(arch: str, patches: np.ndarray, *, input_size: int = 64, epochs: int = 3,
+                         batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device="cpu",
+                         progress: bool = False) -> dict:
     """Self-supervised initialisation: train ``arch``'s trunk as the encoder of an
     :class:`~neuro_lib.models.transfer.AutoencoderPretrainer` (mean squared reconstruction error) on unlabelled
     ``patches`` (n, 3, S, S) in [0, 1], augmented by :func:`augment_patches`.
@@ -393,97 +312,41 @@ def pretrain_autoencoder(
         xb = augment_patches(xb, gen)
         return F.mse_loss(m(xb), xb)
 
-    h = fit(
-        ae,
-        (x,),
-        None,
-        train_step=step,
-        epochs=epochs,
-        lr=lr,
-        batch_size=_batch_size(len(x), batch_size),
-        seed=seed,
-        device=device,
-        progress=progress,
-        desc=f"autoencoder pretraining of {arch}",
-    )
+    h = fit(ae, (x,), None, train_step=step, epochs=epochs, lr=lr, batch_size=_batch_size(len(x), batch_size),
+            seed=seed, device=device,
+            progress=progress, desc=f"autoencoder pretraining of {arch}")
     trunk = {k: v.detach().cpu().clone() for k, v in model.cpu().net.state_dict().items() if not k.startswith("fc.")}
     return {"trunk": trunk, "train_loss": list(h.train_loss), "seconds": time.time() - t0}
 
 
-def pretrained_trunk(
-    arch: str,
-    patches: np.ndarray,
-    *,
-    input_size: int = 64,
-    epochs: int = 3,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    device="cpu",
-    progress: bool = False,
-) -> dict:
+def pretrained_trunk(arch: str, patches: np.ndarray, *, input_size: int = 64, epochs: int = 3, batch_size: int = 32,
+                     lr: float = 1e-3, seed: int = 0, device="cpu", progress: bool = False) -> dict:
     """:func:`pretrain_autoencoder`, cached (:func:`neuro_lib.cache.cached`, keyed by the patches, the settings and
     the code). Returns ``{"path": the cached trunk file (pass it as ``weights=``), "train_loss": per-epoch list,
     "seconds": training time (of the run that made the cache)}``."""
     from .. import cache
 
-    key = dict(
-        arch=arch,
-        patches=np.asarray(patches, np.float32),
-        input_size=int(input_size),
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        lr=float(lr),
-        seed=int(seed),
-    )
+    key = dict(arch=arch, patches=np.asarray(patches, np.float32), input_size=int(input_size), epochs=int(epochs),
+               batch_size=int(batch_size), lr=float(lr), seed=int(seed))
     info: dict = {}
 
     def compute_trunk():
-        out = pretrain_autoencoder(
-            arch,
-            patches,
-            input_size=input_size,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
+        out = pretrain_autoencoder(arch, patches, input_size=input_size, epochs=epochs, batch_size=batch_size,
+                                   lr=lr, seed=seed, device=device, progress=progress)
         info.update(train_loss=out["train_loss"], seconds=out["seconds"])
         return out["trunk"]
 
     opts = dict(kind="pt", name=f"ae-{arch}", code=["neuro_lib.models.transfer"], packages=("torch",))
     cache.cached("imaging/autoencoder", key, compute_trunk, **opts)
     path = cache.cache_path("imaging/autoencoder", key, compute=compute_trunk, **opts)
-    curve = cache.cached(
-        "imaging/autoencoder",
-        key,
-        lambda: dict(info),
-        kind="json",
-        name=f"ae-{arch}-curve",
-        code=["neuro_lib.models.transfer"],
-        packages=("torch",),
-    )
-    return {
-        "path": Path(path),
-        "train_loss": curve.get("train_loss", []),
-        "seconds": curve.get("seconds", float("nan")),
-    }
+    curve = cache.cached("imaging/autoencoder", key, lambda: dict(info), kind="json", name=f"ae-{arch}-curve",
+                         code=["neuro_lib.models.transfer"], packages=("torch",))
+    return {"path": Path(path), "train_loss": curve.get("train_loss", []),
+            "seconds": curve.get("seconds", float("nan"))}
 
 
-def book_patch_dataset(
-    image: np.ndarray,
-    data,
-    corr: np.ndarray,
-    mean: np.ndarray,
-    *,
-    size: int,
-    jitter: int,
-    seed: int = 0,
-    n_patches: int | None = None,
-    candidate_threshold: float = 0.05,
-) -> dict:
+def book_patch_dataset(image: np.ndarray, data, corr: np.ndarray, mean: np.ndarray, *, size: int, jitter: int,
+                       seed: int = 0, n_patches: int | None = None, candidate_threshold: float = 0.05) -> dict:
     """The book's cell / not-cell patches (:func:`make_patch_dataset`) of a loaded movie ``data``
     (:class:`~.neurofinder.NeurofinderData`): cells at the ROI centroids, not-cells at the correlation-image
     detector's maxima (:func:`~.detection.correlation_baseline` on ``corr`` times ``mean`` at
@@ -493,9 +356,8 @@ def book_patch_dataset(
     from .detection import correlation_baseline
 
     cand = correlation_baseline(corr, mean, threshold=candidate_threshold)
-    out = make_patch_dataset(
-        image, data.centroids(), data.labels() > 0, candidates=cand, size=size, jitter=jitter, seed=seed
-    )
+    out = make_patch_dataset(image, data.centroids(), data.labels() > 0, candidates=cand, size=size, jitter=jitter,
+                             seed=seed)
     if n_patches:
         keep = np.r_[np.flatnonzero(out["y"] == 1)[: n_patches // 2], np.flatnonzero(out["y"] == 0)[: n_patches // 2]]
         out = {k: (np.asarray(v)[keep] if k != "class_names" else v) for k, v in out.items()}
@@ -522,9 +384,8 @@ def _param_key(estimator) -> dict:
     return out
 
 
-def cross_validate_cached(
-    name: str, estimator, X, y, splits, *, seed: int = 0, cache: bool = True, progress: bool = False
-):
+def cross_validate_cached(name: str, estimator, X, y, splits, *, seed: int = 0, cache: bool = True,
+                          progress: bool = False):
     """:func:`neuro_lib.evaluation.cross_validate` of one estimator, cached (:func:`neuro_lib.cache.cached`, npz of
     :meth:`~neuro_lib.evaluation.CVResult.to_arrays`) under its parameters, the data, the splits, the seed and the
     code of this module, the networks, the training loop and the driver. Returns ``(CVResult, seconds)``, the
@@ -541,21 +402,10 @@ def cross_validate_cached(
     if not cache:
         out = compute()
     else:
-        key = dict(
-            name=name,
-            estimator=type(estimator).__name__,
-            params=_param_key(estimator),
-            X=np.asarray(X, np.float32),
-            y=np.asarray(y),
-            seed=int(seed),
-            splits=[[s.train, s.val, s.test] for s in splits],
-        )
-        out = _cache.cached(
-            "imaging/patch_cv",
-            key,
-            compute,
-            name=name,
-            code=["neuro_lib.models.transfer", "neuro_lib.training", "neuro_lib.estimators", "neuro_lib.evaluation"],
-            packages=("torch", "sklearn"),
-        )
+        key = dict(name=name, estimator=type(estimator).__name__, params=_param_key(estimator),
+                   X=np.asarray(X, np.float32), y=np.asarray(y), seed=int(seed),
+                   splits=[[s.train, s.val, s.test] for s in splits])
+        out = _cache.cached("imaging/patch_cv", key, compute, name=name,
+                            code=["neuro_lib.models.transfer", "neuro_lib.training", "neuro_lib.estimators",
+                                  "neuro_lib.evaluation"], packages=("torch", "sklearn"))
     return CVResult.from_arrays(out), float(out["seconds"])

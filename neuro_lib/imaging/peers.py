@@ -10,7 +10,6 @@ Other peers considered (installable from PyPI, running without downloading weigh
 PyPI in a usable form (conda only); cellpose (and suite2p's own ``algorithm="cellpose"``) downloads its model
 weights at run time; the Neurofinder entries (HNCcorr, Sourcery's ancestors, ...) are not maintained packages.
 """
-
 from __future__ import annotations
 
 import time
@@ -30,16 +29,8 @@ def suite2p_classifier_file():
     return builtin_classfile
 
 
-def suite2p_detect(
-    movie: np.ndarray,
-    *,
-    diameter: float = 10.0,
-    fs: float = 7.0,
-    tau: float = 1.0,
-    algorithm: str = "sparsery",
-    threshold_scaling: float = 1.0,
-    classify: bool = False,
-) -> dict:
+def suite2p_detect(movie: np.ndarray, *, diameter: float = 10.0, fs: float = 7.0, tau: float = 1.0,
+                   algorithm: str = "sparsery", threshold_scaling: float = 1.0, classify: bool = False) -> dict:
     """suite2p's (v1.x) detection (``suite2p.detection.detection_wrapper``) on an already-registered movie (frames,
     rows, cols), on the CPU.
 
@@ -63,14 +54,8 @@ def suite2p_detect(
     mov = np.asarray(movie, np.float32)
     t0 = time.time()
     try:
-        _, stat, _ = detection_wrapper(
-            mov,
-            diameter=np.array([diameter, diameter], float),
-            tau=tau,
-            fs=fs,
-            settings=settings,
-            device=torch.device("cpu"),
-        )
+        _, stat, _ = detection_wrapper(mov, diameter=np.array([diameter, diameter], float), tau=tau, fs=fs,
+                                       settings=settings, device=torch.device("cpu"))
     except ValueError as err:  # "no ROIs were found"
         if "no ROIs" not in str(err):
             raise
@@ -99,17 +84,8 @@ def _suite2p_version() -> str:
     return version("suite2p")
 
 
-def suite2p_grid(
-    movie: np.ndarray,
-    *,
-    diameters,
-    threshold_scalings,
-    fs: float,
-    tau: float,
-    algorithm: str = "sparsery",
-    p_thresholds=(0.5,),
-    cache_key: dict | None = None,
-) -> dict:
+def suite2p_grid(movie: np.ndarray, *, diameters, threshold_scalings, fs: float, tau: float,
+                 algorithm: str = "sparsery", p_thresholds=(0.5,), cache_key: dict | None = None) -> dict:
     """suite2p (:func:`suite2p_detect` with its classifier) on every (``diameter``, ``threshold_scaling``) of a small
     grid, for choosing them on training quadrants (:func:`~.detection.cross_quadrant_select`).
 
@@ -122,38 +98,18 @@ def suite2p_grid(
     runs = {}
     for d in diameters:
         for s in threshold_scalings:
-
             def compute(d=d, s=s):
-                r = suite2p_detect(
-                    movie,
-                    diameter=float(d),
-                    fs=fs,
-                    tau=tau,
-                    algorithm=algorithm,
-                    threshold_scaling=float(s),
-                    classify=True,
-                )
+                r = suite2p_detect(movie, diameter=float(d), fs=fs, tau=tau, algorithm=algorithm,
+                                   threshold_scaling=float(s), classify=True)
                 return {"centroids": r["centroids"], "iscell_prob": r["iscell_prob"], "seconds": np.array(r["seconds"])}
 
-            key = dict(
-                data=cache_key,
-                diameter=float(d),
-                threshold_scaling=float(s),
-                fs=float(fs),
-                tau=float(tau),
-                algorithm=algorithm,
-                suite2p=_suite2p_version(),
-            )  # suite2p has no __version__ for cache
-            r = (
-                cache.cached("imaging/suite2p", key, compute, name="suite2p", packages=("torch",))
-                if cache_key is not None
-                else compute()
-            )
-            runs[(float(d), float(s))] = {
-                "centroids": np.asarray(r["centroids"]).reshape(-1, 2),
-                "iscell_prob": np.asarray(r["iscell_prob"]).reshape(-1),
-                "seconds": float(r["seconds"]),
-            }
+            key = dict(data=cache_key, diameter=float(d), threshold_scaling=float(s), fs=float(fs), tau=float(tau),
+                       algorithm=algorithm, suite2p=_suite2p_version())  # suite2p has no __version__ for cache
+            r = cache.cached("imaging/suite2p", key, compute, name="suite2p", packages=("torch",)) \
+                if cache_key is not None else compute()
+            runs[(float(d), float(s))] = {"centroids": np.asarray(r["centroids"]).reshape(-1, 2),
+                                          "iscell_prob": np.asarray(r["iscell_prob"]).reshape(-1),
+                                          "seconds": float(r["seconds"])}
     without = {k: r["centroids"] for k, r in runs.items()}
     with_ = {(*k, float(p)): r["centroids"][r["iscell_prob"] > p] for k, r in runs.items() for p in p_thresholds}
     return {"runs": runs, "without": without, "with": with_}

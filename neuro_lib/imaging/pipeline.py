@@ -18,7 +18,6 @@ and its :class:`~neuro_lib.evaluation.CVResult` holds the held-out probabilities
 One caveat, stated on the page: on its training quadrants a U-Net's candidates are in-sample (it was trained on
 those pixels), so they are somewhat easier than the held-out ones the classifier is applied to.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,17 +57,8 @@ def _label_by_quadrant(truth: np.ndarray, cand: np.ndarray, shape, threshold: fl
     return y
 
 
-def candidate_samples(
-    unet,
-    truth: np.ndarray,
-    patch_image: np.ndarray,
-    *,
-    size: int,
-    thresholds,
-    sigma=None,
-    match_threshold: float = 5.0,
-    max_per_quadrant: int | None = None,
-) -> Candidates:
+def candidate_samples(unet, truth: np.ndarray, patch_image: np.ndarray, *, size: int, thresholds,
+                      sigma=None, match_threshold: float = 5.0, max_per_quadrant: int | None = None) -> Candidates:
     """The candidates of every region split of ``unet`` (a :class:`~.segmentation.QuadrantResult`): peaks of
     split ``j``'s whole-field probability map ``unet.full_prob[j]`` higher than ``thresholds[j]`` (smoothed by
     ``sigma[j]`` pixels, default each split's chosen peak smoothing), labelled as in the module docstring, with
@@ -92,9 +82,8 @@ def candidate_samples(
         ho.append(held)
         splits.append(Split(n + np.flatnonzero(~held), [], n + np.flatnonzero(held), fold=s.fold))
         n += len(c)
-    return Candidates(
-        np.concatenate(xs), np.concatenate(ys), np.vstack(cs), np.concatenate(sp), np.concatenate(ho), splits
-    )
+    return Candidates(np.concatenate(xs), np.concatenate(ys), np.vstack(cs), np.concatenate(sp),
+                      np.concatenate(ho), splits)
 
 
 @dataclass
@@ -113,19 +102,9 @@ class PipelineResult:
     scores: pd.DataFrame
 
 
-def run_pipeline(
-    classifier,
-    unet,
-    truth: np.ndarray,
-    patch_image: np.ndarray,
-    *,
-    size: int,
-    thresholds,
-    seed: int = 0,
-    p_threshold: float = 0.5,
-    max_per_quadrant: int | None = None,
-    progress: bool = False,
-) -> PipelineResult:
+def run_pipeline(classifier, unet, truth: np.ndarray, patch_image: np.ndarray, *, size: int, thresholds, seed: int = 0,
+                 p_threshold: float = 0.5, max_per_quadrant: int | None = None, progress: bool = False
+                 ) -> PipelineResult:
     """U-Net candidates (:func:`candidate_samples`) classified by ``classifier`` (any scikit-learn classifier of
     patches with labels 0/1), cross-validated over the region splits (:func:`neuro_lib.evaluation.cross_validate`,
     ``random_state = seed + j``); the candidates of each held-out quadrant with ``p(cell) > p_threshold`` are the
@@ -133,18 +112,10 @@ def run_pipeline(
     only."""
     from .detection import quadrant_scores
 
-    cand = candidate_samples(
-        unet, truth, patch_image, size=size, thresholds=thresholds, max_per_quadrant=max_per_quadrant
-    )
-    cv = cross_validate(
-        {"patch": classifier},
-        cand.x,
-        cand.y,
-        cand.splits,
-        seed=seed,
-        progress=progress,
-        desc="patch classifier per held-out quadrant",
-    )["patch"]
+    cand = candidate_samples(unet, truth, patch_image, size=size, thresholds=thresholds,
+                             max_per_quadrant=max_per_quadrant)
+    cv = cross_validate({"patch": classifier}, cand.x, cand.y, cand.splits, seed=seed, progress=progress,
+                        desc="patch classifier per held-out quadrant")["patch"]
     p = np.full(len(cand.y), np.nan)
     col = int(np.searchsorted(cv.classes, 1))
     for s, pr in zip(cand.splits, cv.proba):
@@ -155,9 +126,8 @@ def run_pipeline(
     return PipelineResult(cand, cv, p, kept, cents, scores)
 
 
-def paired_quadrant_difference(
-    a: pd.DataFrame, b: pd.DataFrame, metric: str = "f1", *, confidence: float = 0.95
-) -> dict:
+def paired_quadrant_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str = "f1", *, confidence: float = 0.95
+                               ) -> dict:
     """``a - b`` in ``metric`` over the same held-out quadrants (per-quadrant score tables of
     :func:`~.detection.quadrant_scores`), with the corrected resampled t interval
     (:func:`neuro_lib.evaluation.corrected_t_interval`, ``n_test / n_train = 1/3``: each quadrant is tested by

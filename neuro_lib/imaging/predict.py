@@ -9,7 +9,6 @@ One output row per ROI (``<folder>:roi<index>:id=<id>``); an ROI that fails vali
 malformed) gets the :class:`~.neurofinder.NeurofinderError` message naming the file and the ROI index, and the other
 ROIs are still classified; a folder whose frames cannot be read gets one row with the error.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,15 +18,8 @@ import numpy as np
 
 from .neurofinder import NeurofinderError, load_neurofinder, parse_roi, read_regions_doc
 
-__all__ = [
-    "TASKS",
-    "MODELS",
-    "fitted_model",
-    "read_inputs",
-    "RoiPatches",
-    "CentrePatchClassifier",
-    "book_patch_classifier",
-]
+__all__ = ["TASKS", "MODELS", "fitted_model", "read_inputs", "RoiPatches", "CentrePatchClassifier",
+           "book_patch_classifier"]
 
 TASKS = {"cell": "cell or not cell, for each ROI of a Neurofinder folder (the chapter's patch classifier)"}
 MODELS = {"cell": ["resnet18_conv1_autoencoder", "logistic_regression"]}
@@ -77,9 +69,8 @@ class CentrePatchClassifier:
         return self.classes_[self.predict_proba(X).argmax(1)]
 
 
-def book_patch_classifier(
-    model: str = "resnet18_conv1_autoencoder", *, profile: str = "cpu", seed: int = 0, progress: bool = False
-):
+def book_patch_classifier(model: str = "resnet18_conv1_autoencoder", *, profile: str = "cpu", seed: int = 0,
+                          progress: bool = False):
     """``(estimator, cfg)``: the chapter's patch classifier ``model`` trained on all of the book movie's patches
     (page 3's settings of ``profile``: jittered centres, local normalisation, the autoencoder-pretrained trunk for
     the ResNet18; ``random_state = seed``), cached (:func:`neuro_lib.cache.cached`) under the model, the settings,
@@ -94,36 +85,17 @@ def book_patch_classifier(
     if model not in MODELS["cell"]:
         raise ValueError(f"unknown imaging model {model!r}; expected one of {MODELS['cell']}")
     cfg = chapter.settings(profile)
-    key = dict(
-        model=model,
-        cfg={k: v for k, v in cfg.items() if not k.startswith(("unet_", "s2p_", "n_frames", "threads"))},
-        seed=int(seed),
-        archive=REGISTRY[DATA_KEY].sha256,
-        jitter=PATCH_JITTER,
-        inputs="local",
-    )
-    code = [
-        "neuro_lib.models.transfer",
-        "neuro_lib.imaging.patches",
-        "neuro_lib.imaging.chapter",
-        "neuro_lib.imaging.data",
-        "neuro_lib.imaging.summary",
-        "neuro_lib.imaging.detection",
-        "neuro_lib.training",
-        "neuro_lib.estimators",
-    ]
+    key = dict(model=model, cfg={k: v for k, v in cfg.items() if not k.startswith(("unet_", "s2p_", "n_frames",
+                                                                                   "threads"))},
+               seed=int(seed), archive=REGISTRY[DATA_KEY].sha256, jitter=PATCH_JITTER, inputs="local")
+    code = ["neuro_lib.models.transfer", "neuro_lib.imaging.patches", "neuro_lib.imaging.chapter",
+            "neuro_lib.imaging.data", "neuro_lib.imaging.summary", "neuro_lib.imaging.detection", "neuro_lib.training",
+            "neuro_lib.estimators"]
     compute = lambda: _fit_on_book(model, cfg, seed, progress)  # noqa: E731
     if model == "logistic_regression":  # a few seconds: fitted each time, no pickles
         return compute(), cfg
-    state = cache.cached(
-        "imaging/patch_classifier",
-        key,
-        lambda: compute().get_state(),
-        kind="pt",
-        name=model,
-        code=code,
-        packages=("torch",),
-    )
+    state = cache.cached("imaging/patch_classifier", key, lambda: compute().get_state(), kind="pt", name=model,
+                         code=code, packages=("torch",))
     return TransferClassifier.from_state(state), cfg
 
 
@@ -141,24 +113,14 @@ def _fit_on_book(model: str, cfg: dict, seed: int, progress: bool):
     data = load_book_movie()
     summary = cached_summary(data)
     rgb = patch_image(summary, "local")
-    ds = book_patch_dataset(
-        rgb,
-        data,
-        summary["corr"],
-        summary["mean"],
-        size=cfg["patch_size"],
-        jitter=PATCH_JITTER,
-        seed=seed,
-        n_patches=cfg["n_patches"],
-    )
+    ds = book_patch_dataset(rgb, data, summary["corr"], summary["mean"], size=cfg["patch_size"], jitter=PATCH_JITTER,
+                            seed=seed, n_patches=cfg["n_patches"])
     if model == "logistic_regression":
         return pixel_logistic_regression().fit(ds["x"], ds["y"])
-    unl = extract_patches(
-        rgb, random_patch_centres(rgb.shape[1:], cfg["ae_patches"], np.random.default_rng(seed)), cfg["patch_size"]
-    )
-    trunk = pretrained_trunk(
-        "resnet18", unl, input_size=cfg["input_size"]["resnet18"], epochs=cfg["ae_epochs"], seed=seed
-    )
+    unl = extract_patches(rgb, random_patch_centres(rgb.shape[1:], cfg["ae_patches"], np.random.default_rng(seed)),
+                          cfg["patch_size"])
+    trunk = pretrained_trunk("resnet18", unl, input_size=cfg["input_size"]["resnet18"], epochs=cfg["ae_epochs"],
+                             seed=seed)
     est = seed_estimator(chapter.patch_network(cfg, "resnet18", "conv1", weights=str(trunk["path"])), seed)
     return est.set_params(progress=progress).fit(ds["x"], ds["y"])
 

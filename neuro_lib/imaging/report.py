@@ -3,7 +3,6 @@
 Every figure function takes an optional ``ax``/returns its matplotlib figure, labels its axes with units, and draws
 nothing it does not say in its docstring.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -11,20 +10,9 @@ import pandas as pd
 
 from .detection import centers_metric, in_region, match_centers
 
-__all__ = [
-    "plot_images",
-    "plot_heldout",
-    "plot_calibration",
-    "plot_curves",
-    "plot_candidates",
-    "detector_table",
-    "roi_activity",
-    "visibility_table",
-    "activity_table",
-    "chance_recall",
-    "hits",
-    "chapter_times",
-]
+__all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "plot_candidates", "detector_table",
+           "roi_activity",
+           "visibility_table", "activity_table", "chance_recall", "hits", "chapter_times"]
 
 
 def plot_images(panels, *, cmap="gray", colorbar_label: str | None = None, size: float = 4.0):
@@ -46,14 +34,8 @@ def plot_images(panels, *, cmap="gray", colorbar_label: str | None = None, size:
     return fig
 
 
-def plot_heldout(
-    prob: np.ndarray,
-    mask: np.ndarray,
-    found: np.ndarray,
-    *,
-    zoom=(slice(128, 256), slice(128, 256)),
-    title: str = "held-out probability (4 networks), ROIs cyan, found cells red",
-):
+def plot_heldout(prob: np.ndarray, mask: np.ndarray, found: np.ndarray, *, zoom=(slice(128, 256), slice(128, 256)),
+                 title: str = "held-out probability (4 networks), ROIs cyan, found cells red"):
     """The stitched held-out probability map with the manual ROIs' outlines (cyan) and the found cells (red dots),
     whole field (quadrant borders in white) and a zoom. Returns the figure."""
     import matplotlib.pyplot as plt
@@ -62,17 +44,10 @@ def plot_heldout(
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
     im = None
     for ax, zz in [(axes[0], (slice(0, H), slice(0, W))), (axes[1], zoom)]:
-        im = ax.imshow(
-            prob[zz], cmap="magma", vmin=0, vmax=1, extent=(zz[1].start, zz[1].stop, zz[0].stop, zz[0].start)
-        )
-        ax.contour(
-            np.arange(zz[1].start, zz[1].stop) + 0.5,
-            np.arange(zz[0].start, zz[0].stop) + 0.5,
-            mask[zz],
-            levels=[0.5],
-            colors="cyan",
-            linewidths=0.4 if ax is axes[0] else 0.8,
-        )
+        im = ax.imshow(prob[zz], cmap="magma", vmin=0, vmax=1,
+                       extent=(zz[1].start, zz[1].stop, zz[0].stop, zz[0].start))
+        ax.contour(np.arange(zz[1].start, zz[1].stop) + 0.5, np.arange(zz[0].start, zz[0].stop) + 0.5, mask[zz],
+                   levels=[0.5], colors="cyan", linewidths=0.4 if ax is axes[0] else 0.8)
         sel = in_region(found, zz)
         ax.scatter(found[sel, 1] + 0.5, found[sel, 0] + 0.5, s=12 if ax is axes[0] else 30, c="red")
         ax.set_xlabel("column (pixels)")
@@ -102,13 +77,8 @@ def plot_calibration(prob: np.ndarray, mask: np.ndarray, *, n_bins: int = 10, ax
     ax.plot((bins[:-1] + bins[1:]) / 2, frac, marker="o")
     for b in range(n_bins):
         if count[b]:
-            ax.annotate(
-                f"{count[b]}",
-                ((bins[b] + bins[b + 1]) / 2, frac[b]),
-                fontsize=7,
-                xytext=(2, -9),
-                textcoords="offset points",
-            )
+            ax.annotate(f"{count[b]}", ((bins[b] + bins[b + 1]) / 2, frac[b]), fontsize=7, xytext=(2, -9),
+                        textcoords="offset points")
     ax.set_xlabel("predicted probability (bin centre)")
     ax.set_ylabel("fraction of pixels inside an ROI")
     ax.set_title("held-out calibration (numbers: pixels per bin)", fontsize=9)
@@ -146,12 +116,10 @@ def plot_candidates(image: np.ndarray, candidates, kept: np.ndarray, truth: np.n
     ax.imshow(image, cmap="gray")
     t = truth[in_region(truth, _bbox(c, image.shape))] if len(c) else truth[:0]
     ax.scatter(t[:, 1], t[:, 0], s=6, c="cyan", label="manual ROI centre")
-    for m, style in [
-        ((y == 1) & k, dict(c="limegreen", s=22, label="kept, a cell")),
-        ((y == 0) & k, dict(c="red", s=22, label="kept, not a cell")),
-        ((y == 1) & ~k, dict(facecolors="none", edgecolors="orange", s=40, label="rejected, a cell")),
-        ((y == 0) & ~k, dict(c="0.6", s=10, label="rejected, not a cell")),
-    ]:
+    for m, style in [((y == 1) & k, dict(c="limegreen", s=22, label="kept, a cell")),
+                     ((y == 0) & k, dict(c="red", s=22, label="kept, not a cell")),
+                     ((y == 1) & ~k, dict(facecolors="none", edgecolors="orange", s=40, label="rejected, a cell")),
+                     ((y == 0) & ~k, dict(c="0.6", s=10, label="rejected, not a cell"))]:
         ax.scatter(c[m, 1], c[m, 0], **style)
     if len(c):
         (r0, r1), (c0, c1) = ((b.start, b.stop) for b in _bbox(c, image.shape))
@@ -187,7 +155,7 @@ def detector_table(truth: np.ndarray, detectors: dict, *, mask: np.ndarray | Non
 def chance_recall(n_found: int, shape: tuple[int, int], radius: float = 5.0) -> float:
     """The recall that ``n_found`` points placed uniformly at random would have: the chance that one lies within
     ``radius`` pixels of a given ROI centre, ``1 - exp(-n pi r^2 / area)`` (Poisson approximation)."""
-    return float(1 - np.exp(-n_found * np.pi * radius**2 / (shape[0] * shape[1])))
+    return float(1 - np.exp(-n_found * np.pi * radius ** 2 / (shape[0] * shape[1])))
 
 
 def roi_activity(movie: np.ndarray, labels: np.ndarray, *, percentile: float = 99.0) -> dict:
@@ -208,29 +176,19 @@ def visibility_table(contrast: np.ndarray, hits: dict, edges=(0, 0.5, 1, 2, np.i
     edges = list(edges)
     band = np.digitize(contrast, edges[1:-1])
     k = len(edges) - 1
-    t = pd.DataFrame(
-        {
-            "ROIs": np.bincount(band, minlength=k),
-            **{
-                f"{n} recall": [h[band == b].mean() if (band == b).any() else np.nan for b in range(k)]
-                for n, h in hits.items()
-            },
-        },
-        index=[f"{lo} to {hi}" for lo, hi in zip(edges[:-1], edges[1:])],
-    )
+    t = pd.DataFrame({"ROIs": np.bincount(band, minlength=k),
+                      **{f"{n} recall": [h[band == b].mean() if (band == b).any() else np.nan for b in range(k)]
+                         for n, h in hits.items()}},
+                     index=[f"{lo} to {hi}" for lo, hi in zip(edges[:-1], edges[1:])])
     t.index.name = "largest |contrast| (ring sd)"
     return t
 
 
 def activity_table(active: np.ndarray, hits: dict) -> pd.DataFrame:
     """ROIs that fired and did not, and each detector's recall among them (``hits`` as in :func:`visibility_table`)."""
-    return pd.DataFrame(
-        {
-            "ROIs": [int(active.sum()), int((~active).sum())],
-            **{f"{n} recall": [h[active].mean(), h[~active].mean()] for n, h in hits.items()},
-        },
-        index=["active (fired)", "silent"],
-    )
+    return pd.DataFrame({"ROIs": [int(active.sum()), int((~active).sum())],
+                         **{f"{n} recall": [h[active].mean(), h[~active].mean()] for n, h in hits.items()}},
+                        index=["active (fired)", "silent"])
 
 
 def hits(truth: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -260,10 +218,8 @@ def chapter_times(pages, current: dict | None = None, *, chapter: str = "imaging
             continue
         m = doc.get("metrics", {})
         wall = doc.get("execution", {}).get("seconds", m.get(results.key("runtime", page, "seconds"), np.nan))
-        rows[page] = {
-            "seconds": float(wall),
-            "cpu_seconds": float(m.get(results.key("runtime", page, "cpu_seconds"), np.nan)),
-            "load_average": float(m.get(results.key("runtime", page, "load_average"), np.nan)),
-            "found": True,
-        }
+        rows[page] = {"seconds": float(wall),
+                      "cpu_seconds": float(m.get(results.key("runtime", page, "cpu_seconds"), np.nan)),
+                      "load_average": float(m.get(results.key("runtime", page, "load_average"), np.nan)),
+                      "found": True}
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -14,7 +14,6 @@ there, and predicts the held-out quadrant, so every pixel's prediction comes fro
 per-quadrant scores of any detector are :func:`~neuro_lib.imaging.detection.quadrant_scores`; a detection is a
 point, not a labelled sample, so they are Neurofinder's centre metric rather than :func:`neuro_lib.evaluation.metrics`.
 """
-
 from __future__ import annotations
 
 import time
@@ -32,20 +31,8 @@ from ..models.unet import UNet
 from ..training import fit, resolve_device, seed_everything
 from .detection import centers_metric, detect_peaks, peaks_with_heights, region_mask
 
-__all__ = [
-    "elastic_deform",
-    "augment_pair",
-    "CropDataset",
-    "predict_unet",
-    "UNetSegmenter",
-    "QuadrantResult",
-    "quadrant_splits",
-    "cross_quadrant_unet",
-    "BCEDiceLoss",
-    "lr_factor",
-    "region_f1",
-    "choose_thresholds",
-]
+__all__ = ["elastic_deform", "augment_pair", "CropDataset", "predict_unet", "UNetSegmenter", "QuadrantResult",
+           "quadrant_splits", "cross_quadrant_unet", "BCEDiceLoss", "lr_factor", "region_f1", "choose_thresholds"]
 
 
 class BCEDiceLoss(torch.nn.Module):
@@ -65,9 +52,8 @@ class BCEDiceLoss(torch.nn.Module):
         return loss
 
 
-def elastic_deform(
-    arrays: list[np.ndarray], rng: np.random.Generator, alpha: float = 8.0, sigma: float = 4.0
-) -> list[np.ndarray]:
+def elastic_deform(arrays: list[np.ndarray], rng: np.random.Generator, alpha: float = 8.0, sigma: float = 4.0
+                   ) -> list[np.ndarray]:
     """Elastic deformation (Simard et al. 2003, as in the U-Net paper): one random displacement field, Gaussian
     smoothed with ``sigma`` pixels and scaled to ``alpha`` pixels, applied (bilinear) to every array of
     ``arrays`` (each (..., rows, cols), same rows and cols)."""
@@ -84,9 +70,8 @@ def elastic_deform(
     return out
 
 
-def augment_pair(
-    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, elastic: bool = True, max_angle: float = 180.0
-) -> tuple[np.ndarray, np.ndarray]:
+def augment_pair(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, elastic: bool = True,
+                 max_angle: float = 180.0) -> tuple[np.ndarray, np.ndarray]:
     """Random flips, a rotation by a uniform angle in [-max_angle, max_angle] degrees, and (optionally) an elastic
     deformation, applied identically to an input ``x`` (channels, rows, cols) and its target ``y`` (rows, cols)."""
     if rng.random() < 0.5:
@@ -113,19 +98,8 @@ class CropDataset(Dataset):
     augmentations come from a generator seeded by ``seed``, the index and the access count, so a run is
     reproducible. Raises ``ValueError`` if no crop fits inside ``allowed``."""
 
-    def __init__(
-        self,
-        image: np.ndarray,
-        target: np.ndarray,
-        allowed: np.ndarray,
-        n: int,
-        crop: int = 96,
-        *,
-        seed: int = 0,
-        augment: bool = True,
-        elastic: bool = True,
-        redraw: bool = True,
-    ):
+    def __init__(self, image: np.ndarray, target: np.ndarray, allowed: np.ndarray, n: int, crop: int = 96, *,
+                 seed: int = 0, augment: bool = True, elastic: bool = True, redraw: bool = True):
         H, W = target.shape
         if crop > min(H, W):
             raise ValueError(f"crop {crop} is larger than the image {H}x{W}")
@@ -146,8 +120,8 @@ class CropDataset(Dataset):
         self.calls += 1
         rng = np.random.default_rng((self.seed, i, self.calls))
         r, c = self.valid[rng.integers(len(self.valid))] if self.redraw else self.pos[i]
-        x = self.image[:, r : r + self.crop, c : c + self.crop]
-        y = self.target[r : r + self.crop, c : c + self.crop]
+        x = self.image[:, r:r + self.crop, c:c + self.crop]
+        y = self.target[r:r + self.crop, c:c + self.crop]
         if self.augment:
             x, y = augment_pair(x, y, rng, elastic=self.elastic)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))[None]
@@ -174,7 +148,6 @@ def lr_factor(progress: float, warmup: float = 0.1) -> float:
 def region_f1(truth: np.ndarray, found: np.ndarray, region: np.ndarray, threshold: float = 5.0) -> dict:
     """Neurofinder's centre metric (:func:`~.detection.centers_metric`) on the true and found centres (n, 2)
     (row, col) whose rounded position falls on a True pixel of ``region`` (boolean (rows, cols))."""
-
     def inside(c):
         c = np.asarray(c, float).reshape(-1, 2)
         ri = np.clip(np.rint(c).astype(int), 0, np.array(region.shape) - 1)
@@ -183,17 +156,8 @@ def region_f1(truth: np.ndarray, found: np.ndarray, region: np.ndarray, threshol
     return centers_metric(inside(truth), inside(found), threshold)
 
 
-def choose_thresholds(
-    prob: np.ndarray,
-    mask: np.ndarray,
-    truth: np.ndarray,
-    region: np.ndarray,
-    *,
-    pixel_grid=None,
-    peak_grid=None,
-    sigmas=(1.0, 2.0),
-    min_distance: int = 4,
-) -> dict:
+def choose_thresholds(prob: np.ndarray, mask: np.ndarray, truth: np.ndarray, region: np.ndarray, *,
+                      pixel_grid=None, peak_grid=None, sigmas=(1.0, 2.0), min_distance: int = 4) -> dict:
     """Choose a network's thresholds on its training region only.
 
     ``prob`` (rows, cols) the network's probability map, ``mask`` (rows, cols) the manual ROI mask, ``truth`` (n, 2)
@@ -219,13 +183,8 @@ def choose_thresholds(
     tied = np.flatnonzero(scores[i] >= scores.max() - 1e-12)
     j = int(tied[len(tied) // 2])
     best = (float(scores[i, j]), float(peak_grid[j]), float(sigmas[i]))
-    return {
-        "pixel": float(pixel_grid[k]),
-        "peak": best[1],
-        "sigma": best[2],
-        "train_pixel_accuracy": float(accs[k]),
-        "train_f1": best[0],
-    }
+    return {"pixel": float(pixel_grid[k]), "peak": best[1], "sigma": best[2], "train_pixel_accuracy": float(accs[k]),
+            "train_f1": best[0]}
 
 
 class UNetSegmenter(BaseEstimator):
@@ -242,22 +201,9 @@ class UNetSegmenter(BaseEstimator):
     rows and cols, or no crop fits inside ``region``.
     """
 
-    def __init__(
-        self,
-        base: int = 16,
-        depth: int = 3,
-        epochs: int = 10,
-        crops_per_epoch: int = 64,
-        crop: int = 96,
-        batch_size: int = 8,
-        lr: float = 3e-3,
-        elastic: bool = True,
-        pos_weight: float = 1.0,
-        dice: float = 0.0,
-        random_state: int = 0,
-        device: str = "auto",
-        progress: bool = False,
-    ):
+    def __init__(self, base: int = 16, depth: int = 3, epochs: int = 10, crops_per_epoch: int = 64, crop: int = 96,
+                 batch_size: int = 8, lr: float = 3e-3, elastic: bool = True, pos_weight: float = 1.0,
+                 dice: float = 0.0, random_state: int = 0, device: str = "auto", progress: bool = False):
         self.base, self.depth, self.epochs, self.crops_per_epoch, self.crop = base, depth, epochs, crops_per_epoch, crop
         self.batch_size, self.lr, self.elastic, self.pos_weight, self.dice = batch_size, lr, elastic, pos_weight, dice
         self.random_state, self.device, self.progress = random_state, device, progress
@@ -269,17 +215,14 @@ class UNetSegmenter(BaseEstimator):
         image = np.asarray(X, np.float32)
         target = np.asarray(y, np.float32)
         if image.ndim != 3 or target.shape != image.shape[1:]:
-            raise ValueError(
-                f"X must be (channels, rows, cols) and y (rows, cols) of the same size, got {image.shape} "
-                f"and {target.shape}"
-            )
+            raise ValueError(f"X must be (channels, rows, cols) and y (rows, cols) of the same size, got {image.shape} "
+                             f"and {target.shape}")
         allowed = np.ones(target.shape, bool) if region is None else np.asarray(region, bool)
         if allowed.shape != target.shape:
             raise ValueError(f"region {allowed.shape} must have the image's rows and cols {target.shape}")
         seed = int(self.random_state)
-        ds = CropDataset(
-            image, target, allowed, int(self.crops_per_epoch), int(self.crop), seed=seed, elastic=self.elastic
-        )
+        ds = CropDataset(image, target, allowed, int(self.crops_per_epoch), int(self.crop), seed=seed,
+                         elastic=self.elastic)
         dev = resolve_device(self.device)
         seed_everything(seed)
         model = self._make_module(image.shape[0]).to(dev)
@@ -294,19 +237,9 @@ class UNetSegmenter(BaseEstimator):
             return loss_fn(m(x), t)
 
         t0 = time.time()
-        self.history_ = fit(
-            model,
-            ds,
-            None,
-            train_step=step,
-            optimizer=opt,
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            seed=seed,
-            device=dev,
-            progress=self.progress,
-            desc="U-Net",
-        )
+        self.history_ = fit(model, ds, None, train_step=step, optimizer=opt, epochs=int(self.epochs),
+                            batch_size=int(self.batch_size), seed=seed, device=dev, progress=self.progress,
+                            desc="U-Net")
         self.fit_seconds_ = time.time() - t0
         self.in_channels_ = int(image.shape[0])
         self.module_ = model.cpu().eval()
@@ -320,14 +253,9 @@ class UNetSegmenter(BaseEstimator):
     def get_state(self) -> dict:
         """The fitted estimator as plain values and tensors (for :func:`neuro_lib.cache.cached` ``kind="pt"``)."""
         check_is_fitted(self, "module_")
-        return {
-            "estimator": type(self).__name__,
-            "params": self.get_params(),
-            "in_channels": self.in_channels_,
-            "fit_seconds": float(self.fit_seconds_),
-            "train_loss": list(self.history_.train_loss),
-            "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-        }
+        return {"estimator": type(self).__name__, "params": self.get_params(), "in_channels": self.in_channels_,
+                "fit_seconds": float(self.fit_seconds_), "train_loss": list(self.history_.train_loss),
+                "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}}
 
     @classmethod
     def from_state(cls, state: dict) -> UNetSegmenter:
@@ -389,9 +317,8 @@ class QuadrantResult:
         return region_mask(self.splits[j].test, self.prob.shape, points=points)
 
 
-def fit_segmenter(
-    estimator: UNetSegmenter, image: np.ndarray, target: np.ndarray, region: np.ndarray, *, cache: bool = True
-) -> UNetSegmenter:
+def fit_segmenter(estimator: UNetSegmenter, image: np.ndarray, target: np.ndarray, region: np.ndarray, *,
+                  cache: bool = True) -> UNetSegmenter:
     """``estimator.fit(image, target, region=region)``, cached (:func:`neuro_lib.cache.cached`, ``kind="pt"``)
     under the estimator's parameters, the inputs' contents and the code of this module and the U-Net."""
     from .. import cache as _cache
@@ -399,36 +326,18 @@ def fit_segmenter(
     if not cache:
         return estimator.fit(image, target, region=region)
     params = {k: v for k, v in estimator.get_params().items() if k not in ("progress", "device")}
-    key = dict(
-        params=params,
-        image=np.asarray(image, np.float32),
-        target=np.asarray(target, np.float32),
-        region=np.asarray(region, bool),
-    )
-    state = _cache.cached(
-        "imaging/unet",
-        key,
-        lambda: estimator.fit(image, target, region=region).get_state(),
-        kind="pt",
-        name="unet",
-        code=["neuro_lib.models.unet", "neuro_lib.training"],
-        packages=("torch",),
-    )
+    key = dict(params=params, image=np.asarray(image, np.float32), target=np.asarray(target, np.float32),
+               region=np.asarray(region, bool))
+    state = _cache.cached("imaging/unet", key, lambda: estimator.fit(image, target, region=region).get_state(),
+                          kind="pt", name="unet", code=["neuro_lib.models.unet", "neuro_lib.training"],
+                          packages=("torch",))
     return UNetSegmenter.from_state(state)
 
 
-def cross_quadrant_unet(
-    estimator: UNetSegmenter,
-    image: np.ndarray,
-    target: np.ndarray,
-    *,
-    splits: list[Split] | None = None,
-    seed: int = 0,
-    mask: np.ndarray | None = None,
-    truth: np.ndarray | None = None,
-    cache: bool = True,
-    progress: bool = True,
-) -> QuadrantResult:
+def cross_quadrant_unet(estimator: UNetSegmenter, image: np.ndarray, target: np.ndarray, *,
+                        splits: list[Split] | None = None, seed: int = 0, mask: np.ndarray | None = None,
+                        truth: np.ndarray | None = None, cache: bool = True, progress: bool = True
+                        ) -> QuadrantResult:
     """Fit one clone of ``estimator`` per region split (default :func:`quadrant_splits`) with ``random_state =
     seed + j`` on the pixels of its training quadrants, and stitch the held-out probability maps.
 
@@ -447,9 +356,8 @@ def cross_quadrant_unet(
     pred = np.zeros((H, W), bool)
     models, full, thresholds, dets = [], [], [], []
     for j, s in enumerate(tqdm(splits, desc="U-Net per held-out quadrant", disable=not progress)):
-        est = fit_segmenter(
-            seed_estimator(estimator, seed + j), image, target, region_mask(s.train, (H, W)), cache=cache
-        )
+        est = fit_segmenter(seed_estimator(estimator, seed + j), image, target,
+                            region_mask(s.train, (H, W)), cache=cache)
         p = est.predict_proba(image)
         test = region_mask(s.test, (H, W))
         prob[test] = p[test]

@@ -4,23 +4,13 @@ The U-Net of Seong & Park segments cells on summary images of the movie rather t
 correlation image (each pixel's mean temporal correlation with its 8 neighbours; Smith & Häusser 2010, used by
 Neurofinder entries and CaImAn) shows active cells that the mean image hides.
 """
-
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = [
-    "normalise",
-    "local_normalise",
-    "local_correlation_image",
-    "summary_images",
-    "stack_summary",
-    "probability_target",
-    "roi_contrast",
-    "roi_transient_snr",
-    "SUMMARY_CHANNELS",
-]
+__all__ = ["normalise", "local_normalise", "local_correlation_image", "summary_images", "stack_summary",
+           "probability_target", "roi_contrast", "roi_transient_snr", "SUMMARY_CHANNELS"]
 
 SUMMARY_CHANNELS = ("mean", "max", "std", "corr")
 
@@ -67,7 +57,7 @@ def local_correlation_image(movie: np.ndarray, chunk: int = 64) -> np.ndarray:
         a, b = max(r0 - 1, 0), min(r0 + chunk + 1, H)  # with a one-row halo
         z = movie[:, a:b].astype(np.float32)
         z -= z.mean(axis=0)
-        sd = np.sqrt((z**2).mean(axis=0))
+        sd = np.sqrt((z ** 2).mean(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(sd > 0, z / np.where(sd > 0, sd, 1), 0).astype(np.float32)
         rows = np.arange(r0, min(r0 + chunk, H))
@@ -78,7 +68,7 @@ def local_correlation_image(movie: np.ndarray, chunk: int = 64) -> np.ndarray:
             rr, nl = rows[ok_r], (nr - a)[ok_r]
             cl = loc[ok_r]
             c0, c1 = max(0, -dc), min(W, W - dc)
-            prod = (z[:, cl, c0:c1] * z[:, nl, c0 + dc : c1 + dc]).mean(axis=0)
+            prod = (z[:, cl, c0:c1] * z[:, nl, c0 + dc:c1 + dc]).mean(axis=0)
             out[rr, c0:c1] += prod
             count[rr, c0:c1] += 1
     return (out / count).astype(np.float32)
@@ -170,9 +160,8 @@ def roi_contrast(image: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int]
     return out
 
 
-def roi_transient_snr(
-    movie: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int] = (2, 8), neuropil: float = 0.7, smooth: int = 3
-) -> tuple[np.ndarray, np.ndarray]:
+def roi_transient_snr(movie: np.ndarray, labels: np.ndarray, *, ring: tuple[int, int] = (2, 8),
+                      neuropil: float = 0.7, smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Did each ROI fire during the movie? The largest upward and downward excursion of its neuropil-corrected
     trace, in robust noise units.
 
@@ -191,9 +180,8 @@ def roi_transient_snr(
     movie = np.asarray(movie)
     labels = np.asarray(labels)
     if movie.ndim != 3 or movie.shape[1:] != labels.shape:
-        raise ValueError(
-            f"movie {movie.shape} must be (frames, rows, cols) with frames of the labels' shape {labels.shape}"
-        )
+        raise ValueError(f"movie {movie.shape} must be (frames, rows, cols) with frames of the labels' shape "
+                         f"{labels.shape}")
     if smooth < 1:
         raise ValueError(f"smooth must be at least 1 frame, got {smooth}")
     n = int(labels.max())

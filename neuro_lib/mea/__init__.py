@@ -13,7 +13,7 @@ Pipeline (each step cached with :func:`neuro_lib.cache.cached`, keyed by its par
 6. :mod:`~neuro_lib.mea.cnn` and :mod:`~neuro_lib.mea.classify`: the paper's CNN as a scikit-learn estimator, the
    splits, cross-validation and tables of the chapter; :mod:`~neuro_lib.mea.predict`: the CNN on your own EAPs.
 """
-
 from .cells import CELL_MODELS, EXCITATORY, MEAError, cell_class, cell_mtype, compile_cell_models, is_excitatory
 
-__all__ = ["CELL_MODELS", "EXCITATORY", "MEAError", "cell_class", "cell_mtype", "compile_cell_models", "is_excitatory"]
+__all__ = ["CELL_MODELS", "EXCITATORY", "MEAError", "cell_class", "cell_mtype", "compile_cell_models",
+           "is_excitatory"]

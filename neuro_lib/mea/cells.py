@@ -6,7 +6,6 @@ site-packages: :func:`compile_cell_models` copies the model folders (with their 
 ``cache_dir()/mea/cell_models-<MEArec version>/`` and runs ``nrnivmodl`` once on the union of their ``.mod`` files,
 in MEArec's layout (``<folder>/mods/``), so MEArec's own loader can use the same folder.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -17,18 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = [
-    "CELL_MODELS",
-    "EXCITATORY",
-    "MEAError",
-    "cell_class",
-    "cell_mtype",
-    "is_excitatory",
-    "check_cell_names",
-    "mearec_models_folder",
-    "compile_cell_models",
-    "models_cache_folder",
-]
+__all__ = ["CELL_MODELS", "EXCITATORY", "MEAError", "cell_class", "cell_mtype", "is_excitatory",
+           "check_cell_names", "mearec_models_folder", "compile_cell_models", "models_cache_folder"]
 
 
 class MEAError(ValueError):
@@ -37,19 +26,9 @@ class MEAError(ValueError):
 
 #: The paper's Table I, in its order.
 CELL_MODELS: tuple[str, ...] = (
-    "L5_BP_bAC217_1",
-    "L5_BTC_bAC217_1",
-    "L5_ChC_cACint209_1",
-    "L5_DBC_bAC217_1",
-    "L5_LBC_bAC217_1",
-    "L5_MC_bAC217_1",
-    "L5_NBC_bAC217_1",
-    "L5_NGC_bNAC219_1",
-    "L5_SBC_bNAC219_1",
-    "L5_STPC_cADpyr232_1",
-    "L5_TTPC1_cADpyr232_1",
-    "L5_TTPC2_cADpyr232_1",
-    "L5_UTPC_cADpyr232_1",
+    "L5_BP_bAC217_1", "L5_BTC_bAC217_1", "L5_ChC_cACint209_1", "L5_DBC_bAC217_1", "L5_LBC_bAC217_1",
+    "L5_MC_bAC217_1", "L5_NBC_bAC217_1", "L5_NGC_bNAC219_1", "L5_SBC_bNAC219_1", "L5_STPC_cADpyr232_1",
+    "L5_TTPC1_cADpyr232_1", "L5_TTPC2_cADpyr232_1", "L5_UTPC_cADpyr232_1",
 )
 #: Pyramidal cells are excitatory (Table I); the nine interneurons are inhibitory.
 EXCITATORY: frozenset[str] = frozenset({"STPC", "TTPC1", "TTPC2", "UTPC"})
@@ -76,9 +55,8 @@ def check_cell_names(names) -> list[str]:
     names = [names] if isinstance(names, str) else list(names)
     bad = [n for n in names if n not in CELL_MODELS]
     if bad:
-        raise MEAError(
-            f"unknown cell model(s) {bad}; expected names from Buccino et al. (2018) Table I: {', '.join(CELL_MODELS)}"
-        )
+        raise MEAError(f"unknown cell model(s) {bad}; expected names from Buccino et al. (2018) Table I: "
+                       f"{', '.join(CELL_MODELS)}")
     if not names:
         raise MEAError("no cell models given")
     return names
@@ -106,10 +84,8 @@ def _nrnivmodl() -> str:
         return str(cand)
     found = shutil.which("nrnivmodl")
     if not found:
-        raise MEAError(
-            "nrnivmodl (NEURON's mechanism compiler) was not found next to the Python interpreter or on "
-            "PATH; install NEURON 8.2 (pip install neuron==8.2.7)"
-        )
+        raise MEAError("nrnivmodl (NEURON's mechanism compiler) was not found next to the Python interpreter or on "
+                       "PATH; install NEURON 8.2 (pip install neuron==8.2.7)")
     return found
 
 
@@ -140,18 +116,14 @@ def compile_cell_models(folder: str | os.PathLike | None = None, *, force: bool 
             for mod in sorted((src / name / "mechanisms").glob("*.mod")):
                 digest = hashlib.sha256(mod.read_bytes()).hexdigest()
                 if seen.setdefault(mod.name, digest) != digest:
-                    raise MEAError(
-                        f"{mod}: a different {mod.name} was already taken from another model; the "
-                        "models' mechanisms cannot share one compiled library"
-                    )
+                    raise MEAError(f"{mod}: a different {mod.name} was already taken from another model; the "
+                                   "models' mechanisms cannot share one compiled library")
                 shutil.copy(mod, mods / mod.name)
         proc = subprocess.run([_nrnivmodl()], cwd=mods, capture_output=True, text=True)
         lib = list(mods.glob("*/.libs/libnrnmech.so")) + list(mods.glob("*/libnrnmech.so"))
         if proc.returncode != 0 or not lib:
-            raise MEAError(
-                f"nrnivmodl failed in {mods} (exit code {proc.returncode}):\n{proc.stdout[-4000:]}\n"
-                f"{proc.stderr[-4000:]}"
-            )
+            raise MEAError(f"nrnivmodl failed in {mods} (exit code {proc.returncode}):\n{proc.stdout[-4000:]}\n"
+                           f"{proc.stderr[-4000:]}")
         (tmp / ".compiled").write_text("nrnivmodl ok\n")
         if out.exists():
             shutil.rmtree(out)

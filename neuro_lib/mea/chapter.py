@@ -14,7 +14,6 @@ order of the network (``random_state = seed + j``); seed 0 is the single run of 
 ``max_steps`` (default ``None``) caps every network at that many optimisation steps (one epoch of that many
 batches): the ``gpu_profile`` tests run the gpu configuration on a CPU that way.
 """
-
 from __future__ import annotations
 
 from .cells import CELL_MODELS
@@ -25,45 +24,12 @@ __all__ = ["PROFILE_SETTINGS", "settings", "load_datasets"]
 _SMOKE_CELLS = ["L5_BP_bAC217_1", "L5_UTPC_cADpyr232_1"]
 
 PROFILE_SETTINGS = {
-    "smoke": dict(
-        cells=_SMOKE_CELLS,
-        n_per_cell=30,
-        n_jobs=1,
-        epochs=1,
-        patience=1,
-        noise_per_cell=20,
-        extended=list(REGIMES),
-        threads=1,
-        n_seeds=2,
-        n_seeds_generalisation=1,
-        max_steps=None,
-    ),
-    "cpu": dict(
-        cells=list(CELL_MODELS),
-        n_per_cell=1000,
-        n_jobs=2,
-        epochs=60,
-        patience=10,
-        noise_per_cell=400,
-        extended=["3drot"],
-        threads=2,
-        n_seeds=3,
-        n_seeds_generalisation=1,
-        max_steps=None,
-    ),
-    "gpu": dict(
-        cells=list(CELL_MODELS),
-        n_per_cell=1000,
-        n_jobs=2,
-        epochs=200,
-        patience=20,
-        noise_per_cell=1000,
-        extended=list(REGIMES),
-        threads=2,
-        n_seeds=5,
-        n_seeds_generalisation=5,
-        max_steps=None,
-    ),
+    "smoke": dict(cells=_SMOKE_CELLS, n_per_cell=30, n_jobs=1, epochs=1, patience=1, noise_per_cell=20,
+                  extended=list(REGIMES), threads=1, n_seeds=2, n_seeds_generalisation=1, max_steps=None),
+    "cpu": dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=60, patience=10, noise_per_cell=400,
+                extended=["3drot"], threads=2, n_seeds=3, n_seeds_generalisation=1, max_steps=None),
+    "gpu": dict(cells=list(CELL_MODELS), n_per_cell=1000, n_jobs=2, epochs=200, patience=20, noise_per_cell=1000,
+                extended=list(REGIMES), threads=2, n_seeds=5, n_seeds_generalisation=5, max_steps=None),
 }
 
 
@@ -78,22 +44,9 @@ def settings(profile: str, **overrides) -> dict:
     """
     from .. import profiles
 
-    cfg = profiles.settings(
-        profile,
-        PROFILE_SETTINGS,
-        overrides,
-        what="MEA",
-        ints=(
-            "n_per_cell",
-            "n_jobs",
-            "epochs",
-            "patience",
-            "noise_per_cell",
-            "threads",
-            "n_seeds",
-            "n_seeds_generalisation",
-        ),
-    )
+    cfg = profiles.settings(profile, PROFILE_SETTINGS, overrides, what="MEA",
+                            ints=("n_per_cell", "n_jobs", "epochs", "patience", "noise_per_cell", "threads", "n_seeds",
+                                  "n_seeds_generalisation"))
     cfg["cells"] = list(cfg["cells"])
     return cfg
 
@@ -103,11 +56,5 @@ def load_datasets(cfg: dict, seed: int = 0, *, progress: bool = True) -> dict:
     simulated (a progress bar per regime) and cached; see :func:`neuro_lib.mea.dataset.build_dataset`."""
     from .dataset import DatasetParams, build_dataset
 
-    return {
-        r: build_dataset(
-            DatasetParams(cells=tuple(cfg["cells"]), regime=r, n_per_cell=cfg["n_per_cell"], seed=seed),
-            n_jobs=cfg["n_jobs"],
-            progress=progress,
-        )
-        for r in REGIMES
-    }
+    return {r: build_dataset(DatasetParams(cells=tuple(cfg["cells"]), regime=r, n_per_cell=cfg["n_per_cell"],
+                                           seed=seed), n_jobs=cfg["n_jobs"], progress=progress) for r in REGIMES}

@@ -19,7 +19,6 @@ is the paired difference over the seeds with the corrected resampled t-test's 95
 (:func:`neuro_lib.evaluation.paired_difference`; Nadeau & Bengio 2003: each repeat is a random 80/20 split of the
 same spikes, the setting that test was made for).
 """
-
 from __future__ import annotations
 
 import warnings
@@ -31,26 +30,10 @@ from .. import evaluation, results
 from .cells import cell_mtype, is_excitatory
 from .cnn import CHANNELS, CachedFit, MEACNNClassifier
 
-__all__ = [
-    "TASKS",
-    "MODELS",
-    "labels",
-    "split_spikes",
-    "split_by_position",
-    "cnn_estimators",
-    "cross_validate_dataset",
-    "per_cell_table",
-    "cv_metrics",
-    "run_regimes",
-    "accuracy_table",
-    "paired_comparisons",
-    "describe_difference",
-    "within_class_errors",
-    "training_step_memory",
-    "cross_regime",
-    "heldout_positions",
-    "noise_experiment",
-]
+__all__ = ["TASKS", "MODELS", "labels", "split_spikes", "split_by_position", "cnn_estimators",
+           "cross_validate_dataset", "per_cell_table", "cv_metrics", "run_regimes", "accuracy_table",
+           "paired_comparisons", "describe_difference", "within_class_errors",
+           "training_step_memory", "cross_regime", "heldout_positions", "noise_experiment"]
 
 TASKS = ("binary", "mtype")
 MODELS = tuple(CHANNELS)
@@ -66,9 +49,8 @@ def labels(ds, task: str) -> tuple[np.ndarray, list[str]]:
     raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
 
 
-def split_spikes(
-    ds, *, test: float = 0.2, val: float = 0.1, seed: int = 0, n_repeats: int = 1
-) -> list[evaluation.Split]:
+def split_spikes(ds, *, test: float = 0.2, val: float = 0.1, seed: int = 0, n_repeats: int = 1
+                 ) -> list[evaluation.Split]:
     """Random train/val/test splits of the spikes, stratified by cell (the paper's setting: the same cells on both
     sides). ``ds`` is a dataset or its per-spike cell indices (n,). Repeat ``r`` uses ``seed + r``
     (:func:`neuro_lib.evaluation.stratified_split`). Returns ``n_repeats`` :class:`~neuro_lib.evaluation.Split`
@@ -81,19 +63,16 @@ def split_spikes(
     return out
 
 
-def split_by_position(
-    ds, *, axis: int = 2, test_above: float = 35.0, val: float = 0.1, seed: int = 0, n_repeats: int = 1
-) -> list[evaluation.Split]:
+def split_by_position(ds, *, axis: int = 2, test_above: float = 35.0, val: float = 0.1, seed: int = 0,
+                      n_repeats: int = 1) -> list[evaluation.Split]:
     """Held-out positions: spikes whose soma coordinate ``axis`` (0 x, 1 y, 2 z, um) exceeds ``test_above`` are the
     test set; the rest is split into train/val stratified by cell (seed ``seed + r`` for repeat ``r``). Raises
     ``ValueError`` if either side is empty."""
     test = np.flatnonzero(ds.positions[:, axis] > test_above)
     rest = np.flatnonzero(ds.positions[:, axis] <= test_above)
     if not len(test) or not len(rest):
-        raise ValueError(
-            f"split_by_position: {len(rest)} spikes at or below and {len(test)} above "
-            f"{test_above} um on axis {axis}; both sides need spikes"
-        )
+        raise ValueError(f"split_by_position: {len(rest)} spikes at or below and {len(test)} above "
+                         f"{test_above} um on axis {axis}; both sides need spikes")
     out = []
     for r in range(n_repeats):
         tr, va = evaluation.stratified_split(ds.cell[rest], [1 - val, val], seed=seed + r)
@@ -101,16 +80,8 @@ def split_by_position(
     return out
 
 
-def cnn_estimators(
-    models=("cnn",),
-    *,
-    epochs: int,
-    patience: int | None,
-    device: str = "auto",
-    progress: bool = True,
-    tag: str = "mea",
-    max_steps: int | None = None,
-) -> dict[str, CachedFit]:
+def cnn_estimators(models=("cnn",), *, epochs: int, patience: int | None, device: str = "auto",
+                   progress: bool = True, tag: str = "mea", max_steps: int | None = None) -> dict[str, CachedFit]:
     """``{name: CachedFit(MEACNNClassifier(channels=CHANNELS[name], ...))}`` for the named models (``"cnn"``: the
     paper's amplitude + width network; ``"cnn_4ch"``: with the negative-peak and trough-delay images). ``tag`` names
     the cache files; ``max_steps`` caps each network's optimisation steps (a check that a configuration runs, the
@@ -118,20 +89,9 @@ def cnn_estimators(
     bad = [m for m in models if m not in CHANNELS]
     if bad:
         raise ValueError(f"unknown MEA model(s) {bad}; expected some of {list(CHANNELS)}")
-    return {
-        m: CachedFit(
-            MEACNNClassifier(
-                channels=CHANNELS[m],
-                epochs=epochs,
-                patience=patience,
-                device=device,
-                progress=progress,
-                max_steps=max_steps,
-            ),
-            name=f"{tag}-{m}",
-        )
-        for m in models
-    }
+    return {m: CachedFit(MEACNNClassifier(channels=CHANNELS[m], epochs=epochs, patience=patience, device=device,
+                                          progress=progress, max_steps=max_steps), name=f"{tag}-{m}")
+            for m in models}
 
 
 def _keep_model(est, split) -> dict:  # the fitted network inside CachedFit
@@ -144,49 +104,23 @@ def _cross_validate(estimators, X, y, splits, *, seed, groups=None, progress=Tru
     with warnings.catch_warnings():
         for msg in ("y_pred contains classes not in y_true", "A single label was found", "Only one class is present"):
             warnings.filterwarnings("ignore", message=msg)
-        return evaluation.cross_validate(
-            estimators, X, y, splits, seed=seed, groups=groups, keep=_keep_model, progress=progress, desc=desc
-        )
+        return evaluation.cross_validate(estimators, X, y, splits, seed=seed, groups=groups, keep=_keep_model,
+                                         progress=progress, desc=desc)
 
 
-def cross_validate_dataset(
-    ds,
-    task: str,
-    splits,
-    models=("cnn",),
-    *,
-    seed: int = 0,
-    epochs: int = 30,
-    patience: int | None = 8,
-    device: str = "auto",
-    progress: bool = True,
-    max_steps: int | None = None,
-) -> dict[str, evaluation.CVResult]:
+def cross_validate_dataset(ds, task: str, splits, models=("cnn",), *, seed: int = 0, epochs: int = 30,
+                           patience: int | None = 8, device: str = "auto", progress: bool = True,
+                           max_steps: int | None = None) -> dict[str, evaluation.CVResult]:
     """Cross-validate the named CNNs (:func:`cnn_estimators`) on dataset ``ds`` for ``task`` over ``splits``.
 
     ``X`` is the four feature images (n, 4, 10, 10); test spikes are also scored per m-type (the cell: groups of the
     result); each split's fitted network is kept in ``extras["model"]``. Returns ``{model: CVResult}``.
     """
     y, _ = labels(ds, task)
-    ests = cnn_estimators(
-        models,
-        epochs=epochs,
-        patience=patience,
-        device=device,
-        progress=progress,
-        tag=f"{task}-{ds.regime}",
-        max_steps=max_steps,
-    )
-    return _cross_validate(
-        ests,
-        ds.images(range(ds.features.shape[1])),
-        y,
-        splits,
-        seed=seed,
-        groups=ds.mtype,
-        progress=progress,
-        desc=f"{task} {ds.regime}",
-    )
+    ests = cnn_estimators(models, epochs=epochs, patience=patience, device=device, progress=progress,
+                          tag=f"{task}-{ds.regime}", max_steps=max_steps)
+    return _cross_validate(ests, ds.images(range(ds.features.shape[1])), y, splits, seed=seed, groups=ds.mtype,
+                           progress=progress, desc=f"{task} {ds.regime}")
 
 
 def per_cell_table(cv: evaluation.CVResult, ds) -> tuple[pd.DataFrame, pd.Series]:
@@ -195,27 +129,14 @@ def per_cell_table(cv: evaluation.CVResult, ds) -> tuple[pd.DataFrame, pd.Series
     (its cells are the CV's test groups, by m-type). Returns ``(per-cell DataFrame, summary Series)``."""
     mtype = ds.mtype
     groups = set(cv.groups)
-    rows = [
-        {
-            "cell": name,
-            "m-type": cell_mtype(name),
-            "test spikes": int(np.sum(mtype[cv.splits[0].test] == cell_mtype(name))),
-            "accuracy": cv.summary(cell_mtype(name))["accuracy"],
-        }
-        for name in ds.cells
-        if cell_mtype(name) in groups
-    ]
+    rows = [{"cell": name, "m-type": cell_mtype(name),
+             "test spikes": int(np.sum(mtype[cv.splits[0].test] == cell_mtype(name))),
+             "accuracy": cv.summary(cell_mtype(name))["accuracy"]}
+            for name in ds.cells if cell_mtype(name) in groups]
     df = pd.DataFrame(rows)
     acc = df["accuracy"]
-    summary = pd.Series(
-        {
-            "mean": acc.mean(),
-            "median": acc.median(),
-            "max": acc.max(),
-            "min": acc.min(),
-            "sd": acc.std(ddof=1) if len(acc) > 1 else 0.0,
-        }
-    )
+    summary = pd.Series({"mean": acc.mean(), "median": acc.median(), "max": acc.max(), "min": acc.min(),
+                         "sd": acc.std(ddof=1) if len(acc) > 1 else 0.0})
     return df, summary
 
 
@@ -236,9 +157,8 @@ def cv_metrics(cv: evaluation.CVResult, task: str, model: str, split: str, ds=No
     return out
 
 
-def run_regimes(
-    datasets: dict, cfg: dict, *, seed: int = 0, device: str = "auto", progress: bool = True
-) -> dict[tuple[str, str], dict[str, evaluation.CVResult]]:
+def run_regimes(datasets: dict, cfg: dict, *, seed: int = 0, device: str = "auto", progress: bool = True
+                ) -> dict[tuple[str, str], dict[str, evaluation.CVResult]]:
     """``03_classify``'s experiment: for each task and regime, the paper's CNN (and, in ``cfg["extended"]``
     regimes, the four-channel one) on :func:`split_spikes` with ``cfg["n_seeds"]`` seeds. Returns
     ``{(task, regime): {model: CVResult}}``."""
@@ -247,9 +167,8 @@ def run_regimes(
         for r, ds in datasets.items():
             models = MODELS if r in cfg["extended"] else ("cnn",)
             splits = split_spikes(ds, seed=seed, n_repeats=int(cfg["n_seeds"]))
-            out[(task, r)] = cross_validate_dataset(
-                ds, task, splits, models, seed=seed, **_fit_kw(cfg, device), progress=progress
-            )
+            out[(task, r)] = cross_validate_dataset(ds, task, splits, models, seed=seed, **_fit_kw(cfg, device),
+                                                    progress=progress)
     return out
 
 
@@ -268,10 +187,8 @@ def describe_difference(d: evaluation.PairedDifference) -> str:
     if not np.isfinite(d.lo):
         verdict = "one seed: no interval, no claim"
     elif d.hi - d.lo < 1e-12:
-        verdict = (
-            f"every seed gave the same difference, so the interval has no width; {d.n_splits} seeds say "
-            "nothing about its spread"
-        )
+        verdict = (f"every seed gave the same difference, so the interval has no width; {d.n_splits} seeds say "
+                   "nothing about its spread")
     elif d.significant:
         verdict = f"{d.a} {'better' if d.mean > 0 else 'worse'}: the interval excludes 0"
     else:
@@ -287,18 +204,9 @@ def accuracy_table(cvs: dict, paper: dict[str, float] | None = None) -> pd.DataF
         for m, cv in by_model.items():
             s = cv.summary()
             k = results.key(task, m, "accuracy", split=r)
-            rows.append(
-                {
-                    "task": task,
-                    "regime": r,
-                    "model": m,
-                    "test spikes": len(cv.splits[0].test),
-                    "splits": len(cv.splits),
-                    "accuracy": s["accuracy"],
-                    "accuracy sd": s["accuracy_sd"],
-                    "paper": (paper or {}).get(k, np.nan),
-                }
-            )
+            rows.append({"task": task, "regime": r, "model": m, "test spikes": len(cv.splits[0].test),
+                         "splits": len(cv.splits), "accuracy": s["accuracy"], "accuracy sd": s["accuracy_sd"],
+                         "paper": (paper or {}).get(k, np.nan)})
     return pd.DataFrame(rows)
 
 
@@ -332,9 +240,8 @@ def cross_regime(cvs: dict, datasets: dict, task: str) -> pd.DataFrame:
     return M
 
 
-def heldout_positions(
-    datasets: dict, cfg: dict, regimes=("norot", "3drot"), *, seed: int = 0, device: str = "auto", progress: bool = True
-) -> tuple[pd.DataFrame, dict]:
+def heldout_positions(datasets: dict, cfg: dict, regimes=("norot", "3drot"), *, seed: int = 0,
+                      device: str = "auto", progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """``04_generalisation`` part 1: train on somata with z <= 35 um, test on z > 35 um (:func:`split_by_position`),
     beside the random split of ``03_classify`` (the same cached networks). Returns ``(table, {(task, regime):
     CVResult of the held-out split})``."""
@@ -347,22 +254,14 @@ def heldout_positions(
             held = cross_validate_dataset(ds, task, split_by_position(ds, seed=seed, n_repeats=n), **kw)["cnn"]
             rand = cross_validate_dataset(ds, task, split_spikes(ds, seed=seed, n_repeats=n), **kw)["cnn"]
             cvs[(task, r)] = held
-            rows.append(
-                {
-                    "task": task,
-                    "regime": r,
-                    "train spikes": len(held.splits[0].train),
-                    "test spikes": len(held.splits[0].test),
-                    "held-out positions": held.summary()["accuracy"],
-                    "random split (03)": rand.summary()["accuracy"],
-                }
-            )
+            rows.append({"task": task, "regime": r, "train spikes": len(held.splits[0].train),
+                         "test spikes": len(held.splits[0].test), "held-out positions": held.summary()["accuracy"],
+                         "random split (03)": rand.summary()["accuracy"]})
     return pd.DataFrame(rows).set_index(["task", "regime"]), cvs
 
 
-def noise_experiment(
-    ds, levels, cfg: dict, *, seed: int = 0, device: str = "auto", progress: bool = True
-) -> tuple[pd.DataFrame, dict]:
+def noise_experiment(ds, levels, cfg: dict, *, seed: int = 0, device: str = "auto", progress: bool = True
+                     ) -> tuple[pd.DataFrame, dict]:
     """``04_generalisation`` part 2: the EAPs of ``cfg["noise_per_cell"]`` spikes per cell of ``ds`` recomputed
     exactly (:func:`neuro_lib.mea.dataset.noisy_features`) with white Gaussian noise of each rms level in
     ``levels`` (uV; 0 is added: the clean features of the same spikes), the paper's CNN trained and tested at each
@@ -378,9 +277,8 @@ def noise_experiment(
     for task in TASKS:
         y = labels(ds, task)[0][idx]
         for lvl, F in feats.items():
-            ests = cnn_estimators(
-                ("cnn",), progress=progress, tag=f"{task}-{ds.regime}-noise{lvl:g}", **_fit_kw(cfg, device)
-            )
+            ests = cnn_estimators(("cnn",), progress=progress, tag=f"{task}-{ds.regime}-noise{lvl:g}",
+                                  **_fit_kw(cfg, device))
             X = F.reshape(len(idx), F.shape[1], side, side)
             cv = _cross_validate(ests, X, y, splits, seed=seed, progress=progress, desc=f"{task} noise {lvl:g}")
             cvs[(task, lvl)] = cv["cnn"]

@@ -16,7 +16,6 @@ content: the bytes of ``X``, ``y``, ``X_val``, ``y_val``) is read from :func:`ne
 resolved device, the torch thread count and the source of the modules that train (this one, the network, the fit
 loop, the estimator base class), so changing any of them retrains.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -47,19 +46,9 @@ class MEACNNClassifier(TorchClassifier):
     ``ValueError`` naming the expected shape otherwise.
     """
 
-    def __init__(
-        self,
-        channels=(0, 1),
-        epochs: int = 30,
-        lr: float = 1e-3,
-        batch_size: int = 128,
-        patience: int | None = 8,
-        dropout: float = 0.3,
-        random_state: int = 0,
-        device: str = "auto",
-        progress: bool = False,
-        max_steps: int | None = None,
-    ):
+    def __init__(self, channels=(0, 1), epochs: int = 30, lr: float = 1e-3, batch_size: int = 128,
+                 patience: int | None = 8, dropout: float = 0.3, random_state: int = 0, device: str = "auto",
+                 progress: bool = False, max_steps: int | None = None):
         self.channels = channels
         self.epochs = epochs
         self.lr = lr
@@ -76,19 +65,13 @@ class MEACNNClassifier(TorchClassifier):
         X = np.asarray(X)
         ch = [int(c) for c in self.channels]
         if X.ndim != 4 or X.shape[2] != X.shape[3] or X.shape[1] <= max(ch):
-            raise ValueError(
-                f"MEACNNClassifier expects feature images (n, features > {max(ch)}, side, side), got "
-                f"an array of shape {X.shape}"
-            )
+            raise ValueError(f"MEACNNClassifier expects feature images (n, features > {max(ch)}, side, side), got "
+                             f"an array of shape {X.shape}")
         return np.ascontiguousarray(X[:, ch], dtype=np.float32)
 
     def _module_config(self, X, n_classes: int) -> dict:
-        return {
-            "n_classes": int(n_classes),
-            "in_channels": len(self.channels),
-            "side": int(np.shape(X)[-1]),
-            "dropout": float(self.dropout),
-        }
+        return {"n_classes": int(n_classes), "in_channels": len(self.channels), "side": int(np.shape(X)[-1]),
+                "dropout": float(self.dropout)}
 
     def _make_module(self, config: dict):
         from ..models.mea_cnn import MEACNN
@@ -117,22 +100,10 @@ class MEACNNClassifier(TorchClassifier):
             def val_score(m):
                 return float((predict(m, Xv_t).argmax(1) == yv).mean())
 
-        return fit(
-            module,
-            (Xtr, np.asarray(y, dtype=np.int64)),
-            val,
-            loss_fn=nn.CrossEntropyLoss(),
-            epochs=int(self.epochs),
-            lr=self.lr,
-            batch_size=int(self.batch_size),
-            seed=int(self.random_state),
-            device=self._device(),
-            patience=self.patience,
-            val_score=val_score,
-            progress=self.progress,
-            desc="MEA CNN",
-            max_steps=self.max_steps,
-        )
+        return fit(module, (Xtr, np.asarray(y, dtype=np.int64)), val, loss_fn=nn.CrossEntropyLoss(),
+                   epochs=int(self.epochs), lr=self.lr, batch_size=int(self.batch_size), seed=int(self.random_state),
+                   device=self._device(), patience=self.patience, val_score=val_score, progress=self.progress,
+                   desc="MEA CNN", max_steps=self.max_steps)
 
 
 def _digest(a) -> dict | None:
@@ -164,13 +135,9 @@ class CachedFit(ClassifierMixin, BaseEstimator):
 
         est = self.estimator
         params = {k: v for k, v in est.get_params(deep=False).items() if k not in ("progress", "device")}
-        return {
-            "estimator": type(est).__name__,
-            "params": params,
-            "device": est._device(),
-            "threads": torch.get_num_threads(),
-            "data": {"X": _digest(X), "y": _digest(y), "X_val": _digest(X_val), "y_val": _digest(y_val)},
-        }
+        return {"estimator": type(est).__name__, "params": params, "device": est._device(),
+                "threads": torch.get_num_threads(),
+                "data": {"X": _digest(X), "y": _digest(y), "X_val": _digest(X_val), "y_val": _digest(y_val)}}
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Fit (or read the cached fit of) a clone of ``estimator`` on ``X``, ``y`` with validation data
@@ -184,15 +151,10 @@ class CachedFit(ClassifierMixin, BaseEstimator):
             fitted.append(est.fit(X, y, X_val=X_val, y_val=y_val))
             return est.get_state()
 
-        state = cache.cached(
-            self.namespace,
-            self.cache_key(X, y, X_val, y_val),
-            compute,
-            kind="pt",
-            name=self.name,
-            code=(type(est), "neuro_lib.models.mea_cnn", "neuro_lib.training", "neuro_lib.estimators"),
-            packages=("torch",),
-        )
+        state = cache.cached(self.namespace, self.cache_key(X, y, X_val, y_val), compute, kind="pt", name=self.name,
+                             code=(type(est), "neuro_lib.models.mea_cnn", "neuro_lib.training",
+                                   "neuro_lib.estimators"),
+                             packages=("torch",))
         self.estimator_ = fitted[0] if fitted else type(est).from_state(state)
         self.from_cache_ = not fitted
         self.classes_ = self.estimator_.classes_

@@ -17,7 +17,6 @@ Random numbers: EAP ``j`` of cell ``c`` in regime ``r`` comes from ``numpy.rando
 ``c``, ``r`` the indices in :data:`CELL_MODELS` and :data:`REGIMES`, so a subset of cells gives the same EAPs for
 those cells as the full set.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -50,10 +49,10 @@ class DatasetParams:
     xlim: tuple = (10.0, 60.0)
     ylim: tuple = (-75.0, 75.0)
     zlim: tuple = (-75.0, 75.0)
-    min_p2p: float = 30.0  # uV, keep an EAP if some site's peak-to-peak exceeds this
-    sigma: float = SIGMA  # S/m
-    image_charge: bool = True  # double the potential (planar insulating MEA, method of images)
-    max_tries_factor: int = 50  # give up after n_per_cell * this many positions
+    min_p2p: float = 30.0          # uV, keep an EAP if some site's peak-to-peak exceeds this
+    sigma: float = SIGMA           # S/m
+    image_charge: bool = True      # double the potential (planar insulating MEA, method of images)
+    max_tries_factor: int = 50     # give up after n_per_cell * this many positions
     intra: IntraParams = IntraParams()
 
     def validate(self) -> DatasetParams:
@@ -167,31 +166,15 @@ def generate_cell_regime(cell_name: str, params: DatasetParams, *, batch: int = 
 
 
 def _to_arrays(ds: MEADataset) -> dict:
-    return dict(
-        features=ds.features,
-        cell=ds.cell,
-        positions=ds.positions,
-        rotations=ds.rotations,
-        spike_index=ds.spike_index,
-        p2p=ds.p2p,
-        params=np.array(json.dumps(ds.params, sort_keys=True)),
-        cells=np.array(ds.cells),
-        meta=np.array(json.dumps(ds.meta)),
-    )
+    return dict(features=ds.features, cell=ds.cell, positions=ds.positions, rotations=ds.rotations,
+                spike_index=ds.spike_index, p2p=ds.p2p, params=np.array(json.dumps(ds.params, sort_keys=True)),
+                cells=np.array(ds.cells), meta=np.array(json.dumps(ds.meta)))
 
 
 def _from_arrays(f) -> MEADataset:
-    return MEADataset(
-        params=json.loads(str(f["params"])),
-        cells=[str(c) for c in f["cells"]],
-        features=f["features"],
-        cell=f["cell"],
-        positions=f["positions"],
-        rotations=f["rotations"],
-        spike_index=f["spike_index"],
-        p2p=f["p2p"],
-        meta=json.loads(str(f["meta"])),
-    )
+    return MEADataset(params=json.loads(str(f["params"])), cells=[str(c) for c in f["cells"]],
+                      features=f["features"], cell=f["cell"], positions=f["positions"], rotations=f["rotations"],
+                      spike_index=f["spike_index"], p2p=f["p2p"], meta=json.loads(str(f["meta"])))
 
 
 def load_dataset(path: str | os.PathLike, params: DatasetParams | None = None) -> MEADataset:
@@ -204,11 +187,9 @@ def load_dataset(path: str | os.PathLike, params: DatasetParams | None = None) -
         want, stored = params.as_json(), ds.params
         diff = sorted(k for k in set(want) | set(stored) if want.get(k) != stored.get(k))
         if diff:
-            raise MEAError(
-                f"dataset file {path} was made with different parameters ({', '.join(diff)}: "
-                f"stored {[stored.get(k) for k in diff]}, asked {[want.get(k) for k in diff]}); "
-                "delete it or ask for its parameters"
-            )
+            raise MEAError(f"dataset file {path} was made with different parameters ({', '.join(diff)}: "
+                           f"stored {[stored.get(k) for k in diff]}, asked {[want.get(k) for k in diff]}); "
+                           "delete it or ask for its parameters")
     return ds
 
 
@@ -226,25 +207,23 @@ def _simulate(params: DatasetParams, n_jobs: int, progress: bool) -> MEADataset:
     parts = list(tqdm(runner(jobs), total=len(cells), desc=f"EAPs ({params.regime})", disable=not progress))
     short = {c: int(len(p["p2p"])) for c, p in zip(cells, parts) if len(p["p2p"]) < params.n_per_cell}
     if short:
-        warnings.warn(
-            f"{params.regime}: fewer than {params.n_per_cell} EAPs over {params.min_p2p} uV for {short}", stacklevel=2
-        )
+        warnings.warn(f"{params.regime}: fewer than {params.n_per_cell} EAPs over {params.min_p2p} uV for {short}",
+                      stacklevel=2)
     return MEADataset(
-        params=params.as_json(),
-        cells=cells,
+        params=params.as_json(), cells=cells,
         features=np.concatenate([p["features"].reshape(-1, len(FEATURE_NAMES), 100) for p in parts]),
         cell=np.concatenate([np.full(len(p["p2p"]), i) for i, p in enumerate(parts)]).astype(np.int64),
         positions=np.concatenate([p["positions"].reshape(-1, 3) for p in parts]),
         rotations=np.concatenate([p["rotations"].reshape(-1, 3) for p in parts]),
         spike_index=np.concatenate([p["spike_index"].reshape(-1) for p in parts]).astype(np.int64),
         p2p=np.concatenate([p["p2p"].reshape(-1) for p in parts]).astype(np.float32),
-        meta={"tried": {c: int(p["tried"]) for c, p in zip(cells, parts)}, "short": short, "seconds": time.time() - t0},
+        meta={"tried": {c: int(p["tried"]) for c, p in zip(cells, parts)}, "short": short,
+              "seconds": time.time() - t0},
     )
 
 
-def build_dataset(
-    params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, progress: bool = True, use_cache: bool = True
-) -> MEADataset:
+def build_dataset(params: DatasetParams = DatasetParams(), *, n_jobs: int = 1, progress: bool = True,
+                  use_cache: bool = True) -> MEADataset:
     """The dataset of ``params.regime`` for ``params.cells``: from the cache if there, else simulated (intracellular
     runs first, then the EAPs cell by cell with a progress bar) and cached (:func:`neuro_lib.cache.cached`).
 
@@ -254,20 +233,13 @@ def build_dataset(
     params.validate()
     if not use_cache:
         return _simulate(params, n_jobs, progress)
-    arrays = cache.cached(
-        _NAMESPACE,
-        params.as_json(),
-        lambda: _to_arrays(_simulate(params, n_jobs, progress)),
-        kind="npz",
-        name=params.regime,
-        code=_CODE,
-    )
+    arrays = cache.cached(_NAMESPACE, params.as_json(), lambda: _to_arrays(_simulate(params, n_jobs, progress)),
+                          kind="npz", name=params.regime, code=_CODE)
     return _from_arrays(arrays)
 
 
-def noisy_features(
-    ds: MEADataset, noise_uv, *, n_per_cell: int | None = None, seed: int = 0, progress: bool = True
-) -> tuple[np.ndarray, dict]:
+def noisy_features(ds: MEADataset, noise_uv, *, n_per_cell: int | None = None, seed: int = 0,
+                   progress: bool = True) -> tuple[np.ndarray, dict]:
     """Recompute the EAPs of (a per-cell subset of) ``ds`` exactly (its stored positions, rotations and spikes),
     add white Gaussian noise of each rms level in ``noise_uv`` (uV) to every sample, and extract the features.
 
@@ -292,7 +264,7 @@ def noisy_features(
         sim = EAPSimulator(cell, ds.params["probe"], sigma=ds.params["sigma"], image_charge=ds.params["image_charge"])
         dt = float(cell.t[1] - cell.t[0])
         for start in range(0, len(rows), 64):
-            r = rows[start : start + 64]
+            r = rows[start:start + 64]
             j = idx[r]
             e = sim.eaps(ds.positions[j], ds.rotations[j], ds.spike_index[j])
             for lvl in noise_uv:

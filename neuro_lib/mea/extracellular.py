@@ -15,7 +15,6 @@ Conventions are MEArec's (``MEArec.simulate_cells``), so that our EAPs agree wit
 * MEAs (a planar insulating probe) double the potential (the method of images, ``image_charge=True``);
 * each EAP is shifted so that its most negative sample sits at the cut-out's centre (``center=True``).
 """
-
 from __future__ import annotations
 
 import functools
@@ -25,18 +24,8 @@ import numpy as np
 
 from .cells import MEAError
 
-__all__ = [
-    "SIGMA",
-    "REGIMES",
-    "probe_info",
-    "probe_positions",
-    "rotation_matrices",
-    "sample_rotations",
-    "sample_positions",
-    "line_source_matrix",
-    "center_eaps",
-    "EAPSimulator",
-]
+__all__ = ["SIGMA", "REGIMES", "probe_info", "probe_positions", "rotation_matrices", "sample_rotations",
+           "sample_positions", "line_source_matrix", "center_eaps", "EAPSimulator"]
 
 SIGMA = 0.3  # S/m, extracellular conductivity (Buccino et al. 2018; MEArec/LFPy default)
 REGIMES = ("norot", "zrot", "xrot", "3drot")
@@ -111,14 +100,8 @@ def _arvo(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` uniformly random rotation matrices (Arvo 1992, as MEArec's ``get_rnd_rot_Arvo``)."""
     gamma = rng.uniform(0, 2 * np.pi, n)
     x = rng.uniform(size=(n, 2))
-    v = np.stack(
-        [
-            np.cos(2 * np.pi * x[:, 0]) * np.sqrt(x[:, 1]),
-            np.sin(2 * np.pi * x[:, 0]) * np.sqrt(x[:, 1]),
-            np.sqrt(1 - x[:, 1]),
-        ],
-        -1,
-    )
+    v = np.stack([np.cos(2 * np.pi * x[:, 0]) * np.sqrt(x[:, 1]), np.sin(2 * np.pi * x[:, 0]) * np.sqrt(x[:, 1]),
+                  np.sqrt(1 - x[:, 1])], -1)
     H = np.eye(3) - 2 * v[:, :, None] * v[:, None, :]
     return -H @ _rz(gamma)
 
@@ -152,9 +135,8 @@ def sample_rotations(regime: str, n: int, rng: np.random.Generator) -> np.ndarra
     return out
 
 
-def sample_positions(
-    n: int, rng: np.random.Generator, xlim=(10.0, 60.0), ylim=(-75.0, 75.0), zlim=(-75.0, 75.0)
-) -> np.ndarray:
+def sample_positions(n: int, rng: np.random.Generator, xlim=(10.0, 60.0), ylim=(-75.0, 75.0),
+                     zlim=(-75.0, 75.0)) -> np.ndarray:
     """(n, 3) soma positions in um, uniform in the box (the paper's: x in [10, 60], y and z in [-75, 75])."""
     check_limits(xlim)
     return np.stack([rng.uniform(*xlim, n), rng.uniform(*ylim, n), rng.uniform(*zlim, n)], -1)
@@ -162,15 +144,14 @@ def sample_positions(
 
 def check_limits(xlim) -> None:
     if xlim[0] <= 0 or xlim[1] < xlim[0]:
-        raise MEAError(
-            f"soma x limits {tuple(xlim)} um: somata must lie in front of the probe plane (x > 0) with low <= high"
-        )
+        raise MEAError(f"soma x limits {tuple(xlim)} um: somata must lie in front of the probe plane (x > 0) with "
+                       "low <= high")
 
 
 def _line_source_numpy(start, end, r_limit, sites, sigma):
-    d = end - start  # (B, S, 3)
-    ds = np.sqrt((d * d).sum(-1))  # (B, S)
-    X = sites[:, 0, None] - end[..., None, :, 0]  # (B, E, S)
+    d = end - start                                                   # (B, S, 3)
+    ds = np.sqrt((d * d).sum(-1))                                     # (B, S)
+    X = sites[:, 0, None] - end[..., None, :, 0]                      # (B, E, S)
     Y = sites[:, 1, None] - end[..., None, :, 1]
     Z = sites[:, 2, None] - end[..., None, :, 2]
     inv = 1.0 / ds[..., None, :]
@@ -239,11 +220,11 @@ def _numba_kernel():
                         r2 = rlim2[s]
                     l_ = h + ds
                     if h < 0:
-                        if l_ < 0:  # case i (Holt 1998, Eq. C.13)
+                        if l_ < 0:   # case i (Holt 1998, Eq. C.13)
                             m = np.log((np.sqrt(h * h + r2) - h) / (np.sqrt(l_ * l_ + r2) - l_))
-                        else:  # case ii
+                        else:        # case ii
                             m = np.log((np.sqrt(h * h + r2) - h) * ((l_ + np.sqrt(l_ * l_ + r2)) / r2))
-                    else:  # case iii
+                    else:            # case iii
                         m = np.log((np.sqrt(l_ * l_ + r2) + l_) / (np.sqrt(h * h + r2) + h))
                     out[b, e, s] = m * f
 
@@ -251,15 +232,8 @@ def _numba_kernel():
     return kernel
 
 
-def line_source_matrix(
-    start: np.ndarray,
-    end: np.ndarray,
-    r_limit: np.ndarray,
-    sites: np.ndarray,
-    sigma: float = SIGMA,
-    *,
-    backend: str = "auto",
-) -> np.ndarray:
+def line_source_matrix(start: np.ndarray, end: np.ndarray, r_limit: np.ndarray, sites: np.ndarray,
+                       sigma: float = SIGMA, *, backend: str = "auto") -> np.ndarray:
     """Line-source transfer matrix, vectorised over geometries, sites and segments.
 
     ``start``, ``end``: (..., n_segments, 3) segment end points in um; ``r_limit``: (n_segments,) minimum distance
@@ -313,17 +287,8 @@ class EAPSimulator:
     ``x <= 0`` (in or behind the probe plane), an unknown probe, or a spike index out of range.
     """
 
-    def __init__(
-        self,
-        cell,
-        probe: str = "SqMEA-10-15",
-        *,
-        sigma: float = SIGMA,
-        image_charge: bool | None = None,
-        center: bool = True,
-        rank_tol: float | None = 1e-9,
-        backend: str = "auto",
-    ):
+    def __init__(self, cell, probe: str = "SqMEA-10-15", *, sigma: float = SIGMA, image_charge: bool | None = None,
+                 center: bool = True, rank_tol: float | None = 1e-9, backend: str = "auto"):
         info = probe_info(probe)
         self.cell = cell
         self.probe = probe
@@ -347,9 +312,8 @@ class EAPSimulator:
         if k not in self._lowrank:
             U, S, Vt = np.linalg.svd(self._imem[k], full_matrices=False)
             r = int(max(1, (S / S[0] > self.rank_tol).sum()))
-            self._lowrank[k] = (
-                (np.ascontiguousarray(U[:, :r] * S[:r]), np.ascontiguousarray(Vt[:r])) if r < 0.8 * len(S) else None
-            )
+            self._lowrank[k] = (np.ascontiguousarray(U[:, :r] * S[:r]), np.ascontiguousarray(Vt[:r])) \
+                if r < 0.8 * len(S) else None
         return self._lowrank[k]
 
     def transfer(self, positions, rotations) -> np.ndarray:
@@ -361,11 +325,9 @@ class EAPSimulator:
             raise MEAError(f"positions and rotations must both be (n, 3); got {pos.shape} and {rot.shape}")
         if np.any(pos[:, 0] <= 0):
             bad = pos[pos[:, 0] <= 0][0]
-            raise MEAError(
-                f"soma position {bad.tolist()} um is in or behind the probe plane (x <= 0); the MEA lies "
-                "in the plane x = 0 and cells must be in front of it (x > 0)"
-            )
-        R = rotation_matrices(rot)  # (n, 3, 3)
+            raise MEAError(f"soma position {bad.tolist()} um is in or behind the probe plane (x <= 0); the MEA lies "
+                           "in the plane x = 0 and cells must be in front of it (x > 0)")
+        R = rotation_matrices(rot)                            # (n, 3, 3)
         start = self._start @ R.transpose(0, 2, 1) + pos[:, None, :]
         end = self._end @ R.transpose(0, 2, 1) + pos[:, None, :]
         return line_source_matrix(start, end, self._rlim, self.sites, self.sigma, backend=self.backend)

@@ -6,21 +6,19 @@ and the *width* the time between the two; a site whose amplitude is under 5 uV i
 We also keep the negative-peak value and the time of each site's negative peak relative to the EAP's (the
 propagation map), used by the extended model of ``03_classify``.
 """
-
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = ["FEATURE_NAMES", "eap_features", "feature_images", "MIN_AMPLITUDE", "SILENT_WIDTH"]
 
-MIN_AMPLITUDE = 5.0  # uV, under which a site counts as silent (the paper's rule)
-SILENT_WIDTH = 7.0  # ms, the width given to a silent site (the cut-out's length)
+MIN_AMPLITUDE = 5.0   # uV, under which a site counts as silent (the paper's rule)
+SILENT_WIDTH = 7.0    # ms, the width given to a silent site (the cut-out's length)
 FEATURE_NAMES = ("amplitude", "width", "neg_peak", "trough_delay")
 
 
-def eap_features(
-    eaps: np.ndarray, dt: float, *, min_amplitude: float = MIN_AMPLITUDE, silent_width: float = SILENT_WIDTH
-) -> np.ndarray:
+def eap_features(eaps: np.ndarray, dt: float, *, min_amplitude: float = MIN_AMPLITUDE,
+                 silent_width: float = SILENT_WIDTH) -> np.ndarray:
     """Features of EAPs (..., n_sites, n_samples) in uV sampled every ``dt`` ms.
 
     Returns (..., 4, n_sites) float32: ``amplitude`` (uV, ``|neg peak - following pos peak|``), ``width`` (ms,
@@ -33,9 +31,9 @@ def eap_features(
     if x.ndim < 2 or x.shape[-1] < 2:
         raise ValueError(f"EAPs must be (..., n_sites, n_samples) with at least 2 samples, got shape {x.shape}")
     T = x.shape[-1]
-    tn = np.argmin(x, axis=-1)  # (..., E)
+    tn = np.argmin(x, axis=-1)                                           # (..., E)
     neg = np.take_along_axis(x, tn[..., None], -1)[..., 0]
-    after = np.where(np.arange(T) >= tn[..., None], x, -np.inf)  # only samples from the trough on
+    after = np.where(np.arange(T) >= tn[..., None], x, -np.inf)          # only samples from the trough on
     tp = np.argmax(after, axis=-1)
     pos = np.take_along_axis(x, tp[..., None], -1)[..., 0]
     amp = np.abs(pos - neg)

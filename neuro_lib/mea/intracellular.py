@@ -28,7 +28,6 @@ MEArec/LFPy/NEURON versions and the source of this module) as an npz with
 * ``x``, ``y``, ``z``: (n_segments, 2) start/end points of each segment in um (unrotated, soma at ``somapos``);
 * ``d``: (n_segments,) diameters in um; ``somapos``: (3,) um; ``amplitude``: the injected current in nA.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -49,13 +48,13 @@ __all__ = ["IntraParams", "CellSimulation", "simulate_cell", "simulate_cells", "
 class IntraParams:
     """Parameters of the intracellular run (the paper's Section II-B; MEArec's names)."""
 
-    sim_time: float = 1.2  # s
-    dt: float = 2.0**-5  # ms (32 kHz)
-    delay: float = 10.0  # ms before the current starts
-    cut_out: tuple = (2.0, 5.0)  # ms before / after the somatic peak
+    sim_time: float = 1.2          # s
+    dt: float = 2.0 ** -5          # ms (32 kHz)
+    delay: float = 10.0            # ms before the current starts
+    cut_out: tuple = (2.0, 5.0)    # ms before / after the somatic peak
     target_spikes: tuple = (8, 14)  # accepted spike counts in sim_time ("book": inclusive; "mearec": (lo, hi])
     max_tries: int = 8
-    search: str = "book"  # the current search: "book" or "mearec" (see the module docstring)
+    search: str = "book"           # the current search: "book" or "mearec" (see the module docstring)
     weights: tuple = (0.25, 1.75)  # "mearec": the first current (nA) and the factors down / up
 
     @classmethod
@@ -128,14 +127,14 @@ def intracellular_path(name: str, params: IntraParams = IntraParams()) -> Path:
 def _find_spikes(v: np.ndarray, thresh: float = -30.0, find_max: int = 30) -> np.ndarray:
     """Indices of somatic spike peaks: upward crossings of ``thresh`` mV, then the maximum in ``find_max`` samples."""
     up = np.flatnonzero((v[:-1] < thresh) & (v[1:] > thresh))
-    return np.array([i + int(np.argmax(v[i : i + find_max])) for i in up], dtype=int)
+    return np.array([i + int(np.argmax(v[i:i + find_max])) for i in up], dtype=int)
 
 
 def _next_amplitude(params: IntraParams, amp: float, n: int, bounds: list) -> float:
     """The next current of the search after ``n`` spikes at ``amp`` nA (``bounds`` = [lowest too weak, highest too
     strong], updated in place for the book's bisection)."""
     lo_n, hi_n = params.target_spikes
-    if params.search == "mearec":  # MEArec 1.11 run_cell_model
+    if params.search == "mearec":   # MEArec 1.11 run_cell_model
         return amp * params.weights[0] if n >= hi_n else amp * params.weights[1]
     if n < lo_n:
         bounds[0] = amp
@@ -176,29 +175,16 @@ def _run_in_process(name: str, params: IntraParams, out: str) -> str:
             break
         amp = _next_amplitude(params, amp, n, bounds)
     else:
-        raise MEAError(
-            f"{name}: no somatic current in {params.max_tries} tries gave {lo_n}-{hi_n} spikes in "
-            f"{params.sim_time} s with the {params.search!r} search (amplitude nA, spikes: {tried})"
-        )
+        raise MEAError(f"{name}: no somatic current in {params.max_tries} tries gave {lo_n}-{hi_n} spikes in "
+                       f"{params.sim_time} s with the {params.search!r} search (amplitude nA, spikes: {tried})")
     keep = [p for p in peaks[1:] if p - pre >= 0 and p + post <= len(v)]
-    imem = np.stack([cell.imem[:, p - pre : p + post] for p in keep]).astype(np.float32)
-    vmem = np.stack([v[p - pre : p + post] for p in keep])
+    imem = np.stack([cell.imem[:, p - pre:p + post] for p in keep]).astype(np.float32)
+    vmem = np.stack([v[p - pre:p + post] for p in keep])
     t = (np.arange(pre + post) - pre) * dt
     tmp = out + ".tmp.npz"
-    np.savez(
-        tmp,
-        imem=imem,
-        vmem=vmem,
-        t=t,
-        x=np.asarray(cell.x, float),
-        y=np.asarray(cell.y, float),
-        z=np.asarray(cell.z, float),
-        d=np.asarray(cell.d, float),
-        somapos=np.asarray(cell.somapos, float),
-        amplitude=tried[-1][0],
-        tried=np.array(tried),
-        params=json.dumps(asdict(params)),
-    )
+    np.savez(tmp, imem=imem, vmem=vmem, t=t, x=np.asarray(cell.x, float), y=np.asarray(cell.y, float),
+             z=np.asarray(cell.z, float), d=np.asarray(cell.d, float), somapos=np.asarray(cell.somapos, float),
+             amplitude=tried[-1][0], tried=np.array(tried), params=json.dumps(asdict(params)))
     os.replace(tmp, out)
     return out
 
@@ -208,9 +194,8 @@ def _read_run(path: Path) -> dict:
         return {k: f[k] for k in f.files}
 
 
-def simulate_cells(
-    names, params: IntraParams = IntraParams(), *, n_jobs: int = 1, progress: bool = True
-) -> dict[str, Path]:
+def simulate_cells(names, params: IntraParams = IntraParams(), *, n_jobs: int = 1,
+                   progress: bool = True) -> dict[str, Path]:
     """Run the intracellular simulation of every cell in ``names`` not yet cached; return ``{name: npz path}``.
 
     Each missing cell runs in a fresh Python process (``python -m neuro_lib.mea.intracellular``), ``n_jobs`` at a
@@ -240,11 +225,8 @@ def simulate_cells(
                 n = queue.pop(0)
                 out, log = Path(tmp) / f"{n}.npz", Path(tmp) / f"{n}.log"
                 fh = open(log, "w")
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "neuro_lib.mea.intracellular", n, str(out), json.dumps(asdict(params))],
-                    stdout=fh,
-                    stderr=subprocess.STDOUT,
-                )
+                proc = subprocess.Popen([sys.executable, "-m", "neuro_lib.mea.intracellular", n, str(out),
+                                         json.dumps(asdict(params))], stdout=fh, stderr=subprocess.STDOUT)
                 running.append((n, proc, fh, log, out))
             time.sleep(0.2)
             for item in list(running):
@@ -257,13 +239,10 @@ def simulate_cells(
                     for _, p2, f2, _, _ in running:
                         p2.kill()
                         f2.close()
-                    raise MEAError(
-                        f"intracellular simulation of {n} failed (exit code {proc.returncode}); its "
-                        f"output ends with:\n{log.read_text()[-3000:]}"
-                    )
-                cache.cached(
-                    _NAMESPACE, _item_key(n, params), lambda out=out: _read_run(out), kind="npz", name=n, code=_CODE
-                )
+                    raise MEAError(f"intracellular simulation of {n} failed (exit code {proc.returncode}); its "
+                                   f"output ends with:\n{log.read_text()[-3000:]}")
+                cache.cached(_NAMESPACE, _item_key(n, params), lambda out=out: _read_run(out), kind="npz", name=n,
+                             code=_CODE)
                 bar.update(1)
     bar.close()
     return paths
@@ -283,19 +262,10 @@ def load_cell(name: str, params: IntraParams = IntraParams(), *, simulate: bool 
             raise FileNotFoundError(f"no intracellular simulation of {name} at {path}")
         simulate_cell(name, params)
     with np.load(path) as f:
-        return CellSimulation(
-            name=name,
-            imem=f["imem"],
-            vmem=f["vmem"],
-            t=f["t"],
-            x=f["x"],
-            y=f["y"],
-            z=f["z"],
-            d=f["d"],
-            somapos=f["somapos"],
-            amplitude=float(f["amplitude"]),
-            meta={"tried": f["tried"].tolist(), "params": json.loads(str(f["params"])), "path": str(path)},
-        )
+        return CellSimulation(name=name, imem=f["imem"], vmem=f["vmem"], t=f["t"], x=f["x"], y=f["y"], z=f["z"],
+                              d=f["d"], somapos=f["somapos"], amplitude=float(f["amplitude"]),
+                              meta={"tried": f["tried"].tolist(), "params": json.loads(str(f["params"])),
+                                    "path": str(path)})
 
 
 if __name__ == "__main__":  # worker entry point used by simulate_cells

@@ -1,5 +1,4 @@
 """Figures of the MEA chapter (Buccino et al. 2018, Figures 1, 2 and 4), as library functions the notebooks call."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -7,18 +6,9 @@ import numpy as np
 from .cells import cell_class, cell_mtype
 from .extracellular import REGIMES, EAPSimulator, rotation_matrices, sample_rotations
 
-__all__ = [
-    "CLASS_COLORS",
-    "plot_intracellular",
-    "plot_eaps_near_soma",
-    "plot_amplitude_width",
-    "plot_alignments",
-    "plot_feature_images",
-    "plot_class_mean_images",
-    "mtype_label_colors",
-    "plot_confusions",
-    "plot_cross_regime",
-]
+__all__ = ["CLASS_COLORS", "plot_intracellular", "plot_eaps_near_soma", "plot_amplitude_width",
+           "plot_alignments", "plot_feature_images", "plot_class_mean_images", "mtype_label_colors",
+           "plot_confusions", "plot_cross_regime"]
 
 CLASS_COLORS = {"excitatory": "tab:red", "inhibitory": "tab:blue"}
 # SqMEA-10-15 sites run from -67.5 to 67.5 um in y (first image axis) and z (second); images are drawn transposed,
@@ -42,11 +32,8 @@ def plot_intracellular(sims, axes=None):
         axes[0].plot(s.t, s.vmem[0], color=col, lw=1, alpha=0.8)
         axes[1].plot(s.t, s.imem[0, 0], color=col, lw=1, alpha=0.8, label=cell_mtype(s.name))
     axes[0].set(xlabel="time from somatic peak (ms)", ylabel="somatic V$_m$ (mV)", title="intracellular spike")
-    axes[1].set(
-        xlabel="time from somatic peak (ms)",
-        ylabel="somatic transmembrane current (nA)",
-        title="somatic current (first soma segment)",
-    )
+    axes[1].set(xlabel="time from somatic peak (ms)", ylabel="somatic transmembrane current (nA)",
+                title="somatic current (first soma segment)")
     axes[1].legend(fontsize=7, ncol=2, frameon=False)
     return axes
 
@@ -63,11 +50,8 @@ def plot_eaps_near_soma(sims, distance: float = 15.0, ax=None, probe: str = "SqM
         e = sim.eaps([[distance, 0.0, 0.0]], [[np.pi / 2, 0, 0]], 0)[0]
         site = np.argmin(e.min(axis=1))
         ax.plot(s.t, e[site], color=CLASS_COLORS[cell_class(s.name)], lw=1, alpha=0.85, label=cell_mtype(s.name))
-    ax.set(
-        xlabel="time from somatic peak (ms)",
-        ylabel="extracellular potential (uV)",
-        title=f"EAP on the largest site, soma {distance:g} um from the MEA",
-    )
+    ax.set(xlabel="time from somatic peak (ms)", ylabel="extracellular potential (uV)",
+           title=f"EAP on the largest site, soma {distance:g} um from the MEA")
     ax.legend(fontsize=7, ncol=2, frameon=False)
     return ax
 
@@ -86,14 +70,8 @@ def plot_amplitude_width(ds, ax=None, max_points: int = 6000, seed: int = 0):
     exc = ds.excitatory[idx].astype(bool)
     jitter = rng.uniform(-0.01, 0.01, len(idx))  # widths are multiples of 1/32 ms
     for name, sel in (("inhibitory", ~exc), ("excitatory", exc)):
-        ax.scatter(
-            w[sel] + jitter[sel],
-            a[sel],
-            s=3,
-            alpha=0.35,
-            color=CLASS_COLORS[name],
-            label=f"{name} ({sel.sum()} spikes)",
-        )
+        ax.scatter(w[sel] + jitter[sel], a[sel], s=3, alpha=0.35, color=CLASS_COLORS[name],
+                   label=f"{name} ({sel.sum()} spikes)")
     ax.set(xlabel="width on the largest site (ms)", ylabel="amplitude on the largest site (uV)", yscale="log")
     ax.legend(markerscale=4, frameon=False)
     return ax
@@ -168,7 +146,8 @@ def plot_class_mean_images(datasets: dict, axes=None):
     return axes
 
 
-def plot_confusions(cvs: dict, task: str, regimes, datasets: dict, *, model: str = "cnn", label_colors=None, axes=None):
+def plot_confusions(cvs: dict, task: str, regimes, datasets: dict, *, model: str = "cnn", label_colors=None,
+                    axes=None):
     """Figure 4: row-normalised confusion matrices (counts in brackets) of ``model`` for ``task`` in each regime,
     pooled over the test spikes of the first split (``cvs`` as from :func:`neuro_lib.mea.classify.run_regimes`).
     Binary: one row of panels; m-type: a 2x2 grid."""
@@ -184,9 +163,8 @@ def plot_confusions(cvs: dict, task: str, regimes, datasets: dict, *, model: str
         cv = cvs[(task, r)][model]
         names = labels(datasets[r], task)[1]
         y, p = cv.pooled(0)
-        plot_confusion_matrix(
-            y, p, list(range(len(names))), display_labels=names, ax=ax, title=f"{task}, {r}", label_colors=label_colors
-        )
+        plot_confusion_matrix(y, p, list(range(len(names))), display_labels=names, ax=ax, title=f"{task}, {r}",
+                              label_colors=label_colors)
     return axes
 
 
@@ -203,14 +181,7 @@ def plot_cross_regime(cross: dict, axes=None):
         for i in range(v.shape[0]):
             for j in range(v.shape[1]):
                 ax.text(j, i, f"{v[i, j]:.2f}", ha="center", va="center", color="white" if v[i, j] < 0.6 else "black")
-        ax.set(
-            xticks=range(v.shape[1]),
-            yticks=range(v.shape[0]),
-            xticklabels=M.columns,
-            yticklabels=M.index,
-            xlabel="tested on",
-            ylabel="trained on",
-            title=task,
-        )
+        ax.set(xticks=range(v.shape[1]), yticks=range(v.shape[0]), xticklabels=M.columns, yticklabels=M.index,
+               xlabel="tested on", ylabel="trained on", title=task)
         ax.figure.colorbar(im, ax=ax, fraction=0.046, label="test accuracy")
     return axes

@@ -16,7 +16,6 @@ upright cells or one rotation axis, and ``04_generalisation`` shows them failing
 ``3drot`` network carries to the other regimes. The class labels are names (``excitatory``/``inhibitory``; the
 m-types of Buccino et al. 2018, Table I).
 """
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,17 +24,18 @@ import numpy as np
 
 from .cells import MEAError
 
-__all__ = ["TASKS", "MODELS", "REGIME", "SAMPLE_MS", "MIN_SAMPLES", "fitted_model", "read_inputs", "example_templates"]
+__all__ = ["TASKS", "MODELS", "REGIME", "SAMPLE_MS", "MIN_SAMPLES", "fitted_model", "read_inputs",
+           "example_templates"]
 
 REGIME = "3drot"
 TASKS = {
     "binary": "excitatory vs inhibitory cell, from an EAP template on the 10x10 MEA (trained on the 3drot regime: "
-    "cells at any orientation)",
+              "cells at any orientation)",
     "mtype": "the 13 layer-5 m-types of Buccino et al. (2018), Table I (trained on the 3drot regime)",
 }
 MODELS = {t: ["cnn", "cnn_4ch"] for t in TASKS}
-SAMPLE_MS = 2.0**-5  # ms, the chapter's sampling interval (32 kHz)
-MIN_SAMPLES = 32  # 1 ms at 32 kHz
+SAMPLE_MS = 2.0 ** -5   # ms, the chapter's sampling interval (32 kHz)
+MIN_SAMPLES = 32        # 1 ms at 32 kHz
 N_SITES = 100
 
 
@@ -54,22 +54,13 @@ def fitted_model(task: str, model: str = "cnn", *, profile: str = "cpu", seed: i
         raise ValueError(f"unknown MEA model {model!r} for {task}; expected one of {', '.join(MODELS[task])}")
     cfg = chapter.settings(profile)
     rt = profiles.runtime(profile, "auto", None, default_threads=cfg["threads"])
-    ds = build_dataset(
-        DatasetParams(cells=tuple(cfg["cells"]), regime=REGIME, n_per_cell=cfg["n_per_cell"], seed=seed),
-        n_jobs=cfg["n_jobs"],
-        progress=progress,
-    )
+    ds = build_dataset(DatasetParams(cells=tuple(cfg["cells"]), regime=REGIME, n_per_cell=cfg["n_per_cell"],
+                                     seed=seed), n_jobs=cfg["n_jobs"], progress=progress)
     codes, names = labels(ds, task)
     y = np.asarray(names)[codes]
     tr, va = evaluation.stratified_split(ds.cell, [0.9, 0.1], seed=seed)
-    est = cnn_estimators(
-        (model,),
-        epochs=cfg["epochs"],
-        patience=cfg["patience"],
-        device=rt.device,
-        progress=progress,
-        tag=f"{task}-{REGIME}-all",
-    )[model]
+    est = cnn_estimators((model,), epochs=cfg["epochs"], patience=cfg["patience"], device=rt.device,
+                         progress=progress, tag=f"{task}-{REGIME}-all")[model]
     est = evaluation.seed_estimator(est, seed)
     X = ds.images(range(ds.features.shape[1]))
     return est.fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
@@ -80,30 +71,21 @@ def _load(path: str) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as err:  # not .npy, truncated, a pickle...
-        raise MEAError(
-            f"{path}: not a readable NumPy .npy array ({type(err).__name__}: {err}); expected EAP "
-            f"templates of shape (n, {N_SITES} channels, samples)"
-        ) from None
+        raise MEAError(f"{path}: not a readable NumPy .npy array ({type(err).__name__}: {err}); expected EAP "
+                       f"templates of shape (n, {N_SITES} channels, samples)") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-        raise MEAError(
-            f"{path}: holds {getattr(arr, 'dtype', type(arr).__name__)} values; expected real numbers "
-            "(EAP templates in uV)"
-        )
+        raise MEAError(f"{path}: holds {getattr(arr, 'dtype', type(arr).__name__)} values; expected real numbers "
+                       "(EAP templates in uV)")
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != N_SITES:
-        hint = (
-            " (channels last? transpose to (n, channels, samples))" if arr.ndim == 3 and arr.shape[2] == N_SITES else ""
-        )
-        raise MEAError(
-            f"{path}: array of shape {arr.shape}; expected EAP templates of shape (n, {N_SITES} channels, "
-            f"samples) or ({N_SITES}, samples), the 10x10 MEA's sites in MEAutility's order{hint}"
-        )
+        hint = " (channels last? transpose to (n, channels, samples))" if arr.ndim == 3 and \
+            arr.shape[2] == N_SITES else ""
+        raise MEAError(f"{path}: array of shape {arr.shape}; expected EAP templates of shape (n, {N_SITES} channels, "
+                       f"samples) or ({N_SITES}, samples), the 10x10 MEA's sites in MEAutility's order{hint}")
     if arr.shape[2] < MIN_SAMPLES:
-        raise MEAError(
-            f"{path}: templates of {arr.shape[2]} samples; expected at least {MIN_SAMPLES} (1 ms at "
-            f"32 kHz, the chapter's sampling rate)"
-        )
+        raise MEAError(f"{path}: templates of {arr.shape[2]} samples; expected at least {MIN_SAMPLES} (1 ms at "
+                       f"32 kHz, the chapter's sampling rate)")
     return arr.astype(np.float32)
 
 
@@ -125,9 +107,8 @@ def read_inputs(paths, task: str | None = None):
         finite = np.isfinite(arr).all(axis=(1, 2))
         for i in range(len(arr)):
             if not finite[i]:
-                errors[len(ids)] = str(
-                    MEAError(f"{path}: template {i} holds NaN or infinite values; expected finite potentials in uV")
-                )
+                errors[len(ids)] = str(MEAError(f"{path}: template {i} holds NaN or infinite values; expected "
+                                                "finite potentials in uV"))
             else:
                 valid.append(len(ids))
             ids.append(f"{path}:{i}")

@@ -12,7 +12,6 @@ locations and rotations (``compute_eap_based_on_tempgen`` -> ``calc_extracellula
 compared. MEArec rebuilds every cell in NEURON (``LFPy.TemplateCell``) and moves it with ``set_pos`` /
 ``set_rotation`` on the pt3d geometry.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -30,16 +29,9 @@ __all__ = ["mearec_eaps", "mearec_templates", "mearec_spike_choice"]
 
 
 def _intra_yaml(params: IntraParams, models: Path, seed: int) -> dict:
-    return {
-        "sim_time": params.sim_time,
-        "target_spikes": list(params.target_spikes),
-        "cut_out": list(params.cut_out),
-        "dt": params.dt,
-        "delay": params.delay,
-        "weights": list(params.weights),
-        "seed": seed,
-        "cell_models_folder": str(models.resolve()),
-    }
+    return {"sim_time": params.sim_time, "target_spikes": list(params.target_spikes), "cut_out": list(params.cut_out),
+            "dt": params.dt, "delay": params.delay, "weights": list(params.weights), "seed": seed,
+            "cell_models_folder": str(models.resolve())}
 
 
 def _run_gen_templates(tmp: Path, models: Path, p: dict, names, locs, rots, probe: str, quiet: bool):
@@ -47,42 +39,18 @@ def _run_gen_templates(tmp: Path, models: Path, p: dict, names, locs, rots, prob
     from MEArec.generators import TemplateGenerator
 
     order = np.argsort(names, kind="stable")  # MEArec wants each cell type contiguous
-    tg = TemplateGenerator(
-        temp_dict={
-            "templates": None,
-            "locations": np.concatenate(locs)[order],
-            "rotations": np.concatenate(rots)[order],
-            "celltypes": np.array(names)[order],
-        },
-        info={"params": {}},
-    )
-    params_all = {
-        **p,
-        "rot": "norot",
-        "probe": probe,
-        "ncontacts": 1,
-        "n": 1,
-        "min_amp": 0,
-        "xlim": [10, 60],
-        "ylim": [-75, 75],
-        "zlim": [-75, 75],
-        "drifting": False,
-        "check_eap_shape": False,
-    }
+    tg = TemplateGenerator(temp_dict={"templates": None, "locations": np.concatenate(locs)[order],
+                                      "rotations": np.concatenate(rots)[order],
+                                      "celltypes": np.array(names)[order]}, info={"params": {}})
+    params_all = {**p, "rot": "norot", "probe": probe, "ncontacts": 1, "n": 1, "min_amp": 0,
+                  "xlim": [10, 60], "ylim": [-75, 75], "zlim": [-75, 75], "drifting": False,
+                  "check_eap_shape": False}
     old = os.getcwd()
     try:
         os.chdir(tmp)
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-            return gen_templates(
-                str(models.resolve()),
-                params=params_all,
-                templates_tmp_folder=str(tmp),
-                tempgen=tg,
-                parallel=False,
-                recompile=False,
-                delete_tmp=True,
-                verbose=False,
-            )
+            return gen_templates(str(models.resolve()), params=params_all, templates_tmp_folder=str(tmp),
+                                 tempgen=tg, parallel=False, recompile=False, delete_tmp=True, verbose=False)
     finally:
         os.chdir(old)
 
@@ -97,9 +65,8 @@ def _by_cell(out, names, positions) -> dict:
     return res
 
 
-def mearec_spike_choice(
-    names: list[str], n_spikes: dict, n_templates: dict, *, seed: int = 0, n_per_call: int = 1
-) -> dict:
+def mearec_spike_choice(names: list[str], n_spikes: dict, n_templates: dict, *, seed: int = 0,
+                        n_per_call: int = 1) -> dict:
     """The spike MEArec 1.11's ``calc_extracellular`` uses for each given location: it seeds NumPy's global
     generator with ``seed + i`` (``i`` the cell's index among the sorted cell types), draws ``3 * n * 100000``
     candidate coordinates it does not use when locations are given, then ``randint(0, n_spikes)`` per location.
@@ -113,16 +80,8 @@ def mearec_spike_choice(
     return out
 
 
-def mearec_templates(
-    names: list[str],
-    positions: dict,
-    rotations: dict,
-    *,
-    params: IntraParams | None = None,
-    seed: int = 0,
-    probe: str = "SqMEA-10-15",
-    quiet: bool = True,
-) -> dict:
+def mearec_templates(names: list[str], positions: dict, rotations: dict, *, params: IntraParams | None = None,
+                     seed: int = 0, probe: str = "SqMEA-10-15", quiet: bool = True) -> dict:
     """MEArec's whole pipeline (its NEURON run with its own current search, then its EAPs) for cells ``names`` at
     ``positions[name]`` (n, 3) um with ``rotations[name]`` (n, 3) rad.
 
@@ -141,37 +100,20 @@ def mearec_templates(
         p = _intra_yaml(params, models, seed)
         (tmp / "intracellular" / "intra_params.yaml").write_text(yaml.dump(p))
         names_all = [n for n in names for _ in range(len(positions[n]))]
-        out = _run_gen_templates(
-            tmp,
-            models,
-            p,
-            names_all,
-            [np.asarray(positions[n], float) for n in names],
-            [np.asarray(rotations[n], float) for n in names],
-            probe,
-            quiet,
-        )
+        out = _run_gen_templates(tmp, models, p, names_all, [np.asarray(positions[n], float) for n in names],
+                                 [np.asarray(rotations[n], float) for n in names], probe, quiet)
         imem = {}
         for n in names:
             f = [f for f in (tmp / "intracellular").iterdir() if f.name.startswith("imem_") and n in f.name]
             imem[n] = np.load(f[0])
     templates = _by_cell(out, names_all, positions)
-    choice = mearec_spike_choice(
-        names, {n: len(imem[n]) for n in names}, {n: len(positions[n]) for n in names}, seed=seed
-    )
+    choice = mearec_spike_choice(names, {n: len(imem[n]) for n in names}, {n: len(positions[n]) for n in names},
+                                 seed=seed)
     return {n: {"templates": templates[n], "imem": imem[n], "spike_index": choice[n]} for n in names}
 
 
-def mearec_eaps(
-    cells: list[CellSimulation],
-    positions: dict,
-    rotations: dict,
-    *,
-    spike_index: int = 0,
-    probe: str = "SqMEA-10-15",
-    params: IntraParams = IntraParams(),
-    quiet: bool = True,
-) -> dict:
+def mearec_eaps(cells: list[CellSimulation], positions: dict, rotations: dict, *, spike_index: int = 0,
+                probe: str = "SqMEA-10-15", params: IntraParams = IntraParams(), quiet: bool = True) -> dict:
     """EAPs computed by MEArec, ``{cell name: (n, n_sites, n_samples) float32 uV}``.
 
     ``positions[name]``/``rotations[name]``: (n, 3) soma positions (um) and rotation angles (rad, LFPy ``xyz``) of
@@ -189,8 +131,8 @@ def mearec_eaps(
         (intra / "intra_params.yaml").write_text(yaml.dump(p))
         names, locs, rots = [], [], []
         for c in cells:
-            np.save(intra / f"imem_1_{c.name}.npy", np.asarray(c.imem[spike_index : spike_index + 1], dtype=np.float64))
-            np.save(intra / f"vmem_1_{c.name}.npy", np.asarray(c.vmem[spike_index : spike_index + 1]))
+            np.save(intra / f"imem_1_{c.name}.npy", np.asarray(c.imem[spike_index:spike_index + 1], dtype=np.float64))
+            np.save(intra / f"vmem_1_{c.name}.npy", np.asarray(c.vmem[spike_index:spike_index + 1]))
             names += [c.name] * len(positions[c.name])
             locs.append(np.asarray(positions[c.name], float))
             rots.append(np.asarray(rotations[c.name], float))

@@ -7,7 +7,6 @@ schedule lambda_p = 2 / (1 + exp(-gamma p)) - 1 with gamma = 10 and p the traini
 
 Used in the ephys chapter with mouse as the source domain and human as the target (Ophir, Shefi & Lindenbaum 2023).
 """
-
 from __future__ import annotations
 
 import math
@@ -64,21 +63,13 @@ class DANN(nn.Module):
     network without the adversary (the domain head then gets no gradient).
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int = 2,
-        hidden: tuple[int, ...] = (64, 32),
-        dropout: float = 0.2,
-        n_domains: int = 2,
-        domain_hidden: int = 32,
-    ):
+    def __init__(self, n_features: int, n_classes: int = 2, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.2,
+                 n_domains: int = 2, domain_hidden: int = 32):
         super().__init__()
         self.feature_extractor = mlp([n_features, *hidden], dropout=dropout)
         self.label_classifier = nn.Linear(hidden[-1], n_classes)
-        self.domain_classifier = nn.Sequential(
-            nn.Linear(hidden[-1], domain_hidden), nn.ReLU(), nn.Linear(domain_hidden, n_domains)
-        )
+        self.domain_classifier = nn.Sequential(nn.Linear(hidden[-1], domain_hidden), nn.ReLU(),
+                                               nn.Linear(domain_hidden, n_domains))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Learned representation (batch, hidden[-1])."""

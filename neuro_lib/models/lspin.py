@@ -9,7 +9,6 @@ labels-agnostic input (Eq. 6) asks similar samples to open similar gates.
 
 Used for the 5 mouse Cre classes of the ephys chapter (Ophir, Shefi & Lindenbaum 2023, Table 2, Figures 9-10).
 """
-
 from __future__ import annotations
 
 import math
@@ -35,25 +34,15 @@ class LSPIN(nn.Module):
     dropout : dropout in the prediction network.
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        *,
-        gate_hidden: tuple[int, ...] = (64,),
-        hidden: tuple[int, ...] = (128, 64),
-        sigma: float = 0.5,
-        lambda1: float = 0.01,
-        lambda2: float = 0.0,
-        kernel_scale: float | None = None,
-        dropout: float = 0.2,
-    ):
+    def __init__(self, n_features: int, n_classes: int, *, gate_hidden: tuple[int, ...] = (64,),
+                 hidden: tuple[int, ...] = (128, 64), sigma: float = 0.5, lambda1: float = 0.01,
+                 lambda2: float = 0.0, kernel_scale: float | None = None, dropout: float = 0.2):
         super().__init__()
         self.sigma, self.lambda1, self.lambda2, self.kernel_scale = sigma, lambda1, lambda2, kernel_scale
-        self.gate_net = nn.Sequential(
-            mlp([n_features, *gate_hidden], batchnorm=False), nn.Linear(gate_hidden[-1], n_features), nn.Tanh()
-        )
-        self.classifier = nn.Sequential(mlp([n_features, *hidden], dropout=dropout), nn.Linear(hidden[-1], n_classes))
+        self.gate_net = nn.Sequential(mlp([n_features, *gate_hidden], batchnorm=False),
+                                      nn.Linear(gate_hidden[-1], n_features), nn.Tanh())
+        self.classifier = nn.Sequential(mlp([n_features, *hidden], dropout=dropout),
+                                        nn.Linear(hidden[-1], n_classes))
 
     def mu(self, x: torch.Tensor) -> torch.Tensor:
         """Gate means mu(x), shape (batch, d)."""
@@ -70,9 +59,8 @@ class LSPIN(nn.Module):
         """Class logits (batch, n_classes) of the gated input."""
         return self.classifier(x * self.gates(x))
 
-    def regularizer(
-        self, x: torch.Tensor, mu: torch.Tensor | None = None, z: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def regularizer(self, x: torch.Tensor, mu: torch.Tensor | None = None, z: torch.Tensor | None = None
+                    ) -> torch.Tensor:
         """lambda1 * L0 surrogate (+ lambda2 * similarity term), a scalar."""
         mu = self.mu(x) if mu is None else mu
         l0 = 0.5 * (1 + torch.erf((0.5 + mu) / (self.sigma * math.sqrt(2.0))))  # Phi((0.5 + mu) / sigma)
@@ -80,7 +68,7 @@ class LSPIN(nn.Module):
         if self.lambda2 > 0:
             z = torch.clamp(0.5 + mu, 0, 1) if z is None else z
             d2 = torch.cdist(x, x).pow(2)
-            s2 = (self.kernel_scale**2) if self.kernel_scale else d2.detach().median().clamp_min(1e-6)
+            s2 = (self.kernel_scale ** 2) if self.kernel_scale else d2.detach().median().clamp_min(1e-6)
             K = torch.exp(-d2 / (2 * s2))
             reg = reg + self.lambda2 * (K * torch.cdist(z, z).pow(2)).mean()
         return reg

@@ -4,7 +4,6 @@ The sequence is a neuron's node sequence (the pre-order walk of its reduced tree
 an (L, F) float32 array of per-step features. Padded batches (:func:`pad_sequences`) are packed so padding never
 enters the recurrence; the feature of a neuron is the last layer's final hidden state.
 """
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ def pad_sequences(seqs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tenso
     lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)
     out = torch.zeros(len(seqs), int(lengths.max()), seqs[0].shape[1])
     for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
+        out[i, :len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
     return out, lengths
 
 
@@ -54,19 +53,11 @@ class SequenceLSTM(nn.Module):
     (B, n_classes) logits; ``features(...)`` the (B, hidden) final hidden state of the last layer.
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        n_classes: int,
-        hidden: int = 128,
-        layers: int = 2,
-        dropout: float = 0.2,
-        bank: IndexedSequences | None = None,
-    ):
+    def __init__(self, in_features: int, n_classes: int, hidden: int = 128, layers: int = 2, dropout: float = 0.2,
+                 bank: IndexedSequences | None = None):
         super().__init__()
-        self.lstm = nn.LSTM(
-            in_features, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
-        )
+        self.lstm = nn.LSTM(in_features, hidden, num_layers=layers, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, n_classes)
         self.bank = bank

@@ -7,7 +7,6 @@ cross-entropy. The paper's "dropout 0.7" does not say whether 0.7 is the keep or
 i.e. we read the paper's number as a keep probability. The second pooling (5x5 -> 3x3) is an adaptive max-pool with
 overlapping windows, the PyTorch counterpart of TensorFlow's 'same'-padded 2x2 pooling.
 """
-
 from __future__ import annotations
 
 import torch
@@ -24,20 +23,18 @@ class MEACNN(nn.Module):
     differs from the model's.
     """
 
-    def __init__(self, n_classes: int, in_channels: int = 2, side: int = 10, dropout: float = 0.3, hidden: int = 1024):
+    def __init__(self, n_classes: int, in_channels: int = 2, side: int = 10, dropout: float = 0.3,
+                 hidden: int = 1024):
         super().__init__()
         self.in_channels, self.side = in_channels, side
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveMaxPool2d(5),  # 10x10 -> 5x5 (2x2 pooling, stride 2)
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveMaxPool2d(3),  # 5x5 -> 3x3 (the paper's 'same'-padded 2x2 pooling)
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveMaxPool2d(5),            # 10x10 -> 5x5 (2x2 pooling, stride 2)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveMaxPool2d(3),            # 5x5 -> 3x3 (the paper's 'same'-padded 2x2 pooling)
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 9, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes)
-        )
+            nn.Flatten(), nn.Linear(64 * 9, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
         self.register_buffer("mean", torch.zeros(1, in_channels, 1, 1))
         self.register_buffer("std", torch.ones(1, in_channels, 1, 1))
 
@@ -51,8 +48,7 @@ class MEACNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.side or x.shape[3] != self.side:
-            raise ValueError(
-                f"MEACNN expects (batch, {self.in_channels}, {self.side}, {self.side}) images, got {tuple(x.shape)}"
-            )
+            raise ValueError(f"MEACNN expects (batch, {self.in_channels}, {self.side}, {self.side}) images, got "
+                             f"{tuple(x.shape)}")
         x = (x.float() - self.mean) / self.std
         return self.classifier(self.features(x))

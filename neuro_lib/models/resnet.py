@@ -8,13 +8,13 @@ random initialisation or from this autoencoder).
 recipe (augmentation, two learning rates, early stopping on validation accuracy) belongs to the chapter that uses
 the network, as a scikit-learn estimator.
 """
-
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["ProjectionResNet", "param_groups", "ConvDecoder", "pretrain_autoencoder", "PAPER_LR_CONV", "PAPER_LR_HEAD"]
+__all__ = ["ProjectionResNet", "param_groups", "ConvDecoder", "pretrain_autoencoder", "PAPER_LR_CONV",
+           "PAPER_LR_HEAD"]
 
 #: Table 2 of Zhang et al. 2021
 PAPER_LR_CONV = 1e-5
@@ -76,18 +76,8 @@ class ConvDecoder(nn.Module):
         return x
 
 
-def pretrain_autoencoder(
-    model: ProjectionResNet,
-    images,
-    *,
-    epochs: int = 5,
-    lr: float = 1e-3,
-    batch_size: int = 64,
-    seed: int = 0,
-    device="auto",
-    progress: bool = True,
-    max_steps: int | None = None,
-):
+def pretrain_autoencoder(model: ProjectionResNet, images, *, epochs: int = 5, lr: float = 1e-3, batch_size: int = 64,
+                         seed: int = 0, device="auto", progress: bool = True, max_steps: int | None = None):
     """Pretrain ``model``'s backbone as the encoder of an autoencoder on unlabelled images (N, 3, H, W), loss = BCE
     with logits between the reconstruction and the image (pixels in [0, 1]). The paper's analogue: pretraining on
     unlabelled CASIA images. Trains in place through :func:`neuro_lib.training.fit` (at most ``max_steps``
@@ -107,17 +97,5 @@ def pretrain_autoencoder(
 
     ae = AE()
     loss = nn.BCEWithLogitsLoss()
-    return fit(
-        ae,
-        (images, images),
-        None,
-        loss_fn=loss,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        seed=seed,
-        device=device,
-        progress=progress,
-        desc="autoencoder pretraining",
-        max_steps=max_steps,
-    )
+    return fit(ae, (images, images), None, loss_fn=loss, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+               device=device, progress=progress, desc="autoencoder pretraining", max_steps=max_steps)

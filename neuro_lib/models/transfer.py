@@ -13,7 +13,6 @@ Block names (``layer_names(arch)``), in forward order:
   Mixed_5d, Mixed_6a, Mixed_6b, Mixed_6c, Mixed_6d, Mixed_6e, Mixed_7a, Mixed_7b, Mixed_7c, fc`` (the auxiliary
   classifier is off). Inception-v3 needs inputs of at least 75x75 pixels.
 """
-
 from __future__ import annotations
 
 import os
@@ -22,41 +21,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = [
-    "ARCHITECTURES",
-    "MIN_INPUT",
-    "layer_names",
-    "TransferNet",
-    "build_transfer_model",
-    "load_trunk",
-    "save_trunk",
-    "split_model",
-    "AutoencoderPretrainer",
-]
+__all__ = ["ARCHITECTURES", "MIN_INPUT", "layer_names", "TransferNet", "build_transfer_model", "load_trunk",
+           "save_trunk", "split_model", "AutoencoderPretrainer"]
 
 ARCHITECTURES = ("resnet18", "resnet50", "inception_v3")
 MIN_INPUT = {"resnet18": 32, "resnet50": 32, "inception_v3": 75}
 
 _RESNET_BLOCKS = ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc"]
-_INCEPTION_BLOCKS = [
-    "Conv2d_1a_3x3",
-    "Conv2d_2a_3x3",
-    "Conv2d_2b_3x3",
-    "Conv2d_3b_1x1",
-    "Conv2d_4a_3x3",
-    "Mixed_5b",
-    "Mixed_5c",
-    "Mixed_5d",
-    "Mixed_6a",
-    "Mixed_6b",
-    "Mixed_6c",
-    "Mixed_6d",
-    "Mixed_6e",
-    "Mixed_7a",
-    "Mixed_7b",
-    "Mixed_7c",
-    "fc",
-]
+_INCEPTION_BLOCKS = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "Mixed_5b",
+                     "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a",
+                     "Mixed_7b", "Mixed_7c", "fc"]
 
 
 def layer_names(arch: str) -> list[str]:
@@ -114,19 +88,9 @@ def _ops(model: TransferNet) -> list[tuple[str, nn.Module]]:
             if name == "Conv2d_4a_3x3":
                 seq.append(("maxpool2", n.maxpool2))
         return seq + [("avgpool", n.avgpool), ("dropout", n.dropout), ("flatten", nn.Flatten()), ("fc", n.fc)]
-    return [
-        ("conv1", n.conv1),
-        ("bn1", n.bn1),
-        ("relu", n.relu),
-        ("maxpool", n.maxpool),
-        ("layer1", n.layer1),
-        ("layer2", n.layer2),
-        ("layer3", n.layer3),
-        ("layer4", n.layer4),
-        ("avgpool", n.avgpool),
-        ("flatten", nn.Flatten()),
-        ("fc", n.fc),
-    ]
+    return [("conv1", n.conv1), ("bn1", n.bn1), ("relu", n.relu), ("maxpool", n.maxpool), ("layer1", n.layer1),
+            ("layer2", n.layer2), ("layer3", n.layer3), ("layer4", n.layer4), ("avgpool", n.avgpool),
+            ("flatten", nn.Flatten()), ("fc", n.fc)]
 
 
 def split_model(model: TransferNet) -> tuple[nn.Sequential, nn.Sequential]:
@@ -149,19 +113,15 @@ def _torchvision_model(arch: str, num_classes: int, imagenet: bool) -> nn.Module
         net.aux_logits, net.AuxLogits = False, None
     else:
         fn = getattr(tvm, arch)
-        w = (
-            getattr(tvm, {"resnet18": "ResNet18_Weights", "resnet50": "ResNet50_Weights"}[arch]).DEFAULT
-            if imagenet
+        w = getattr(tvm, {"resnet18": "ResNet18_Weights", "resnet50": "ResNet50_Weights"}[arch]).DEFAULT if imagenet \
             else None
-        )
         net = fn(weights=w)
     net.fc = nn.Linear(net.fc.in_features, num_classes)
     return net
 
 
-def build_transfer_model(
-    arch: str, num_classes: int, *, trainable_from: str | None = None, weights: str | os.PathLike | None = None
-) -> TransferNet:
+def build_transfer_model(arch: str, num_classes: int, *, trainable_from: str | None = None,
+                         weights: str | os.PathLike | None = None) -> TransferNet:
     """A torchvision ``arch`` (``"resnet18"``, ``"resnet50"``, ``"inception_v3"``) with a new ``num_classes``-way
     final layer.
 
@@ -185,7 +145,7 @@ def build_transfer_model(
     net = _torchvision_model(arch, num_classes, imagenet=(weights == "imagenet"))
     if weights not in (None, "imagenet"):
         _load_state(net, arch, weights)
-    frozen = names[: names.index(trainable_from)] if trainable_from is not None else []
+    frozen = names[:names.index(trainable_from)] if trainable_from is not None else []
     for name in frozen:
         for p in getattr(net, name).parameters():
             p.requires_grad_(False)
@@ -201,7 +161,8 @@ def _load_state(net: nn.Module, arch: str, weights: str | os.PathLike) -> None:
     missing, unexpected = net.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("fc.")]
     if missing or unexpected:
-        raise ValueError(f"weights file {path} does not fit {arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise ValueError(f"weights file {path} does not fit {arch}: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
 
 
 def load_trunk(model: TransferNet, weights: str | os.PathLike) -> TransferNet:
@@ -231,9 +192,8 @@ class AutoencoderPretrainer(nn.Module):
         self.model = model
         ch = model.net.fc.in_features
         self.squeeze = nn.Conv2d(ch, 64, 1)
-        self.decode = nn.Sequential(
-            nn.Conv2d(64, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, in_channels, 3, padding=1)
-        )
+        self.decode = nn.Sequential(nn.Conv2d(64, 32, 3, padding=1), nn.ReLU(inplace=True),
+                                    nn.Conv2d(32, in_channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = torch.relu(self.squeeze(self.model.features(x)))

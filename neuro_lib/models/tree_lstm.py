@@ -18,12 +18,11 @@ Python steps is the height of the tallest tree, not the number of nodes.
 :meth:`ChildSumTreeLSTM.forward_recursive` is the straightforward per-node recursion with the same weights, kept as
 the reference for the tests and ``bench/tree_lstm.py``.
 """
-
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -62,14 +61,12 @@ class TreeBatch:
     roots: torch.Tensor
 
     def to(self, device) -> TreeBatch:
-        return TreeBatch(
-            self.x.to(device), [(s, e, c.to(device), p.to(device)) for s, e, c, p in self.levels], self.roots.to(device)
-        )
+        return TreeBatch(self.x.to(device), [(s, e, c.to(device), p.to(device)) for s, e, c, p in self.levels],
+                         self.roots.to(device))
 
 
-def collate_trees(
-    features: Sequence[np.ndarray], parents: Sequence[np.ndarray], heights: Sequence[np.ndarray]
-) -> TreeBatch:
+def collate_trees(features: Sequence[np.ndarray], parents: Sequence[np.ndarray], heights: Sequence[np.ndarray]
+                  ) -> TreeBatch:
     """Pack trees (the i-th given by ``features[i]`` (m_i, F), ``parents[i]`` (m_i,), ``heights[i]`` (m_i,), see
     the module docstring) into one :class:`TreeBatch` (no Python loop over nodes; one over heights). Raises
     ``ValueError`` for no trees."""
@@ -98,8 +95,8 @@ def collate_trees(
         s, e = int(bounds[lev]), int(bounds[lev + 1])
         if e == s:
             continue
-        c = child[cb[lev] : cb[lev + 1]]
-        p = child_par[cb[lev] : cb[lev + 1]] - s
+        c = child[cb[lev]:cb[lev + 1]]
+        p = child_par[cb[lev]:cb[lev + 1]] - s
         levels.append((s, e, torch.from_numpy(c.astype(np.int64)), torch.from_numpy(p.astype(np.int64))))
     return TreeBatch(torch.from_numpy(x[order]), levels, torch.from_numpy(newpos[offs].astype(np.int64)))
 
@@ -158,16 +155,8 @@ class ChildSumTreeLSTM(nn.Module):
             return self._forward_autograd(batch)
         if not torch.is_grad_enabled():
             return self._forward_inference(batch)
-        return _LevelwiseTreeLSTM.apply(
-            batch,
-            batch.x,
-            self.W_iou.weight,
-            self.W_iou.bias,
-            self.U_iou.weight,
-            self.W_f.weight,
-            self.W_f.bias,
-            self.U_f.weight,
-        )
+        return _LevelwiseTreeLSTM.apply(batch, batch.x, self.W_iou.weight, self.W_iou.bias, self.U_iou.weight,
+                                        self.W_f.weight, self.W_f.bias, self.U_f.weight)
 
     @torch.no_grad()
     def _forward_inference(self, batch: TreeBatch) -> torch.Tensor:
@@ -189,8 +178,8 @@ class ChildSumTreeLSTM(nn.Module):
                 iou = iou.addmm_(hsum, U_iou)  # in place: wiou[s:e] is not needed again
                 f = wf[s:e].index_select(0, slot).addmm_(hc, U_f).sigmoid_()
                 fc = cc.new_zeros(e - s, H).index_add_(0, slot, f.mul_(cc))
-            io = torch.sigmoid(iou[:, : 2 * H])
-            c = torch.mul(io[:, :H], _tanh(iou[:, 2 * H :]), out=Cs[s:e])
+            io = torch.sigmoid(iou[:, :2 * H])
+            c = torch.mul(io[:, :H], _tanh(iou[:, 2 * H:]), out=Cs[s:e])
             if fc is not None:
                 c.add_(fc)
             torch.mul(io[:, H:], _tanh(c), out=Hs[s:e])
@@ -225,7 +214,7 @@ class ChildSumTreeLSTM(nn.Module):
         sys.setrecursionlimit(max(limit, 10 * len(kids) + 100))
 
         def node(j):
-            xj = x[j : j + 1]
+            xj = x[j:j + 1]
             wiou, wf = self.W_iou(xj), self.W_f(xj)
             if not kids[j]:
                 return self._node(wiou, wf, None, None, None, 1)
@@ -275,12 +264,12 @@ class _LevelwiseTreeLSTM(torch.autograd.Function):
                 else:
                     F.append(None)
                 i = torch.sigmoid(iou[:, :H])
-                o = torch.sigmoid(iou[:, H : 2 * H])
-                u = _tanh(iou[:, 2 * H :])
+                o = torch.sigmoid(iou[:, H:2 * H])
+                u = _tanh(iou[:, 2 * H:])
                 c = i * u if c_extra is None else i * u + c_extra
                 Cs[s:e] = c
                 Hs[s:e] = o * _tanh(c)
-                iou_all[s:e, :H], iou_all[s:e, H : 2 * H], iou_all[s:e, 2 * H :] = i, o, u
+                iou_all[s:e, :H], iou_all[s:e, H:2 * H], iou_all[s:e, 2 * H:] = i, o, u
         ctx.batch, ctx.F = batch, F
         ctx.save_for_backward(x, W_iou, U_iou, W_f, U_f, Hs, Cs, hsum_all, iou_all)
         return Hs.index_select(0, batch.roots)
@@ -299,21 +288,21 @@ class _LevelwiseTreeLSTM(torch.autograd.Function):
         dU_iou = torch.zeros_like(U_iou)
         dU_f = torch.zeros_like(U_f)
         for (s, e, child, slot), f in zip(reversed(batch.levels), reversed(F)):
-            i, o, u = iou_all[s:e, :H], iou_all[s:e, H : 2 * H], iou_all[s:e, 2 * H :]
+            i, o, u = iou_all[s:e, :H], iou_all[s:e, H:2 * H], iou_all[s:e, 2 * H:]
             tc = _tanh(Cs[s:e])
             dh = dH[s:e]
             dc = dC[s:e] + dh * o * (1 - tc * tc)
             da = d_iou[s:e]
             da[:, :H] = dc * u * i * (1 - i)
-            da[:, H : 2 * H] = dh * tc * o * (1 - o)
-            da[:, 2 * H :] = dc * i * (1 - u * u)
+            da[:, H:2 * H] = dh * tc * o * (1 - o)
+            da[:, 2 * H:] = dc * i * (1 - u * u)
             if f is None:
                 continue
             dU_iou += da.t() @ hsum_all[s:e]
-            dhc = (da @ U_iou).index_select(0, slot)  # d h~ flows to every child
+            dhc = (da @ U_iou).index_select(0, slot)        # d h~ flows to every child
             hc, cc = Hs.index_select(0, child), Cs.index_select(0, child)
             dcs = dc.index_select(0, slot)
-            df = dcs * cc * f * (1 - f)  # through the forget gate's pre-activation
+            df = dcs * cc * f * (1 - f)                      # through the forget gate's pre-activation
             dU_f += df.t() @ hc
             d_fx.index_add_(0, slot + s, df)
             dhc = dhc + df @ U_f
@@ -339,9 +328,8 @@ class IndexedTrees:
 
     def batch(self, idx) -> TreeBatch:
         idx = np.asarray(idx.cpu() if torch.is_tensor(idx) else idx).astype(np.int64).ravel()
-        return collate_trees(
-            [self.features[i] for i in idx], [self.parents[i] for i in idx], [self.heights[i] for i in idx]
-        )
+        return collate_trees([self.features[i] for i in idx], [self.parents[i] for i in idx],
+                             [self.heights[i] for i in idx])
 
     def __len__(self) -> int:
         return len(self.features)

@@ -6,7 +6,6 @@ A direct implementation: ``depth`` down-sampling stages of two 3x3 convolutions 
 skip connection, two 3x3 convolutions), then a 1x1 convolution to ``out_channels`` logits. Inputs of any size work:
 the image is padded to a multiple of ``2**depth`` and the output cropped back.
 """
-
 from __future__ import annotations
 
 import torch
@@ -18,12 +17,8 @@ __all__ = ["UNet"]
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
     )
 
 
@@ -40,18 +35,17 @@ class UNet(nn.Module):
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         self.depth = depth
-        chans = [base * 2**i for i in range(depth + 1)]
+        chans = [base * 2 ** i for i in range(depth + 1)]
         self.down = nn.ModuleList([_block(in_channels if i == 0 else chans[i - 1], chans[i]) for i in range(depth)])
         self.bottom = _block(chans[depth - 1], chans[depth])
-        self.up = nn.ModuleList(
-            [nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(depth))]
-        )
+        self.up = nn.ModuleList([nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2)
+                                 for i in reversed(range(depth))])
         self.dec = nn.ModuleList([_block(2 * chans[i], chans[i]) for i in reversed(range(depth))])
         self.head = nn.Conv2d(chans[0], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]
-        m = 2**self.depth
+        m = 2 ** self.depth
         ph, pw = (-H) % m, (-W) % m
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(H, W) > max(ph, pw) else "constant")

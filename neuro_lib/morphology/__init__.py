@@ -9,17 +9,7 @@ tasks, splits, cached inputs), :mod:`.views`, :mod:`.svm`, :mod:`.networks`, :mo
 :mod:`.experiment` (the chapter's set of models), :mod:`.chapter` (settings), :mod:`.predict` (new files),
 :mod:`.lmeasure` and :mod:`.plots`.
 """
-
 from .io import SWC, LoadReport, SWCError, load_directory, load_swc, parse_swc, read_swc, to_neurom, write_swc
 
-__all__ = [
-    "SWC",
-    "SWCError",
-    "LoadReport",
-    "load_directory",
-    "load_swc",
-    "parse_swc",
-    "read_swc",
-    "to_neurom",
-    "write_swc",
-]
+__all__ = ["SWC", "SWCError", "LoadReport", "load_directory", "load_swc", "parse_swc", "read_swc", "to_neurom",
+           "write_swc"]

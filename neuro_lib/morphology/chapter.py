@@ -31,7 +31,6 @@ CPU with 2 steps per fit and few cells, so the first GPU user does not meet a cr
 ``gpu``: the paper's sizes (224-pixel images, sequences of 1,500, Table 2's learning rates, 60 epochs, autoencoder
 pretraining of the ResNet18 on the unlabelled cells).
 """
-
 from __future__ import annotations
 
 from .. import profiles
@@ -45,122 +44,30 @@ __all__ = ["PROFILE_SETTINGS", "MODEL_SETTINGS", "TARGETS", "settings", "virtual
 TARGETS = {"rat_s1_2class_accuracy": 0.97, "lmeasure_rel_diff": 0.05}
 
 PROFILE_SETTINGS = {
-    "smoke": dict(
-        n_per_class=12,
-        tree_epochs=1,
-        lstm_epochs=1,
-        patience=1,
-        max_len=200,
-        cnn_epochs=1,
-        cnn_patience=1,
-        image_size=32,
-        lr_conv=1e-3,
-        lr_head=1e-3,
-        cnn_degrees=20.0,
-        cnn_batch_size=16,
-        pretrain_epochs=0,
-        fusion_head="late",
-        threads=1,
-        example_image_size=64,
-        zjump_scan=40,
-        zhang12_per_class=6,
-        virtual_per_class=12,
-        virtual_image_size=32,
-        virtual_cnn_epochs=1,
-        virtual_tree_epochs=1,
-        virtual_lstm_epochs=1,
-        max_steps=None,
-    ),
-    "cpu": dict(
-        n_per_class=None,
-        tree_epochs=8,
-        lstm_epochs=4,
-        patience=3,
-        max_len=100,
-        cnn_epochs=8,
-        cnn_patience=3,
-        image_size=48,
-        lr_conv=1e-3,
-        lr_head=1e-3,
-        cnn_degrees=20.0,
-        cnn_batch_size=32,
-        pretrain_epochs=0,
-        fusion_head="late",
-        threads=1,
-        example_image_size=96,
-        zjump_scan=300,
-        zhang12_per_class=300,
-        virtual_per_class=500,
-        virtual_image_size=32,
-        virtual_cnn_epochs=3,
-        virtual_tree_epochs=3,
-        virtual_lstm_epochs=6,
-        max_steps=None,
-    ),
-    "gpu": dict(
-        n_per_class=None,
-        tree_epochs=60,
-        lstm_epochs=60,
-        patience=10,
-        max_len=1500,
-        cnn_epochs=60,
-        cnn_patience=10,
-        image_size=224,
-        lr_conv=1e-5,
-        lr_head=1e-4,
-        cnn_degrees=20.0,
-        cnn_batch_size=64,
-        pretrain_epochs=20,
-        fusion_head="late",
-        threads=8,
-        example_image_size=224,
-        zjump_scan=1500,
-        zhang12_per_class=None,
-        virtual_per_class=500,
-        virtual_image_size=224,
-        virtual_cnn_epochs=20,
-        virtual_tree_epochs=20,
-        virtual_lstm_epochs=20,
-        max_steps=None,
-    ),
+    "smoke": dict(n_per_class=12, tree_epochs=1, lstm_epochs=1, patience=1, max_len=200, cnn_epochs=1,
+                  cnn_patience=1, image_size=32, lr_conv=1e-3, lr_head=1e-3, cnn_degrees=20.0, cnn_batch_size=16,
+                  pretrain_epochs=0, fusion_head="late", threads=1, example_image_size=64, zjump_scan=40,
+                  zhang12_per_class=6, virtual_per_class=12, virtual_image_size=32, virtual_cnn_epochs=1,
+                  virtual_tree_epochs=1, virtual_lstm_epochs=1, max_steps=None),
+    "cpu": dict(n_per_class=None, tree_epochs=8, lstm_epochs=4, patience=3, max_len=100, cnn_epochs=8,
+                cnn_patience=3, image_size=48, lr_conv=1e-3, lr_head=1e-3, cnn_degrees=20.0, cnn_batch_size=32,
+                pretrain_epochs=0, fusion_head="late", threads=1, example_image_size=96, zjump_scan=300,
+                zhang12_per_class=300, virtual_per_class=500, virtual_image_size=32, virtual_cnn_epochs=3,
+                virtual_tree_epochs=3, virtual_lstm_epochs=6, max_steps=None),
+    "gpu": dict(n_per_class=None, tree_epochs=60, lstm_epochs=60, patience=10, max_len=1500, cnn_epochs=60,
+                cnn_patience=10, image_size=224, lr_conv=1e-5, lr_head=1e-4, cnn_degrees=20.0, cnn_batch_size=64,
+                pretrain_epochs=20, fusion_head="late", threads=8, example_image_size=224, zjump_scan=1500,
+                zhang12_per_class=None, virtual_per_class=500, virtual_image_size=224, virtual_cnn_epochs=20,
+                virtual_tree_epochs=20, virtual_lstm_epochs=20, max_steps=None),
 }
 
 #: the keys that configure the models (:func:`neuro_lib.morphology.experiment.chapter_models`)
-MODEL_SETTINGS = (
-    "tree_epochs",
-    "lstm_epochs",
-    "cnn_epochs",
-    "patience",
-    "max_len",
-    "cnn_patience",
-    "lr_conv",
-    "lr_head",
-    "cnn_degrees",
-    "cnn_batch_size",
-    "pretrain_epochs",
-    "fusion_head",
-    "max_steps",
-)
+MODEL_SETTINGS = ("tree_epochs", "lstm_epochs", "cnn_epochs", "patience", "max_len", "cnn_patience", "lr_conv",
+                  "lr_head", "cnn_degrees", "cnn_batch_size", "pretrain_epochs", "fusion_head", "max_steps")
 
-_INT = (
-    "tree_epochs",
-    "lstm_epochs",
-    "patience",
-    "max_len",
-    "cnn_epochs",
-    "cnn_patience",
-    "image_size",
-    "cnn_batch_size",
-    "pretrain_epochs",
-    "threads",
-    "example_image_size",
-    "zjump_scan",
-    "virtual_per_class",
-    "virtual_image_size",
-    "virtual_cnn_epochs",
-    "virtual_tree_epochs",
-    "virtual_lstm_epochs",
-)
+_INT = ("tree_epochs", "lstm_epochs", "patience", "max_len", "cnn_epochs", "cnn_patience", "image_size",
+        "cnn_batch_size", "pretrain_epochs", "threads", "example_image_size", "zjump_scan", "virtual_per_class",
+        "virtual_image_size", "virtual_cnn_epochs", "virtual_tree_epochs", "virtual_lstm_epochs")
 
 
 def settings(profile: str, **overrides) -> dict:
@@ -178,30 +85,14 @@ def settings(profile: str, **overrides) -> dict:
     return profiles.settings(profile, PROFILE_SETTINGS, overrides, ints=_INT, what="morphology")
 
 
-def virtual_settings(
-    profile: str,
-    *,
-    n_per_class: int | None = None,
-    epochs: int | None = None,
-    image_size: int | None = None,
-    threads: int | None = None,
-    max_steps: int | None = None,
-) -> dict:
+def virtual_settings(profile: str, *, n_per_class: int | None = None, epochs: int | None = None,
+                     image_size: int | None = None, threads: int | None = None, max_steps: int | None = None) -> dict:
     """The settings of the virtual-set page: :func:`settings` of ``profile`` with ``n_per_class`` the virtual cells
     per class, ``image_size`` the virtual image size and ``cnn_epochs``/``tree_epochs``/``lstm_epochs`` the
     virtual ones (``epochs``, when not ``None``, for all three); the other network settings are the real-cell
     pages'. Raises ``ValueError`` for an unknown profile."""
-    cfg = settings(
-        profile,
-        threads=threads,
-        max_steps=max_steps,
-        virtual_per_class=n_per_class,
-        virtual_image_size=image_size,
-        **{f"virtual_{m}_epochs": epochs for m in ("cnn", "tree", "lstm")},
-    )
-    return dict(
-        cfg,
-        n_per_class=cfg["virtual_per_class"],
-        image_size=cfg["virtual_image_size"],
-        **{f"{m}_epochs": cfg[f"virtual_{m}_epochs"] for m in ("cnn", "tree", "lstm")},
-    )
+    cfg = settings(profile, threads=threads, max_steps=max_steps, virtual_per_class=n_per_class,
+                   virtual_image_size=image_size,
+                   **{f"virtual_{m}_epochs": epochs for m in ("cnn", "tree", "lstm")})
+    return dict(cfg, n_per_class=cfg["virtual_per_class"], image_size=cfg["virtual_image_size"],
+                **{f"{m}_epochs": cfg[f"virtual_{m}_epochs"] for m in ("cnn", "tree", "lstm")})

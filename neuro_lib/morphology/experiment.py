@@ -21,7 +21,6 @@ Table 3 and the chapter's own, as scikit-learn estimators over one :class:`~neur
 ``seed + j``; the networks' fits are cached (``cache=True``), so a fusion reuses the branches its split already
 trained and a later page reuses an earlier page's. The ``keep_*`` functions are the driver's ``keep=`` extras.
 """
-
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -34,34 +33,17 @@ from .neurites import neurite_gb
 from .svm import svm_pipeline
 from .views import OnView
 
-__all__ = [
-    "MODEL_NAMES",
-    "chapter_models",
-    "unwrap",
-    "keep_history",
-    "keep_features",
-    "out_of_fold",
-    "has_apical",
-    "atypical_cells",
-    "embed",
-    "separation",
-    "results_entries",
-]
+__all__ = ["MODEL_NAMES", "chapter_models", "unwrap", "keep_history", "keep_features", "out_of_fold",
+           "has_apical", "atypical_cells", "embed", "separation", "results_entries"]
 
-MODEL_NAMES = {
-    "svm": "SVM (20 features)",
-    "cnn": "CNN (ResNet18)",
-    "lstm": "LSTM",
-    "tree_lstm": "Tree-LSTM",
-    "fusion_mlp": "Multi, 3-layer head on the 640-d features (the paper's head)",
-    "fusion": "Multi, late fusion of the logits (ours)",
-    "neurite_gb": "gradient boosting, 77 per-neurite morphometrics (ours)",
-}
+MODEL_NAMES = {"svm": "SVM (20 features)", "cnn": "CNN (ResNet18)", "lstm": "LSTM", "tree_lstm": "Tree-LSTM",
+               "fusion_mlp": "Multi, 3-layer head on the 640-d features (the paper's head)",
+               "fusion": "Multi, late fusion of the logits (ours)",
+               "neurite_gb": "gradient boosting, 77 per-neurite morphometrics (ours)"}
 
 
-def chapter_models(
-    cfg: Mapping, *, device: str = "cpu", cache: bool = True, names: Iterable[str] | None = None
-) -> dict:
+def chapter_models(cfg: Mapping, *, device: str = "cpu", cache: bool = True,
+                   names: Iterable[str] | None = None) -> dict:
     """``{name: estimator}`` of the chapter (see the module docstring), configured by the settings ``cfg``
     (``tree_epochs``, ``lstm_epochs``, ``patience``, ``max_len``, ``cnn_epochs``, ``cnn_patience``, ``lr_conv``,
     ``lr_head``, ``cnn_degrees``, ``cnn_batch_size``, ``pretrain_epochs``, ``fusion_head``, and ``max_steps`` (cap
@@ -72,43 +54,17 @@ def chapter_models(
     if cfg["fusion_head"] not in ("late", "val", "train"):
         raise ValueError(f"fusion_head must be 'late', 'val' or 'train', got {cfg['fusion_head']!r}")
     steps = cfg.get("max_steps")
-    cnn = OnView(
-        "images",
-        ProjectionCNN(
-            epochs=cfg["cnn_epochs"],
-            lr_conv=cfg["lr_conv"],
-            lr_head=cfg["lr_head"],
-            batch_size=cfg["cnn_batch_size"],
-            degrees=cfg["cnn_degrees"],
-            patience=cfg["cnn_patience"],
-            pretrain_epochs=cfg["pretrain_epochs"],
-            max_steps=steps,
-            device=device,
-            cache=cache,
-        ),
-    )
-    tree = OnView(
-        "trees",
-        TreeLSTMClassifier(
-            epochs=cfg["tree_epochs"], patience=cfg["patience"], max_steps=steps, device=device, cache=cache
-        ),
-    )
-    models = {
-        "svm": OnView("features", svm_pipeline()),
-        "cnn": cnn,
-        "lstm": OnView(
-            "trees",
-            LSTMClassifier(
-                max_len=cfg["max_len"],
-                epochs=cfg["lstm_epochs"],
-                patience=cfg["patience"],
-                max_steps=steps,
-                device=device,
-                cache=cache,
-            ),
-        ),
-        "tree_lstm": tree,
-    }
+    cnn = OnView("images", ProjectionCNN(epochs=cfg["cnn_epochs"], lr_conv=cfg["lr_conv"], lr_head=cfg["lr_head"],
+                                         batch_size=cfg["cnn_batch_size"], degrees=cfg["cnn_degrees"],
+                                         patience=cfg["cnn_patience"], pretrain_epochs=cfg["pretrain_epochs"],
+                                         max_steps=steps, device=device, cache=cache))
+    tree = OnView("trees", TreeLSTMClassifier(epochs=cfg["tree_epochs"], patience=cfg["patience"], max_steps=steps,
+                                              device=device, cache=cache))
+    models = {"svm": OnView("features", svm_pipeline()), "cnn": cnn,
+              "lstm": OnView("trees", LSTMClassifier(max_len=cfg["max_len"], epochs=cfg["lstm_epochs"],
+                                                     patience=cfg["patience"], max_steps=steps, device=device,
+                                                     cache=cache)),
+              "tree_lstm": tree}
     branches = [("cnn", cnn), ("tree_lstm", tree)]
     if cfg["fusion_head"] == "late":
         models["fusion_mlp"] = MLPFusion(branches, head_on="val", max_steps=steps, device=device)
@@ -140,7 +96,6 @@ def keep_history(est, split) -> dict:
 def keep_features(X):
     """A ``keep=`` function that stores, per split, the learnt feature (``transform``) of that split's test cells,
     computed over all cells of ``X`` in one pass (as a fusion head sees them) and then taken at the test rows."""
-
     def keep(est, split) -> dict:
         return {"features": np.asarray(est.transform(X))[split.test]}
 
@@ -201,11 +156,9 @@ def separation(features: np.ndarray, embedding: np.ndarray, y) -> dict[str, floa
     y = np.asarray(y)
     k = min(5, max(1, len(y) // 5 - 1))
     pred = cross_val_predict(KNeighborsClassifier(k), embedding, y, cv=5)
-    return {
-        "tsne_knn_accuracy": float((pred == y).mean()),
-        "silhouette": float(silhouette_score(StandardScaler().fit_transform(features), y)),
-        "tsne_silhouette": float(silhouette_score(embedding, y)),
-    }
+    return {"tsne_knn_accuracy": float((pred == y).mean()),
+            "silhouette": float(silhouette_score(StandardScaler().fit_transform(features), y)),
+            "tsne_silhouette": float(silhouette_score(embedding, y))}
 
 
 def results_entries(cvs: Mapping, task: str, metrics=("accuracy", "auc"), **kw) -> dict:

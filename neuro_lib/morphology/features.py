@@ -45,7 +45,6 @@ AverageBifurcationAngleLocal (deg)      mean angle between the first compartment
 AverageBifurcationAngleRemote (deg)     mean angle between the chords to the two daughter branches' ends
 ======================================  =======================================================================
 """
-
 from __future__ import annotations
 
 import warnings

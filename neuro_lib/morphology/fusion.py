@@ -23,7 +23,6 @@ them: too few for a 640-d input, enough to learn how far to trust each branch fr
 ``<name>__<param>``, so the cross-validation driver seeds every branch. With the branches' ``cache=True`` a fusion
 reuses the branch fits that the single models of the same split made.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +52,7 @@ class _Branches:
         for i, (name, est) in enumerate(branches):
             if name in params:
                 est = params.pop(name)
-            sub = {k[len(name) + 2 :]: params.pop(k) for k in list(params) if k.startswith(f"{name}__")}
+            sub = {k[len(name) + 2:]: params.pop(k) for k in list(params) if k.startswith(f"{name}__")}
             if sub:
                 est.set_params(**sub)
             branches[i] = (name, est)
@@ -62,10 +61,8 @@ class _Branches:
 
     def _fit_branches(self, X, y, X_val, y_val) -> None:
         if X_val is None or y_val is None or len(y_val) == 0:
-            raise ValueError(
-                f"{type(self).__name__}.fit needs validation cells (X_val, y_val): its head learns from "
-                "cells the branches were not fitted to"
-            )
+            raise ValueError(f"{type(self).__name__}.fit needs validation cells (X_val, y_val): its head learns from "
+                             "cells the branches were not fitted to")
         self.branches_ = [(name, clone(est).fit(X, y, X_val=X_val, y_val=y_val)) for name, est in self.branches]
 
     def _branch_features(self, X) -> np.ndarray:
@@ -127,21 +124,10 @@ class MLPFusion(_Branches, TorchClassifier):
     when not ``None`` (the branches carry their own). Raises ``ValueError`` for another ``head_on`` or
     without validation cells. ``transform(X)`` gives the concatenated unscaled features."""
 
-    def __init__(
-        self,
-        branches=(),
-        head_on: str = "val",
-        epochs: int | None = None,
-        lr: float = 1e-3,
-        batch_size: int = 64,
-        patience: int | None = 30,
-        weight_decay: float | None = None,
-        dropout: float = 0.3,
-        max_steps: int | None = None,
-        random_state: int = 0,
-        device: str = "cpu",
-        progress: bool = False,
-    ):
+    def __init__(self, branches=(), head_on: str = "val", epochs: int | None = None, lr: float = 1e-3,
+                 batch_size: int = 64, patience: int | None = 30, weight_decay: float | None = None,
+                 dropout: float = 0.3, max_steps: int | None = None, random_state: int = 0, device: str = "cpu",
+                 progress: bool = False):
         self.branches, self.head_on, self.epochs, self.lr, self.batch_size = branches, head_on, epochs, lr, batch_size
         self.patience, self.weight_decay, self.dropout, self.max_steps = patience, weight_decay, dropout, max_steps
         self.random_state, self.device, self.progress = random_state, device, progress
@@ -178,22 +164,10 @@ class MLPFusion(_Branches, TorchClassifier):
         epochs = self.epochs if self.epochs is not None else (100 if on_val else 200)
         wd = self.weight_decay if self.weight_decay is not None else (1e-3 if on_val else 1e-4)
         train, es = ((Xv, yv), None) if on_val else ((Xt, yt), (Xv, yv))
-        return fit(
-            module,
-            train,
-            es,
-            loss_fn=nn.CrossEntropyLoss(),
-            epochs=epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            patience=None if on_val else self.patience,
-            seed=self.random_state,
-            device=self._device(),
-            weight_decay=wd,
-            progress=self.progress,
-            desc="fusion head",
-            max_steps=self.max_steps,
-        )
+        return fit(module, train, es, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=self.lr,
+                   batch_size=self.batch_size, patience=None if on_val else self.patience, seed=self.random_state,
+                   device=self._device(), weight_decay=wd, progress=self.progress, desc="fusion head",
+                   max_steps=self.max_steps)
 
     def _logits(self, module, X) -> np.ndarray:
         import torch
@@ -208,6 +182,5 @@ class MLPFusion(_Branches, TorchClassifier):
     predict_proba = _Network.predict_proba
 
     def get_state(self):
-        raise NotImplementedError(
-            "MLPFusion is not cached as a whole: its branches are (cache=True), and its head trains in seconds"
-        )
+        raise NotImplementedError("MLPFusion is not cached as a whole: its branches are (cache=True), and its head "
+                                  "trains in seconds")

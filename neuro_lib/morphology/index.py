@@ -7,7 +7,6 @@ row per file: ``ok`` (bool), ``reason`` (the :class:`~neuro_lib.morphology.io.SW
 archive's index in :func:`neuro_lib.cache.cached` (npz), keyed by the archive and the source of the reader and the
 features, so a rebuild reads nothing again (reading the ~3,500 files of the mirror takes about 20 s on 2 cores).
 """
-
 from __future__ import annotations
 
 import functools
@@ -31,9 +30,8 @@ def _index_one_cached(path: str) -> tuple:
         s = load_swc(path)
     except SWCError as err:
         return tuple({"ok": False, "reason": err.reason, "n_nodes": 0, "n_dropped": 0}.items())
-    return tuple(
-        {"ok": True, "reason": "", "n_nodes": len(s), "n_dropped": int(s.n_skipped), **morphometrics(s)}.items()
-    )
+    return tuple({"ok": True, "reason": "", "n_nodes": len(s), "n_dropped": int(s.n_skipped),
+                  **morphometrics(s)}.items())
 
 
 def index_one(path) -> dict:
@@ -49,7 +47,7 @@ def index_files(paths: Sequence, *, n_jobs: int = 2) -> pd.DataFrame:
     """The index (columns :data:`COLUMNS`) of ``paths``, one row per file in order; ``n_jobs`` joblib workers (files
     sent in chunks of 40 to keep the overhead low)."""
     paths = [str(p) for p in paths]
-    chunks = [paths[i : i + 40] for i in range(0, len(paths), 40)]
+    chunks = [paths[i:i + 40] for i in range(0, len(paths), 40)]
     if n_jobs == 1 or len(chunks) <= 1:
         parts = [_index_many(c) for c in chunks]
     else:
@@ -60,13 +58,9 @@ def index_files(paths: Sequence, *, n_jobs: int = 2) -> pd.DataFrame:
 
 
 def _to_arrays(idx: pd.DataFrame) -> dict[str, np.ndarray]:
-    out = {
-        "cell_id": idx["cell_id"].to_numpy().astype(str),
-        "ok": idx["ok"].to_numpy(bool),
-        "reason": idx["reason"].to_numpy().astype(str),
-        "n_nodes": idx["n_nodes"].to_numpy(np.int64),
-        "n_dropped": idx["n_dropped"].to_numpy(np.int64),
-    }
+    out = {"cell_id": idx["cell_id"].to_numpy().astype(str), "ok": idx["ok"].to_numpy(bool),
+           "reason": idx["reason"].to_numpy().astype(str), "n_nodes": idx["n_nodes"].to_numpy(np.int64),
+           "n_dropped": idx["n_dropped"].to_numpy(np.int64)}
     out.update({f: idx[f].to_numpy(float) for f in FEATURES})
     return out
 

@@ -17,7 +17,6 @@ The returned :class:`SWC` holds plain NumPy arrays in an order where every paren
 (repair, features, projections, the Tree-LSTM's reduced tree). :func:`to_neurom` turns it into a NeuroM morphology
 (MorphIO underneath), which recognises NeuroMorpho's 3-point soma (a sphere written as three points along y).
 """
-
 from __future__ import annotations
 
 import gzip
@@ -25,25 +24,15 @@ import io
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = [
-    "SWC",
-    "SWCError",
-    "read_swc",
-    "load_swc",
-    "file_key",
-    "parse_swc",
-    "write_swc",
-    "to_neurom",
-    "load_directory",
-    "LoadReport",
-    "SWC_TYPES",
-]
+__all__ = ["SWC", "SWCError", "read_swc", "load_swc", "file_key", "parse_swc", "write_swc", "to_neurom",
+           "load_directory", "LoadReport",
+           "SWC_TYPES"]
 
 #: SWC type codes (Cannon et al. 1998); codes above 4 are "custom" and are kept as they are.
 SWC_TYPES = {0: "undefined", 1: "soma", 2: "axon", 3: "basal dendrite", 4: "apical dendrite"}
@@ -107,17 +96,10 @@ class SWC:
 
     def copy(self, **changes) -> SWC:
         """A deep copy, with the given attributes replaced."""
-        d = dict(
-            ids=self.ids.copy(),
-            types=self.types.copy(),
-            xyz=self.xyz.copy(),
-            radius=self.radius.copy(),
-            parent=self.parent.copy(),
-            path=self.path,
-            lines=None if self.lines is None else self.lines.copy(),
-            n_skipped=self.n_skipped,
-            metadata=dict(self.metadata),
-        )
+        d = dict(ids=self.ids.copy(), types=self.types.copy(), xyz=self.xyz.copy(), radius=self.radius.copy(),
+                 parent=self.parent.copy(), path=self.path,
+                 lines=None if self.lines is None else self.lines.copy(), n_skipped=self.n_skipped,
+                 metadata=dict(self.metadata))
         d.update(changes)
         return SWC(**d)
 
@@ -253,9 +235,8 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
     if dup.size:
         k2 = int(order[dup[0] + 1])
         k1 = int(order[dup[0]])
-        raise SWCError(
-            where, line_of(max(k1, k2)), f"duplicate id {ids[k2]} (first used on line {line_of(min(k1, k2))})"
-        )
+        raise SWCError(where, line_of(max(k1, k2)),
+                       f"duplicate id {ids[k2]} (first used on line {line_of(min(k1, k2))})")
     roots = np.flatnonzero(pid == -1)
     nonroot = np.flatnonzero(pid != -1)
     pos = np.searchsorted(sids, pid[nonroot])
@@ -263,12 +244,8 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
     missing = sids[pos_c] != pid[nonroot]
     if missing.any():
         k = int(nonroot[np.flatnonzero(missing)[0]])
-        raise SWCError(
-            where,
-            line_of(k),
-            f"parent id {pid[k]} of sample {ids[k]} does not exist "
-            "(expected the id of another sample, or -1 for the root)",
-        )
+        raise SWCError(where, line_of(k), f"parent id {pid[k]} of sample {ids[k]} does not exist "
+                                          "(expected the id of another sample, or -1 for the root)")
     parent = np.full(n, -1, dtype=np.int64)
     parent[nonroot] = order[pos_c]
     self_loop = parent == np.arange(n)
@@ -278,12 +255,9 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
     if len(roots) == 0:
         raise SWCError(where, line_of(0), "no root (no sample with parent -1): the parent links form a cycle")
     if len(roots) > 1 and not drop_fragments:
-        raise SWCError(
-            where,
-            line_of(int(roots[1])),
-            f"{len(roots)} roots (parent -1): sample {ids[roots[1]]} is a second root after sample "
-            f"{ids[roots[0]]} on line {line_of(int(roots[0]))}; expected one connected tree",
-        )
+        raise SWCError(where, line_of(int(roots[1])),
+                       f"{len(roots)} roots (parent -1): sample {ids[roots[1]]} is a second root after sample "
+                       f"{ids[roots[0]]} on line {line_of(int(roots[0]))}; expected one connected tree")
 
     # Parent-before-child order. Most files are already in it (parent row < own row); else a breadth-first sort.
     root = int(roots[0])
@@ -302,13 +276,9 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
             reached[from_any_root] = True
             k, cycle = _first_cycle(parent, ~reached)
             shown = " -> ".join(str(ids[c]) for c in cycle[:8]) + (" -> ..." if len(cycle) > 8 else f" -> {ids[k]}")
-            raise SWCError(
-                where,
-                line_of(k),
-                f"sample {ids[k]} is on a cycle of parent links ({shown}); "
-                f"{int((~reached).sum())} sample(s) on it or hanging from it cannot "
-                "be reached from a root",
-            )
+            raise SWCError(where, line_of(k), f"sample {ids[k]} is on a cycle of parent links ({shown}); "
+                                              f"{int((~reached).sum())} sample(s) on it or hanging from it cannot "
+                                              "be reached from a root")
         perm = from_any_root if len(roots) == 1 else _topological_order(parent, np.array([root]))
         kept = np.sort(perm)  # keep the file's own order (depth-first in most files) where it is parent-first
         if kept[0] == root and np.all(parent[kept[1:]] < kept[1:]):
@@ -327,17 +297,8 @@ def parse_swc(text: str, path: str | os.PathLike | None = None, *, drop_fragment
     if n_dropped:
         meta["dropped_fragments"] = int(len(roots) - 1)
         meta["dropped_samples"] = int(n_dropped)
-    return SWC(
-        ids=ids,
-        types=types,
-        xyz=xyz,
-        radius=radius,
-        parent=parent,
-        path=Path(path) if path is not None else None,
-        lines=line_arr,
-        n_skipped=n_dropped,
-        metadata=meta,
-    )
+    return SWC(ids=ids, types=types, xyz=xyz, radius=radius, parent=parent,
+               path=Path(path) if path is not None else None, lines=line_arr, n_skipped=n_dropped, metadata=meta)
 
 
 def _topological_order(parent: np.ndarray, roots: np.ndarray) -> np.ndarray:
@@ -453,11 +414,8 @@ class LoadReport:
         return f"{len(self.cells)} loaded, {self.n_skipped} skipped"
 
 
-def load_directory(
-    path: str | os.PathLike | Iterable,
-    on_error: str = "raise",
-    pattern: tuple[str, ...] = ("*.swc", "*.SWC", "*.swc.gz"),
-) -> LoadReport:
+def load_directory(path: str | os.PathLike | Iterable, on_error: str = "raise",
+                   pattern: tuple[str, ...] = ("*.swc", "*.SWC", "*.swc.gz")) -> LoadReport:
     """Read every SWC file under ``path`` (recursively; or an iterable of file paths), sorted by name.
 
     ``on_error="raise"`` (default) raises the first :class:`SWCError`; ``"skip"`` skips bad files, warns once with
@@ -482,9 +440,6 @@ def load_directory(
             skipped[f] = str(err)
     if skipped:
         reasons = "; ".join(list(skipped.values())[:3])
-        warnings.warn(
-            f"load_directory: skipped {len(skipped)} of {len(files)} files ({reasons}"
-            f"{' ...' if len(skipped) > 3 else ''})",
-            stacklevel=2,
-        )
+        warnings.warn(f"load_directory: skipped {len(skipped)} of {len(files)} files ({reasons}"
+                      f"{' ...' if len(skipped) > 3 else ''})", stacklevel=2)
     return LoadReport(cells, skipped)

@@ -32,7 +32,6 @@ thread count and the source of the code that trains it; a second fit with the sa
 that train the same branch on the same split (CNN, sequence, fusion, t-SNE pages) and ``neuro_lib.predict`` share
 one training.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -48,15 +47,9 @@ from ..models.resnet import PAPER_LR_CONV, PAPER_LR_HEAD
 __all__ = ["ProjectionCNN", "LSTMClassifier", "TreeLSTMClassifier", "data_digest"]
 
 #: modules whose source a cached fit depends on (besides this one)
-_FIT_CODE = (
-    "neuro_lib.estimators",
-    "neuro_lib.training",
-    "neuro_lib.models.resnet",
-    "neuro_lib.models.lstm",
-    "neuro_lib.models.tree_lstm",
-    "neuro_lib.morphology.projections",
-    "neuro_lib.morphology.tree",
-)
+_FIT_CODE = ("neuro_lib.estimators", "neuro_lib.training", "neuro_lib.models.resnet", "neuro_lib.models.lstm",
+             "neuro_lib.models.tree_lstm", "neuro_lib.morphology.projections",
+             "neuro_lib.morphology.tree")
 _NOT_KEYED = ("device", "progress", "cache")
 
 
@@ -98,22 +91,11 @@ class _Network(TorchClassifier):
         if not getattr(self, "cache", False):
             return super().fit(X, y, X_val, y_val)
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in _NOT_KEYED}
-        key = {
-            "estimator": type(self).__name__,
-            "params": params,
-            "device": self._device().split(":")[0],
-            "threads": torch.get_num_threads(),
-            "data": data_digest(X, np.asarray(y), X_val, None if y_val is None else np.asarray(y_val)),
-        }
-        state = _cache.cached(
-            "morphology/fits",
-            key,
-            lambda: super(_Network, self).fit(X, y, X_val, y_val).get_state(),
-            kind="pt",
-            name=type(self).__name__,
-            code=_FIT_CODE,
-            packages=("torch", "torchvision"),
-        )
+        key = {"estimator": type(self).__name__, "params": params, "device": self._device().split(":")[0],
+               "threads": torch.get_num_threads(), "data": data_digest(X, np.asarray(y), X_val,
+                                                                         None if y_val is None else np.asarray(y_val))}
+        state = _cache.cached("morphology/fits", key, lambda: super(_Network, self).fit(X, y, X_val, y_val).get_state(),
+                              kind="pt", name=type(self).__name__, code=_FIT_CODE, packages=("torch", "torchvision"))
         self._set_state(state)
         return self
 
@@ -182,28 +164,16 @@ def _fit_indexed(est, net, bank, y, n_train: int, y_val):
     model = _Indexed(net, bank)
     train = (torch.as_tensor(np.arange(n_train)), torch.as_tensor(y))
     val = None if y_val is None else (torch.as_tensor(n_train + np.arange(len(y_val))), torch.as_tensor(y_val))
-    return fit(
-        model,
-        train,
-        val,
-        loss_fn=nn.CrossEntropyLoss(),
-        epochs=est.epochs,
-        lr=est.lr,
-        batch_size=est.batch_size,
-        patience=est.patience,
-        seed=est.random_state,
-        device=est._device(),
-        weight_decay=est.weight_decay,
-        progress=est.progress,
-        desc=type(est).__name__,
-        max_steps=est.max_steps,
-    )
+    return fit(model, train, val, loss_fn=nn.CrossEntropyLoss(), epochs=est.epochs, lr=est.lr,
+               batch_size=est.batch_size, patience=est.patience, seed=est.random_state, device=est._device(),
+               weight_decay=est.weight_decay, progress=est.progress, desc=type(est).__name__,
+               max_steps=est.max_steps)
 
 
 def _batched(fn, items, batch_size: int) -> np.ndarray:
     """``fn(items[i:i + batch_size])`` (a tensor) over ``items`` in order, concatenated as a float32 array."""
     with torch.no_grad():
-        out = [fn(items[i : i + batch_size]).detach().cpu() for i in range(0, len(items), batch_size)]
+        out = [fn(items[i:i + batch_size]).detach().cpu() for i in range(0, len(items), batch_size)]
     return torch.cat(out).numpy().astype(np.float32)
 
 
@@ -220,33 +190,15 @@ class ProjectionCNN(_Network):
     History (or ``None``).
     """
 
-    def __init__(
-        self,
-        epochs: int = 10,
-        lr_conv: float = PAPER_LR_CONV,
-        lr_head: float = PAPER_LR_HEAD,
-        batch_size: int = 32,
-        augment: bool = True,
-        degrees: float = 180.0,
-        patience: int | None = None,
-        pretrain_epochs: int = 0,
-        dropout: float = 0.0,
-        max_steps: int | None = None,
-        random_state: int = 0,
-        device: str = "cpu",
-        progress: bool = False,
-        cache: bool = False,
-    ):
+    def __init__(self, epochs: int = 10, lr_conv: float = PAPER_LR_CONV, lr_head: float = PAPER_LR_HEAD,
+                 batch_size: int = 32, augment: bool = True, degrees: float = 180.0, patience: int | None = None,
+                 pretrain_epochs: int = 0, dropout: float = 0.0, max_steps: int | None = None, random_state: int = 0,
+                 device: str = "cpu", progress: bool = False, cache: bool = False):
         self.epochs, self.lr_conv, self.lr_head, self.batch_size = epochs, lr_conv, lr_head, batch_size
         self.max_steps = max_steps
         self.augment, self.degrees, self.patience, self.pretrain_epochs = augment, degrees, patience, pretrain_epochs
-        self.dropout, self.random_state, self.device, self.progress, self.cache = (
-            dropout,
-            random_state,
-            device,
-            progress,
-            cache,
-        )
+        self.dropout, self.random_state, self.device, self.progress, self.cache = (dropout, random_state, device,
+                                                                                  progress, cache)
 
     def _module_config(self, X, n_classes: int) -> dict:
         return {"n_classes": int(n_classes), "dropout": float(self.dropout)}
@@ -268,15 +220,9 @@ class ProjectionCNN(_Network):
         yv = torch.as_tensor(np.asarray(y_val if y_val is not None else []), dtype=torch.long)
         self.pretrain_history_ = None
         if self.pretrain_epochs:  # the backbone learns to reconstruct the images; its last layer stays as built
-            self.pretrain_history_ = pretrain_autoencoder(
-                module,
-                torch.cat([X, Xv]),
-                epochs=self.pretrain_epochs,
-                seed=seed,
-                device=device,
-                progress=False,
-                max_steps=self.max_steps,
-            )
+            self.pretrain_history_ = pretrain_autoencoder(module, torch.cat([X, Xv]), epochs=self.pretrain_epochs,
+                                                          seed=seed, device=device, progress=False,
+                                                          max_steps=self.max_steps)
         opt = torch.optim.Adam(param_groups(module, self.lr_conv, self.lr_head))
         gen = torch.Generator().manual_seed(seed + 1)
         ce = nn.CrossEntropyLoss()
@@ -296,23 +242,10 @@ class ProjectionCNN(_Network):
             return float((out.argmax(1) == yv.numpy()).mean())
 
         has_val = len(yv) > 0
-        return fit(
-            module,
-            (X, y),
-            (Xv, yv) if has_val else None,
-            train_step=step,
-            val_step=lambda m, b: ce(m(b[0]), b[1]),
-            val_score=val_acc if has_val else None,
-            epochs=self.epochs,
-            batch_size=batch_size,
-            seed=seed,
-            device=device,
-            optimizer=opt,
-            patience=self.patience,
-            progress=self.progress,
-            desc="ResNet18",
-            max_steps=self.max_steps,
-        )
+        return fit(module, (X, y), (Xv, yv) if has_val else None, train_step=step,
+                   val_step=lambda m, b: ce(m(b[0]), b[1]), val_score=val_acc if has_val else None,
+                   epochs=self.epochs, batch_size=batch_size, seed=seed, device=device, optimizer=opt,
+                   patience=self.patience, progress=self.progress, desc="ResNet18", max_steps=self.max_steps)
 
     def _logits(self, module, X) -> np.ndarray:
         from ..training import predict
@@ -334,9 +267,8 @@ class _TreeNetwork(_Network):
 
     def _train_module(self, module, X, y, X_val, y_val):
         trees = list(X) + (list(X_val) if X_val is not None else [])
-        return _fit_indexed(
-            self, module, self._bank(trees), np.asarray(y), len(X), None if y_val is None else np.asarray(y_val)
-        )
+        return _fit_indexed(self, module, self._bank(trees), np.asarray(y), len(X),
+                            None if y_val is None else np.asarray(y_val))
 
     def _apply(self, fn, X, batch_size: int = 256) -> np.ndarray:
         bank = self._bank(list(X))
@@ -357,49 +289,25 @@ class LSTMClassifier(_TreeNetwork):
     most ``epochs``, batches of ``batch_size``, early stopping after ``patience`` epochs without a lower
     validation loss."""
 
-    def __init__(
-        self,
-        max_len: int = 1500,
-        hidden: int = 128,
-        layers: int = 2,
-        dropout: float = 0.2,
-        epochs: int = 20,
-        lr: float = 1e-3,
-        batch_size: int = 32,
-        patience: int | None = 8,
-        weight_decay: float = 0.0,
-        max_steps: int | None = None,
-        random_state: int = 0,
-        device: str = "cpu",
-        progress: bool = False,
-        cache: bool = False,
-    ):
+    def __init__(self, max_len: int = 1500, hidden: int = 128, layers: int = 2, dropout: float = 0.2,
+                 epochs: int = 20, lr: float = 1e-3, batch_size: int = 32, patience: int | None = 8,
+                 weight_decay: float = 0.0, max_steps: int | None = None, random_state: int = 0, device: str = "cpu",
+                 progress: bool = False, cache: bool = False):
         self.max_len, self.hidden, self.layers, self.dropout = max_len, hidden, layers, dropout
         self.max_steps = max_steps
-        self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay = (
-            epochs,
-            lr,
-            batch_size,
-            patience,
-            weight_decay,
-        )
+        self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay = (epochs, lr, batch_size, patience,
+                                                                                   weight_decay)
         self.random_state, self.device, self.progress, self.cache = random_state, device, progress, cache
 
     def _module_config(self, X, n_classes: int) -> dict:
-        return {
-            "in_features": int(X[0].features.shape[1]),
-            "n_classes": int(n_classes),
-            "hidden": int(self.hidden),
-            "layers": int(self.layers),
-            "dropout": float(self.dropout),
-        }
+        return {"in_features": int(X[0].features.shape[1]), "n_classes": int(n_classes), "hidden": int(self.hidden),
+                "layers": int(self.layers), "dropout": float(self.dropout)}
 
     def _make_module(self, c: dict):
         from ..models.lstm import SequenceLSTM
 
-        return SequenceLSTM(
-            c["in_features"], c["n_classes"], hidden=c["hidden"], layers=c["layers"], dropout=c["dropout"]
-        )
+        return SequenceLSTM(c["in_features"], c["n_classes"], hidden=c["hidden"], layers=c["layers"],
+                            dropout=c["dropout"])
 
     def _bank(self, trees):
         from ..models.lstm import IndexedSequences
@@ -412,38 +320,18 @@ class TreeLSTMClassifier(_TreeNetwork):
     """The Child-Sum Tree-LSTM (Tai et al. 2015; ``hidden`` units, Table 2: 128) from the terminals to the soma of
     each cell's reduced tree, the root state -> dropout -> linear. Training as :class:`LSTMClassifier`."""
 
-    def __init__(
-        self,
-        hidden: int = 128,
-        dropout: float = 0.2,
-        epochs: int = 20,
-        lr: float = 1e-3,
-        batch_size: int = 32,
-        patience: int | None = 8,
-        weight_decay: float = 0.0,
-        max_steps: int | None = None,
-        random_state: int = 0,
-        device: str = "cpu",
-        progress: bool = False,
-        cache: bool = False,
-    ):
+    def __init__(self, hidden: int = 128, dropout: float = 0.2, epochs: int = 20, lr: float = 1e-3,
+                 batch_size: int = 32, patience: int | None = 8, weight_decay: float = 0.0,
+                 max_steps: int | None = None, random_state: int = 0, device: str = "cpu", progress: bool = False,
+                 cache: bool = False):
         self.hidden, self.dropout, self.max_steps = hidden, dropout, max_steps
-        self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay = (
-            epochs,
-            lr,
-            batch_size,
-            patience,
-            weight_decay,
-        )
+        self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay = (epochs, lr, batch_size, patience,
+                                                                                   weight_decay)
         self.random_state, self.device, self.progress, self.cache = random_state, device, progress, cache
 
     def _module_config(self, X, n_classes: int) -> dict:
-        return {
-            "in_features": int(X[0].features.shape[1]),
-            "n_classes": int(n_classes),
-            "hidden": int(self.hidden),
-            "dropout": float(self.dropout),
-        }
+        return {"in_features": int(X[0].features.shape[1]), "n_classes": int(n_classes), "hidden": int(self.hidden),
+                "dropout": float(self.dropout)}
 
     def _make_module(self, c: dict):
         from ..models.tree_lstm import TreeLSTMNet

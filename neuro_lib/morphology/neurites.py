@@ -33,7 +33,6 @@ the thickest dendritic stem's first compartment: +1 straight up). Statistics of 
 
 Everything is vectorised over the samples of one cell (NumPy on the :class:`~neuro_lib.morphology.io.SWC` arrays).
 """
-
 from __future__ import annotations
 
 import warnings
@@ -46,35 +45,14 @@ __all__ = ["NEURITE_TYPES", "NEURITE_FEATURES", "neurite_morphometrics", "neurit
 
 #: name -> SWC type codes
 NEURITE_TYPES = {"axon": (2,), "basal": (3,), "apical": (4,), "dendrite": (3, 4)}
-_PER_TYPE = (
-    "length",
-    "n_tips",
-    "n_bifurcations",
-    "y_max",
-    "y_min",
-    "y_mean",
-    "width",
-    "depth",
-    "radius_median",
-    "radius_max",
-    "max_distance",
-    "compartment_median",
-)
+_PER_TYPE = ("length", "n_tips", "n_bifurcations", "y_max", "y_min", "y_mean", "width", "depth", "radius_median",
+             "radius_max", "max_distance", "compartment_median")
 _PERCENTILES = (5, 25, 50, 75, 95)
 NEURITE_FEATURES = (
     [f"{t}_{k}" for t in NEURITE_TYPES for k in _PER_TYPE]
     + [f"{t}_{a}_p{q}" for t in ("axon", "dendrite") for a in ("y", "r") for q in _PERCENTILES]
-    + [
-        "n_samples",
-        "soma_radius",
-        "n_soma_samples",
-        "n_stems",
-        "n_dendrite_stems",
-        "axon_dendrite_ratio",
-        "stem_radius_max",
-        "stem_radius_ratio",
-        "stem_direction_y",
-    ]
+    + ["n_samples", "soma_radius", "n_soma_samples", "n_stems", "n_dendrite_stems", "axon_dendrite_ratio",
+       "stem_radius_max", "stem_radius_ratio", "stem_direction_y"]
 )
 
 
@@ -160,49 +138,29 @@ def neurite_table(paths, *, n_jobs: int = 2, cache: bool = True):
     paths = [str(p) for p in paths]
 
     def compute():
-        chunks = [paths[i : i + 100] for i in range(0, len(paths), 100)]
+        chunks = [paths[i:i + 100] for i in range(0, len(paths), 100)]
         if n_jobs == 1 or len(chunks) <= 1:
             rows = [row for c in chunks for row in _table_chunk(c)]
         else:
             from joblib import Parallel, delayed
 
             rows = [row for part in Parallel(n_jobs=n_jobs)(delayed(_table_chunk)(c) for c in chunks) for row in part]
-        return np.array([[r[k] for k in NEURITE_FEATURES] for r in rows], dtype=float).reshape(
-            -1, len(NEURITE_FEATURES)
-        )
+        return np.array([[r[k] for k in NEURITE_FEATURES] for r in rows], dtype=float).reshape(-1,
+                                                                                              len(NEURITE_FEATURES))
 
-    values = (
-        _cache.cached(
-            "morphology/neurites",
-            {"files": file_key(paths)},
-            compute,
-            name="neurites",
-            code=("neuro_lib.morphology.io",),
-        )
-        if cache
-        else compute()
-    )
+    values = (_cache.cached("morphology/neurites", {"files": file_key(paths)}, compute, name="neurites",
+                            code=("neuro_lib.morphology.io",)) if cache else compute())
     return pd.DataFrame(values, columns=list(NEURITE_FEATURES)).astype(float)
 
 
-def neurite_gb(
-    max_iter: int = 600,
-    max_depth: int = 4,
-    learning_rate: float = 0.03,
-    max_features: float = 0.6,
-    random_state: int = 0,
-):
+def neurite_gb(max_iter: int = 600, max_depth: int = 4, learning_rate: float = 0.03, max_features: float = 0.6,
+               random_state: int = 0):
     """Gradient-boosted trees on :data:`NEURITE_FEATURES` (n, 77): scikit-learn's ``HistGradientBoostingClassifier``
     (no early stopping; NaN for a missing neurite type routed natively; ``max_features`` of the features drawn per
     split, seeded by ``random_state``). scikit-learn rather than xgboost here: xgboost's ``fit`` aborts the process
     when NEURON has been loaded into it, which the test suite does."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    return HistGradientBoostingClassifier(
-        max_iter=max_iter,
-        max_depth=max_depth,
-        learning_rate=learning_rate,
-        max_features=max_features,
-        early_stopping=False,
-        random_state=random_state,
-    )
+    return HistGradientBoostingClassifier(max_iter=max_iter, max_depth=max_depth, learning_rate=learning_rate,
+                                          max_features=max_features, early_stopping=False,
+                                          random_state=random_state)

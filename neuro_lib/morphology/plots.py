@@ -1,23 +1,13 @@
 """Figures of the morphology chapter that more than a line or two of a page would draw: feature distributions by
 class, a cell's reduced tree over its samples, training curves per split."""
-
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = ["plot_distributions", "plot_reduced_trees", "plot_training_curves"]
 
-_UNITS = {
-    "Length": "um",
-    "Distance": "um",
-    "Depth": "um",
-    "Height": "um",
-    "Width": "um",
-    "Diameter": "um",
-    "Surface": "um$^2$",
-    "Volume": "um$^3$",
-    "Angle": "deg",
-}
+_UNITS = {"Length": "um", "Distance": "um", "Depth": "um", "Height": "um", "Width": "um", "Diameter": "um",
+          "Surface": "um$^2$", "Volume": "um$^3$", "Angle": "deg"}
 
 
 def plot_distributions(table, labels, features, *, ncols: int = 5):
@@ -35,14 +25,12 @@ def plot_distributions(table, labels, features, *, ncols: int = 5):
         vals = [v[np.isfinite(v)] for v in vals]
         ax.boxplot(vals, showfliers=False)
         ax.set_xticks(range(1, len(classes) + 1), classes, rotation=30, ha="right", fontsize=8)
-        unit = next(
-            (u for k, u in _UNITS.items() if k in f),
-            "count" if f.startswith("Number") or f.startswith("MaxBranch") else "",
-        )
+        unit = next((u for k, u in _UNITS.items() if k in f),
+                    "count" if f.startswith("Number") or f.startswith("MaxBranch") else "")
         ax.set_ylabel(f"{f}" + (f" ({unit})" if unit else ""), fontsize=8)
         if np.nanmin([v.min() if len(v) else np.nan for v in vals]) > 0:
             ax.set_yscale("log")
-    for ax in axes.ravel()[len(features) :]:
+    for ax in axes.ravel()[len(features):]:
         ax.axis("off")
     fig.tight_layout()
     return fig

@@ -13,7 +13,6 @@ Inputs are SWC files (or folders of them), read with the book's policy
 (:func:`~neuro_lib.morphology.io.load_swc`); a file that fails validation gets a row with the
 :class:`~neuro_lib.morphology.io.SWCError` message (file, line, reason) and the others are still classified.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,12 +48,11 @@ def views_of(swcs, names, *, image_size: int = 64):
     from .tree import reduce_tree
     from .views import Views
 
-    make = {
-        "features": lambda: np.array([list(morphometrics(s).values()) for s in swcs], float),
-        "neurites": lambda: np.array([[neurite_morphometrics(s)[k] for k in NEURITE_FEATURES] for s in swcs], float),
-        "images": lambda: np.stack([project(s, image_size) for s in swcs]),
-        "trees": lambda: [reduce_tree(s.xyz, s.radius, s.parent, s.types) for s in swcs],
-    }
+    make = {"features": lambda: np.array([list(morphometrics(s).values()) for s in swcs], float),
+            "neurites": lambda: np.array([[neurite_morphometrics(s)[k] for k in NEURITE_FEATURES] for s in swcs],
+                                         float),
+            "images": lambda: np.stack([project(s, image_size) for s in swcs]),
+            "trees": lambda: [reduce_tree(s.xyz, s.radius, s.parent, s.types) for s in swcs]}
     unknown = set(names) - set(make)
     if unknown:
         raise KeyError(f"unknown view(s) {sorted(unknown)}; known: {sorted(make)}")
@@ -91,14 +89,8 @@ def fitted_model(task: str, model: str, *, profile: str = "cpu", seed: int = 0, 
     cfg = chapter.settings(profile)
     rt = profiles.runtime(profile, "auto", None, default_threads=cfg["threads"])
     est = seed_estimator(experiment.chapter_models(cfg, device=rt.device, names=[model])[model], seed)
-    inp = data.task_inputs(
-        task,
-        image_size=cfg["image_size"],
-        n_per_class=cfg["n_per_class"],
-        seed=seed,
-        progress=progress,
-        views=views_needed(est),
-    )
+    inp = data.task_inputs(task, image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
+                           progress=progress, views=views_needed(est))
     train, val = data._split_train_val(inp.y, np.arange(len(inp.y)), 1 / 9, seed + 100)
     train, val = np.sort(train), np.sort(val)
     est.fit(inp.views[train], inp.y[train], X_val=inp.views[val], y_val=inp.y[val])

@@ -7,7 +7,6 @@ is ``min(1, 2 r / pixel size)`` for thin neurites (thinner than a pixel: fainter
 disc. All three planes share one scale, centred on the soma and fitted to the cell (``fit="cell"``) or fixed in
 micrometres per pixel (``um_per_px``), so that size information can be kept when wanted.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -40,9 +39,8 @@ def _splat(img: np.ndarray, u: np.ndarray, v: np.ndarray, val: np.ndarray, rad: 
             np.maximum(sub, np.where(disc, vl, 0.0), out=sub)
 
 
-def project(
-    swc: SWC, size: int = 64, *, um_per_px: float | None = None, margin: float = 0.05, line_scale: float = 1.0
-) -> np.ndarray:
+def project(swc: SWC, size: int = 64, *, um_per_px: float | None = None, margin: float = 0.05,
+            line_scale: float = 1.0) -> np.ndarray:
     """Render ``swc`` as a float32 array (3, size, size) in [0, 1]: channels XY, XZ, YZ (:data:`PLANES`).
 
     Parameters
@@ -83,9 +81,8 @@ def project(
         _splat(img[ch], pts[:, a], pts[:, b], val, rad)
         if len(soma):
             sp = xyz[soma] * scale + c
-            _splat(
-                img[ch], sp[:, a], sp[:, b], np.ones(len(soma)), np.maximum(swc.radius[soma] * scale * line_scale, 1.0)
-            )
+            _splat(img[ch], sp[:, a], sp[:, b], np.ones(len(soma)),
+                   np.maximum(swc.radius[soma] * scale * line_scale, 1.0))
     return img.astype(np.float32)
 
 
@@ -93,9 +90,8 @@ def project_many(swcs, size: int = 64, *, n_jobs: int = 1, **kwargs) -> np.ndarr
     """(n, 3, size, size) float32 projections of an iterable of :class:`SWC` (joblib with ``n_jobs`` workers)."""
     swcs = list(swcs)
     if n_jobs == 1:
-        return (
-            np.stack([project(s, size, **kwargs) for s in swcs]) if swcs else np.zeros((0, 3, size, size), np.float32)
-        )
+        return np.stack([project(s, size, **kwargs) for s in swcs]) if swcs else np.zeros((0, 3, size, size),
+                                                                                          np.float32)
     from joblib import Parallel, delayed
 
     return np.stack(Parallel(n_jobs=n_jobs)(delayed(project)(s, size, **kwargs) for s in swcs))
@@ -119,7 +115,7 @@ def project_files(paths, size: int = 64, *, n_jobs: int = 2, cache: bool = True)
     paths = [str(p) for p in paths]
 
     def compute():
-        chunks = [paths[i : i + 50] for i in range(0, len(paths), 50)]
+        chunks = [paths[i:i + 50] for i in range(0, len(paths), 50)]
         if n_jobs == 1 or len(chunks) <= 1:
             parts = [_project_paths(c, size) for c in chunks]
         else:
@@ -130,18 +126,12 @@ def project_files(paths, size: int = 64, *, n_jobs: int = 2, cache: bool = True)
 
     if not cache:
         return compute()
-    return _cache.cached(
-        "morphology/projections",
-        {"files": file_key(paths), "size": int(size)},
-        compute,
-        name=f"proj{size}",
-        code=("neuro_lib.morphology.io",),
-    )
+    return _cache.cached("morphology/projections", {"files": file_key(paths), "size": int(size)}, compute,
+                         name=f"proj{size}", code=("neuro_lib.morphology.io",))
 
 
-def augment_images(
-    x, *, degrees: float = 180.0, translate: float = 0.1, scale: tuple[float, float] = (0.8, 1.2), generator=None
-):
+def augment_images(x, *, degrees: float = 180.0, translate: float = 0.1, scale: tuple[float, float] = (0.8, 1.2),
+                   generator=None):
     """Random rotation, zoom and translation of a batch of projection images (torch tensor (B, 3, H, W)), one draw
     per image, the same affine map for its three channels (Zhang et al. 2021: "rotation, scaling and translation").
 

@@ -18,7 +18,6 @@ ordinary segments in some Vasques cells). A jump is replaced by a step of 0 in z
 branch. This makes node counts comparable between labs that traced at different densities (the paper's sequence
 models see node sequences).
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -127,15 +126,7 @@ def resample(swc: SWC, step: float = 5.0) -> SWC:
         new_index[g[-1]] = prev
     out_xyz = np.asarray(rows_xyz, dtype=float).reshape(-1, 3)
     m = len(out_xyz)
-    res = SWC(
-        ids=np.arange(1, m + 1),
-        types=np.asarray(rows_t, dtype=np.int64),
-        xyz=out_xyz,
-        radius=np.asarray(rows_r, dtype=float),
-        parent=np.asarray(rows_p, dtype=np.int64),
-        path=swc.path,
-        lines=None,
-        n_skipped=swc.n_skipped,
-        metadata={**swc.metadata, "resampled_step_um": float(step)},
-    )
+    res = SWC(ids=np.arange(1, m + 1), types=np.asarray(rows_t, dtype=np.int64), xyz=out_xyz,
+              radius=np.asarray(rows_r, dtype=float), parent=np.asarray(rows_p, dtype=np.int64), path=swc.path,
+              lines=None, n_skipped=swc.n_skipped, metadata={**swc.metadata, "resampled_step_um": float(step)})
     return res

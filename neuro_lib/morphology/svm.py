@@ -1,7 +1,6 @@
 """The paper's hand-feature baseline: an RBF support-vector machine on the 19 (+1) morphometrics (Zhang et al.
 2021, Table 3), and the leave-one-feature-out analysis of its Figure 5a, both over the book's one cross-validation
 driver (:func:`neuro_lib.evaluation.cross_validate`)."""
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,9 +20,8 @@ def _columns(X, columns):
     return np.asarray(X)[:, columns]
 
 
-def svm_pipeline(
-    C: float = 1.0, gamma="scale", log: bool = True, probability: bool = True, columns: Sequence[int] | None = None
-):
+def svm_pipeline(C: float = 1.0, gamma="scale", log: bool = True, probability: bool = True,
+                 columns: Sequence[int] | None = None):
     """The SVM of the paper's hand-feature baseline, a scikit-learn Pipeline on X (n, features): optionally the
     feature ``columns`` only, median imputation (a few angles are undefined), optional :func:`signed_log`,
     z-scoring, RBF ``SVC(C, gamma)``, with Platt-scaled probabilities when ``probability`` (a sigmoid fitted by
@@ -69,7 +67,8 @@ class LabelsOnly(ClassifierMixin, BaseEstimator):
         return (pred[:, None] == self.classes_[None, :]).astype(float)
 
 
-def drop_one_feature(X, y, splits, names: Sequence[str], *, C: float = 1.0, seed: int = 0, progress: bool = False):
+def drop_one_feature(X, y, splits, names: Sequence[str], *, C: float = 1.0, seed: int = 0,
+                     progress: bool = False):
     """Out-of-fold accuracy of the SVM (labels only, :class:`LabelsOnly`) with all features and with each feature
     left out in turn, over the same ``splits`` (the paper's Figure 5a).
 
@@ -83,9 +82,8 @@ def drop_one_feature(X, y, splits, names: Sequence[str], *, C: float = 1.0, seed
     models = {"none": LabelsOnly(base)}
     for j, name in enumerate(names):
         models[name] = LabelsOnly(svm_pipeline(C, probability=False, columns=[i for i in range(len(names)) if i != j]))
-    cvs = cross_validate(
-        models, np.asarray(X, float), y, splits, seed=seed, progress=progress, desc="leave one feature out"
-    )
+    cvs = cross_validate(models, np.asarray(X, float), y, splits, seed=seed, progress=progress,
+                         desc="leave one feature out")
     out = {}
     for name, cv in cvs.items():
         yt, yp = cv.pooled()

@@ -18,7 +18,6 @@ total wiring, a minimum spanning tree; larger: shorter paths to the root, more s
 - ``basket``: short multipolar dendrites (type 3) in a small sphere and a dense, wide axonal arbour (type 2) around
   the soma.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -65,15 +64,8 @@ def mst_tree(points: np.ndarray, root: np.ndarray, bf: float = 0.5, max_dist: fl
     return parent
 
 
-def grow(
-    points: np.ndarray,
-    root: np.ndarray,
-    bf: float,
-    swc_type: int,
-    r_root: float,
-    step: float = 5.0,
-    max_dist: float | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grow(points: np.ndarray, root: np.ndarray, bf: float, swc_type: int, r_root: float, step: float = 5.0,
+         max_dist: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An MST tree over ``points`` as samples: returns (xyz (k,3), parent (k,) with -1 meaning "the root", radius).
 
     Each edge is cut into pieces of at most ``step`` um; radius tapers linearly from ``r_root`` to 0.3 r_root with
@@ -125,14 +117,8 @@ def _assemble(soma_r: float, trees: list[tuple[np.ndarray, np.ndarray, np.ndarra
         typ.append(np.full(len(t_xyz), t_type))
         n += len(t_xyz)
     xyz = np.vstack(xyz)
-    return SWC(
-        ids=np.arange(1, n + 1),
-        types=np.concatenate(typ).astype(np.int64),
-        xyz=xyz,
-        radius=np.concatenate(rad),
-        parent=np.concatenate(parent).astype(np.int64),
-        metadata={},
-    )
+    return SWC(ids=np.arange(1, n + 1), types=np.concatenate(typ).astype(np.int64), xyz=xyz,
+               radius=np.concatenate(rad), parent=np.concatenate(parent).astype(np.int64), metadata={})
 
 
 def _ball(rng, n, radius, center=(0, 0, 0), squash=(1, 1, 1)):
@@ -154,11 +140,9 @@ def pyramidal_cell(rng: np.random.Generator) -> SWC:
     ya = np.sort(rng.uniform(20, rng.uniform(300, 600), int(rng.integers(10, 20))))
     axon_main = np.column_stack([rng.normal(0, 8, len(ya)), -ya, rng.normal(0, 8, len(ya))])
     coll = _ball(rng, int(rng.integers(8, 20)), 150, (0, -ya.max() / 2, 0), (1, 0.5, 1))
-    trees = [
-        grow(basal, soma, rng.uniform(0.3, 0.6), 3, 1.0) + (3,),
-        grow(apical, soma + [0, 10, 0], rng.uniform(0.6, 0.9), 4, 2.0) + (4,),
-        grow(np.vstack([axon_main, coll]), soma - [0, 10, 0], rng.uniform(0.5, 0.8), 2, 0.5) + (2,),
-    ]
+    trees = [grow(basal, soma, rng.uniform(0.3, 0.6), 3, 1.0) + (3,),
+             grow(apical, soma + [0, 10, 0], rng.uniform(0.6, 0.9), 4, 2.0) + (4,),
+             grow(np.vstack([axon_main, coll]), soma - [0, 10, 0], rng.uniform(0.5, 0.8), 2, 0.5) + (2,)]
     out = _assemble(rng.uniform(7, 11), trees)
     out.metadata["virtual_class"] = "pyramidal"
     return out
@@ -169,10 +153,8 @@ def basket_cell(rng: np.random.Generator) -> SWC:
     soma = np.zeros(3)
     dend = _ball(rng, int(rng.integers(25, 50)), rng.uniform(90, 150))
     axon = _ball(rng, int(rng.integers(150, 300)), rng.uniform(200, 350), (0, rng.uniform(-50, 50), 0))
-    trees = [
-        grow(dend, soma, rng.uniform(0.2, 0.5), 3, 0.8),
-        grow(axon, soma + [0, -8, 0], rng.uniform(0.1, 0.3), 2, 0.4),
-    ]
+    trees = [grow(dend, soma, rng.uniform(0.2, 0.5), 3, 0.8),
+             grow(axon, soma + [0, -8, 0], rng.uniform(0.1, 0.3), 2, 0.4)]
     trees = [(x, p, r, t) for (x, p, r), t in zip(trees, (3, 2))]
     out = _assemble(rng.uniform(5, 8), trees)
     out.metadata["virtual_class"] = "basket"
@@ -208,23 +190,10 @@ def virtual_dataset_cached(n_per_class: int = 500, seed: int = 0) -> tuple[list[
         offsets = np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(np.int64)
         return {**cat, "offsets": offsets, "labels": labels.astype(str)}
 
-    d = cache.cached(
-        "morphology/virtual",
-        {"n_per_class": int(n_per_class), "seed": int(seed)},
-        compute,
-        name="virtual",
-        code=("neuro_lib.morphology.io",),
-    )
+    d = cache.cached("morphology/virtual", {"n_per_class": int(n_per_class), "seed": int(seed)}, compute,
+                     name="virtual", code=("neuro_lib.morphology.io",))
     off, labels = d["offsets"], d["labels"]
-    cells = [
-        SWC(
-            ids=d["ids"][a:b],
-            types=d["types"][a:b],
-            xyz=d["xyz"][a:b],
-            radius=d["radius"][a:b],
-            parent=d["parent"][a:b],
-            metadata={"virtual_class": str(lab)},
-        )
-        for a, b, lab in zip(off[:-1], off[1:], labels)
-    ]
+    cells = [SWC(ids=d["ids"][a:b], types=d["types"][a:b], xyz=d["xyz"][a:b], radius=d["radius"][a:b],
+                 parent=d["parent"][a:b], metadata={"virtual_class": str(lab)})
+             for a, b, lab in zip(off[:-1], off[1:], labels)]
     return cells, labels

@@ -16,7 +16,6 @@ a child of a bifurcation and runs to the next bifurcation or terminal (its *end*
 The tree helpers :func:`accumulate_to_root`, :func:`nearest_marked_ancestor` and :func:`path_distances` work by
 pointer jumping (O(n log depth), no Python loop over samples); :mod:`~neuro_lib.morphology.repair` uses them too.
 """
-
 from __future__ import annotations
 
 from functools import cached_property
@@ -69,10 +68,8 @@ def _is_three_point(swc: SWC, s_idx: np.ndarray) -> bool:
     c = swc.xyz[s_idx[0]]
     d = swc.xyz[s_idx[1:]] - c
     r = swc.radius[s_idx[0]]
-    return bool(
-        np.allclose(d[0], -d[1], atol=1e-2 * max(r, 1e-6))
-        and abs(np.linalg.norm(d[0]) - r) < 0.05 * max(r, 1e-6) + 1e-3
-    )
+    return bool(np.allclose(d[0], -d[1], atol=1e-2 * max(r, 1e-6)) and
+                abs(np.linalg.norm(d[0]) - r) < 0.05 * max(r, 1e-6) + 1e-3)
 
 
 class Topology:

@@ -19,42 +19,28 @@ the Tree-LSTM (nodes sorted by height, one step per height) is the model's busin
 :func:`neuro_lib.models.tree_lstm.collate_trees` takes each tree's ``features``, ``parent`` and ``height`` arrays.
 This module needs no torch.
 """
-
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = [
-    "FEATURES",
-    "ReducedTree",
-    "reduce_tree",
-    "node_sequence",
-    "trees_from_files",
-    "trees_to_arrays",
-    "trees_from_arrays",
-    "LENGTH_SCALE_UM",
-]
+__all__ = ["FEATURES", "ReducedTree", "reduce_tree", "node_sequence", "trees_from_files", "trees_to_arrays",
+           "trees_from_arrays", "LENGTH_SCALE_UM"]
 
 LENGTH_SCALE_UM = 100.0
 """Lengths and positions are divided by this (micrometres) so that features are of order one."""
 
 FEATURES = (
-    "x",
-    "y",
-    "z",  # position relative to the root, / LENGTH_SCALE_UM
-    "path_to_parent",  # path length along the neurite to the parent node, / LENGTH_SCALE_UM
-    "euclid_to_parent",  # straight-line distance to the parent node, / LENGTH_SCALE_UM
-    "path_to_root",  # path length to the root, / (10 * LENGTH_SCALE_UM)
-    "radius",  # radius at the node, micrometres
-    "branch_order",  # number of branch points between the root and the node (root 0), / 10
-    "n_children",  # number of children in the reduced tree (0 terminal, >= 2 branch point)
-    "is_axon",
-    "is_basal",
-    "is_apical",
-    "is_other",  # SWC type of the node (2, 3, 4, other); root: all 0
+    "x", "y", "z",              # position relative to the root, / LENGTH_SCALE_UM
+    "path_to_parent",           # path length along the neurite to the parent node, / LENGTH_SCALE_UM
+    "euclid_to_parent",         # straight-line distance to the parent node, / LENGTH_SCALE_UM
+    "path_to_root",             # path length to the root, / (10 * LENGTH_SCALE_UM)
+    "radius",                   # radius at the node, micrometres
+    "branch_order",             # number of branch points between the root and the node (root 0), / 10
+    "n_children",               # number of children in the reduced tree (0 terminal, >= 2 branch point)
+    "is_axon", "is_basal", "is_apical", "is_other",   # SWC type of the node (2, 3, 4, other); root: all 0
 )
 """Names of the per-node features (columns of :attr:`ReducedTree.features`)."""
 
@@ -101,9 +87,8 @@ def _pointer_jump_sum(values: np.ndarray, up: np.ndarray, root: int) -> np.ndarr
     return val
 
 
-def reduce_tree(
-    xyz: np.ndarray, radius: np.ndarray, parent: np.ndarray, types: np.ndarray | None = None
-) -> ReducedTree:
+def reduce_tree(xyz: np.ndarray, radius: np.ndarray, parent: np.ndarray, types: np.ndarray | None = None
+                ) -> ReducedTree:
     """Reduce an SWC tree to root, branch points and terminals, with per-node :data:`FEATURES`.
 
     Parameters
@@ -179,22 +164,18 @@ def reduce_tree(
     prow_safe = np.where(prow >= 0, prow, root)
     rel = (xyz[rows] - xyz[root]) / LENGTH_SCALE_UM
     t = types[rows]
-    feats = np.column_stack(
-        [
-            rel,
-            (plen[rows] - plen[prow_safe]) / LENGTH_SCALE_UM,
-            np.linalg.norm(xyz[rows] - xyz[prow_safe], axis=1) / LENGTH_SCALE_UM,
-            plen[rows] / (10 * LENGTH_SCALE_UM),
-            radius[rows],
-            order / 10.0,
-            rnchild,
-            t == 2,
-            t == 3,
-            t == 4,
-            ~np.isin(t, [1, 2, 3, 4]) & (np.arange(m) > 0),
-        ]
-    ).astype(np.float32)
-    return ReducedTree(features=feats, parent=rparent.astype(np.int64), rows=rows.astype(np.int64), height=height)
+    feats = np.column_stack([
+        rel,
+        (plen[rows] - plen[prow_safe]) / LENGTH_SCALE_UM,
+        np.linalg.norm(xyz[rows] - xyz[prow_safe], axis=1) / LENGTH_SCALE_UM,
+        plen[rows] / (10 * LENGTH_SCALE_UM),
+        radius[rows],
+        order / 10.0,
+        rnchild,
+        t == 2, t == 3, t == 4, ~np.isin(t, [1, 2, 3, 4]) & (np.arange(m) > 0),
+    ]).astype(np.float32)
+    return ReducedTree(features=feats, parent=rparent.astype(np.int64), rows=rows.astype(np.int64),
+                       height=height)
 
 
 def node_sequence(tree: ReducedTree, max_len: int = 1500) -> np.ndarray:
@@ -225,23 +206,17 @@ def trees_to_arrays(trees: Sequence[ReducedTree | None]) -> dict[str, np.ndarray
     def cat(a, dt, w=None):
         return np.concatenate([getattr(t, a) for t in kept]) if kept else np.zeros((0,) + ((w,) if w else ()), dt)
 
-    return {
-        "features": cat("features", np.float32, len(FEATURES)),
-        "parent": cat("parent", np.int64),
-        "rows": cat("rows", np.int64),
-        "height": cat("height", np.int64),
-        "offsets": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        "present": np.array([t is not None for t in trees], dtype=bool),
-    }
+    return {"features": cat("features", np.float32, len(FEATURES)), "parent": cat("parent", np.int64),
+            "rows": cat("rows", np.int64), "height": cat("height", np.int64),
+            "offsets": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            "present": np.array([t is not None for t in trees], dtype=bool)}
 
 
 def trees_from_arrays(d) -> list[ReducedTree | None]:
     """The trees of :func:`trees_to_arrays` again (``None`` where ``present`` is false)."""
     off = d["offsets"]
-    return [
-        ReducedTree(d["features"][a:b], d["parent"][a:b], d["rows"][a:b], d["height"][a:b]) if ok else None
-        for a, b, ok in zip(off[:-1], off[1:], d["present"])
-    ]
+    return [ReducedTree(d["features"][a:b], d["parent"][a:b], d["rows"][a:b], d["height"][a:b]) if ok else None
+            for a, b, ok in zip(off[:-1], off[1:], d["present"])]
 
 
 def _reduce_files(paths: list[str], on_error: str, progress: bool) -> list[ReducedTree | None]:
@@ -262,15 +237,13 @@ def _reduce_files(paths: list[str], on_error: str, progress: bool) -> list[Reduc
     if errors:
         import warnings
 
-        warnings.warn(
-            f"trees_from_files skipped {len(errors)} of {len(paths)} files; first: {errors[:3]}", stacklevel=2
-        )
+        warnings.warn(f"trees_from_files skipped {len(errors)} of {len(paths)} files; first: {errors[:3]}",
+                      stacklevel=2)
     return out
 
 
-def trees_from_files(
-    paths: Sequence, *, progress: bool = True, cache: bool = True, on_error: str = "raise"
-) -> list[ReducedTree | None]:
+def trees_from_files(paths: Sequence, *, progress: bool = True, cache: bool = True,
+                     on_error: str = "raise") -> list[ReducedTree | None]:
     """Read every SWC in ``paths`` (:func:`~neuro_lib.morphology.io.load_swc`, the book's reading policy) and
     reduce it (:func:`reduce_tree`).
 
@@ -288,11 +261,7 @@ def trees_from_files(
     paths = [str(p) for p in paths]
     if not cache:
         return _reduce_files(paths, on_error, progress)
-    d = _cache.cached(
-        "morphology/trees",
-        {"files": file_key(paths), "on_error": on_error},
-        lambda: trees_to_arrays(_reduce_files(paths, on_error, progress)),
-        name="trees",
-        code=("neuro_lib.morphology.io",),
-    )
+    d = _cache.cached("morphology/trees", {"files": file_key(paths), "on_error": on_error},
+                      lambda: trees_to_arrays(_reduce_files(paths, on_error, progress)), name="trees",
+                      code=("neuro_lib.morphology.io",))
     return trees_from_arrays(d)

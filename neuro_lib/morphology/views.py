@@ -8,7 +8,6 @@ degrees), its 77 per-neurite morphometrics (``neurites``, (n, 77)), the three ax
 index array like one array (``views[idx]`` is a :class:`Views` of those cells; ``views["images"]`` one view).
 :class:`OnView` wraps an estimator so that it reads its view of a :class:`Views` (and takes a plain input as it is).
 """
-
 from __future__ import annotations
 
 import inspect

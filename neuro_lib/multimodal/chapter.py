@@ -11,7 +11,6 @@ budgets (the networks are the only part a GPU speeds up; the forests run on the 
 ``max_steps`` (None: no cap) caps the optimisation steps of every network fit and ``max_cells`` (None: all) keeps a
 stratified subset of each task's cells: the ``gpu_profile`` tests run the gpu configuration on the CPU with both set.
 """
-
 from __future__ import annotations
 
 from .. import profiles
@@ -19,51 +18,15 @@ from .. import profiles
 __all__ = ["PROFILE_SETTINGS", "settings", "MODEL_NAMES", "EPHYS_BLOCK", "HEADLINE"]
 
 PROFILE_SETTINGS = {
-    "smoke": dict(
-        threads=1,
-        n_splits=2,
-        n_repeats=1,
-        lspin_epochs=2,
-        n_ensemble=1,
-        lambda1=0.01,
-        gb_iter=20,
-        rf_trees=20,
-        inner_cv=2,
-        max_steps=None,
-        max_cells=None,
-        perplexity=10.0,
-        ephys_only_cells=("cre5",),
-    ),
-    "cpu": dict(
-        threads=1,
-        n_splits=5,
-        n_repeats=1,
-        lspin_epochs=300,
-        n_ensemble=1,
-        lambda1=0.01,
-        gb_iter=200,
-        rf_trees=300,
-        inner_cv=3,
-        max_steps=None,
-        max_cells=None,
-        perplexity=30.0,
-        ephys_only_cells=("cre5",),
-    ),
-    "gpu": dict(
-        threads=1,
-        n_splits=5,
-        n_repeats=10,
-        lspin_epochs=500,
-        n_ensemble=5,
-        lambda1=0.01,
-        gb_iter=600,
-        rf_trees=1000,
-        inner_cv=5,
-        max_steps=None,
-        max_cells=None,
-        perplexity=30.0,
-        ephys_only_cells=("e_i", "cre5"),
-    ),
+    "smoke": dict(threads=1, n_splits=2, n_repeats=1, lspin_epochs=2, n_ensemble=1, lambda1=0.01, gb_iter=20,
+                  rf_trees=20, inner_cv=2, max_steps=None, max_cells=None, perplexity=10.0,
+                  ephys_only_cells=("cre5",)),
+    "cpu": dict(threads=1, n_splits=5, n_repeats=1, lspin_epochs=300, n_ensemble=1, lambda1=0.01, gb_iter=200,
+                rf_trees=300, inner_cv=3, max_steps=None, max_cells=None, perplexity=30.0,
+                ephys_only_cells=("cre5",)),
+    "gpu": dict(threads=1, n_splits=5, n_repeats=10, lspin_epochs=500, n_ensemble=5, lambda1=0.01, gb_iter=600,
+                rf_trees=1000, inner_cv=5, max_steps=None, max_cells=None, perplexity=30.0,
+                ephys_only_cells=("e_i", "cre5")),
 }
 
 #: the ephys feature block of each task: the authors' 41 features where every cell has them (cre5), the ACTB table
@@ -71,32 +34,21 @@ PROFILE_SETTINGS = {
 EPHYS_BLOCK = {"e_i": "actb", "cre5": "ephys41"}
 
 #: how the pages name the models
-MODEL_NAMES = {
-    "ephys_svc": "ephys: SVC",
-    "ephys_lspin": "ephys: LSPIN",
-    "ephys_svc_actb": "ephys: SVC, 41 + ACTB",
-    "morphology_gb": "morphology: gradient boosting",
-    "morphology_rf": "morphology: random forest",
-    "late_fusion": "fused: late fusion (stacking)",
-    "joint_lspin": "fused: joint LSPIN",
-    "ephys": "ephys (best)",
-    "morphology": "morphology (best)",
-    "fused": "fused (late fusion)",
-    "morphology_rf_no_apical": "morphology: forest, no apical/basal split",
-    "late_fusion_no_apical": "fused: late fusion, no apical/basal split",
-    "late_fusion_without_morph": "late fusion asked without morphology",
-    "late_fusion_without_ephys": "late fusion asked without ephys",
-    "joint_lspin_without_morph": "joint LSPIN asked without morphology",
-    "joint_lspin_without_ephys": "joint LSPIN asked without ephys",
-}
+MODEL_NAMES = {"ephys_svc": "ephys: SVC", "ephys_lspin": "ephys: LSPIN", "ephys_svc_actb": "ephys: SVC, 41 + ACTB",
+               "morphology_gb": "morphology: gradient boosting", "morphology_rf": "morphology: random forest",
+               "late_fusion": "fused: late fusion (stacking)", "joint_lspin": "fused: joint LSPIN",
+               "ephys": "ephys (best)", "morphology": "morphology (best)",
+               "fused": "fused (late fusion)", "morphology_rf_no_apical": "morphology: forest, no apical/basal split",
+               "late_fusion_no_apical": "fused: late fusion, no apical/basal split",
+               "late_fusion_without_morph": "late fusion asked without morphology",
+               "late_fusion_without_ephys": "late fusion asked without ephys",
+               "joint_lspin_without_morph": "joint LSPIN asked without morphology",
+               "joint_lspin_without_ephys": "joint LSPIN asked without ephys"}
 
 #: headline rows: name -> the specific models it is the better of (mean accuracy over the same splits; choosing the
 #: better single modality after the fact favours the single modalities, never the fused model, which is fixed)
-HEADLINE = {
-    "ephys": ("ephys_svc", "ephys_lspin"),
-    "morphology": ("morphology_gb", "morphology_rf"),
-    "fused": ("late_fusion",),
-}
+HEADLINE = {"ephys": ("ephys_svc", "ephys_lspin"), "morphology": ("morphology_gb", "morphology_rf"),
+            "fused": ("late_fusion",)}
 
 
 def settings(profile: str, **overrides) -> dict:
@@ -108,10 +60,6 @@ def settings(profile: str, **overrides) -> dict:
     ``max_steps``, ``max_cells``, ``perplexity`` (t-SNE), ``ephys_only_cells`` (the tasks whose models that read
     ephys also train on the mouse cells of the same ephys tables that have no reconstruction; never test cells).
     Raises ``ValueError`` for an unknown profile or key."""
-    return profiles.settings(
-        profile,
-        PROFILE_SETTINGS,
-        overrides,
-        what="multimodal",
-        ints=("threads", "n_splits", "n_repeats", "lspin_epochs", "n_ensemble", "gb_iter", "rf_trees", "inner_cv"),
-    )
+    return profiles.settings(profile, PROFILE_SETTINGS, overrides, what="multimodal",
+                             ints=("threads", "n_splits", "n_repeats", "lspin_epochs", "n_ensemble", "gb_iter",
+                                   "rf_trees", "inner_cv"))

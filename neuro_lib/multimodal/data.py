@@ -16,7 +16,6 @@ Tasks: ``"e_i"`` excitatory (dendrite type ``spiny``) against inhibitory (``aspi
 cells; ``"cre5"`` the 5 Cre classes of the ephys paper (:data:`neuro_lib.ephys.CRE_CLASSES`), the 376 cells of its
 set. Feature columns are prefixed by their block: ``ephys41:``, ``actb:`` and ``morph:``.
 """
-
 from __future__ import annotations
 
 import functools
@@ -26,36 +25,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "ARCHIVE",
-    "DATA_KEYS",
-    "TASKS",
-    "E_I_CLASSES",
-    "MultimodalError",
-    "TaskData",
-    "cell_table",
-    "feature_blocks",
-    "task_data",
-    "block_columns",
-    "data_metrics",
-    "apical_label_table",
-    "slug",
-    "ephys_only_cells",
-]
+__all__ = ["ARCHIVE", "DATA_KEYS", "TASKS", "E_I_CLASSES", "MultimodalError", "TaskData", "cell_table",
+           "feature_blocks", "task_data", "block_columns", "data_metrics",
+           "apical_label_table", "slug", "ephys_only_cells"]
 
 ARCHIVE = "mouse_allen_visp.tar.xz"
 #: the registry files the chapter reads (for ``datasets.checksums``)
-DATA_KEYS = (
-    "morphology/labels.csv",
-    "morphology/mouse_allen_visp.tar.xz",
-    "allen_cell_types/ephys_features.csv",
-    "allen_cell_types/cell_types_specimen_details.csv",
-    "allen_cell_types/ophir2023_mouse_ephys_data.csv",
-)
-TASKS = {
-    "e_i": "excitatory (spiny) against inhibitory (aspiny + sparsely spiny), all 509 cells",
-    "cre5": "the 5 Cre classes of Ophir et al. 2023, the 376 cells of their 41-feature set",
-}
+DATA_KEYS = ("morphology/labels.csv", "morphology/mouse_allen_visp.tar.xz", "allen_cell_types/ephys_features.csv",
+             "allen_cell_types/cell_types_specimen_details.csv", "allen_cell_types/ophir2023_mouse_ephys_data.csv")
+TASKS = {"e_i": "excitatory (spiny) against inhibitory (aspiny + sparsely spiny), all 509 cells",
+         "cre5": "the 5 Cre classes of Ophir et al. 2023, the 376 cells of their 41-feature set"}
 #: class names of task ``e_i`` in code order
 E_I_CLASSES = ["inhibitory", "excitatory"]
 BLOCKS = ("ephys41", "actb", "morph")
@@ -82,29 +61,17 @@ def _cell_table(cache_key: str) -> pd.DataFrame:
     parts = lab["cell_type"].str.split("|")
     rec = lab["notes"].str.extract(r"reconstruction_type=([\w-]+)")[0]
     if rec.isna().any():
-        raise MultimodalError(
-            "morphology/labels.csv",
-            "notes",
-            f"specimen {ids[int(np.flatnonzero(rec.isna())[0])]} has no reconstruction_type=",
-        )
-    t = pd.DataFrame(
-        {
-            "cell_id": lab["cell_id"].to_numpy(),
-            "path": lab["path"].to_numpy(),
-            "dendrite_type": parts.str[0].to_numpy(),
-            "cre_line": parts.str[1].to_numpy(),
-            "layer": parts.str[2].str.replace("layer ", "", regex=False).to_numpy(),
-            "brain_region": lab["brain_region"].to_numpy(),
-            "reconstruction_type": rec.to_numpy(),
-        },
-        index=pd.Index(ids, name="specimen_id"),
-    )
+        raise MultimodalError("morphology/labels.csv", "notes",
+                              f"specimen {ids[int(np.flatnonzero(rec.isna())[0])]} has no reconstruction_type=")
+    t = pd.DataFrame({"cell_id": lab["cell_id"].to_numpy(), "path": lab["path"].to_numpy(),
+                      "dendrite_type": parts.str[0].to_numpy(), "cre_line": parts.str[1].to_numpy(),
+                      "layer": parts.str[2].str.replace("layer ", "", regex=False).to_numpy(),
+                      "brain_region": lab["brain_region"].to_numpy(), "reconstruction_type": rec.to_numpy()},
+                     index=pd.Index(ids, name="specimen_id"))
     if not t["dendrite_type"].isin(["spiny", "aspiny", "sparsely spiny"]).all():
-        raise MultimodalError(
-            "morphology/labels.csv",
-            "cell_type",
-            f"unknown dendrite types {sorted(set(t['dendrite_type']) - {'spiny', 'aspiny', 'sparsely spiny'})}",
-        )
+        raise MultimodalError("morphology/labels.csv", "cell_type",
+                              f"unknown dendrite types "
+                              f"{sorted(set(t['dendrite_type']) - {'spiny', 'aspiny', 'sparsely spiny'})}")
     t["e_i"] = np.where(t["dendrite_type"] == "spiny", "excitatory", "inhibitory")
     import warnings
 
@@ -114,11 +81,8 @@ def _cell_table(cache_key: str) -> pd.DataFrame:
     ophir = load_ophir("mouse")
     missing = ~t.index.isin(actb.features.index)
     if missing.any():
-        raise MultimodalError(
-            "allen_cell_types/ephys_features.csv",
-            "specimen_id",
-            f"{int(missing.sum())} reconstructed cells have no ephys row, e.g. {t.index[missing][0]}",
-        )
+        raise MultimodalError("allen_cell_types/ephys_features.csv", "specimen_id",
+                              f"{int(missing.sum())} reconstructed cells have no ephys row, e.g. {t.index[missing][0]}")
     t["in_ophir41"] = t.index.isin(ophir.features.index)
     t["cre_class"] = ophir.meta["cre_class"].reindex(t.index).to_numpy()
     t["actb_dendrite_type"] = actb.meta["dendrite_type"].reindex(t.index).to_numpy()
@@ -154,11 +118,8 @@ def feature_blocks(cells: pd.DataFrame | None = None, *, n_jobs: int = 1) -> dic
     ophir = load_ophir("mouse").features.reindex(cells.index)[FEATURES_41]
     morph = neurite_table(list(cells["path"]), n_jobs=n_jobs)
     morph.index = cells.index
-    return {
-        "ephys41": ophir.add_prefix("ephys41:"),
-        "actb": actb.add_prefix("actb:"),
-        "morph": morph.add_prefix("morph:"),
-    }
+    return {"ephys41": ophir.add_prefix("ephys41:"), "actb": actb.add_prefix("actb:"),
+            "morph": morph.add_prefix("morph:")}
 
 
 def block_columns(columns, block: str) -> list[str]:
@@ -215,38 +176,24 @@ def ephys_only_cells(task: str, exclude) -> tuple[pd.DataFrame, pd.DataFrame]:
     ophir = load_ophir("mouse")
     if task == "cre5":
         ids = ophir.features.index[~ophir.features.index.isin(exclude)]
-        cells = pd.DataFrame(
-            {
-                "cre_class": ophir.meta.loc[ids, "cre_class"].to_numpy(),
-                "dendrite_type": ophir.meta.loc[ids, "dendrite_type"].to_numpy(),
-            },
-            index=ids,
-        )
+        cells = pd.DataFrame({"cre_class": ophir.meta.loc[ids, "cre_class"].to_numpy(),
+                              "dendrite_type": ophir.meta.loc[ids, "dendrite_type"].to_numpy()}, index=ids)
     else:
-        m = actb.meta[
-            (actb.meta["species"] == "mouse")
-            & actb.meta["dendrite_type"].isin(["spiny", "aspiny", "sparsely spiny"])
-            & ~actb.meta.index.isin(exclude)
-        ]
+        m = actb.meta[(actb.meta["species"] == "mouse") & actb.meta["dendrite_type"].isin(
+            ["spiny", "aspiny", "sparsely spiny"]) & ~actb.meta.index.isin(exclude)]
         ids = m.index
         cells = pd.DataFrame({"dendrite_type": m["dendrite_type"].to_numpy()}, index=ids)
     cells.index.name = "specimen_id"
     cells["e_i"] = np.where(cells["dendrite_type"] == "spiny", "excitatory", "inhibitory")
     cells["reconstruction_type"] = "none"
     cells["in_ophir41"] = cells.index.isin(ophir.features.index)
-    X = pd.concat(
-        [
-            ophir.features.reindex(ids)[FEATURES_41].add_prefix("ephys41:"),
-            actb.features.reindex(ids).add_prefix("actb:"),
-        ],
-        axis=1,
-    )
+    X = pd.concat([ophir.features.reindex(ids)[FEATURES_41].add_prefix("ephys41:"),
+                   actb.features.reindex(ids).add_prefix("actb:")], axis=1)
     return cells, X
 
 
-def task_data(
-    task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 1, ephys_only: bool = False
-) -> TaskData:
+def task_data(task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 1,
+              ephys_only: bool = False) -> TaskData:
     """The cells of ``task`` (:data:`TASKS`) with all three feature blocks; ``max_cells`` keeps a stratified subset
     (tests; of the ephys-only cells too). ``e_i``: codes of :data:`E_I_CLASSES` (``ephys41`` NaN for the 133 cells
     outside the authors' set, so its models use ``actb`` and ``morph``); ``cre5``: codes of
@@ -308,6 +255,5 @@ def apical_label_table(cells: pd.DataFrame, morph: pd.DataFrame) -> pd.DataFrame
     dendrite (type 4; ``morph:apical_length`` > 0): the tracers' annotation, which the E/I task's morphology models
     can read."""
     has = np.where(morph["morph:apical_length"].to_numpy() > 0, "apical labelled", "no apical label")
-    return pd.crosstab(
-        [cells["dendrite_type"], cells["reconstruction_type"]], pd.Series(has, index=cells.index, name="SWC type 4")
-    )
+    return pd.crosstab([cells["dendrite_type"], cells["reconstruction_type"]], pd.Series(has, index=cells.index,
+                                                                                      name="SWC type 4"))

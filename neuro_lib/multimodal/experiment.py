@@ -6,7 +6,6 @@ Estimators reused from the other chapters: :class:`neuro_lib.ephys.LSPINClassifi
 on the neurite morphometrics). Added here (:mod:`neuro_lib.multimodal.models`): :class:`OnBlocks`,
 :class:`LateFusion`, the gate summary per modality.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,39 +28,18 @@ from .chapter import EPHYS_BLOCK, HEADLINE
 from .data import TaskData, slug
 from .models import LateFusion, OnBlocks, block_gates
 
-__all__ = [
-    "models",
-    "Experiment",
-    "task_splits",
-    "run",
-    "experiment",
-    "comparisons",
-    "task_metrics",
-    "per_class_recall",
-    "per_class_gain",
-    "per_class_entries",
-    "MISSING",
-    "summary_frame",
-    "plot_scores",
-    "plot_differences",
-    "say",
-    "targets",
-    "representations",
-    "gate_table",
-    "gate_entries",
-    "separation",
-]
+__all__ = ["models", "Experiment", "task_splits", "run", "experiment", "comparisons", "task_metrics",
+           "per_class_recall", "per_class_gain", "per_class_entries", "MISSING", "summary_frame", "plot_scores",
+           "plot_differences", "say", "targets", "representations", "gate_table", "gate_entries", "separation"]
 
 #: feature-name prefixes that carry the tracers' apical/basal annotation (left out by the ``*_no_apical`` models)
 NO_APICAL = ("morph:apical_", "morph:basal_")
 
 #: missing-modality rows: name -> (fused model, block set to NaN at test time, single-modality model it stands for)
-MISSING = {
-    "late_fusion_without_morph": ("late_fusion", "morph", "ephys_svc"),
-    "late_fusion_without_ephys": ("late_fusion", "ephys", "morphology_rf"),
-    "joint_lspin_without_morph": ("joint_lspin", "morph", "ephys_lspin"),
-    "joint_lspin_without_ephys": ("joint_lspin", "ephys", "morphology_rf"),
-}
+MISSING = {"late_fusion_without_morph": ("late_fusion", "morph", "ephys_svc"),
+           "late_fusion_without_ephys": ("late_fusion", "ephys", "morphology_rf"),
+           "joint_lspin_without_morph": ("joint_lspin", "morph", "ephys_lspin"),
+           "joint_lspin_without_ephys": ("joint_lspin", "ephys", "morphology_rf")}
 
 
 def _rf(cfg):
@@ -69,9 +47,8 @@ def _rf(cfg):
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
 
-    return make_pipeline(
-        SimpleImputer(strategy="median"), RandomForestClassifier(n_estimators=cfg["rf_trees"], n_jobs=1, random_state=0)
-    )
+    return make_pipeline(SimpleImputer(strategy="median"),
+                         RandomForestClassifier(n_estimators=cfg["rf_trees"], n_jobs=1, random_state=0))
 
 
 def models(task: str, cfg: dict, device: str = "cpu") -> dict:
@@ -101,13 +78,8 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
     svc = baselines()["svc"]
 
     def lspin():
-        return LSPINClassifier(
-            lambda1=cfg["lambda1"],
-            epochs=cfg["lspin_epochs"],
-            n_ensemble=cfg["n_ensemble"],
-            max_steps=cfg.get("max_steps"),
-            device=device,
-        )
+        return LSPINClassifier(lambda1=cfg["lambda1"], epochs=cfg["lspin_epochs"], n_ensemble=cfg["n_ensemble"],
+                               max_steps=cfg.get("max_steps"), device=device)
 
     def gb():
         return OnBlocks(neurite_gb(max_iter=cfg["gb_iter"], learning_rate=6.0 / cfg["gb_iter"]), ("morph",))
@@ -115,27 +87,18 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
     out = {"ephys_svc": OnBlocks(svc, (eb,)), "ephys_lspin": OnBlocks(lspin(), (eb,))}
     if task == "cre5":
         out["ephys_svc_actb"] = OnBlocks(svc, (eb, "actb"))
-    out.update(
-        {
-            "morphology_gb": gb(),
-            "morphology_rf": OnBlocks(_rf(cfg), ("morph",)),
-            "late_fusion": LateFusion(
-                [("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",)))],
-                final_estimator=LogisticRegression(max_iter=5000),
-                cv=cfg["inner_cv"],
-                random_state=0,
-            ),
-            "joint_lspin": OnBlocks(lspin(), (eb, "morph")),
-        }
-    )
+    out.update({
+        "morphology_gb": gb(), "morphology_rf": OnBlocks(_rf(cfg), ("morph",)),
+        "late_fusion": LateFusion([("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",)))],
+                                  final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"],
+                                  random_state=0),
+        "joint_lspin": OnBlocks(lspin(), (eb, "morph")),
+    })
     if task == "e_i":
         out["morphology_rf_no_apical"] = OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL)
         out["late_fusion_no_apical"] = LateFusion(
             [("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL))],
-            final_estimator=LogisticRegression(max_iter=5000),
-            cv=cfg["inner_cv"],
-            random_state=0,
-        )
+            final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"], random_state=0)
     return out
 
 
@@ -178,15 +141,8 @@ def _rescored(name: str, base: CVResult, probas: list, groups) -> CVResult:
         if grp is not None:
             parts += [(str(g), grp[s.test] == g) for g in dict.fromkeys(grp[s.test])]
         for g, sel in parts:
-            rows.append(
-                {
-                    "split": j,
-                    "fold": s.fold,
-                    "repeat": s.repeat,
-                    "group": g,
-                    **metrics(yt[sel], proba=p[sel], classes=base.classes),
-                }
-            )
+            rows.append({"split": j, "fold": s.fold, "repeat": s.repeat, "group": g,
+                         **metrics(yt[sel], proba=p[sel], classes=base.classes)})
     return CVResult(name, base.classes, base.y, base.splits, list(probas), pd.DataFrame(rows))
 
 
@@ -197,9 +153,8 @@ def task_splits(data: TaskData, n_splits: int, n_repeats: int, *, seed: int = 0)
     extra = np.flatnonzero(~data.tested)
     out = []
     for s in kfold_splits(data.y[tested], n_splits, n_repeats, seed=seed):
-        out.append(
-            Split(np.sort(np.r_[tested[s.train], extra]), tested[s.val], tested[s.test], fold=s.fold, repeat=s.repeat)
-        )
+        out.append(Split(np.sort(np.r_[tested[s.train], extra]), tested[s.val], tested[s.test], fold=s.fold,
+                         repeat=s.repeat))
     return out
 
 
@@ -218,9 +173,8 @@ def run(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progre
         out = {}
         Xt = X.iloc[s.test]
         for name, (fused, block, _) in MISSING.items():
-            if isinstance(est, LateFusion if fused == "late_fusion" else OnBlocks) and (
-                fused == "late_fusion" or est.blocks == (eb, "morph")
-            ):
+            if isinstance(est, LateFusion if fused == "late_fusion" else OnBlocks) and \
+                    (fused == "late_fusion" or est.blocks == (eb, "morph")):
                 out[name] = est.predict_proba(_masked(Xt, block, eb))
         if isinstance(est, OnBlocks) and est.blocks == (eb, "morph"):
             out["gates"] = block_gates(est, Xt).to_numpy()
@@ -228,9 +182,8 @@ def run(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progre
             out["gated"] = inner.prep_.transform(est._X(Xt)) * inner.gates(est._X(Xt))
         return out
 
-    cv = cross_validate(
-        ests, X, y, splits, seed=seed, groups=recon, keep=keep, progress=progress, desc=f"multimodal {data.task}"
-    )
+    cv = cross_validate(ests, X, y, splits, seed=seed, groups=recon, keep=keep, progress=progress,
+                        desc=f"multimodal {data.task}")
     for name, (fused, _, _) in MISSING.items():
         cv[name] = _rescored(name, cv[fused], cv[fused].extras[name], recon)
     exp = Experiment(data.task, data, cv)
@@ -302,17 +255,9 @@ def per_class_gain(exp: Experiment, a: str = "fused", b: str | None = None) -> p
     for c in ra.columns:
         d = (ra[c] - rb[c]).to_numpy()
         mean, lo, hi, p = corrected_t_interval(d, ratio)
-        rows.append(
-            {
-                "class": exp.data.class_names[int(c)],
-                f"{a}_recall": ra[c].mean(),
-                f"{b}_recall": rb[c].mean(),
-                "gain": mean,
-                "gain_lo": lo,
-                "gain_hi": hi,
-                "cells": int(np.sum(exp.data.y[exp.data.tested] == c)),
-            }
-        )
+        rows.append({"class": exp.data.class_names[int(c)], f"{a}_recall": ra[c].mean(), f"{b}_recall": rb[c].mean(),
+                     "gain": mean, "gain_lo": lo, "gain_hi": hi,
+                     "cells": int(np.sum(exp.data.y[exp.data.tested] == c))})
     return pd.DataFrame(rows).set_index("class")
 
 
@@ -334,34 +279,24 @@ def per_class_entries(exp: Experiment, table: pd.DataFrame, a: str = "fused") ->
 # Cached runs (page 02 runs them, page 03 reads them back)
 # ---------------------------------------------------------------------------------------------------------------
 
-
 def _to_arrays(exp: Experiment) -> dict:
-    out = {
-        "chosen": np.array([f"{k}={v}" for k, v in exp.chosen.items()]),
-        "gates": exp.gates.to_numpy(),
-        "gated": exp.gated,
-    }
+    out = {"chosen": np.array([f"{k}={v}" for k, v in exp.chosen.items()]), "gates": exp.gates.to_numpy(),
+           "gated": exp.gated}
     for name, cv in exp.cv.items():
         if name in HEADLINE:
             continue
-        out.update(
-            {f"{name}|{k}": (v.astype(str) if np.asarray(v).dtype == object else v) for k, v in cv.to_arrays().items()}
-        )
+        out.update({f"{name}|{k}": (v.astype(str) if np.asarray(v).dtype == object else v)
+                    for k, v in cv.to_arrays().items()})
     return out
 
 
 def _from_arrays(d: dict, data: TaskData) -> Experiment:
     names = sorted({k.split("|", 1)[0] for k in d if "|" in k})
-    cv = {
-        n: CVResult.from_arrays({k.split("|", 1)[1]: v for k, v in d.items() if k.startswith(f"{n}|")}) for n in names
-    }
-    exp = Experiment(
-        data.task,
-        data,
-        cv,
-        gates=pd.DataFrame(np.asarray(d["gates"]), index=data.X.index, columns=["ephys", "morphology"]),
-        gated=np.asarray(d["gated"]),
-    )
+    cv = {n: CVResult.from_arrays({k.split("|", 1)[1]: v for k, v in d.items() if k.startswith(f"{n}|")})
+          for n in names}
+    exp = Experiment(data.task, data, cv, gates=pd.DataFrame(np.asarray(d["gates"]), index=data.X.index,
+                                                            columns=["ephys", "morphology"]),
+                     gated=np.asarray(d["gated"]))
     for item in np.asarray(d["chosen"]).tolist():
         head, model = str(item).split("=", 1)
         exp.chosen[head] = model
@@ -370,46 +305,26 @@ def _from_arrays(d: dict, data: TaskData) -> Experiment:
     return exp
 
 
-def experiment(
-    task: str, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True, refresh: bool = False
-) -> Experiment:
+def experiment(task: str, cfg: dict, *, seed: int = 0, device: str = "cpu", progress: bool = True,
+               refresh: bool = False) -> Experiment:
     """:func:`run` on :func:`~neuro_lib.multimodal.data.task_data` (``cfg["max_cells"]``), kept in
     :func:`neuro_lib.cache.cached` (npz) keyed by the task, every setting but ``threads``, the seed, the device
     and the cells, and by the source of the modules the models come from (a rerun with the same inputs reads it)."""
     from .. import cache
     from .data import task_data
 
-    data = task_data(
-        task, max_cells=cfg.get("max_cells"), seed=seed, ephys_only=task in (cfg.get("ephys_only_cells") or ())
-    )
-    key = {
-        "task": task,
-        "seed": int(seed),
-        "device": str(device),
-        "cfg": {k: cfg[k] for k in sorted(cfg) if k != "threads"},
-        "cells": [int(i) for i in data.X.index],
-    }
-    arrays = cache.cached(
-        "multimodal/cv",
-        key,
-        lambda: _to_arrays(run(data, cfg, seed=seed, device=device, progress=progress)),
-        kind="npz",
-        name=task,
-        refresh=refresh,
-        packages=("torch", "sklearn"),
-        code=(
-            "neuro_lib.multimodal.experiment",
-            "neuro_lib.multimodal.models",
-            "neuro_lib.multimodal.data",
-            "neuro_lib.multimodal.chapter",
-            "neuro_lib.ephys.models",
-            "neuro_lib.models.lspin",
-            "neuro_lib.morphology.neurites",
-            "neuro_lib.evaluation",
-            "neuro_lib.training",
-            "neuro_lib.estimators",
-        ),
-    )
+    data = task_data(task, max_cells=cfg.get("max_cells"), seed=seed,
+                     ephys_only=task in (cfg.get("ephys_only_cells") or ()))
+    key = {"task": task, "seed": int(seed), "device": str(device),
+           "cfg": {k: cfg[k] for k in sorted(cfg) if k != "threads"},
+           "cells": [int(i) for i in data.X.index]}
+    arrays = cache.cached("multimodal/cv", key, lambda: _to_arrays(run(data, cfg, seed=seed, device=device,
+                                                                         progress=progress)),
+                          kind="npz", name=task, refresh=refresh, packages=("torch", "sklearn"),
+                          code=("neuro_lib.multimodal.experiment", "neuro_lib.multimodal.models",
+                                "neuro_lib.multimodal.data", "neuro_lib.multimodal.chapter", "neuro_lib.ephys.models",
+                                "neuro_lib.models.lspin", "neuro_lib.morphology.neurites", "neuro_lib.evaluation",
+                                "neuro_lib.training", "neuro_lib.estimators"))
     return _from_arrays(arrays, data)
 
 
@@ -417,19 +332,14 @@ def experiment(
 # What the pages show
 # ---------------------------------------------------------------------------------------------------------------
 
-
 def summary_frame(exp: Experiment, names: dict | None = None) -> pd.DataFrame:
     """One row per model: accuracy and macro F1 (mean and sd over splits) on all test cells, and accuracy on the
     full and the dendrite-only reconstructions."""
     rows = {}
     for name, cv in exp.cv.items():
         s = cv.summary()
-        row = {
-            "accuracy": s["accuracy"],
-            "accuracy_sd": s["accuracy_sd"],
-            "macro_f1": s["macro_f1"],
-            "macro_f1_sd": s["macro_f1_sd"],
-        }
+        row = {"accuracy": s["accuracy"], "accuracy_sd": s["accuracy_sd"], "macro_f1": s["macro_f1"],
+               "macro_f1_sd": s["macro_f1_sd"]}
         for g in ("full", "dendrite-only"):
             row[f"accuracy ({g})"] = cv.summary(g)["accuracy"] if g in cv.groups else np.nan
         rows[(names or {}).get(name, name)] = row
@@ -445,21 +355,15 @@ def plot_scores(exp: Experiment, *, ax=None, names: dict | None = None, models=N
     acc = [exp.cv[m].summary() for m in models]
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.5 + 0.35 * len(models)))
-    color = [
-        "tab:purple"
-        if m.startswith(("late_fusion", "joint"))
-        else "tab:orange"
-        if m.startswith("morph")
-        else "tab:green"
-        for m in models
-    ]
-    ax.barh(
-        range(len(models)), [a["accuracy"] for a in acc], xerr=[a["accuracy_sd"] for a in acc], color=color, capsize=2
-    )
+    color = ["tab:purple" if m.startswith(("late_fusion", "joint")) else "tab:orange" if m.startswith("morph")
+             else "tab:green" for m in models]
+    ax.barh(range(len(models)), [a["accuracy"] for a in acc], xerr=[a["accuracy_sd"] for a in acc], color=color,
+            capsize=2)
     ax.set_yticks(range(len(models)), [(names or {}).get(m, m) for m in models])
     ax.invert_yaxis()
     lo = min(a["accuracy"] for a in acc)
-    ax.set(xlim=(max(0.0, lo - 0.1), 1.0), xlabel="accuracy (mean over splits; bars: sd over splits)", title=exp.task)
+    ax.set(xlim=(max(0.0, lo - 0.1), 1.0), xlabel="accuracy (mean over splits; bars: sd over splits)",
+           title=exp.task)
     return ax
 
 
@@ -478,18 +382,15 @@ def plot_differences(exp: Experiment, pairs, metric: str = "accuracy", *, ax=Non
         err = [[100 * (d.mean - d.lo)], [100 * (d.hi - d.mean)]] if np.isfinite(d.lo) else None
         ax.errorbar(100 * d.mean, i, xerr=err, fmt="o", color=color, capsize=3)
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(
-        range(len(pairs)),
-        [f"{names.get(a, a)} - {names.get(b, b)}" + ("" if g == "all" else f" ({g})") for a, b, g in pairs],
-    )
+    ax.set_yticks(range(len(pairs)), [f"{names.get(a, a)} - {names.get(b, b)}" + ("" if g == "all" else f" ({g})")
+                                      for a, b, g in pairs])
     ax.invert_yaxis()
     ax.set(xlabel=f"difference in {metric.replace('_', ' ')} (percentage points, 95% interval)", title=exp.task)
     return ax
 
 
-def say(
-    exp: Experiment, a: str, b: str, group: str = "all", metric: str = "accuracy", names: dict | None = None
-) -> str:
+def say(exp: Experiment, a: str, b: str, group: str = "all", metric: str = "accuracy",
+        names: dict | None = None) -> str:
     """One sentence for ``a - b`` (:func:`neuro_lib.ephys.experiments.say_difference`)."""
     from ..ephys.experiments import say_difference
 
@@ -503,27 +404,14 @@ def targets(exps: dict) -> pd.DataFrame:
     rows = []
     for task, exp in exps.items():
         f, e, m = (exp.cv[k].summary()["accuracy"] for k in ("fused", "ephys", "morphology"))
-        rows.append(
-            {
-                "task": task,
-                "target": "fused above ephys and morphology",
-                "value": f"fused {f:.3f}, ephys {e:.3f}, morphology {m:.3f}",
-                "reached": f > max(e, m),
-            }
-        )
+        rows.append({"task": task, "target": "fused above ephys and morphology",
+                     "value": f"fused {f:.3f}, ephys {e:.3f}, morphology {m:.3f}", "reached": f > max(e, m)})
         if task == "cre5":
             d = exp.diff("fused", exp.better_single)
-            rows.append(
-                {
-                    "task": task,
-                    "target": f"95% interval of fused - {exp.better_single} above 0",
-                    "value": f"{d.mean:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]",
-                    "reached": bool(d.lo > 0),
-                }
-            )
-            rows.append(
-                {"task": task, "target": "fused accuracy at least 0.90", "value": f"{f:.3f}", "reached": f >= 0.90}
-            )
+            rows.append({"task": task, "target": f"95% interval of fused - {exp.better_single} above 0",
+                         "value": f"{d.mean:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]", "reached": bool(d.lo > 0)})
+            rows.append({"task": task, "target": "fused accuracy at least 0.90", "value": f"{f:.3f}",
+                         "reached": f >= 0.90})
     return pd.DataFrame(rows)
 
 

@@ -6,7 +6,6 @@ book's :func:`neuro_lib.evaluation.cross_validate` seeds and cross-validates the
 :class:`pandas.DataFrame` of :func:`neuro_lib.multimodal.data.task_data` (columns prefixed by block: ``ephys41:``,
 ``actb:``, ``morph:``).
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -22,10 +21,8 @@ __all__ = ["OnBlocks", "LateFusion", "WithoutBlocks", "block_gates", "blocks_of"
 def _columns(X, blocks, exclude=()) -> list[str]:
     cols = [c for b in blocks for c in block_columns(X.columns, b) if not str(c).startswith(tuple(exclude))]
     if not cols:
-        raise ValueError(
-            f"X has no columns of blocks {list(blocks)} (expected prefixes like 'morph:'); "
-            f"it has e.g. {list(X.columns[:3])}"
-        )
+        raise ValueError(f"X has no columns of blocks {list(blocks)} (expected prefixes like 'morph:'); "
+                         f"it has e.g. {list(X.columns[:3])}")
     return cols
 
 
@@ -113,22 +110,16 @@ class LateFusion(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         y = np.asarray(y)
         self.classes_ = np.unique(y)
-        self.columns_ = {
-            name: _columns(X, blocks_of(est), getattr(est, "exclude", ())) for name, est in self.estimators
-        }
+        self.columns_ = {name: _columns(X, blocks_of(est), getattr(est, "exclude", ())) for name, est in
+                         self.estimators}
         complete = np.flatnonzero(self._present(X).all(1))
         if len(complete) < self.cv:
             raise ValueError(f"LateFusion needs at least cv={self.cv} cells with every modality, got {len(complete)}")
         oof = np.zeros((len(complete), len(self.estimators) * len(self.classes_)))
         n_min = int(np.bincount(np.searchsorted(self.classes_, y[complete])).min())
-        folds = (
-            StratifiedKFold(max(2, min(self.cv, n_min))).split(complete, y[complete])
-            if n_min >= 2
-            else [
-                (np.setdiff1d(np.arange(len(complete)), part), part)
-                for part in np.array_split(np.arange(len(complete)), self.cv)
-            ]
-        )
+        folds = StratifiedKFold(max(2, min(self.cv, n_min))).split(complete, y[complete]) if n_min >= 2 else \
+            [(np.setdiff1d(np.arange(len(complete)), part), part) for part in np.array_split(np.arange(len(complete)),
+                                                                                               self.cv)]
         for _, inner_test in folds:
             test_rows = complete[inner_test]
             train_rows = np.setdiff1d(np.arange(len(y)), test_rows)
