@@ -24,7 +24,7 @@ from neuro_lib.imaging.segmentation import BCEDiceLoss  # noqa: E402
 from neuro_lib.imaging.summary import SUMMARY_CHANNELS  # noqa: E402
 from neuro_lib.models.transfer import build_transfer_model  # noqa: E402
 from neuro_lib.models.unet import UNet  # noqa: E402
-from neuro_lib.training import step_memory  # noqa: E402
+from neuro_lib.training import memory_table, step_memory  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -38,8 +38,6 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     t0 = time.perf_counter()
     print(f"one training step (CPU, float32, torch {torch.__version__})")
-    print("| network | input | batch | parameters | persistent (MiB) | peak, timeline (MiB) |")
-    print("|---|---|---|---|---|---|")
     rows = []
     c, b = len(SUMMARY_CHANNELS), gpu["unet_batch_size"]
     unet = UNet(c, 1, base=gpu["unet_base"], depth=gpu["unet_depth"])
@@ -55,10 +53,7 @@ def main(argv=None) -> int:
         x, y = torch.randn(b, 3, size, size), torch.randint(0, 2, (b,))
         rows.append((f"{arch} (all layers trained)", f"3 x {size} x {size}", b,
                      step_memory(net, x, y, repeats=args.repeats)))
-    for name, shape, batch, m in rows:
-        print(f"| {name} | {shape} | {batch} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.1f} | "
-              f"{m['peak_bytes'] / 2**20:.1f} |")
-    print(f"({time.perf_counter() - t0:.1f} s)")
+    print(memory_table(rows, seconds=time.perf_counter() - t0))
     return 0
 
 

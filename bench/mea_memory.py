@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuro_lib.mea.classify import training_step_memory  # noqa: E402
 from neuro_lib.mea.cnn import CHANNELS, MEACNNClassifier  # noqa: E402
+from neuro_lib.training import memory_table  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -38,13 +39,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     print(f"one training step at batch {args.batch} (CPU, float32, torch {torch.__version__})")
-    print("| network | task | parameters | persistent (MiB) | peak, timeline (MiB) |\n|---|---|---|---|---|")
-    for name, channels in CHANNELS.items():
-        for task, n_classes in (("binary", 2), ("mtype", 13)):
-            m = training_step_memory(len(channels), n_classes, args.batch, repeats=args.repeats)
-            print(f"| {name} ({len(channels)} channels) | {task} | {m['parameters']:,} | "
-                  f"{m['persistent_bytes'] / 2**20:.2f} | {m['peak_bytes'] / 2**20:.2f} |")
-    print(f"({time.perf_counter() - t0:.1f} s)")
+    rows = [(f"{name}, {task}", f"{len(channels)} x 10 x 10", args.batch,
+             training_step_memory(len(channels), n_classes, args.batch, repeats=args.repeats))
+            for name, channels in CHANNELS.items() for task, n_classes in (("binary", 2), ("mtype", 13))]
+    print(memory_table(rows, seconds=time.perf_counter() - t0))
     return 0
 
 

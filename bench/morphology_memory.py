@@ -35,7 +35,7 @@ from neuro_lib.models.tree_lstm import IndexedTrees, TreeLSTMNet, tree_heights  
 from neuro_lib.morphology.chapter import PROFILE_SETTINGS  # noqa: E402
 from neuro_lib.morphology.networks import LSTMClassifier, TreeLSTMClassifier  # noqa: E402
 from neuro_lib.morphology.tree import FEATURES  # noqa: E402
-from neuro_lib.training import step_memory  # noqa: E402
+from neuro_lib.training import memory_table, step_memory  # noqa: E402
 
 
 def random_tree(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,8 +64,6 @@ def main(argv=None) -> int:
     tree_batch = inspect.signature(TreeLSTMClassifier).parameters["batch_size"].default
     t0 = time.perf_counter()
     print(f"one training step (CPU, float32, torch {torch.__version__}), principal cell vs interneuron")
-    print("| network | input | batch | parameters | persistent (MiB) | peak, timeline (MiB) |")
-    print("|---|---|---|---|---|---|")
     rows = []
     cnn = ProjectionResNet(n_classes)
     x = torch.randn(gpu["cnn_batch_size"], 3, gpu["image_size"], gpu["image_size"])
@@ -84,10 +82,7 @@ def main(argv=None) -> int:
     rows.append(("Tree-LSTM (reduced trees)", f"{args.tree_nodes} nodes x {F}", tree_batch,
                  step_memory(TreeLSTMNet(F, n_classes), batch, torch.randint(0, n_classes, (tree_batch,)),
                              repeats=args.repeats)))
-    for name, shape, b, m in rows:
-        print(f"| {name} | {shape} | {b} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.1f} | "
-              f"{m['peak_bytes'] / 2**20:.1f} |")
-    print(f"({time.perf_counter() - t0:.1f} s)")
+    print(memory_table(rows, seconds=time.perf_counter() - t0))
     return 0
 
 

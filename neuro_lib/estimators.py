@@ -29,7 +29,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["TorchClassifier", "encode_labels"]
+__all__ = ["TorchClassifier", "encode_labels", "FittedDelegate"]
+
+
+class FittedDelegate:
+    """Mixin of a meta-estimator whose ``fit`` sets ``estimator_`` (a fitted classifier) and ``classes_``:
+    ``predict_proba`` and ``predict`` are the fitted estimator's (raise ``NotFittedError`` before ``fit``)."""
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
 
 
 def encode_labels(classes: np.ndarray, y, *, what: str = "y") -> np.ndarray:

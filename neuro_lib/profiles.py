@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 PROFILES = ("smoke", "cpu", "gpu")
 
-__all__ = ["PROFILES", "select", "settings", "Runtime", "runtime"]
+__all__ = ["PROFILES", "select", "settings", "Runtime", "runtime", "pick_models"]
 
 
 def select(profile: str, **settings: dict) -> dict:
@@ -83,3 +83,14 @@ def runtime(profile: str, device: str | None = "auto", threads: int | None = Non
     except RuntimeError:  # already set, or parallel work has started: the intra-op count is what matters here
         pass
     return Runtime(profile, dev, n)
+
+
+def pick_models(models: dict, names=None) -> dict:
+    """The chapter's ``models`` (name -> estimator) restricted to ``names`` (a profile's model list, in that order;
+    None: all). Raises ``ValueError`` naming the unknown names and the chapter's models."""
+    if names is None:
+        return models
+    unknown = [n for n in names if n not in models]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; the chapter has {list(models)}")
+    return {n: models[n] for n in names}

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-__all__ = ["seed_everything", "resolve_device", "fit", "predict", "History", "as_dataset", "step_memory"]
+__all__ = ["seed_everything", "resolve_device", "fit", "predict", "History", "as_dataset", "step_memory",
+           "memory_table"]
 
 
 def seed_everything(seed: int) -> None:
@@ -248,3 +249,13 @@ def step_memory(model: nn.Module, batch, target: torch.Tensor, *, optimizer=None
         peak = max(peak, int(np.asarray(sizes).sum(axis=1).max()))
     return {"parameters": int(sum(p.numel() for p in model.parameters())), "persistent_bytes": int(persistent),
             "peak_bytes": peak}
+
+
+def memory_table(rows, *, seconds: float | None = None) -> str:
+    """A markdown table of :func:`step_memory` results: ``rows`` of ``(network, input, batch, result)``; sizes in MiB.
+    ``seconds``: the measuring time, printed under the table. The ``bench/*_memory.py`` scripts print it."""
+    lines = ["| network | input | batch | parameters | persistent (MiB) | peak, timeline (MiB) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {shape} | {batch} | {m['parameters']:,} | {m['persistent_bytes'] / 2**20:.2f} | "
+              f"{m['peak_bytes'] / 2**20:.2f} |" for name, shape, batch, m in rows]
+    return "\n".join(lines + ([f"({seconds:.1f} s)"] if seconds is not None else []))

@@ -60,3 +60,33 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def gpu_profile_page(tmp_path):
+    """``gpu_profile_page(chapter, name, parameters, expected)``: see :func:`run_gpu_profile_page` (in ``tmp_path``)."""
+    return lambda chapter, name, parameters, expected: run_gpu_profile_page(chapter, name, parameters, expected,
+                                                                            tmp_path)
+
+
+def run_gpu_profile_page(chapter: str, name: str, parameters: dict, expected: dict, tmp_path) -> dict:
+    """Run ``book/<chapter>/<name>.py`` in its gpu profile on the CPU (``parameters`` cap the steps and subsample)
+    and check what every chapter's gpu_profile test checks: the page ran without an error output, recorded the gpu
+    profile and the ``expected`` settings (the paper-scale ones) in its results file, and wrote keys that parse.
+    Returns the results document."""
+    import json
+
+    from neuro_lib import results
+    from neuro_lib.run import run_notebook
+
+    out = run_notebook(ROOT / "book" / chapter / f"{name}.py", {"profile": "gpu", "device": "cpu", **parameters},
+                       tmp_path, progress=False)
+    doc = json.loads(out.with_suffix(".json").read_text())
+    params = doc["parameters"]
+    assert params["profile"] == "gpu" and params["device"] == "cpu"
+    for k, v in expected.items():
+        assert params[k] == v, k
+    assert doc["metrics"] and all(results.parse_key(k) for k in doc["metrics"])
+    nb = json.loads(out.read_text())
+    assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    return doc

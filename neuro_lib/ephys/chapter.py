@@ -14,6 +14,7 @@ stratified subset of the cells: the ``gpu_profile`` tests run the gpu configurat
 """
 from __future__ import annotations
 
+from ..profiles import pick_models
 from .models import DANNClassifier, LSPINClassifier, MLPNetwork, SourceOnly, baselines
 
 __all__ = ["PROFILE_SETTINGS", "settings", "EI_MODELS", "CRE5_MODELS", "MODEL_NAMES", "ei_models", "cre5_models"]
@@ -59,15 +60,6 @@ def settings(profile: str, **overrides) -> dict:
                                    "interpretation_epochs", "n_ensemble", "n_shap", "n_background"))
 
 
-def _pick(models: dict, names) -> dict:
-    if names is None:
-        return models
-    unknown = [n for n in names if n not in models]
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; expected some of {list(models)}")
-    return {n: models[n] for n in names}
-
-
 def ei_models(cfg: dict, device: str = "cpu", *, epochs: int | None = None) -> dict:
     """``{name: estimator}`` for excitatory/inhibitory across species, all with ``cfg``'s settings (``epochs``
     overrides ``cfg["dann_epochs"]``); ``fit`` takes ``domain`` (0 mouse, 1 human) where it matters:
@@ -86,7 +78,7 @@ def ei_models(cfg: dict, device: str = "cpu", *, epochs: int | None = None) -> d
               "dann_unsupervised": DANNClassifier(target_labels=False, **net),
               "source_only": SourceOnly(DANNClassifier(domain_weight=0.0, **net)),
               **{k: SourceOnly(b[k]) for k in ("logistic_regression", "svc", "xgboost")}}
-    return _pick(models, cfg.get("ei_models"))
+    return pick_models(models, cfg.get("ei_models"))
 
 
 def cre5_models(cfg: dict, device: str = "cpu", *, epochs: int | None = None) -> dict:
@@ -97,4 +89,4 @@ def cre5_models(cfg: dict, device: str = "cpu", *, epochs: int | None = None) ->
                                        n_ensemble=cfg["n_ensemble"], max_steps=cfg.get("max_steps"), device=device),
               "mlp_no_gates": MLPNetwork(epochs=ep, max_steps=cfg.get("max_steps"), device=device),
               **baselines()}
-    return _pick(models, cfg.get("cre5_models"))
+    return pick_models(models, cfg.get("cre5_models"))

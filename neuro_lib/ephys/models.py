@@ -25,7 +25,7 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..estimators import TorchClassifier
+from ..estimators import FittedDelegate, TorchClassifier
 from ..evaluation import stratified_split
 from ..models.dann import DANN, mlp
 from ..models.lspin import LSPIN
@@ -333,7 +333,7 @@ class DANNClassifier(_PreprocessedNetwork):
         return self.module_.eval().features(self._inputs(X)).numpy()
 
 
-class SourceOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class SourceOnly(FittedDelegate, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Fit ``estimator`` on the source-domain cells only (``domain == source``): the no-adaptation control of the E/I
     task (mouse cells train, mouse and human cells are tested).
 
@@ -355,14 +355,6 @@ class SourceOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = self.estimator_.classes_
         self.n_source_ = len(keep)
         return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
 
 
 class SVCScores(SVC):

@@ -22,9 +22,8 @@ import hashlib
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_is_fitted
 
-from ..estimators import TorchClassifier
+from ..estimators import FittedDelegate, TorchClassifier
 
 __all__ = ["MEACNNClassifier", "CachedFit", "CHANNELS"]
 
@@ -113,7 +112,7 @@ def _digest(a) -> dict | None:
     return {"sha256": hashlib.sha256(a.tobytes()).hexdigest(), "shape": list(a.shape), "dtype": str(a.dtype)}
 
 
-class CachedFit(ClassifierMixin, BaseEstimator):
+class CachedFit(FittedDelegate, ClassifierMixin, BaseEstimator):
     """``estimator`` (a :class:`~neuro_lib.estimators.TorchClassifier`) fitted once per exact training data and
     hyperparameters, then read from the cache (see the module docstring).
 
@@ -159,11 +158,3 @@ class CachedFit(ClassifierMixin, BaseEstimator):
         self.from_cache_ = not fitted
         self.classes_ = self.estimator_.classes_
         return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from ..profiles import pick_models
 from .fusion import LateFusion, MLPFusion
 from .networks import LSTMClassifier, ProjectionCNN, TreeLSTMClassifier
 from .neurites import neurite_gb
@@ -72,12 +73,7 @@ def chapter_models(cfg: Mapping, *, device: str = "cpu", cache: bool = True,
     else:
         models["fusion"] = MLPFusion(branches, head_on=cfg["fusion_head"], max_steps=steps, device=device)
     models["neurite_gb"] = OnView("neurites", neurite_gb())
-    if names is None:
-        return models
-    unknown = [n for n in names if n not in models]
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; the chapter has {list(models)}")
-    return {n: models[n] for n in names}
+    return pick_models(models, names)
 
 
 def unwrap(est):
