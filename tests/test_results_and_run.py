@@ -9,11 +9,11 @@ from neuro_lib.run import parse_value, run_notebook
 
 
 def test_results_round_trip(tmp_path):
-    path = write_results("ephys", "nb", {"cre5": {"svc": {"accuracy": 0.9}}, "ei/dann/human/accuracy": 0.95},
+    path = write_results("ephys", "nb", {"cre5": {"svc": {"accuracy": 0.9}}, "ei/dann/group=human/accuracy": 0.95},
                          parameters={"profile": "smoke"}, data={"k": "abc"}, root=tmp_path)
     assert path == tmp_path / "ephys" / "nb.json"
     doc = read_results("ephys", "nb", root=tmp_path)
-    assert doc["metrics"] == {"cre5/svc/accuracy": 0.9, "ei/dann/human/accuracy": 0.95}
+    assert doc["metrics"] == {"cre5/svc/accuracy": 0.9, "ei/dann/group=human/accuracy": 0.95}
     assert doc["parameters"] == {"profile": "smoke"} and doc["data"] == {"k": "abc"}
     assert list(read_all(tmp_path)) == [("ephys", "nb")]
 
