@@ -27,7 +27,7 @@
 #
 # **Features.** Three blocks, named by a prefix: `ephys41:` the authors' 41 features (mV, pA, ms, MOhm), `actb:` the
 # ACTB table's columns as the ephys chapter loads them, `morph:` the morphology chapter's 77 morphometrics per neurite
-# type (um; {mod}`neuro_lib.morphology.neurites`).
+# type (um; `neuro_lib.morphology.neurites`).
 
 # %% tags=["parameters"]
 profile = "cpu"
