@@ -133,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = predict_rows(est, inputs)
     out = write_predictions(rows, args.out)
     n_err = len(inputs.errors)
-    print(f"{len(rows)} input(s) classified by {args.chapter}/{task}/{model} ({args.profile} profile)"
-          + (f"; {n_err} failed validation (see the error column)" if n_err else "") + f": {out}")
+    print(f"{len(rows) - n_err} of {len(rows)} input(s) classified by {args.chapter}/{task}/{model} "
+          f"({args.profile} profile)" + (f"; {n_err} failed validation (see the error column)" if n_err else "")
+          + f": {out}")
     return 0
 
 

@@ -81,6 +81,7 @@ def test_the_command_line_writes_one_row_per_input(tmp_path, human_rows, capsys)
     assert len(rows) == 6 and [r["error"] != "" for r in rows] == [False, False, False, True, False, False]
     assert rows[3]["predicted"] == "" and "column 'peak_v'" in rows[3]["error"]
     assert {r["predicted"] for r in rows[:3]} <= {"inhibitory", "excitatory"}
-    assert "1 failed validation" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "5 of 6 input(s) classified" in said and "1 failed validation" in said
     with pytest.raises(SystemExit):
         cli.main(["ephys", "--task", "ei", "--model", "resnet", str(src)])
