@@ -90,3 +90,24 @@ def run_gpu_profile_page(chapter: str, name: str, parameters: dict, expected: di
     nb = json.loads(out.read_text())
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     return doc
+
+
+def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys) -> dict:
+    """What every chapter's smoke-notebook test checks of one page of the smoke book: its results file says the
+    smoke profile, every key has the fixed slots, the ``expected_keys`` are there, the executed notebook has at
+    least one figure (shown by a cell or glued for a ``{glue:figure}``) and no error output. Returns the metrics."""
+    import json
+
+    from neuro_lib import results
+
+    doc = json.loads((smoke_book / "_build" / "results" / chapter / f"{name}.json").read_text())
+    assert doc["parameters"]["profile"] == "smoke"
+    for key in doc["metrics"]:
+        results.parse_key(key)  # every key has the fixed slots
+    for key in expected_keys:
+        assert key in doc["metrics"], key
+    nb = json.loads((smoke_book / "book" / chapter / f"{name}.ipynb").read_text())
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert sum(any(k.endswith("image/png") for k in o.get("data", {})) for o in outputs) >= 1
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    return doc["metrics"]

@@ -3,8 +3,7 @@ results file and figures."""
 import json
 
 import pytest
-
-from neuro_lib import results
+from conftest import check_smoke_page
 
 pytestmark = pytest.mark.notebook
 
@@ -21,25 +20,11 @@ EXPECTED = {
 }
 
 
-def _images(nb):
-    """PNG outputs of the notebook, shown by a cell or glued for a {glue:figure} (MyST-NB's papermill record)."""
-    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
-    return sum(any(k.endswith("image/png") for k in o.get("data", {})) for o in outputs)
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_ephys_notebook_smoke(smoke_book, name):
-    doc = json.loads((smoke_book / "_build" / "results" / "ephys" / f"{name}.json").read_text())
-    assert doc["parameters"]["profile"] == "smoke"
-    for key in doc["metrics"]:
-        results.parse_key(key)  # every key has the fixed slots
+    metrics = check_smoke_page(smoke_book, "ephys", name, EXPECTED[name])
     for key in EXPECTED[name]:
-        assert key in doc["metrics"], key
-        assert doc["metrics"][key] is None or 0 <= doc["metrics"][key] <= 1e6
-    nb = json.loads((smoke_book / "book" / "ephys" / f"{name}.ipynb").read_text())
-    assert _images(nb) >= 1
-    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
+        assert metrics[key] is None or 0 <= metrics[key] <= 1e6
 
 
 def test_ephys_label_counts_in_results(smoke_book):

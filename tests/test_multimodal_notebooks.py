@@ -3,8 +3,7 @@ results file and figures."""
 import json
 
 import pytest
-
-from neuro_lib import results
+from conftest import check_smoke_page
 
 pytestmark = pytest.mark.notebook
 
@@ -20,22 +19,9 @@ EXPECTED = {
 }
 
 
-def _images(nb):
-    return sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_multimodal_notebook_smoke(smoke_book, name):
-    doc = json.loads((smoke_book / "_build" / "results" / "multimodal" / f"{name}.json").read_text())
-    assert doc["parameters"]["profile"] == "smoke"
-    for key in doc["metrics"]:
-        results.parse_key(key)  # every key has the fixed slots
-    for key in EXPECTED[name]:
-        assert key in doc["metrics"], key
-    nb = json.loads((smoke_book / "book" / "multimodal" / f"{name}.ipynb").read_text())
-    assert _images(nb) >= 1
-    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
+    check_smoke_page(smoke_book, "multimodal", name, EXPECTED[name])
 
 
 def test_multimodal_counts_in_results(smoke_book):
