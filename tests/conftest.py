@@ -92,10 +92,12 @@ def run_gpu_profile_page(chapter: str, name: str, parameters: dict, expected: di
     return doc
 
 
-def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys) -> dict:
+def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys, all_figures_glued: bool = False) -> dict:
     """What every chapter's smoke-notebook test checks of one page of the smoke book: its results file says the
     smoke profile, every key has the fixed slots, the ``expected_keys`` are there, the executed notebook has at
-    least one figure (shown by a cell or glued for a ``{glue:figure}``) and no error output. Returns the metrics."""
+    least one figure (shown by a cell or glued for a ``{glue:figure}``) and no error output. With
+    ``all_figures_glued``, every figure must be glued (so the page can number and caption it) and every glued figure
+    must be placed by a ``{glue:figure}`` block of the page's markdown. Returns the metrics."""
     import json
 
     from neuro_lib import results
@@ -110,4 +112,12 @@ def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys) -> dict
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert sum(any(k.endswith("image/png") for k in o.get("data", {})) for o in outputs) >= 1
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    if all_figures_glued:
+        images = [o for o in outputs if any(k.endswith("image/png") for k in o.get("data", {}))]
+        shown = [o for o in images if "scrapbook" not in o.get("metadata", {})]
+        assert not shown, f"{chapter}/{name}: {len(shown)} figure(s) shown by a cell, not glued (no number, no caption)"
+        text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        unplaced = [o["metadata"]["scrapbook"]["name"] for o in images
+                    if f"{{glue:figure}} {o['metadata']['scrapbook']['name']}" not in text]
+        assert not unplaced, f"{chapter}/{name}: glued figure(s) {unplaced} have no {{glue:figure}} block"
     return doc["metrics"]

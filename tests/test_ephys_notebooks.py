@@ -22,7 +22,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_ephys_notebook_smoke(smoke_book, name):
-    metrics = check_smoke_page(smoke_book, "ephys", name, EXPECTED[name])
+    metrics = check_smoke_page(smoke_book, "ephys", name, EXPECTED[name], all_figures_glued=True)
     for key in EXPECTED[name]:
         assert metrics[key] is None or 0 <= metrics[key] <= 1e6
 
