@@ -65,6 +65,7 @@ sigma = 1.0  # Gaussian smoothing of the target (pixels)
 threshold = 0.7  # Seong & Park's probability threshold (their rule, reported beside the peaks)
 min_area = 8  # smallest component kept as a cell by the paper's rule (pixels; page 1 gives the ROIs' sizes)
 run_suite2p = True
+max_steps = None  # a cap on every network's optimisation steps (the gpu_profile tests run the gpu profile on a CPU)
 
 # %%
 import os
@@ -88,7 +89,7 @@ from neuro_lib.imaging.summary import roi_contrast
 
 # %%
 cfg = chapter.settings(profile, unet_epochs=epochs, unet_crops_per_epoch=crops_per_epoch, unet_crop=crop,
-                       unet_base=base, unet_depth=depth, threads=threads)
+                       unet_base=base, unet_depth=depth, threads=threads, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
@@ -332,5 +333,6 @@ for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("cor
 results.write_results("imaging", "02_segmentation", metrics,
                       parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in cfg if k.startswith("unet_")},
                                       inputs=inputs, sigma=sigma, threshold=threshold, min_area=min_area,
-                                      run_suite2p=run_suite2p, threads=rt.threads, thresholds=res.thresholds),
+                                      run_suite2p=run_suite2p, threads=rt.threads, thresholds=res.thresholds,
+                                      max_steps=cfg["max_steps"]),
                       data=nds.checksums(DATA_KEY))

@@ -70,6 +70,10 @@ inputs = "local"  # "local": local contrast normalisation (page 2); "global": pa
 pretrain = "autoencoder"  # "autoencoder" (self-supervised on this movie's patches) or "none"
 weights = None  # None, "imagenet" (needs the internet) or a path to a state dict: used for every network
 patch_labels = None  # path to an .npz with x, y, class_names: your own labelled patches (e.g. E / I / glia)
+n_patches = None  # a stratified subset of the patches (None: the profile's, all in cpu/gpu)
+ae_patches = None  # unlabelled patches for the autoencoder pretraining (None: the profile's)
+runs = None  # [[architecture, first trained block, "random" or "pretrained"], ...] (None: the profile's Table 1 rows)
+max_steps = None  # a cap on every network's optimisation steps (the gpu_profile tests run the gpu profile on a CPU)
 jitter = 2  # pixels: every patch centre (both classes) moves by a random offset of up to this along each axis
 
 # %%
@@ -91,7 +95,8 @@ from neuro_lib.imaging.patches import (book_patch_dataset, cross_validate_cached
 
 # %%
 cfg = chapter.settings(profile, patch_epochs=epochs, patch_epochs_fc=epochs_fc, n_splits=n_splits,
-                       patch_size=patch_size, n_aug=n_aug, patch_batch_size=batch_size, patch_lr=lr, threads=threads)
+                       patch_size=patch_size, n_aug=n_aug, patch_batch_size=batch_size, patch_lr=lr, threads=threads,
+                       n_patches=n_patches, ae_patches=ae_patches, runs=runs, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 t_start, cpu_start = time.time(), time.process_time()
 
@@ -152,7 +157,8 @@ elif pretrain == "autoencoder":
     unl = extract_patches(rgb, random_patch_centres(rgb.shape[1:], cfg["ae_patches"], np.random.default_rng(seed)),
                           cfg["patch_size"])
     for a in [a for a in archs if any(aa == a and i == "pretrained" for aa, _, i in cfg["runs"])]:
-        ae_curves[a] = pretrained_trunk(a, unl, input_size=cfg["input_size"][a], epochs=cfg["ae_epochs"], seed=seed)
+        ae_curves[a] = pretrained_trunk(a, unl, input_size=cfg["input_size"][a], epochs=cfg["ae_epochs"], seed=seed,
+                                      max_steps=cfg["max_steps"])
         init_weights[a] = str(ae_curves[a]["path"])
 if ae_curves:
     fig, ax = plt.subplots(figsize=(5.5, 3.2))

@@ -52,6 +52,8 @@ threads = None  # torch CPU threads; None means the profile default (1: robust o
 candidate_factor = 0.5  # candidates: peaks at least this fraction of each U-Net's own peak threshold high
 p_threshold = 0.5  # the classifier keeps a candidate whose probability of being a cell is above this
 inputs = "local"  # as on pages 2 and 3
+max_candidates = None  # candidates per quadrant (None: the profile's; every candidate in cpu/gpu)
+max_steps = None  # a cap on every network's optimisation steps (the gpu_profile tests run the gpu profile on a CPU)
 
 # %%
 import os
@@ -70,7 +72,7 @@ from neuro_lib.imaging.pipeline import paired_quadrant_difference, run_pipeline
 from neuro_lib.imaging.segmentation import cross_quadrant_unet
 
 # %%
-cfg = chapter.settings(profile, threads=threads)
+cfg = chapter.settings(profile, threads=threads, max_candidates=max_candidates, max_steps=max_steps)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
@@ -217,5 +219,6 @@ metrics[key("segmentation", "perfect_second_stage", "f1")] = float(2 * r_cand / 
 results.write_results("imaging", "04_pipeline", metrics,
                       parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
                                       p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
-                                      candidate_thresholds=cand_thr, classifier=classifier.get_params()),
+                                      candidate_thresholds=cand_thr, classifier=classifier.get_params(),
+                                      max_candidates=cfg["max_candidates"], max_steps=cfg["max_steps"]),
                       data=nds.checksums(DATA_KEY))

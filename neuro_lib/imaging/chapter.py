@@ -24,7 +24,9 @@ Keys (page: what):
   thousands of peaks), ``pipe_epochs`` and ``pipe_pretrain_epochs`` (the second stage's training and autoencoder
   epochs: it trains on a few hundred candidates per split, so it needs more epochs than page 3's networks for the
   same number of steps).
-* all: ``threads`` (torch CPU threads: 1 is robust on a shared 2-core machine, where 2 oversubscribes it).
+* all: ``threads`` (torch CPU threads: 1 is robust on a shared 2-core machine, where 2 oversubscribes it) and
+  ``max_steps`` (``None`` in every profile: no cap; the ``gpu_profile`` tests cap every network's optimisation
+  steps, autoencoder pretraining included, to run the gpu configuration on a CPU).
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ PROFILE_SETTINGS = {
         s2p_threshold_scaling=(1.0,), s2p_diameter=(10,), s2p_iscell=(0.5,),
         patch_epochs=1, patch_epochs_fc=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1,
         ae_patches=32, patch_batch_size=32, patch_lr=1e-3, input_size=_SMALL, max_candidates=40,
-        pipe_epochs=1, pipe_pretrain_epochs=1,
+        pipe_epochs=1, pipe_pretrain_epochs=1, max_steps=None,
         runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
               ("inception_v3", "fc", "pretrained")]),
     "cpu": dict(
@@ -56,7 +58,7 @@ PROFILE_SETTINGS = {
         s2p_threshold_scaling=(0.3, 0.5, 0.7, 1.0, 1.5), s2p_diameter=(8, 10, 12), s2p_iscell=(0.25, 0.5, 0.75),
         patch_epochs=8, patch_epochs_fc=30, n_splits=10, patch_size=21, n_aug=1, n_patches=None, ae_epochs=2,
         ae_patches=600, patch_batch_size=64, patch_lr=2e-3, input_size=_SMALL, max_candidates=None,
-        pipe_epochs=30, pipe_pretrain_epochs=5,
+        pipe_epochs=30, pipe_pretrain_epochs=5, max_steps=None,
         runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
               ("resnet50", "fc", "random"), ("inception_v3", "fc", "random")]),
     "gpu": dict(
@@ -66,7 +68,7 @@ PROFILE_SETTINGS = {
         s2p_iscell=(0.25, 0.5, 0.75),
         patch_epochs=30, patch_epochs_fc=60, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20,
         ae_patches=5000, patch_batch_size=32, patch_lr=1e-3, input_size=_PAPER, runs=_GPU_RUNS,
-        max_candidates=None, pipe_epochs=60, pipe_pretrain_epochs=20),
+        max_candidates=None, pipe_epochs=60, pipe_pretrain_epochs=20, max_steps=None),
 }
 
 _INT = ("pipe_epochs", "pipe_pretrain_epochs", "threads", "unet_epochs", "unet_crops_per_epoch", "unet_crop",
@@ -102,7 +104,8 @@ def patch_network(cfg: dict, arch: str, block: str, *, weights: str | None = Non
     return TransferClassifier(arch, block, weights=weights, input_size=cfg["input_size"][arch], n_aug=cfg["n_aug"],
                               lr=cfg["patch_lr"], epochs=epochs,
                               batch_size=cfg["patch_batch_size"], schedule=schedule, flips=flips,
-                              tta=bool(tta and block == layer_names(arch)[0]), device=device)
+                              tta=bool(tta and block == layer_names(arch)[0]), max_steps=cfg["max_steps"],
+                              device=device)
 
 
 def unet_segmenter(cfg: dict, *, device: str = "cpu"):
@@ -112,7 +115,7 @@ def unet_segmenter(cfg: dict, *, device: str = "cpu"):
 
     return UNetSegmenter(base=cfg["unet_base"], depth=cfg["unet_depth"], epochs=cfg["unet_epochs"],
                          crops_per_epoch=cfg["unet_crops_per_epoch"], crop=cfg["unet_crop"],
-                         batch_size=cfg["unet_batch_size"], device=device)
+                         batch_size=cfg["unet_batch_size"], max_steps=cfg["max_steps"], device=device)
 
 
 def pipeline_classifier(cfg: dict, *, device: str = "cpu"):

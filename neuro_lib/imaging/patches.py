@@ -175,6 +175,8 @@ class TransferClassifier(TorchClassifier):
         autoencoder (:func:`pretrain_autoencoder`) on the training patches themselves, without their labels, so the
         self-supervised initialisation never sees a test patch (used by the two-stage pipeline, where the test
         patches are a held-out quadrant's).
+    max_steps : ``None`` (no cap) or the most optimisation steps of the autoencoder pretraining and of the training
+        each (the ``gpu_profile`` tests).
     random_state : seeds the weights, the augmentation draws (``random_state`` for the fixed copies,
         ``random_state + 1000`` for the per-batch draws), the batch order and the autoencoder.
 
@@ -184,10 +186,12 @@ class TransferClassifier(TorchClassifier):
     def __init__(self, arch: str = "resnet18", trainable_from: str | None = "fc", weights: str | None = None,
                  input_size: int = 32, epochs: int = 10, n_aug: int = 4, batch_size: int = 32, lr: float = 1e-3,
                  schedule: str = "constant", flips: bool = False, translate: float = 0.0, tta: bool = False,
-                 pretrain_epochs: int = 0, random_state: int = 0, device: str = "cpu", progress: bool = False):
+                 pretrain_epochs: int = 0, max_steps: int | None = None, random_state: int = 0, device: str = "cpu",
+                 progress: bool = False):
         self.arch, self.trainable_from, self.weights, self.input_size = arch, trainable_from, weights, input_size
         self.epochs, self.n_aug, self.batch_size, self.lr, self.schedule = epochs, n_aug, batch_size, lr, schedule
         self.flips, self.translate, self.tta, self.pretrain_epochs = flips, translate, tta, pretrain_epochs
+        self.max_steps = max_steps
         self.random_state, self.device, self.progress = random_state, device, progress
 
     # ---- TorchClassifier hooks ------------------------------------------------------------------------------
@@ -215,7 +219,7 @@ class TransferClassifier(TorchClassifier):
             load_trunk(module, self.weights)
         elif self.pretrain_epochs:
             ae = pretrain_autoencoder(self.arch, X, input_size=self.input_size, epochs=int(self.pretrain_epochs),
-                                      seed=int(self.random_state), device=self._device())
+                                      seed=int(self.random_state), device=self._device(), max_steps=self.max_steps)
             module.net.load_state_dict(ae["trunk"], strict=False)
             seed_everything(int(self.random_state))
         prefix, suffix = split_model(module)
@@ -245,7 +249,7 @@ class TransferClassifier(TorchClassifier):
 
         return fit(suffix, (ftr, ytr), None, train_step=step, optimizer=opt, epochs=int(self.epochs),
                    batch_size=_batch_size(len(ftr), int(self.batch_size)), seed=int(self.random_state),
-                   device=self._device(),
+                   device=self._device(), max_steps=self.max_steps,
                    progress=self.progress, desc=f"{self.arch} from {self.trainable_from}")
 
     @torch.no_grad()
@@ -290,10 +294,11 @@ def pixel_logistic_regression(max_iter: int = 2000):
 
 def pretrain_autoencoder(arch: str, patches: np.ndarray, *, input_size: int = 64, epochs: int = 3,
                          batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device="cpu",
-                         progress: bool = False) -> dict:
+                         progress: bool = False, max_steps: int | None = None) -> dict:
     """Self-supervised initialisation: train ``arch``'s trunk as the encoder of an
     :class:`~neuro_lib.models.transfer.AutoencoderPretrainer` (mean squared reconstruction error) on unlabelled
-    ``patches`` (n, 3, S, S) in [0, 1], augmented by :func:`augment_patches`.
+    ``patches`` (n, 3, S, S) in [0, 1], augmented by :func:`augment_patches`; at most ``max_steps`` optimisation
+    steps (``None``: no cap).
 
     Returns ``{"trunk": the torchvision network's state dict without ``fc.*`` (CPU tensors), "train_loss": per-epoch
     list, "seconds"}``."""
@@ -313,14 +318,15 @@ def pretrain_autoencoder(arch: str, patches: np.ndarray, *, input_size: int = 64
         return F.mse_loss(m(xb), xb)
 
     h = fit(ae, (x,), None, train_step=step, epochs=epochs, lr=lr, batch_size=_batch_size(len(x), batch_size),
-            seed=seed, device=device,
+            seed=seed, device=device, max_steps=max_steps,
             progress=progress, desc=f"autoencoder pretraining of {arch}")
     trunk = {k: v.detach().cpu().clone() for k, v in model.cpu().net.state_dict().items() if not k.startswith("fc.")}
     return {"trunk": trunk, "train_loss": list(h.train_loss), "seconds": time.time() - t0}
 
 
 def pretrained_trunk(arch: str, patches: np.ndarray, *, input_size: int = 64, epochs: int = 3, batch_size: int = 32,
-                     lr: float = 1e-3, seed: int = 0, device="cpu", progress: bool = False) -> dict:
+                     lr: float = 1e-3, seed: int = 0, device="cpu", progress: bool = False,
+                     max_steps: int | None = None) -> dict:
     """:func:`pretrain_autoencoder`, cached (:func:`neuro_lib.cache.cached`, keyed by the patches, the settings and
     the code). Returns ``{"path": the cached trunk file (pass it as ``weights=``), "train_loss": per-epoch list,
     "seconds": training time (of the run that made the cache)}``."""
@@ -328,11 +334,13 @@ def pretrained_trunk(arch: str, patches: np.ndarray, *, input_size: int = 64, ep
 
     key = dict(arch=arch, patches=np.asarray(patches, np.float32), input_size=int(input_size), epochs=int(epochs),
                batch_size=int(batch_size), lr=float(lr), seed=int(seed))
+    if max_steps is not None:  # an uncapped run keys as before the cap existed
+        key["max_steps"] = int(max_steps)
     info: dict = {}
 
     def compute_trunk():
         out = pretrain_autoencoder(arch, patches, input_size=input_size, epochs=epochs, batch_size=batch_size,
-                                   lr=lr, seed=seed, device=device, progress=progress)
+                                   lr=lr, seed=seed, device=device, progress=progress, max_steps=max_steps)
         info.update(train_loss=out["train_loss"], seconds=out["seconds"])
         return out["trunk"]
 
@@ -372,8 +380,8 @@ def _param_key(estimator) -> dict:
 
     out = {}
     for k, v in sorted(estimator.get_params(deep=True).items()):
-        if k.endswith(("progress", "device")) or isinstance(v, BaseEstimator):
-            continue
+        if k.endswith(("progress", "device")) or isinstance(v, BaseEstimator) or (k.endswith("max_steps") and v is None):
+            continue  # (an uncapped run keys as before the cap existed)
         if callable(v):
             v = f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', repr(v))}"
         elif isinstance(v, (list, tuple)) and any(isinstance(e, tuple) and len(e) == 2 for e in v):

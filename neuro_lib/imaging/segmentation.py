@@ -194,7 +194,8 @@ class UNetSegmenter(BaseEstimator):
     in [0, 1], ``region`` (rows, cols) boolean, the pixels it may train on (default: all); each epoch draws
     ``crops_per_epoch`` new augmented ``crop``-pixel crops lying wholly inside ``region`` (:class:`CropDataset`).
     Loss :class:`BCEDiceLoss` (``pos_weight``, ``dice``); Adam with ``lr`` under a warm-up and cosine schedule
-    (:func:`lr_factor`); no early stopping (the only pixels not trained on are the test region's).
+    (:func:`lr_factor`); no early stopping (the only pixels not trained on are the test region's). ``max_steps``
+    (``None``: no cap) stops after that many optimisation steps (the ``gpu_profile`` tests).
     ``predict_proba(X)`` -> (rows, cols) cell probability in [0, 1]. ``random_state`` seeds the weights, the crops
     and their augmentation and the batch order. After ``fit``: ``module_`` (the U-Net, CPU, eval mode),
     ``history_``, ``fit_seconds_``. Raises ``ValueError`` if ``X`` is not 3-D or ``y``/``region`` differ from its
@@ -203,10 +204,11 @@ class UNetSegmenter(BaseEstimator):
 
     def __init__(self, base: int = 16, depth: int = 3, epochs: int = 10, crops_per_epoch: int = 64, crop: int = 96,
                  batch_size: int = 8, lr: float = 3e-3, elastic: bool = True, pos_weight: float = 1.0,
-                 dice: float = 0.0, random_state: int = 0, device: str = "auto", progress: bool = False):
+                 dice: float = 0.0, max_steps: int | None = None, random_state: int = 0, device: str = "auto",
+                 progress: bool = False):
         self.base, self.depth, self.epochs, self.crops_per_epoch, self.crop = base, depth, epochs, crops_per_epoch, crop
         self.batch_size, self.lr, self.elastic, self.pos_weight, self.dice = batch_size, lr, elastic, pos_weight, dice
-        self.random_state, self.device, self.progress = random_state, device, progress
+        self.max_steps, self.random_state, self.device, self.progress = max_steps, random_state, device, progress
 
     def _make_module(self, in_channels: int) -> UNet:
         return UNet(int(in_channels), 1, base=int(self.base), depth=int(self.depth))
@@ -239,7 +241,7 @@ class UNetSegmenter(BaseEstimator):
         t0 = time.time()
         self.history_ = fit(model, ds, None, train_step=step, optimizer=opt, epochs=int(self.epochs),
                             batch_size=int(self.batch_size), seed=seed, device=dev, progress=self.progress,
-                            desc="U-Net")
+                            desc="U-Net", max_steps=self.max_steps)
         self.fit_seconds_ = time.time() - t0
         self.in_channels_ = int(image.shape[0])
         self.module_ = model.cpu().eval()
@@ -325,7 +327,8 @@ def fit_segmenter(estimator: UNetSegmenter, image: np.ndarray, target: np.ndarra
 
     if not cache:
         return estimator.fit(image, target, region=region)
-    params = {k: v for k, v in estimator.get_params().items() if k not in ("progress", "device")}
+    params = {k: v for k, v in estimator.get_params().items()
+              if k not in ("progress", "device") and not (k == "max_steps" and v is None)}  # uncapped: keyed as before
     key = dict(params=params, image=np.asarray(image, np.float32), target=np.asarray(target, np.float32),
                region=np.asarray(region, bool))
     state = _cache.cached("imaging/unet", key, lambda: estimator.fit(image, target, region=region).get_state(),
