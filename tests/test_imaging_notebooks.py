@@ -21,7 +21,7 @@ NOTEBOOKS = {
 }
 
 
-GLUED = {"02_segmentation"}  # the pages whose every figure is numbered and captioned ({glue:figure})
+GLUED = {"02_segmentation", "04_pipeline"}  # the pages whose every figure is numbered and captioned ({glue:figure})
 
 
 def _check(root, name, keys):
