@@ -21,7 +21,8 @@ NOTEBOOKS = {
 }
 
 
-GLUED = {"02_segmentation", "04_pipeline"}  # the pages whose every figure is numbered and captioned ({glue:figure})
+# the pages whose every figure is numbered and captioned ({glue:figure})
+GLUED = {"02_segmentation", "03_patch_classification", "04_pipeline"}
 
 
 def _check(root, name, keys):
