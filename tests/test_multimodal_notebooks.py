@@ -19,13 +19,9 @@ EXPECTED = {
 }
 
 
-# the pages whose every figure is numbered and captioned ({glue:figure})
-GLUED = {"02_classify", "03_what_each_sees"}
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_multimodal_notebook_smoke(smoke_book, name):
-    check_smoke_page(smoke_book, "multimodal", name, EXPECTED[name], all_figures_glued=name in GLUED)
+    check_smoke_page(smoke_book, "multimodal", name, EXPECTED[name], all_figures_glued=True)
 
 
 def test_multimodal_counts_in_results(smoke_book):
