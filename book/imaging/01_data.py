@@ -258,5 +258,6 @@ metrics = {results.key("data", "neurofinder", k): v for k, v in facts.items()}
 metrics.update({results.key("runtime", "01_data", m): v for m, v in (
     ("seconds", time.time() - t_start), ("cpu_seconds", time.process_time() - cpu_start),
     ("load_average", os.getloadavg()[0]))})
-results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
-                      data=nds.checksums(DATA_KEY))
+path = results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

@@ -48,7 +48,7 @@
 #
 # **Peers, each at its best, measured in the same run.** (1) suite2p {cite}`pachitariu2017suite2p` (its default
 # `sparsery` detection on the same movie, told its frame rate and GCaMP6s's decay time: the version and both values
-# are printed with its results), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant
+# are given with its results), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant
 # on the three training
 # quadrants from a small grid, without and with suite2p's own classifier (the `classifier.npy` shipped in the
 # wheel, run offline on the ROI statistics; its probability cut is chosen on the training quadrants too);
@@ -405,8 +405,10 @@ for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("cor
                     ("suite2p 1.1.0 (sparsery)", "suite2p"), ("suite2p 1.1.0 + its classifier", "suite2p_iscell")]:
     if name in table.index:
         metrics.update({key("segmentation", model, m): table.loc[name, m] for m in ("f1", "precision", "recall")})
-results.write_results("imaging", "02_segmentation", metrics,
-                      parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in cfg if k.startswith("unet_")},
-                                      inputs=inputs, sigma=sigma, threshold=threshold, min_area=min_area,
-                                      run_suite2p=run_suite2p, threads=rt.threads, thresholds=res.thresholds),
-                      data=nds.checksums(DATA_KEY))
+unet_cfg = {k: cfg[k] for k in cfg if k.startswith("unet_")}
+path = results.write_results("imaging", "02_segmentation", metrics,
+                             parameters=dict(profile=profile, seed=seed, **unet_cfg, inputs=inputs, sigma=sigma,
+                                             threshold=threshold, min_area=min_area, run_suite2p=run_suite2p,
+                                             threads=rt.threads, thresholds=res.thresholds),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

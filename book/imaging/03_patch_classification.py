@@ -42,7 +42,7 @@
 #   uses them where they can be had; the CPU profile instead compares **random initialisation** with
 #   **self-supervised autoencoder pretraining** of the ResNet18 trunk on this movie's own unlabelled patches
 #   (saved to a file and loaded through the same `weights=PATH` route, `torch.load(..., weights_only=True)`).
-# * *Scale.* On 2 CPU cores the CPU profile uses small patches (about two cell diameters here; the sizes are printed
+# * *Scale.* On 2 CPU cores the CPU profile uses small patches (about two cell diameters here; the sizes are given
 #   below) upsampled to small inputs, and two depths: the new final layer only (`fc`, for all three networks) and
 #   every layer (`conv1`, ResNet18); the `gpu` profile has the paper's patch and input sizes, all depths and both
 #   initialisations for every network (`neuro_lib.imaging.chapter`).
@@ -362,8 +362,12 @@ metrics.update({results.key("runtime", "03_patch_classification", m): v
                 for m, v in (("seconds", wall), ("cpu_seconds", cpu), ("load_average", load))})
 pages.markdown("imaging_patch_time", f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average "
                f"{load:.1f} on this machine's {os.cpu_count()} cores).")
-results.write_results("imaging", "03_patch_classification", metrics,
-                      parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in cfg if not k.startswith(
-                          ("unet_", "s2p_", "n_frames"))}, schedule=schedule, flips=flips, tta=tta, weights=weights,
-                          pretrain=pretrain, patch_labels=patch_labels, jitter=jitter, inputs=inputs),
-                      data=nds.checksums(DATA_KEY))
+
+# %%
+patch_cfg = {k: cfg[k] for k in cfg if not k.startswith(("unet_", "s2p_", "n_frames"))}
+path = results.write_results("imaging", "03_patch_classification", metrics,
+                             parameters=dict(profile=profile, seed=seed, **patch_cfg, schedule=schedule, flips=flips,
+                                             tta=tta, weights=weights, pretrain=pretrain, patch_labels=patch_labels,
+                                             jitter=jitter, inputs=inputs),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

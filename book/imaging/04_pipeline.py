@@ -49,8 +49,8 @@
 # the classifier learns from candidates somewhat easier than the held-out ones it is applied to. And one design
 # choice of this page saw held-out scores: a first run trained the classifier for page 3's number of epochs (on a
 # few hundred candidates, a few dozen optimiser steps); it was raised to the current `pipe_epochs` (in
-# `neuro_lib.imaging.chapter`, printed below) after that run's held-out numbers were seen. Candidate cut and
-# probability cut were fixed before any run.
+# `neuro_lib.imaging.chapter`, given under "The candidates") after that run's held-out numbers were seen. Candidate
+# cut and probability cut were fixed before any run.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -259,8 +259,11 @@ metrics.update({key("runtime", "04_pipeline", m): v
 if len(found) == len(times):
     metrics.update({key("runtime", "chapter", m): float(found[m].sum()) for m in ("seconds", "cpu_seconds")})
 metrics[key("segmentation", "perfect_second_stage", "f1")] = float(2 * r_cand / (1 + r_cand))
-results.write_results("imaging", "04_pipeline", metrics,
-                      parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
-                                      p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
-                                      candidate_thresholds=cand_thr, classifier=classifier.get_params()),
-                      data=nds.checksums(DATA_KEY))
+
+# %%
+path = results.write_results("imaging", "04_pipeline", metrics,
+                             parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
+                                             p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
+                                             candidate_thresholds=cand_thr, classifier=classifier.get_params()),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")
