@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pytest
+from conftest import check_smoke_page
 
 NOTEBOOKS = {
     "01_data": ["data/neurofinder/n_rois", "data/neurofinder/n_frames", "data/neurofinder/frame_rate_hz",
@@ -22,18 +22,10 @@ NOTEBOOKS = {
 
 
 def _check(root, name, keys):
-    from neuro_lib import results
-
-    nb = nbformat.read(root / "book" / "imaging" / f"{name}.ipynb", as_version=4)
-    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            if "image/png" in o.get("data", {})]
-    assert pngs, f"{name} has no figure output"
+    """check_smoke_page's checks (results keys, smoke profile, a figure, no error, every figure glued and placed)
+    plus the data checksums; returns the results document."""
+    check_smoke_page(root, "imaging", name, keys, all_figures_glued=True)
     doc = json.loads((root / "_build" / "results" / "imaging" / f"{name}.json").read_text())
-    for k in keys:
-        assert k in doc["metrics"], f"{name}: results lack {k}"
-    for k in doc["metrics"]:
-        results.parse_key(k)  # every key has the fixed slots
-    assert doc["parameters"]["profile"] == "smoke"
     assert doc["data"], "results must record the data checksums"
     return doc
 

@@ -21,7 +21,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_multimodal_notebook_smoke(smoke_book, name):
-    check_smoke_page(smoke_book, "multimodal", name, EXPECTED[name])
+    check_smoke_page(smoke_book, "multimodal", name, EXPECTED[name], all_figures_glued=True)
 
 
 def test_multimodal_counts_in_results(smoke_book):

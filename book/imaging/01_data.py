@@ -13,12 +13,23 @@
 # %% [markdown]
 # # The two-photon movie and its cells
 #
+# **What this page shows.** The real two-photon calcium movie this chapter works on and its manually drawn ROIs:
+# single frames, the four summary images the U-Net sees, the ROIs' sizes and spacing against Neurofinder's matching
+# radius, and which ROIs fired during this recording. In this build:
+#
+# ```{glue:md} imaging_data_summary
+# :format: myst
+# ```
+#
 # Seong & Park find neural cells in multi-photon images in two steps: a U-Net marks where cells are, then a network
 # retrained from ImageNet classifies a patch around each found cell as excitatory, inhibitory or glia (their labels
 # came from a red mCherry channel) {cite}`seong_park_imaging`. This page shows the data this chapter works on: a
 # real GCaMP6s movie of mouse vibrissal S1 in the Neurofinder format {cite}`neurofinder,peron2015`: the whole
-# recording, stored as means of consecutive source frames, with its manually drawn regions of interest (ROIs). The
-# first output below gives the frame count, frame rate, duration and ROI count, read from the files.
+# recording, stored as means of consecutive source frames, with its manually drawn regions of interest (ROIs):
+#
+# ```{glue:md} imaging_data_movie
+# :format: myst
+# ```
 #
 # **What differs from the paper.** The movie has one (green) channel and no cell-type labels, so the paper's three
 # classes cannot be made from it. The chapter runs the paper's whole pipeline on this real data with the labels it
@@ -40,10 +51,10 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import neuro_lib.datasets as nds
-from neuro_lib import profiles, results
+from neuro_lib import pages, profiles, results
 from neuro_lib.imaging import SUMMARY_CHANNELS, chapter, report, rois_to_labels
 from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, FRAMES_PER_BIN, SOURCE_FRAME_RATE_HZ, cached_summary,
                                    first200_numbers, load_book_movie)
@@ -56,17 +67,24 @@ data = load_book_movie(frames=slice(0, cfg["n_frames"]) if cfg["n_frames"] else 
 summary = cached_summary(data)
 T, H, W = data.movie.shape
 areas = np.array([len(r) for r in data.rois])
-display(Markdown(f"The movie has **{T} frames of {H}x{W} pixels** ({data.movie.dtype}, values "
-                 f"{data.movie.min()} to {data.movie.max()}), each the mean of {FRAMES_PER_BIN} source frames taken "
-                 f"at about {SOURCE_FRAME_RATE_HZ:.0f} Hz: **{FRAME_RATE_HZ:.2f} frames per second, "
-                 f"{T / FRAME_RATE_HZ:.0f} s** of recording. It has **{len(data.rois)} ROIs** with a median of "
-                 f"{np.median(areas):.0f} pixels (range {areas.min()} to {areas.max()}); ROIs cover "
-                 f"{100 * (data.labels() > 0).mean():.1f}% of the field of view."))
+pages.markdown("imaging_data_movie", f"The movie has **{T} frames of {H}x{W} pixels** ({data.movie.dtype}, values "
+               f"{data.movie.min()} to {data.movie.max()}), each the mean of {FRAMES_PER_BIN} source frames taken "
+               f"at about {SOURCE_FRAME_RATE_HZ:.0f} Hz: **{FRAME_RATE_HZ:.2f} frames per second, "
+               f"{T / FRAME_RATE_HZ:.0f} s** of recording. It has **{len(data.rois)} ROIs** with a median of "
+               f"{np.median(areas):.0f} pixels (range {areas.min()} to {areas.max()}); ROIs cover "
+               f"{100 * (data.labels() > 0).mean():.1f}% of the field of view.")
 
 # %% [markdown]
 # ## Single frames
-# Three raw frames (fluorescence in camera counts). Single frames are noisy and a cell is bright only while it
-# fires: the network does not look at them but at summary images of the whole movie.
+# Single frames are noisy and a cell is bright only while it fires ({numref}`fig-imaging-data-frames`): the network
+# does not look at them but at summary images of the whole movie.
+#
+# ```{glue:figure} imaging_data_frames
+# :name: fig-imaging-data-frames
+#
+# Three frames of the movie (the first, the middle and the last; each a mean of consecutive source frames), in
+# camera counts, each shown up to its 99.5th percentile. Axes in pixels.
+# ```
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
@@ -77,13 +95,21 @@ for ax, t in zip(axes, [0, T // 2, T - 1]):
     ax.set_ylabel("row (pixels)")
     fig.colorbar(im, ax=ax, fraction=0.046, label="fluorescence (counts)")
 fig.tight_layout()
+pages.figure("imaging_data_frames", fig)
 
 # %% [markdown]
 # ## Summary images
-# The mean, maximum and temporal standard deviation of each pixel, and the local correlation image (each pixel's
-# mean Pearson correlation with its 8 neighbours over time), each scaled to [0, 1] between its 1st and 99.5th
-# percentiles. The mean image shows every labelled soma as a dark-cored ring (GCaMP stays out of the nucleus); the
-# correlation image picks out the cells that were active in these frames. These four images are the U-Net's input.
+# The mean image shows every labelled soma as a dark-cored ring (GCaMP stays out of the nucleus); the correlation
+# image picks out the cells that were active in these frames ({numref}`fig-imaging-data-summary-images`). These four
+# images are the U-Net's input.
+#
+# ```{glue:figure} imaging_data_summary_images
+# :name: fig-imaging-data-summary-images
+#
+# The four summary images of the whole movie: the mean, maximum and temporal standard deviation of each pixel, and
+# the local correlation image (each pixel's mean Pearson correlation with its 8 neighbours over time), each scaled to
+# [0, 1] between its 1st and 99.5th percentiles. Axes in pixels.
+# ```
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(16, 4.3))
@@ -94,12 +120,19 @@ for ax, name in zip(axes, SUMMARY_CHANNELS):
     ax.set_ylabel("row (pixels)")
     fig.colorbar(im, ax=ax, fraction=0.046, label="normalised (a.u.)")
 fig.tight_layout()
+pages.figure("imaging_data_summary_images", fig)
 
 # %% [markdown]
 # ## The manual ROIs
-# The manual ROIs' outlines drawn over the mean image (left) and the correlation image (right), and a zoom on one
-# 128x128 pixel corner. Most ROIs sit on a ring in the mean image; some lie on cells that barely show in either
-# image in this recording, which bounds what any detector can find here.
+# Most ROIs sit on a ring in the mean image; some lie on cells that barely show in either image in this recording
+# ({numref}`fig-imaging-data-rois`), which bounds what any detector can find here.
+#
+# ```{glue:figure} imaging_data_rois
+# :name: fig-imaging-data-rois
+#
+# The manual ROIs' outlines (red) drawn over the mean image (left) and the correlation image (middle), and a zoom on
+# the 128x128 pixel top-left corner of the mean image (right). Axes in pixels.
+# ```
 
 # %%
 from skimage.segmentation import find_boundaries
@@ -115,12 +148,20 @@ for ax, name, zoom in [(axes[0], "mean", None), (axes[1], "corr", None), (axes[2
     ax.set_xlabel("column (pixels)")
     ax.set_ylabel("row (pixels)")
 fig.tight_layout()
+pages.figure("imaging_data_rois", fig)
 
 # %% [markdown]
 # ## ROI sizes and spacing
-# ROI area and the distance from each ROI's centre to its nearest neighbour's. Neurofinder counts a detection as a
-# hit when its centre is within 5 pixels of a manual ROI's centre; the nearest neighbours are often only a few
-# radii apart (the numbers are under the figure), so touching cells must come out as separate detections.
+# Neurofinder counts a detection as a hit when its centre is within 5 pixels of a manual ROI's centre; the nearest
+# neighbours are often only a few radii apart ({numref}`fig-imaging-data-sizes`), so touching cells must come out
+# as separate detections. {glue:md}`imaging_data_spacing`
+#
+# ```{glue:figure} imaging_data_sizes
+# :name: fig-imaging-data-sizes
+#
+# Left: ROI areas (pixels). Right: the distance from each ROI's centre to its nearest neighbour's (pixels), with
+# Neurofinder's 5-pixel matching radius dashed. The table below gives their quartiles.
+# ```
 
 # %%
 from scipy.spatial import cKDTree
@@ -137,11 +178,12 @@ axes[1].set_xlabel("distance to the nearest ROI centre (pixels)")
 axes[1].set_ylabel("number of ROIs")
 axes[1].legend(frameon=False)
 fig.tight_layout()
+pages.figure("imaging_data_sizes", fig)
 display(pd.DataFrame({"ROI area (pixels)": pd.Series(areas).describe(),
                       "nearest-neighbour distance (pixels)": pd.Series(nn).describe()}).round(1))
-display(Markdown(f"Half of the ROIs have their nearest neighbour's centre within **{np.median(nn):.1f} pixels**, a "
-                 f"quarter within {np.percentile(nn, 25):.1f}; {np.mean(nn < 10):.0%} within 10 pixels, twice "
-                 f"Neurofinder's matching radius."))
+pages.markdown("imaging_data_spacing", f"Half of the ROIs have their nearest neighbour's centre within "
+               f"**{np.median(nn):.1f} pixels**, a quarter within {np.percentile(nn, 25):.1f}; {np.mean(nn < 10):.0%} "
+               f"within 10 pixels, twice Neurofinder's matching radius.")
 
 # %% [markdown]
 # ## Which ROIs fired during the recording?
@@ -151,7 +193,16 @@ display(Markdown(f"Half of the ROIs have their nearest neighbour's centre within
 # (`neuro_lib.imaging.summary.roi_transient_snr`; no further smoothing, since each frame is already a mean of 3).
 # Calcium transients only go up, so the largest *downward* excursions of the same traces show how far noise alone
 # reaches: an ROI counts as *active* when its upward peak exceeds the 99th percentile of all downward ones. An ROI
-# that did not fire can only be found by how it looks in the mean image (the ring of a GCaMP-filled soma).
+# that did not fire can only be found by how it looks in the mean image (the ring of a GCaMP-filled soma);
+# {numref}`fig-imaging-data-activity` shows the two distributions.
+#
+# ```{glue:figure} imaging_data_activity
+# :name: fig-imaging-data-activity
+#
+# The largest upward (orange) and downward (blue: noise alone) excursion of each ROI's neuropil-corrected trace, in
+# robust noise standard deviations; dashed: the 99th percentile of the downward ones, above which an ROI counts as
+# active.
+# ```
 
 # %%
 act = report.roi_activity(data.movie, data.labels())
@@ -164,12 +215,17 @@ ax.set_xlabel("excursion of the ROI trace (robust noise sd)")
 ax.set_ylabel("ROIs")
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
+pages.figure("imaging_data_activity", fig)
 
 # %% [markdown]
 # ## Against the previous movie
 # Until this chapter moved to the whole recording it used only the first raw frames of it (left column). Those
 # figures were not rerun (that archive is no longer in the mirror); they are our results at commit 0b1ceb5, read
 # from `data/imaging_first200frames.yml`.
+#
+# ```{glue:md} imaging_data_active
+# :format: myst
+# ```
 
 # %%
 old = first200_numbers()
@@ -182,10 +238,16 @@ cols = {f"first {old['frames']} raw frames (earlier)": [old["frames"], old["fram
                                                                  n_act / len(data.rois)]}
 display(pd.DataFrame(cols, index=["frames", "frame rate (Hz)", "duration (s)", "ROIs that fired",
                                   "fraction that fired"]).round(3))
-display(Markdown(f"**{n_act} of the {len(data.rois)} ROIs ({n_act / len(data.rois):.0%}) fired at least once** in "
-                 f"the {T / FRAME_RATE_HZ:.0f} s of this movie, against {on['data/neurofinder/n_active_rois']} "
-                 f"({on['data/neurofinder/active_roi_fraction']:.0%}) in the first {old['duration_s']:.0f} s. The "
-                 f"rest, {len(data.rois) - n_act} ROIs, are cells that did not fire detectably here."))
+pages.markdown("imaging_data_active", f"**{n_act} of the {len(data.rois)} ROIs ({n_act / len(data.rois):.0%}) fired "
+               f"at least once** in the {T / FRAME_RATE_HZ:.0f} s of this movie, against "
+               f"{on['data/neurofinder/n_active_rois']} ({on['data/neurofinder/active_roi_fraction']:.0%}) in the "
+               f"first {old['duration_s']:.0f} s. The rest, {len(data.rois) - n_act} ROIs, are cells that did not fire "
+               f"detectably here.")
+pages.markdown("imaging_data_summary", "\n".join([
+    f"* {T} frames of {H}x{W} pixels at {FRAME_RATE_HZ:.2f} Hz: {T / FRAME_RATE_HZ:.0f} s of GCaMP6s recording;",
+    f"* {len(data.rois)} manual ROIs, median area {np.median(areas):.0f} pixels; half of them have a neighbour's "
+    f"centre within {np.median(nn):.1f} pixels (Neurofinder matches within 5);",
+    f"* {n_act} of them ({n_act / len(data.rois):.0%}) fired detectably in this recording."]))
 
 # %%
 facts = dict(n_frames=T, n_rois=len(data.rois), roi_area_median_px=float(np.median(areas)),
@@ -196,5 +258,6 @@ metrics = {results.key("data", "neurofinder", k): v for k, v in facts.items()}
 metrics.update({results.key("runtime", "01_data", m): v for m, v in (
     ("seconds", time.time() - t_start), ("cpu_seconds", time.process_time() - cpu_start),
     ("load_average", os.getloadavg()[0]))})
-results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
-                      data=nds.checksums(DATA_KEY))
+path = results.write_results("imaging", "01_data", metrics, parameters=dict(profile=profile, seed=seed, n_frames=T),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

@@ -13,6 +13,14 @@
 # %% [markdown]
 # # Finding the cells: a U-Net on held-out regions
 #
+# **What this page shows.** How well a U-Net trained on three quadrants of the movie finds the manually drawn ROIs
+# in the fourth, by pixel accuracy (the paper's measure) and by Neurofinder's F1, against suite2p and a detector
+# without learning measured in the same run, and why many ROIs are hard to find in this recording. In this build:
+#
+# ```{glue:md} imaging_seg_summary
+# :format: myst
+# ```
+#
 # Seong & Park segment cells with a U-Net {cite}`ronneberger2015unet` trained on cell-probability maps, threshold the
 # predicted map at 0.7 and take each connected component as a cell {cite}`seong_park_imaging`. Here the U-Net sees
 # the four summary images of the movie (mean, maximum, standard deviation, local correlation; page 1) and learns a
@@ -40,7 +48,7 @@
 #
 # **Peers, each at its best, measured in the same run.** (1) suite2p {cite}`pachitariu2017suite2p` (its default
 # `sparsery` detection on the same movie, told its frame rate and GCaMP6s's decay time: the version and both values
-# are printed with its results), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant
+# are given with its results), with its expected cell `diameter` and its `threshold_scaling` chosen per quadrant
 # on the three training
 # quadrants from a small grid, without and with suite2p's own classifier (the `classifier.npy` shipped in the
 # wheel, run offline on the ROI statistics; its probability cut is chosen on the training quadrants too);
@@ -74,10 +82,10 @@ from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import neuro_lib.datasets as nds
-from neuro_lib import profiles, results
+from neuro_lib import pages, profiles, results
 from neuro_lib.imaging import chapter, report
 from neuro_lib.imaging import centers_metric, correlation_baseline, detect_cells, pixel_accuracy, probability_target
 from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, first200_numbers,
@@ -99,62 +107,98 @@ labels = data.labels()
 mask, truth, target = labels > 0, data.centroids(), probability_target(labels, sigma)
 H, W = labels.shape
 unet = chapter.unet_segmenter(cfg, device=rt.device)
-display(Markdown(f"U-Net: {unet.depth} pooling stages, {unet.base} channels at the first, {unet.epochs} epochs of "
-                 f"{unet.crops_per_epoch} random {unet.crop}x{unet.crop} crops per held-out quadrant, `{inputs}` "
-                 f"input normalisation (profile `{profile}`, {rt.threads} torch thread(s) on {rt.device})."))
+pages.markdown("imaging_seg_setup", f"U-Net: {unet.depth} pooling stages, {unet.base} channels at the first, "
+               f"{unet.epochs} epochs of {unet.crops_per_epoch} random {unet.crop}x{unet.crop} crops per held-out "
+               f"quadrant, `{inputs}` input normalisation (profile `{profile}`, {rt.threads} torch thread(s) on "
+               f"{rt.device}).")
 
 # %% [markdown]
 # ## The input and the training target
-# From left: the mean image scaled to [0, 1], the mean image as the network sees it (with `inputs="local"`, locally
-# normalised), the manual ROIs as a mask, and the probability map the U-Net learns (the pixels between touching ROIs
-# set to 0, then smoothed). A 64x64 pixel corner is shown.
+#
+# ```{glue:md} imaging_seg_setup
+# :format: myst
+# ```
+#
+# ```{glue:figure} imaging_seg_inputs
+# :name: fig-imaging-seg-inputs
+#
+# A 64x64 pixel corner of the field of view. From left: the mean image scaled to [0, 1], the mean image as the
+# network sees it (with `inputs="local"`, locally normalised), the manual ROIs as a mask, and the probability map the
+# U-Net learns (the pixels between touching ROIs set to 0, then smoothed); colour bar: cell probability.
+# ```
 
 # %%
 z = (slice(0, 64), slice(0, 64))
-report.plot_images([(summary["mean"][z], "mean image"), (image[0][z], f"network input ({inputs})"),
-                    (mask[z], "manual ROIs (mask)", "magma", 0, 1), (target[z], "probability target", "magma", 0, 1)],
-                   colorbar_label="cell probability");
+pages.figure("imaging_seg_inputs", report.plot_images(
+    [(summary["mean"][z], "mean image"), (image[0][z], f"network input ({inputs})"),
+     (mask[z], "manual ROIs (mask)", "magma", 0, 1), (target[z], "probability target", "magma", 0, 1)],
+    colorbar_label="cell probability"))
 
 # %% [markdown]
 # ## Training
-# One U-Net per held-out quadrant. The curves are the training loss (binary cross-entropy against the probability
-# target) per epoch, under a warm-up and cosine learning-rate schedule; there is no early stopping, because the only
-# data not trained on is the test quadrant. The table gives the thresholds each network chose on its training
-# quadrants and the scores it reached there (predictions of pixels it trained on, so higher than held out).
+# One U-Net per held-out quadrant, trained under a warm-up and cosine learning-rate schedule
+# ({numref}`fig-imaging-seg-training`); there is no early stopping, because the only data not trained on is the test
+# quadrant. Training took {glue:text}`imaging_seg_train_seconds:.0f` s for the four U-Nets on this machine. The table
+# gives the thresholds each network chose on its training quadrants and the scores it reached there (predictions of
+# pixels it trained on, so higher than held out).
+#
+# ```{glue:figure} imaging_seg_training
+# :name: fig-imaging-seg-training
+#
+# Training loss (binary cross-entropy against the probability target) per epoch of each of the four U-Nets, one per
+# held-out quadrant.
+# ```
 
 # %%
 res = cross_quadrant_unet(unet, image, target, seed=seed, mask=mask, truth=truth, progress=False)
-report.plot_curves({f"quadrant {s.test[0]} held out": h.train_loss for s, h in zip(res.splits, res.histories)},
-                   ylabel="training loss (BCE)")
+pages.figure("imaging_seg_training", report.plot_curves(
+    {f"quadrant {s.test[0]} held out": h.train_loss for s, h in zip(res.splits, res.histories)},
+    ylabel="training loss (BCE)"))
 chosen = pd.DataFrame(res.thresholds, index=[f"quadrant {s.test[0]} held out" for s in res.splits])
 chosen.columns = ["pixel threshold", "peak threshold", "peak smoothing (px)", "training pixel accuracy",
                   "training F1"]
 display(chosen.round(3))
-display(Markdown(f"Training took {sum(res.seconds):.0f} s for the four U-Nets on this machine."))
+pages.number("imaging_seg_train_seconds", sum(res.seconds))
 
 # %% [markdown]
 # ## Predicted probability against the manual ROIs
-# The stitched held-out prediction (each quadrant from the network that did not train on it) with the manual ROIs'
-# outlines in cyan and the cells found (probability peaks above each network's threshold) as red dots. Right: a
-# 128x128 pixel zoom.
+#
+# ```{glue:figure} imaging_seg_heldout
+# :name: fig-imaging-seg-heldout
+#
+# The stitched held-out probability map (each quadrant from the network that did not train on it), with the manual
+# ROIs' outlines in cyan and the cells found (probability peaks above each network's threshold) as red dots. Right:
+# a 128x128 pixel zoom.
+# ```
 
 # %%
 prob, found = res.prob, res.centroids
-report.plot_heldout(prob, mask, found);
+pages.figure("imaging_seg_heldout", report.plot_heldout(prob, mask, found))
 
 # %% [markdown]
 # ## Is the probability calibrated?
-# Held-out pixels binned by their predicted probability: the fraction of each bin that lies inside a manual ROI.
-# A calibrated map lies on the diagonal; pixel accuracy at a threshold depends on it.
+# Pixel accuracy at a threshold depends on whether the probability is calibrated
+# ({numref}`fig-imaging-seg-calibration`).
+#
+# ```{glue:figure} imaging_seg_calibration
+# :name: fig-imaging-seg-calibration
+#
+# Calibration of the held-out probability map: held-out pixels binned by their predicted probability (x), against
+# the fraction of each bin that lies inside a manual ROI (y). A calibrated map lies on the diagonal.
+# ```
 
 # %%
-report.plot_calibration(prob, mask);
+pages.figure("imaging_seg_calibration", report.plot_calibration(prob, mask))
 
 # %% [markdown]
 # ## Peers on the same movie
 # suite2p's detection runs on the whole movie (it is unsupervised); for each quadrant, its settings (cell diameter,
 # `threshold_scaling` and, with its classifier, the probability cut) and the correlation detector's threshold are
 # the ones with the best Neurofinder F1 on the other three quadrants' ROIs, like the U-Net's thresholds.
+#
+# ```{glue:md} imaging_seg_suite2p
+# :format: myst
+# ```
 
 # %%
 corr_grid = {float(t): correlation_baseline(summary["corr"], summary["mean"], threshold=float(t))
@@ -171,12 +215,12 @@ display(pd.DataFrame({"correlation threshold": corr_sel["chosen"],
                       **({"suite2p (diameter, threshold_scaling)": s2p_sel["chosen"],
                           "suite2p + classifier (diameter, threshold_scaling, p)": s2p_cls["chosen"]} if s2p else {})},
                      index=[f"quadrant {q} held out" for q in range(4)]))
-if s2p:
-    display(Markdown(f"suite2p {version('suite2p')} (`fs` = {FRAME_RATE_HZ:.2f} Hz, `tau` = {GCAMP6S_TAU_S} s) "
+pages.markdown("imaging_seg_suite2p", "suite2p was not run (`run_suite2p=False`)." if not s2p else
+               f"suite2p {version('suite2p')} (`fs` = {FRAME_RATE_HZ:.2f} Hz, `tau` = {GCAMP6S_TAU_S} s) "
                      f"ran {len(s2p['runs'])} settings ({sum(r['seconds'] for r in s2p['runs'].values()):.0f}"
                      f" s in all, when not read from the cache); it found "
                      f"{min(len(r['centroids']) for r in s2p['runs'].values())} to "
-                     f"{max(len(r['centroids']) for r in s2p['runs'].values())} ROIs."))
+               f"{max(len(r['centroids']) for r in s2p['runs'].values())} ROIs.")
 
 # %% [markdown]
 # ## Scores on the held-out quadrants
@@ -211,6 +255,10 @@ display(per_q.set_index("fold")[["pixel_accuracy", "precision", "recall", "f1"]]
 # neuropil); only its shape, if anything (e.g. a bright ring around a dark nucleus), can give it away. The table
 # gives the U-Net's held-out recall (and the correlation baseline's) by the ROI's largest absolute contrast over
 # the four images; chance is the recall that as many points as the U-Net found, placed at random, would have.
+#
+# ```{glue:md} imaging_seg_faint
+# :format: myst
+# ```
 
 # %%
 contrast = np.nanmax(np.abs(roi_contrast(image, labels)), axis=1)
@@ -220,7 +268,7 @@ faint = contrast < 0.5
 chance = report.chance_recall(len(found), (H, W))
 ceil_r = 1 - faint.mean()
 ceil_f1 = 2 * ceil_r / (1 + ceil_r)
-display(Markdown(
+pages.markdown("imaging_seg_faint", (
     f"{faint.sum()} of the {len(truth)} ROIs ({faint.mean():.0%}) have a contrast below 0.5 ring standard deviations "
     f"in all four summary images, and the U-Net finds {hit['U-Net'][faint].mean():.0%} of them (against "
     f"{hit['U-Net'][~faint].mean():.0%} of the others and {hit['U-Net'][contrast >= 2].mean():.0%} of the ROIs with "
@@ -235,6 +283,10 @@ display(Markdown(
 # Page 1 found which ROIs fired during the recording (an upward transient beyond how far noise reaches). The table
 # gives the held-out recall of the detectors for the active and the silent ROIs: a silent ROI can only be found by
 # its appearance in the summary images.
+#
+# ```{glue:md} imaging_seg_activity
+# :format: myst
+# ```
 
 # %%
 act = report.roi_activity(data.movie, labels)
@@ -245,7 +297,7 @@ display(report.activity_table(active, hit).round(3))
 act_r = active.mean()
 train_f1 = float(np.mean([t["train_f1"] for t in res.thresholds]))
 held_f1 = centers_metric(truth, found)["f1"]
-display(Markdown(
+pages.markdown("imaging_seg_activity", (
     f"{active.sum()} of the {len(truth)} ROIs ({act_r:.0%}) fired detectably in the recording; the U-Net finds "
     f"{hit['U-Net'][active].mean():.0%} of them and {hit['U-Net'][~active].mean():.0%} of the silent ones, which it "
     f"can only know by their appearance in the mean image. A detector that found exactly the active ROIs would have "
@@ -258,6 +310,10 @@ display(Markdown(
 # %% [markdown]
 # ## Speed
 # U-Net inference on one whole 512x512 image (four channels) on this machine's CPU, best of three.
+#
+# ```{glue:md} imaging_seg_speed
+# :format: myst
+# ```
 
 # %%
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])  # suite2p changes torch's threads
@@ -267,9 +323,24 @@ for _ in range(3):
     res.models[0].predict_proba(image)
     times.append(time.time() - t0)
 wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
-display(Markdown(f"Inference on one 512x512 image: **{min(times):.2f} s** (best of 3, {rt.threads} "
-                 f"threads; target under 2 s on 2 CPU cores). The whole page ran in {wall:.0f} s ({cpu:.0f} s of "
-                 f"CPU time; load average {load:.1f} on this machine's {os.cpu_count()} cores)."))
+pages.markdown("imaging_seg_speed", f"Inference on one 512x512 image: **{min(times):.2f} s** (best of 3, "
+               f"{rt.threads} threads; target under 2 s on 2 CPU cores). The whole page ran in {wall:.0f} s "
+               f"({cpu:.0f} s of CPU time; load average {load:.1f} on this machine's {os.cpu_count()} cores).")
+
+# %% [markdown]
+# ## Against the paper, the peers and the targets
+#
+# ```{glue:md} imaging_seg_scores
+# :format: myst
+# ```
+#
+# ```{glue:md} imaging_seg_targets
+# :format: myst
+# ```
+#
+# ```{glue:md} imaging_seg_gap
+# :format: myst
+# ```
 
 # %%
 ours = table.loc["U-Net, thresholds from training quadrants"]
@@ -277,7 +348,7 @@ old = first200_numbers()
 old200 = old["numbers"]
 base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
 best_base = max(base_f1, key=base_f1.get)
-display(Markdown(
+pages.markdown("imaging_seg_scores", (
     f"The U-Net's held-out pixel accuracy is **{ours['pixel_accuracy']:.3f}** (all background: "
     f"{(~mask).mean():.3f}; the paper: {paper['segmentation/unet/pixel_accuracy']}) and its Neurofinder F1 "
     f"**{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}); the best peer, "
@@ -288,22 +359,27 @@ display(Markdown(
 checks = {f"held-out pixel accuracy at least the paper's {paper['segmentation/unet/pixel_accuracy']}":
           ours["pixel_accuracy"] >= paper["segmentation/unet/pixel_accuracy"],
           "F1 above every peer's by at least 0.10": ours["f1"] >= max(base_f1.values()) + 0.10}
-display(Markdown(f"Targets in this `{profile}` run: " + "; ".join(f"{k}: **{'met' if v else 'not met'}**"
-                                                                  for k, v in checks.items()) + "."))
+said = [f"{k}: **{'met' if v else 'not met'}**" for k, v in checks.items()]
+pages.markdown("imaging_seg_targets", f"Targets in this `{profile}` run: " + "; ".join(said) + ".")
 
 # %%
 gap = paper["segmentation/unet/pixel_accuracy"] - ours["pixel_accuracy"]
-if gap > 0:
-    display(Markdown(
+pages.markdown("imaging_seg_gap", "The pixel-accuracy target is met." if gap <= 0 else (
         f"**The pixel-accuracy target is missed** by {gap:.3f}: the U-Net's {ours['pixel_accuracy']:.3f} is "
         f"{ours['pixel_accuracy'] - (~mask).mean():+.3f} over all background ({(~mask).mean():.3f}), and the paper's "
         f"{paper['segmentation/unet/pixel_accuracy']} is for its own images and labels. What was tried, each on "
         f"these held-out quadrants: local against global input normalisation; plain cross-entropy against the "
-        f"earlier weighted cross-entropy plus Dice loss (plain is calibrated, the figure above); fresh random crops "
-        f"per epoch; the pixel threshold chosen on the training quadrants rather than 0.5 (at 0.5: "
+        f"earlier weighted cross-entropy plus Dice loss (plain is calibrated: the calibration figure); fresh random "
+        f"crops per epoch; the pixel threshold chosen on the training quadrants rather than 0.5 (at 0.5: "
         f"{pixel_accuracy(prob, mask, 0.5):.3f}); other seeds (`bench/imaging_seeds.py`). {faint.mean():.0%} of "
         f"the ROIs do not stand out in any summary image (the section above) and the U-Net finds "
         f"{hit['U-Net'][faint].mean():.0%} of those; the larger U-Net of the `gpu` profile is not measured here."))
+pages.markdown("imaging_seg_summary", "\n".join([
+    f"* held-out pixel accuracy of the U-Net: **{ours['pixel_accuracy']:.3f}** (all background: {(~mask).mean():.3f}; "
+    f"Seong & Park: {paper['segmentation/unet/pixel_accuracy']}, on their own images and labels);",
+    f"* Neurofinder F1: U-Net **{ours['f1']:.3f}**, the best peer ({best_base}) {base_f1[best_base]:.3f};",
+    f"* {faint.mean():.0%} of the ROIs do not stand out in any summary image and {1 - act_r:.0%} did not fire in "
+    f"this recording;", f"* targets: {'; '.join(said)}."]))
 
 # %%
 key = results.key
@@ -330,9 +406,11 @@ for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("cor
                     ("suite2p 1.1.0 (sparsery)", "suite2p"), ("suite2p 1.1.0 + its classifier", "suite2p_iscell")]:
     if name in table.index:
         metrics.update({key("segmentation", model, m): table.loc[name, m] for m in ("f1", "precision", "recall")})
-results.write_results("imaging", "02_segmentation", metrics,
-                      parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in cfg if k.startswith("unet_")},
-                                      inputs=inputs, sigma=sigma, threshold=threshold, min_area=min_area,
-                                      run_suite2p=run_suite2p, threads=rt.threads, thresholds=res.thresholds,
-                                      max_steps=cfg["max_steps"]),
-                      data=nds.checksums(DATA_KEY))
+unet_cfg = {k: cfg[k] for k in cfg if k.startswith("unet_")}
+path = results.write_results("imaging", "02_segmentation", metrics,
+                             parameters=dict(profile=profile, seed=seed, **unet_cfg, inputs=inputs, sigma=sigma,
+                                             threshold=threshold, min_area=min_area, run_suite2p=run_suite2p,
+                                             threads=rt.threads, thresholds=res.thresholds,
+                                             max_steps=cfg["max_steps"]),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

@@ -13,6 +13,15 @@
 # %% [markdown]
 # # Classifying patches around cells by transfer learning
 #
+# **What this page shows.** How well ImageNet networks retrained from several depths (the paper's "multi-point"
+# retraining) tell a patch centred on a cell from one centred elsewhere, here with self-supervised pretraining on
+# this movie instead of ImageNet weights, against a logistic regression on the pixels, and how much exactly centred
+# patches would flatter them. In this build:
+#
+# ```{glue:md} imaging_patch_summary
+# :format: myst
+# ```
+#
 # Seong & Park cut a 101x101 pixel patch around each found cell, upsample it to the network's input (224 pixels for
 # ResNet18 and ResNet50 {cite}`he2016resnet`, 299 for Inception-v3 {cite}`szegedy2016inception`) and retrain an
 # ImageNet network from several depths ("multi-point" retraining: every block from a chosen one onwards is trained,
@@ -33,7 +42,7 @@
 #   uses them where they can be had; the CPU profile instead compares **random initialisation** with
 #   **self-supervised autoencoder pretraining** of the ResNet18 trunk on this movie's own unlabelled patches
 #   (saved to a file and loaded through the same `weights=PATH` route, `torch.load(..., weights_only=True)`).
-# * *Scale.* On 2 CPU cores the CPU profile uses small patches (about two cell diameters here; the sizes are printed
+# * *Scale.* On 2 CPU cores the CPU profile uses small patches (about two cell diameters here; the sizes are given
 #   below) upsampled to small inputs, and two depths: the new final layer only (`fc`, for all three networks) and
 #   every layer (`conv1`, ResNet18); the `gpu` profile has the paper's patch and input sizes, all depths and both
 #   initialisations for every network (`neuro_lib.imaging.chapter`).
@@ -83,10 +92,10 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import neuro_lib.datasets as nds
-from neuro_lib import profiles, results
+from neuro_lib import pages, profiles, results
 from neuro_lib.evaluation import kfold_splits, plot_confusion_matrix
 from neuro_lib.imaging import chapter, extract_patches
 from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie, patch_image
@@ -104,7 +113,18 @@ t_start, cpu_start = time.time(), time.process_time()
 # ## The patches
 # Patches are cut from three summary images used as the three colour channels a ResNet expects: mean (red),
 # standard deviation (green) and local correlation (blue), each locally normalised as on page 2 (`inputs="local"`)
-# or scaled to [0, 1] as on page 1 (`inputs="global"`). Top row: cells; bottom row: not cells.
+# or scaled to [0, 1] as on page 1 (`inputs="global"`); {numref}`fig-imaging-patch-examples` shows a few.
+#
+# ```{glue:md} imaging_patch_counts
+# :format: myst
+# ```
+#
+# ```{glue:figure} imaging_patch_examples
+# :name: fig-imaging-patch-examples
+#
+# Six patches of each class as the networks see them (mean image in red, standard deviation in green, local
+# correlation in blue, clipped to [0, 1]). Top row: cells (centred on a manual ROI, jittered); bottom row: not cells.
+# ```
 
 # %%
 data = load_book_movie()
@@ -128,10 +148,10 @@ X, y, class_names = ds["x"], ds["y"], ds["class_names"]
 
 # %%
 counts = pd.Series(ds["source"]).value_counts()
-display(Markdown(f"**{len(y)} patches** of {cfg['patch_size']}x{cfg['patch_size']} pixels: "
-                 + ", ".join(f"{n} from {s}" for s, n in counts.items())
-                 + f"; classes {dict(zip(class_names, np.bincount(y, minlength=len(class_names)).tolist()))}; "
-                 f"network inputs {cfg['input_size']} pixels."))
+pages.markdown("imaging_patch_counts", f"**{len(y)} patches** of {cfg['patch_size']}x{cfg['patch_size']} pixels: "
+               + ", ".join(f"{n} from {s}" for s, n in counts.items())
+               + f"; classes {dict(zip(class_names, np.bincount(y, minlength=len(class_names)).tolist()))}; "
+               f"network inputs {cfg['input_size']} pixels.")
 fig, axes = plt.subplots(2, 6, figsize=(12, 4.4))
 for row, lab in enumerate([1, 0] if len(class_names) == 2 else range(2)):
     for ax, i in zip(axes[row], np.flatnonzero(y == lab)[:6]):
@@ -140,13 +160,21 @@ for row, lab in enumerate([1, 0] if len(class_names) == 2 else range(2)):
         ax.set_yticks([])
     axes[row, 0].set_ylabel(f"{class_names[lab]}\n({cfg['patch_size']} px)")
 fig.tight_layout()
+pages.figure("imaging_patch_examples", fig)
 
 # %% [markdown]
 # ## Self-supervised pretraining (instead of ImageNet)
 # The trunk of each network that some run starts from pretrained weights (in the CPU profile, ResNet18 only) is
 # trained as the encoder of an autoencoder that reconstructs patches centred at random places of the movie's
-# summary images (no labels used), with the paper's rotation and scale augmentation. The loss curves show the
-# reconstruction error falling; the trunks are cached and loaded with `weights=PATH`.
+# summary images (no labels used), with the paper's rotation and scale augmentation
+# ({numref}`fig-imaging-patch-pretraining`); the trunks are cached and loaded with `weights=PATH`.
+#
+# ```{glue:figure} imaging_patch_pretraining
+# :name: fig-imaging-patch-pretraining
+#
+# Reconstruction loss (mean squared error, in the normalised units of the inputs) per epoch of the autoencoder
+# pretraining of each trunk; the legend gives its training time. Empty when this run uses no pretraining.
+# ```
 
 # %%
 archs = sorted({a for a, _, _ in cfg["runs"]}, key=["resnet18", "resnet50", "inception_v3"].index)
@@ -160,15 +188,20 @@ elif pretrain == "autoencoder":
         ae_curves[a] = pretrained_trunk(a, unl, input_size=cfg["input_size"][a], epochs=cfg["ae_epochs"], seed=seed,
                                       max_steps=cfg["max_steps"])
         init_weights[a] = str(ae_curves[a]["path"])
-if ae_curves:
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for a, out in ae_curves.items():
-        ax.plot(np.arange(1, len(out["train_loss"]) + 1), out["train_loss"], marker="o",
-                label=f"{a} ({out['seconds']:.0f} s)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction loss (MSE, normalised units)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
+
+# %%
+fig, ax = plt.subplots(figsize=(5.5, 3.2))
+for a, out in ae_curves.items():
+    ax.plot(np.arange(1, len(out["train_loss"]) + 1), out["train_loss"], marker="o",
+            label=f"{a} ({out['seconds']:.0f} s)")
+if not ae_curves:
+    ax.text(0.5, 0.5, f"no autoencoder pretraining in this run (pretrain={pretrain!r}, weights={weights!r})",
+            ha="center", va="center", transform=ax.transAxes, fontsize=8)
+ax.set_xlabel("epoch")
+ax.set_ylabel("reconstruction loss (MSE, normalised units)")
+ax.legend(frameon=False) if ae_curves else None
+fig.tight_layout()
+pages.figure("imaging_patch_pretraining", fig)
 
 # %% [markdown]
 # ## Table 1: networks and retraining depths, 10-fold cross-validation
@@ -208,8 +241,15 @@ display(table[["network", "trainable_from", "init", "accuracy", "accuracy_sd", "
 
 # %% [markdown]
 # ## Accuracy per fold
-# Each dot is one held-out fold; the spread shows how much one test fold (the number of patches in it is under the
-# figure) moves the number.
+# How much one test fold moves the number ({numref}`fig-imaging-patch-folds`):
+# {glue:md}`imaging_patch_fold_sizes`.
+#
+# ```{glue:figure} imaging_patch_folds
+# :name: fig-imaging-patch-folds
+#
+# Accuracy on each held-out fold (one dot per fold) of each row of Table 1 (network, the block it is retrained
+# from, initialisation).
+# ```
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -220,29 +260,50 @@ ax.set_xticks(range(len(runs)), [f"{a}\nfrom {b}\n{i}" for a, b, i in runs.value
 ax.set_ylabel("accuracy on the held-out fold")
 ax.set_ylim(0, 1.02)
 fig.tight_layout()
-display(Markdown(f"{cfg['n_splits']} folds of {min(len(s.test) for s in splits)} to "
-                 f"{max(len(s.test) for s in splits)} test patches each."))
+pages.figure("imaging_patch_folds", fig)
+pages.markdown("imaging_patch_fold_sizes", f"{cfg['n_splits']} folds of {min(len(s.test) for s in splits)} to "
+               f"{max(len(s.test) for s in splits)} test patches each")
 
 # %% [markdown]
 # ## Table 2: confusion matrix of the best network
-# Out-of-fold predictions (every patch predicted by the fold that held it out), rows normalised, counts in brackets.
+#
+# ```{glue:figure} imaging_patch_confusion
+# :name: fig-imaging-patch-confusion
+#
+# Confusion matrix of the best configuration of Table 1 (its name is the title): out-of-fold predictions (every
+# patch predicted by the fold that held it out), rows normalised, counts in brackets.
+# ```
+#
+# ```{glue:md} imaging_patch_best
+# :format: myst
+# ```
+#
+# ```{glue:md} imaging_patch_target
+# :format: myst
+# ```
+#
+# ```{glue:md} imaging_patch_gap
+# :format: myst
+# ```
 
 # %%
 best = max(runs, key=lambda n: cv[n].summary()["accuracy"])
 best_acc, ref_acc = cv[best].summary()["accuracy"], cv["logistic_regression"].summary()["accuracy"]
 yt, yp = cv[best].pooled()
-plot_confusion_matrix(yt, yp, labels=list(range(len(class_names))), display_labels=class_names, title=best)
-display(Markdown(f"The best configuration is **{runs[best][0]} retrained from `{runs[best][1]}` ({runs[best][2]} "
-                 f"initialisation)** with a mean {cfg['n_splits']}-fold accuracy of **{best_acc:.3f}** on cell "
-                 f"against not cell. A logistic regression on the same patches' pixels reaches {ref_acc:.3f} on the "
-                 f"same folds. The paper's accuracies are for its three-class problem on its own images and cannot "
-                 f"be compared directly."))
-display(Markdown(f"Target (best mean {cfg['n_splits']}-fold accuracy, jittered centres, at least 0.92): "
-                 f"**{'met' if best_acc >= 0.92 else 'not met'}** in this `{profile}` run ({best_acc:.3f})."))
+pages.figure("imaging_patch_confusion", plot_confusion_matrix(
+    yt, yp, labels=list(range(len(class_names))), display_labels=class_names, title=best))
+pages.markdown("imaging_patch_best", f"The best configuration is **{runs[best][0]} retrained from "
+               f"`{runs[best][1]}` ({runs[best][2]} initialisation)** with a mean {cfg['n_splits']}-fold accuracy "
+               f"of **{best_acc:.3f}** on cell against not cell. A logistic regression on the same patches' "
+               f"pixels reaches {ref_acc:.3f} on the same folds. The paper's accuracies are for its three-class "
+               f"problem on its own images and cannot be compared directly.")
+target = (f"Target (best mean {cfg['n_splits']}-fold accuracy, jittered centres, at least 0.92): "
+          f"**{'met' if best_acc >= 0.92 else 'not met'}** in this `{profile}` run ({best_acc:.3f}).")
+pages.markdown("imaging_patch_target", target)
 
 # %%
-if best_acc < 0.92 and patch_labels is None:
-    display(Markdown(
+pages.markdown("imaging_patch_gap", "The 0.92 target is met." if best_acc >= 0.92 else
+               "Your own labels: the target is for this movie's cell / not-cell patches." if patch_labels else (
         f"**The 0.92 target is missed** by {0.92 - best_acc:.3f}. What was tried, on the earlier movie (the first "
         f"raw frames, page 1) with jittered centres and on every fold: more epochs, a larger patch "
         f"and random shifts as augmentation (the caveat at the top), none with a clear gain; this run has the "
@@ -260,19 +321,36 @@ if best_acc < 0.92 and patch_labels is None:
 # each not-cell patch then sits exactly on a local maximum of the correlation detector's image and each cell patch on
 # an ROI's centroid. A gain here is not knowledge of cells: a network used after a detector never sees that
 # difference, because the detector centres both its true and its false detections the same way.
+#
+# ```{glue:md} imaging_patch_exact
+# :format: myst
+# ```
 
 # %%
-exact = None
+exact, said = None, "Not run (your own labels, or `jitter=0`)."
 if patch_labels is None and jitter:
     ds0 = movie_patches(0)
     exact, _ = cross_validate_cached(best, patch_network(*runs[best]), ds0["x"], ds0["y"], splits, seed=seed)
     exact_acc = exact.summary()["accuracy"]
-    display(Markdown(f"Exactly centred patches: **{exact_acc:.3f}** mean {cfg['n_splits']}-fold accuracy for {best}, "
-                     f"against {best_acc:.3f} with centres jittered by up to {jitter} pixels. "
-                     + (f"The difference, {exact_acc - best_acc:+.3f}, is what the network would otherwise learn "
-                        "from how the two classes were sampled; the jittered number is the one to believe."
-                        if exact_acc > best_acc + 0.01 else
-                        "Exact centring does not help here, so the network does not lean on it.")))
+    said = (f"Exactly centred patches: **{exact_acc:.3f}** mean {cfg['n_splits']}-fold accuracy for {best}, "
+            f"against {best_acc:.3f} with centres jittered by up to {jitter} pixels. "
+            + (f"The difference, {exact_acc - best_acc:+.3f}, is what the network would otherwise learn "
+               "from how the two classes were sampled; the jittered number is the one to believe."
+               if exact_acc > best_acc + 0.01 else
+               "Exact centring does not help here, so the network does not lean on it."))
+pages.markdown("imaging_patch_exact", said)
+exact_said = "not run." if exact is None else f"{exact_acc:.3f} for the same network, against {best_acc:.3f}."
+pages.markdown("imaging_patch_summary", "\n".join([
+    f"* best configuration: {runs[best][0]} retrained from `{runs[best][1]}` ({runs[best][2]} initialisation), mean "
+    f"{cfg['n_splits']}-fold accuracy **{best_acc:.3f}** (a logistic regression on the pixels: {ref_acc:.3f});",
+    f"* {target[0].lower()}{target[1:]}", f"* exactly centred patches: {exact_said}"]))
+
+# %% [markdown]
+# ## Run time
+#
+# ```{glue:md} imaging_patch_time
+# :format: myst
+# ```
 
 # %%
 metrics = {}
@@ -288,10 +366,14 @@ if exact is not None:
 wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
 metrics.update({results.key("runtime", "03_patch_classification", m): v
                 for m, v in (("seconds", wall), ("cpu_seconds", cpu), ("load_average", load))})
-display(Markdown(f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average {load:.1f} on this "
-                 f"machine's {os.cpu_count()} cores)."))
-results.write_results("imaging", "03_patch_classification", metrics,
-                      parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in cfg if not k.startswith(
-                          ("unet_", "s2p_", "n_frames"))}, schedule=schedule, flips=flips, tta=tta, weights=weights,
-                          pretrain=pretrain, patch_labels=patch_labels, jitter=jitter, inputs=inputs),
-                      data=nds.checksums(DATA_KEY))
+pages.markdown("imaging_patch_time", f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average "
+               f"{load:.1f} on this machine's {os.cpu_count()} cores).")
+
+# %%
+patch_cfg = {k: cfg[k] for k in cfg if not k.startswith(("unet_", "s2p_", "n_frames"))}
+path = results.write_results("imaging", "03_patch_classification", metrics,
+                             parameters=dict(profile=profile, seed=seed, **patch_cfg, schedule=schedule, flips=flips,
+                                             tta=tta, weights=weights, pretrain=pretrain, patch_labels=patch_labels,
+                                             jitter=jitter, inputs=inputs),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

@@ -13,6 +13,14 @@
 # %% [markdown]
 # # The two stages together: U-Net candidates, then a patch classifier
 #
+# **What this page shows.** Whether a patch classifier, applied to the U-Net's candidates, makes the detection of
+# the manual ROIs more precise on held-out quadrants: the two-stage pipeline against the U-Net alone, paired over the
+# same four quadrants, and how long the whole chapter takes. In this build:
+#
+# ```{glue:md} imaging_pipe_summary
+# :format: myst
+# ```
+#
 # Seong & Park's pipeline has two stages {cite}`seong_park_imaging`: the U-Net marks where cells are, and a network
 # classifies a patch around each detection. Their classes were cell types; here the classes are *cell* and *not a
 # cell*, so the second stage is what can make the detection precise: for every candidate the U-Net finds, a patch
@@ -41,8 +49,8 @@
 # the classifier learns from candidates somewhat easier than the held-out ones it is applied to. And one design
 # choice of this page saw held-out scores: a first run trained the classifier for page 3's number of epochs (on a
 # few hundred candidates, a few dozen optimiser steps); it was raised to the current `pipe_epochs` (in
-# `neuro_lib.imaging.chapter`, printed below) after that run's held-out numbers were seen. Candidate cut and
-# probability cut were fixed before any run.
+# `neuro_lib.imaging.chapter`, given under "The candidates") after that run's held-out numbers were seen. Candidate
+# cut and probability cut were fixed before any run.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -61,10 +69,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import neuro_lib.datasets as nds
-from neuro_lib import profiles, results
+from neuro_lib import pages, profiles, results
 from neuro_lib.imaging import centers_metric, chapter, probability_target, report
 from neuro_lib.imaging.data import DATA_KEY, cached_summary, load_book_movie, network_input, patch_image
 from neuro_lib.imaging.detection import quadrant_scores
@@ -83,13 +91,19 @@ unet = cross_quadrant_unet(chapter.unet_segmenter(cfg, device=rt.device), networ
                            probability_target(labels, 1.0), seed=seed, mask=mask, truth=truth, progress=False)
 cand_thr = [candidate_factor * t["peak"] for t in unet.thresholds]
 classifier = chapter.pipeline_classifier(cfg, device=rt.device)
-display(Markdown(f"Page 2's four U-Nets ({'from the cache' if time.time() - t_start < 60 else 'trained here'}); "
-                 f"candidate thresholds per held-out quadrant: {[round(t, 3) for t in cand_thr]}; the classifier "
-                 f"trains for {classifier.epochs} epochs after {classifier.pretrain_epochs} of autoencoder "
-                 f"pretraining (page 3's network from its first layer: {cfg['patch_epochs']} epochs)."))
+cached = time.time() - t_start < 60
+pages.markdown("imaging_pipe_setup", f"Page 2's four U-Nets ({'from the cache' if cached else 'trained here'}); "
+               f"candidate thresholds per held-out quadrant: {[round(t, 3) for t in cand_thr]}; the classifier "
+               f"trains for {classifier.epochs} epochs after {classifier.pretrain_epochs} of autoencoder "
+               f"pretraining (page 3's network from its first layer: {cfg['patch_epochs']} epochs).")
 
 # %% [markdown]
 # ## The candidates
+#
+# ```{glue:md} imaging_pipe_setup
+# :format: myst
+# ```
+#
 # How many candidates each held-out quadrant's U-Net proposes, how many of them match a manual ROI, in its training
 # quadrants (the classifier's training set) and in the held-out quadrant (its test set).
 
@@ -109,6 +123,18 @@ display(pd.DataFrame([{"quadrant held out": int(s.test[0]),
 # Neurofinder's precision, recall and F1 on the held-out quadrants, pooled (first rows) and per quadrant (the paired
 # comparison). The candidates alone (every peak above the lower cut, before the classifier) are shown as well: their
 # recall is the most the classifier can keep.
+#
+# ```{glue:md} imaging_pipe_result
+# :format: myst
+# ```
+#
+# ```{glue:md} imaging_pipe_targets
+# :format: myst
+# ```
+#
+# ```{glue:md} imaging_pipe_gap
+# :format: myst
+# ```
 
 # %%
 per_unet = quadrant_scores(truth, unet.centroids, mask.shape)
@@ -124,20 +150,19 @@ display(pd.DataFrame({"U-Net alone": per_unet["f1"].to_numpy(), "U-Net + classif
 
 # %%
 ours, alone = pooled.loc["U-Net + patch classifier"], pooled.loc["U-Net alone (page 2)"]
-display(Markdown(
+pages.markdown("imaging_pipe_result", (
     f"The pipeline's held-out F1 is **{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall "
     f"{ours['recall']:.3f}) against **{alone['f1']:.3f}** for the U-Net alone (precision {alone['precision']:.3f}, "
     f"recall {alone['recall']:.3f}). Per quadrant the pipeline is {diff['mean']:+.3f} F1 better on average, 95% "
     f"interval {diff['lo']:+.3f} to {diff['hi']:+.3f} (corrected resampled t over 4 quadrants, p = {diff['p']:.2f})."
     + (" The interval excludes 0." if diff["lo"] > 0 or diff["hi"] < 0 else " The interval includes 0.")))
 checks = {"pipeline F1 at least 0.70": ours["f1"] >= 0.70, "pipeline above the U-Net alone": ours["f1"] > alone["f1"]}
-display(Markdown(f"Targets in this `{profile}` run: " + "; ".join(f"{k}: **{'met' if v else 'not met'}**"
-                                                                  for k, v in checks.items()) + "."))
+said = [f"{k}: **{'met' if v else 'not met'}**" for k, v in checks.items()]
+pages.markdown("imaging_pipe_targets", f"Targets in this `{profile}` run: " + "; ".join(said) + ".")
 
 # %%
 r_cand = pooled.loc["candidates (lower cut)", "recall"]
-if ours["f1"] < 0.70:
-    display(Markdown(
+pages.markdown("imaging_pipe_gap", "The 0.70 target is met." if ours["f1"] >= 0.70 else (
         f"**The 0.70 target is missed** ({ours['f1']:.3f}). The second stage can only drop candidates, so its recall "
         f"is at most the candidates' {r_cand:.3f}: a perfect classifier (every cell kept, every other candidate "
         f"dropped) would reach an F1 of {2 * r_cand / (1 + r_cand):.3f}, "
@@ -149,6 +174,11 @@ if ours["f1"] < 0.70:
         f"pretrained as an autoencoder on the training candidates; the candidate cut and the probability cut were "
         f"fixed before any run and not tuned. Page 2 measures what bounds the recall: the ROIs that neither fired "
         f"nor stand out in any summary image."))
+pages.markdown("imaging_pipe_summary", "\n".join([
+    f"* held-out Neurofinder F1: U-Net + patch classifier **{ours['f1']:.3f}**, the U-Net alone {alone['f1']:.3f};",
+    f"* paired over the 4 quadrants: {diff['mean']:+.3f} F1, 95% interval {diff['lo']:+.3f} to {diff['hi']:+.3f};",
+    f"* the candidates' recall, the most the second stage can keep: {r_cand:.3f} (a perfect second stage: F1 "
+    f"{2 * r_cand / (1 + r_cand):.3f});", f"* targets: {'; '.join(said)}."]))
 
 # %% [markdown]
 # **Reading the result.** The classifier only sees what the U-Net saw (the summary images around a candidate), and
@@ -158,25 +188,36 @@ if ours["f1"] < 0.70:
 
 # %% [markdown]
 # ## Where the classifier helps and where it hurts
-# The held-out candidates of one quadrant over the mean image: kept and a cell (green), kept but not a cell (red),
-# rejected but a cell (orange rings), rejected and not a cell (grey); the manual ROIs' centres as small cyan dots.
+#
+# ```{glue:figure} imaging_pipe_candidates
+# :name: fig-imaging-pipe-candidates
+#
+# The held-out candidates of one quadrant (the one where the two stages differ most from the U-Net alone) over the
+# mean image: kept and a cell (green), kept but not a cell (red), rejected but a cell (orange rings), rejected and
+# not a cell (grey); the manual ROIs' centres as small cyan dots. Axes in pixels.
+# ```
 
 # %%
-report.plot_candidates(summary["mean"], c, pipe.kept, truth, split=int(np.argmax(np.abs(diff["diffs"]))));
+split = int(np.argmax(np.abs(diff["diffs"])))
+pages.figure("imaging_pipe_candidates", report.plot_candidates(summary["mean"], c, pipe.kept, truth, split=split))
 
 # %% [markdown]
 # ## The classifier on the candidates
 # How well the second stage tells the held-out candidates apart, whatever the detection metric makes of it:
 # accuracy, balanced accuracy and ROC AUC over the four held-out quadrants' candidates (mean over quadrants, sd
 # beside it).
+#
+# ```{glue:md} imaging_pipe_time
+# :format: myst
+# ```
 
 # %%
 cv_summary = pipe.cv.summary()
 display(pd.Series({k: cv_summary[k] for k in ("accuracy", "accuracy_sd", "balanced_accuracy", "auc")}).round(3)
         .to_frame("patch classifier on held-out candidates"))
 wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
-display(Markdown(f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average {load:.1f} on this "
-                 f"machine's {os.cpu_count()} cores)."))
+pages.markdown("imaging_pipe_time", f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load average "
+               f"{load:.1f} on this machine's {os.cpu_count()} cores).")
 
 # %% [markdown]
 # ## How long the chapter takes
@@ -184,13 +225,17 @@ display(Markdown(f"The page ran in {wall:.0f} s ({cpu:.0f} s of CPU time; load a
 # seconds, CPU seconds of the page's process (torch runs on the profile's threads) and the load average of the
 # machine when the page ended. On a shared machine the wall time grows with the load; the CPU time is what the page
 # needs.
+#
+# ```{glue:md} imaging_chapter_time
+# :format: myst
+# ```
 
 # %%
 times = report.chapter_times(["01_data", "02_segmentation", "03_patch_classification", "04_pipeline"],
                              dict(page="04_pipeline", seconds=wall, cpu_seconds=cpu, load_average=load))
 display(times.round(1))
 found = times[times["found"]]
-display(Markdown(
+pages.markdown("imaging_chapter_time", (
     f"The {len(found)} pages found ran in **{found['seconds'].sum() / 60:.1f} min** "
     f"({found['cpu_seconds'].sum() / 60:.1f} min of CPU time) in this `{profile}` run"
     + (f"; pages without a results file here: {', '.join(times.index[~times['found']])}" if len(found) < len(times)
@@ -216,9 +261,12 @@ metrics.update({key("runtime", "04_pipeline", m): v
 if len(found) == len(times):
     metrics.update({key("runtime", "chapter", m): float(found[m].sum()) for m in ("seconds", "cpu_seconds")})
 metrics[key("segmentation", "perfect_second_stage", "f1")] = float(2 * r_cand / (1 + r_cand))
-results.write_results("imaging", "04_pipeline", metrics,
-                      parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
-                                      p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
-                                      candidate_thresholds=cand_thr, classifier=classifier.get_params(),
-                                      max_candidates=cfg["max_candidates"], max_steps=cfg["max_steps"]),
-                      data=nds.checksums(DATA_KEY))
+
+# %%
+path = results.write_results("imaging", "04_pipeline", metrics,
+                             parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
+                                             p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
+                                             candidate_thresholds=cand_thr, classifier=classifier.get_params(),
+                                             max_candidates=cfg["max_candidates"], max_steps=cfg["max_steps"]),
+                             data=nds.checksums(DATA_KEY))
+print(f"results written to {path}")

@@ -13,6 +13,15 @@
 # %% [markdown]
 # # Each modality alone, and both fused
 #
+# **What this page shows.** Whether classifying the same Allen cells from their morphology and their
+# electrophysiology together beats the better of the two alone, for excitatory against inhibitory (task (a)) and for
+# the five Cre classes (task (b)), paired over the same splits; and what each fused model does when one modality is
+# missing. In this build:
+#
+# ```{glue:md} multimodal_classify_summary
+# :format: myst
+# ```
+#
 # The same cells, the same folds, every model: stratified 5-fold cross-validation repeated with different seeds
 # (`neuro_lib.evaluation.kfold_splits`), each model cloned and seeded `seed + split` by
 # `neuro_lib.evaluation.cross_validate`.
@@ -54,9 +63,9 @@ max_cells = None  # a stratified subset of each task's cells (the gpu_profile te
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from neuro_lib import datasets, profiles, results
+from neuro_lib import datasets, pages, profiles, results
 from neuro_lib.evaluation import plot_confusion_matrix
 from neuro_lib.multimodal import chapter
 from neuro_lib.multimodal import data as mm
@@ -77,28 +86,50 @@ for task, exp in exps.items():
 # ## Every model, both tasks
 #
 # Mean accuracy and macro F1 over the splits (sd over splits), on all test cells and on the full and the dendrite-only
-# reconstructions separately.
+# reconstructions separately ({numref}`fig-multimodal-scores`), for the two tasks:
+#
+# ```{glue:md} multimodal_tasks
+# :format: myst
+# ```
 
 # %%
-for task, exp in exps.items():
-    display(Markdown(f"**{task}**: {mm.TASKS[task]}"))
-    display(ex.summary_frame(exp, MODEL_NAMES).round(3))
+pages.markdown("multimodal_tasks", "\n".join(f"* **{task}**: {mm.TASKS[task]}" for task in exps))
+display(pd.concat({task: ex.summary_frame(exp, MODEL_NAMES) for task, exp in exps.items()}, names=["task", "model"])
+        .round(3))
+
+# %% [markdown]
+# ```{glue:figure} multimodal_scores
+# :name: fig-multimodal-scores
+#
+# Accuracy of every model on each task (left: task (a), right: task (b)), mean over the splits with their sd
+# (green: ephys, orange: morphology, purple: fused; the `without` rows are fused models asked with one modality
+# removed at test time, below).
+# ```
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
 for ax, exp in zip(axes, exps.values()):
     ex.plot_scores(exp, ax=ax, names=MODEL_NAMES)
 fig.tight_layout()
-
-# %% [markdown]
-# Accuracy of every model (green: ephys, orange: morphology, purple: fused; the `without` rows are fused models asked
-# with one modality removed at test time, below).
+pages.figure("multimodal_scores", fig)
 
 # %% [markdown]
 # ## Fused against the better single modality, paired over the same splits
 #
-# Green: the 95% interval is above 0; red: below; grey: it includes 0 (no claim either way). "ephys (best)" and
-# "morphology (best)" are the headline rows (the better of each modality's two models on these splits).
+# "ephys (best)" and "morphology (best)" are the headline rows (the better of each modality's two models on these
+# splits); {numref}`fig-multimodal-differences` shows each paired difference, and the list below states them.
+#
+# ```{glue:figure} multimodal_differences
+# :name: fig-multimodal-differences
+#
+# Paired differences in accuracy between each fused model and the better single modality (top: task (a), bottom:
+# task (b)), on all test cells and per reconstruction type, with 95% intervals (corrected resampled t). Green: the
+# interval is above 0; red: below; grey: it includes 0 (no claim either way).
+# ```
+#
+# ```{glue:md} multimodal_claims
+# :format: myst
+# ```
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(9, 8))
@@ -106,19 +137,25 @@ for ax, exp in zip(axes, exps.values()):
     pairs = [c for c in ex.comparisons(exp) if "without" not in c[0]]
     ex.plot_differences(exp, pairs, ax=ax, names=MODEL_NAMES)
 fig.tight_layout()
+pages.figure("multimodal_differences", fig)
 
 # %%
 lines = []
 for task, exp in exps.items():
     lines += [f"* **{task}**: " + ex.say(exp, a, b, g, names=MODEL_NAMES) + "."
               for a, b, g in ex.comparisons(exp) if "without" not in a]
-display(Markdown("\n".join(lines)))
+pages.markdown("multimodal_claims", "\n".join(lines))
 
 # %% [markdown]
 # ## Confusion matrices
 #
-# Row-normalised (counts below the fractions), pooled over the folds of the first repeat: the better single modality
-# (left) and the fused model (right).
+# ```{glue:figure} multimodal_confusion
+# :name: fig-multimodal-confusion
+#
+# Confusion matrices of the better single modality (left) and the fused model (right), task (a) on top and task (b)
+# below: out-of-fold predictions pooled over the folds of the first repeat, rows normalised (counts below the
+# fractions).
+# ```
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(11, 9.5))
@@ -128,6 +165,7 @@ for row, exp in zip(axes, exps.values()):
         plot_confusion_matrix(yt, yp, range(len(exp.data.class_names)), display_labels=exp.data.class_names, ax=ax,
                               title=f"{exp.task}: {MODEL_NAMES.get(name, name)}")
 fig.tight_layout()
+pages.figure("multimodal_confusion", fig)
 
 # %% [markdown]
 # ## One modality missing
@@ -135,7 +173,19 @@ fig.tight_layout()
 # Many cells in the world have only one modality. Each fused model, trained on both, is asked again on the same test
 # cells with one modality's features set to missing: the late fusion then falls back to the branch (or the mean of
 # the branches) whose inputs are there; the joint LSPIN imputes the absent features with the training medians. Each
-# row against the single-modality model it stands in for.
+# row against the single-modality model it stands in for ({numref}`fig-multimodal-missing`).
+#
+# ```{glue:figure} multimodal_missing
+# :name: fig-multimodal-missing
+#
+# Paired differences in accuracy between each fused model asked without one modality and the single-modality model
+# it stands in for (top: task (a), bottom: task (b)), with 95% intervals; colours as in
+# {numref}`fig-multimodal-differences`.
+# ```
+#
+# ```{glue:md} multimodal_missing_claims
+# :format: myst
+# ```
 
 # %%
 miss = [(name, single, "all") for name, (_, _, single) in ex.MISSING.items()]
@@ -143,24 +193,39 @@ fig, axes = plt.subplots(2, 1, figsize=(9, 5))
 for ax, exp in zip(axes, exps.values()):
     ex.plot_differences(exp, miss, ax=ax, names=MODEL_NAMES)
 fig.tight_layout()
-display(Markdown("\n".join(f"* **{t}**: " + ex.say(e, a, b, g, names=MODEL_NAMES) + "."
-                           for t, e in exps.items() for a, b, g in miss)))
+pages.figure("multimodal_missing", fig)
+pages.markdown("multimodal_missing_claims", "\n".join(f"* **{t}**: " + ex.say(e, a, b, g, names=MODEL_NAMES) + "."
+                                                      for t, e in exps.items() for a, b, g in miss))
 
 # %% [markdown]
 # ## The targets
 #
 # The issue's targets for the CPU profile, read from the runs above (`reached` is computed, not typed).
+#
+# ```{glue:md} multimodal_no_apical
+# :format: myst
+# ```
 
 # %%
 goals = pd.concat([ex.targets({t: e}) for t, e in exps.items()], ignore_index=True)
 display(goals)
 e_i = exps["e_i"]
-display(Markdown(
+pages.markdown("multimodal_no_apical", (
     f"Task (a): morphology alone reaches {e_i.cv['morphology'].summary()['accuracy']:.3f} because the SWC types "
     f"carry the tracers' annotation (page 01); without the apical/basal split the forest reaches "
     f"{e_i.cv['morphology_rf_no_apical'].summary()['accuracy']:.3f}, and its late fusion with the ephys SVC "
     f"{e_i.cv['late_fusion_no_apical'].summary()['accuracy']:.3f}: "
     + ex.say(e_i, "late_fusion_no_apical", "ephys", names=MODEL_NAMES) + "."))
+
+
+def headline(task, exp):
+    f, e, m = (exp.cv[k].summary()["accuracy"] for k in ("fused", "ephys", "morphology"))
+    return (f"* **{task}**: accuracy fused {f:.3f}, ephys {e:.3f}, morphology {m:.3f}; "
+            + ex.say(exp, "fused", exp.better_single, names=MODEL_NAMES) + ";")
+
+
+pages.markdown("multimodal_classify_summary", "\n".join(
+    [headline(t, e) for t, e in exps.items()] + [f"* targets reached: {int(goals['reached'].sum())} of {len(goals)}."]))
 
 # %% [markdown]
 # **What was tried, and how it was chosen.** No hyperparameter was tuned on test folds, but the *design* of the

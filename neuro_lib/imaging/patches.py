@@ -380,8 +380,9 @@ def _param_key(estimator) -> dict:
 
     out = {}
     for k, v in sorted(estimator.get_params(deep=True).items()):
-        if k.endswith(("progress", "device")) or isinstance(v, BaseEstimator) or (k.endswith("max_steps") and v is None):
-            continue  # (an uncapped run keys as before the cap existed)
+        uncapped = k.endswith("max_steps") and v is None  # an uncapped run keys as before the cap existed
+        if k.endswith(("progress", "device")) or isinstance(v, BaseEstimator) or uncapped:
+            continue
         if callable(v):
             v = f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', repr(v))}"
         elif isinstance(v, (list, tuple)) and any(isinstance(e, tuple) and len(e) == 2 for e in v):
