@@ -47,13 +47,14 @@ def test_init_files_are_thin():
 
 
 def _cells(script: Path):
-    """(first line, code lines) of each code cell of a jupytext percent script."""
+    """(first line, code lines) of each code cell of a jupytext percent script, except the parameters cell (one
+    documented assignment per line: a list of knobs, not code a reader has to follow)."""
     cells, cur, start, kind = [], [], 0, None
     for i, line in enumerate(script.read_text().splitlines(), 1):
         if line.startswith("# %%"):
             if kind == "code":
                 cells.append((start, cur))
-            kind = "markdown" if "[markdown]" in line else "code"
+            kind = "markdown" if "[markdown]" in line else "parameters" if '"parameters"' in line else "code"
             cur, start = [], i
         elif kind == "code":
             cur.append(line)
