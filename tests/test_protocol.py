@@ -262,8 +262,13 @@ def test_torch_classifier_is_a_scikit_learn_classifier():
 
 
 def test_runtime_resolves_device_and_threads():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    before = {p["filepath"]: p["num_threads"] for p in threadpool_info()}
     rt = runtime("cpu", "cpu", None, default_threads=1)
     assert rt.device == "cpu" and rt.threads == 1 and torch.get_num_threads() == 1
+    assert threadpool_info() and all(p["num_threads"] == 1 for p in threadpool_info())  # OpenMP and BLAS too
+    threadpool_limits(limits=max(before.values()))  # as it was, for the tests that follow
     with pytest.raises(ValueError, match="unknown profile"):
         runtime("laptop")
     with pytest.raises(ValueError, match="at least 1"):
