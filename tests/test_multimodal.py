@@ -74,6 +74,36 @@ def test_without_blocks_masks_at_test_time_only():
     assert not np.allclose(est.predict_proba(X), ref.predict_proba(X))
 
 
+def test_modality_dropout_teaches_a_joint_model_to_do_without_a_block():
+    """An imbalanced task (30% class 1) where morphology is nearly decisive and ephys weaker: a joint model asked with
+    morphology missing (imputed by the median, which lies in the majority class) calls almost every cell class 0,
+    unless it was also trained on copies of the cells without morphology."""
+    def cells(n, seed):
+        rng = np.random.default_rng(seed)
+        y = (rng.random(n) < 0.3).astype(int)
+        e = rng.normal(size=(n, 3)) + 1.5 * y[:, None]
+        m = rng.normal(size=(n, 4)) + 6 * y[:, None]
+        cols = [f"actb:e{i}" for i in range(3)] + [f"morph:m{i}" for i in range(4)]
+        return pd.DataFrame(np.hstack([e, m]), columns=cols), y
+
+    X, y = cells(400, 1)
+    Xt, yt = cells(400, 2)
+    Xt_no_morph = Xt.copy()
+    Xt_no_morph[[c for c in Xt.columns if c.startswith("morph:")]] = np.nan
+    ephys = (OnBlocks(_lr(), ("actb",)).fit(X, y).predict(Xt) == yt).mean()
+    plain = OnBlocks(_lr(), ("actb", "morph")).fit(X, y)
+    moddrop = OnBlocks(_lr(), ("actb", "morph"), modality_dropout=("actb", "morph")).fit(X, y)
+    assert (plain.n_dropout_, moddrop.n_dropout_) == (0, 800)  # one copy of each of the 400 cells per block
+    acc = {name: (est.predict(Xt_no_morph) == yt).mean() for name, est in [("plain", plain), ("moddrop", moddrop)]}
+    assert acc["plain"] < 0.75 < ephys - 0.1 < acc["moddrop"]
+    assert (moddrop.predict(Xt) == yt).mean() > 0.98  # with both blocks it is still as good
+    X_half = X.copy()
+    X_half.loc[:99, [c for c in X.columns if c.startswith("actb:")]] = np.nan  # cells without ephys are not copied
+    assert OnBlocks(_lr(), ("actb", "morph"), modality_dropout=("morph",)).fit(X_half, y).n_dropout_ == 300
+    with pytest.raises(ValueError, match="not among the blocks"):
+        OnBlocks(_lr(), ("actb",), modality_dropout=("morph",)).fit(X, y)
+
+
 def test_block_gates_of_a_joint_lspin():
     from neuro_lib.ephys import LSPINClassifier
 

@@ -64,7 +64,9 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
       inner-fold probabilities, ``cfg["inner_cv"]`` folds of the training cells; the gradient boosting is left out
       of the stack for time: it costs several times the forest per fit);
     * ``joint_lspin``: one LSPIN over the concatenated ephys and morphometric features (its gates show per cell
-      which modality it read);
+      which modality it read), trained with modality dropout (:class:`OnBlocks` ``modality_dropout``: each training
+      cell with both modalities also once without each), so that asked with one modality missing it does not fall
+      to the majority class;
     * ``morphology_rf_no_apical``, ``late_fusion_no_apical`` (``e_i`` only): the random forest without the features
       of SWC types 3 and 4 taken apart (:data:`NO_APICAL`: the Allen tracers labelled apical dendrites only in spiny
       cells, so those features carry the annotation), alone and in late fusion with ``ephys_svc``.
@@ -92,7 +94,7 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
         "late_fusion": LateFusion([("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",)))],
                                   final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"],
                                   random_state=0),
-        "joint_lspin": OnBlocks(lspin(), (eb, "morph")),
+        "joint_lspin": OnBlocks(lspin(), (eb, "morph"), modality_dropout=(eb, "morph")),
     })
     if task == "e_i":
         out["morphology_rf_no_apical"] = OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL)

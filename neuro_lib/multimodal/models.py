@@ -31,10 +31,17 @@ class OnBlocks(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     leaving out the columns whose names start with one of ``exclude`` (e.g. ``("morph:apical_",)``).
 
     ``X``: DataFrame with prefixed columns; the inner estimator gets a float ndarray (n, n_block_columns) with NaN
-    for missing values. ``columns_`` after fit. Raises ``ValueError`` when ``X`` has none of the blocks' columns."""
+    for missing values. ``columns_`` after fit. Raises ``ValueError`` when ``X`` has none of the blocks' columns.
 
-    def __init__(self, estimator, blocks=("morph",), exclude=()):
+    ``modality_dropout`` (blocks, e.g. ``("ephys41", "morph")``): train also on copies of every training cell that
+    has every block it reads, one copy per ``modality_dropout`` block with that block removed (set to NaN), so that
+    a model reading several modalities learns to classify a cell measured with one of them only (a deterministic
+    form of ModDrop, Neverova et al. 2016, IEEE TPAMI 38:1692). ``n_dropout_`` counts the copies added.
+    Raises ``ValueError`` for a ``modality_dropout`` block that is not in ``blocks``."""
+
+    def __init__(self, estimator, blocks=("morph",), exclude=(), modality_dropout=()):
         self.estimator, self.blocks, self.exclude = estimator, blocks, exclude
+        self.modality_dropout = modality_dropout
 
     def _X(self, X) -> np.ndarray:
         if not isinstance(X, pd.DataFrame):
@@ -48,7 +55,23 @@ class OnBlocks(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         V = self._X(X)
         has = ~np.isnan(V).all(1)
         self.n_without_ = int((~has).sum())
-        self.estimator_ = clone(self.estimator).fit(V[has], np.asarray(y)[has])
+        V, y = V[has], np.asarray(y)[has]
+        unknown = [b for b in self.modality_dropout if b not in self.blocks]
+        if unknown:
+            raise ValueError(f"modality_dropout blocks {unknown} are not among the blocks read {list(self.blocks)}")
+        if self.modality_dropout:
+            blocks = np.array([c.split(":", 1)[0] for c in self.columns_])
+            complete = np.logical_and.reduce([~np.isnan(V[:, blocks == b]).all(1) for b in dict.fromkeys(blocks)])
+            copies = []
+            for b in self.modality_dropout:
+                W = V[complete].copy()
+                W[:, blocks == b] = np.nan
+                copies.append(W)
+            self.n_dropout_ = int(sum(len(W) for W in copies))
+            V, y = np.vstack([V, *copies]), np.concatenate([y] + [y[complete]] * len(copies))
+        else:
+            self.n_dropout_ = 0
+        self.estimator_ = clone(self.estimator).fit(V, y)
         self.classes_ = self.estimator_.classes_
         return self
 
