@@ -135,6 +135,8 @@ pages.markdown("morph_svm_a", f"{svm_a}. The paper's SVM (Table 3) was trained o
 # folds. Rows (true class) are normalised; the counts are in brackets.
 # ```
 #
+# In numbers ({numref}`fig-morph-svm-confusion-a` shows which class the errors fall in):
+#
 # ```{glue:md} morph_svm_a
 # :format: myst
 # ```

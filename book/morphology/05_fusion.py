@@ -213,7 +213,15 @@ pages.markdown("morph_fusion_gb",
 # ## Is the fusion better than its branches?
 # Paired over the same five folds: the fusion's accuracy minus each other model's, with the 95% interval of the
 # corrected resampled t-test (Nadeau & Bengio 2003), which widens the naive interval because the folds' training
-# sets overlap.
+# sets overlap ({numref}`fig-morph-fusion-differences`; the numbers in the table under it).
+#
+# ```{glue:figure} morph_fusion_differences
+# :name: fig-morph-fusion-differences
+#
+# The fusion's (late fusion) 5-fold accuracy on task (a) minus each other model's, paired over the same folds, in
+# percentage points, with the 95% interval of the corrected resampled t-test. Green: the interval is above 0 (the
+# fusion is better), red: below, grey: it includes 0 (neither is shown to be better).
+# ```
 #
 # ```{glue:md} morph_fusion_claim
 # :format: myst
@@ -234,6 +242,19 @@ pages.markdown("morph_fusion_claim",
     + ("" if d.significant else " (and the interval does not tell them apart)")
     + f", and {'meets' if summary['fusion']['accuracy'] >= target else '**misses**'} the chapter's target of "
     f"{target:.2f}.")
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * len(diffs)))
+for i, dm in enumerate(diffs.values()):
+    color = "tab:green" if dm.lo > 0 else "tab:red" if dm.hi < 0 else "tab:gray"
+    ax.errorbar(100 * dm.mean, i, xerr=[[100 * (dm.mean - dm.lo)], [100 * (dm.hi - dm.mean)]], fmt="o",
+                color=color, capsize=3)
+ax.axvline(0, color="k", lw=0.8)
+ax.invert_yaxis()  # the first model on top, as in the table
+ax.set(yticks=range(len(diffs)), yticklabels=[f"fusion - {experiment.MODEL_NAMES[m]}" for m in diffs],
+       xlabel="difference in accuracy (percentage points; mean, 95% interval)")
+fig.tight_layout()
+pages.figure("morph_fusion_differences", fig)
 
 # %%
 fu = summary["fusion"]
