@@ -1,12 +1,14 @@
 """Smoke execution of the morphology notebooks of part A (01 data, 02 features + SVM, 03 CNN, 07 virtual set):
-each executed page has figures and writes its results file with the expected keys. ``check_page`` serves part B too
-(``test_morphology_notebooks_b.py``)."""
+each executed page passes conftest's ``check_smoke_page`` (results file, fixed key slots, expected keys, every figure
+glued and placed by a ``{glue:figure}`` block, no error output) and its bounded metrics are in range. ``check_page``
+serves part B too (``test_morphology_notebooks_b.py``)."""
 from __future__ import annotations
 
 import json
+import re
 
-import nbformat
 import pytest
+from conftest import check_smoke_page
 
 CHAPTER = "morphology"
 STATS = ("accuracy", "accuracy_sd", "auc", "auc_sd")
@@ -20,23 +22,27 @@ EXPECTED = {
     "07_virtual": [f"virtual/{m}/{s}" for m in ("svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion")
                    for s in STATS],
 }
+#: each page's prefix of its glue names (``morph_<prefix>_summary`` opens the page)
+PREFIX = {"01_data": "data", "02_features_svm": "svm", "03_cnn": "cnn", "04_sequence_models": "seq",
+          "05_fusion": "fusion", "06_tsne": "tsne", "07_virtual": "virtual"}
 BOUNDED = ("accuracy", "auc", "tsne_knn_accuracy", "recall")
 
 
 def check_page(root, name: str, expected) -> dict:
-    """The executed page ``name`` has a figure, its results file the ``expected`` keys (numbers, or null for NaN;
-    accuracies, AUCs and recalls in [0, 1], paired differences of them in [-1, 1]) and every key has the book's fixed
-    slots. Returns the results file."""
+    """The executed page ``name`` passes ``check_smoke_page`` with ``all_figures_glued`` (so every figure is numbered
+    and captioned), its results file has the ``expected`` keys (numbers, or null for NaN; accuracies, AUCs and
+    recalls in [0, 1], paired differences of them in [-1, 1]). Returns the results file."""
     from neuro_lib import results
 
-    book = nbformat.read(root / "book" / CHAPTER / f"{name}.ipynb", as_version=4)
-    pngs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            if "image/png" in o.get("data", {})]
-    assert pngs, f"{name} has no figure output"
+    check_smoke_page(root, CHAPTER, name, expected, all_figures_glued=True)
+    nb = json.loads((root / "book" / CHAPTER / f"{name}.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    glued = {o["metadata"]["scrapbook"]["name"] for c in nb["cells"] for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})}
+    placed = set(re.findall(r"\{glue:(?:md|text|figure)\}`?\s*([\w-]+)", text))
+    assert f"morph_{PREFIX[name]}_summary" in placed, f"{name}: no glued summary under the title"
+    assert placed <= glued, f"{name}: the text places {sorted(placed - glued)}, which the run did not glue"
     res = json.loads((root / "_build" / "results" / CHAPTER / f"{name}.json").read_text())
-    assert res["parameters"]["profile"] == "smoke"
-    missing = [k for k in expected if k not in res["metrics"]]
-    assert not missing, f"{name}: results file lacks {missing}"
     for k, v in res["metrics"].items():
         parts = results.parse_key(k)
         if v is not None and k.endswith(BOUNDED):

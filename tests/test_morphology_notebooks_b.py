@@ -1,5 +1,6 @@
 """Smoke execution of the morphology chapter's sequence, fusion and t-SNE pages (run once per session by the
-``smoke_book`` fixture): each executed page has figures and its results file has the expected keys."""
+``smoke_book`` fixture): each executed page passes ``check_page`` (every figure glued and captioned, the expected
+keys, bounded metrics in range) and ran on some cells."""
 from __future__ import annotations
 
 import pytest

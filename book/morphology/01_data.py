@@ -13,6 +13,14 @@
 # %% [markdown]
 # # The reconstructions: what we have, and how it differs from the paper's
 #
+# **What this page shows.** Which reconstructions the chapter classifies, in which tasks and classes, what they look
+# like to the CNN ({numref}`fig-morph-data-examples`), and what the paper's two repair steps do to them
+# ({numref}`fig-morph-data-zjump`). In this build:
+#
+# ```{glue:md} morph_data_summary
+# :format: myst
+# ```
+#
 # Zhang et al. (2021) {cite}`zhang2021neuron` trained their models on about 35,000 NeuroMorpho.Org reconstructions
 # in 12 classes. That set is not obtainable here. What we have are real reconstructions from public snapshots
 # (see `shared/data/morphology/PROVENANCE-*.txt`): the rat somatosensory cortex cells of the Markram archive
@@ -35,9 +43,8 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
 
-from neuro_lib import datasets, profiles, results
+from neuro_lib import datasets, pages, profiles, results
 from neuro_lib.morphology import chapter, data
 from neuro_lib.morphology.features import morphometrics
 from neuro_lib.morphology.projections import example_grid, plot_projections, project
@@ -83,21 +90,29 @@ pd.crosstab(z["label"], z["source"])
 
 # %% [markdown]
 # ## Example cells in the three projections
-# One cell per class of task (c), drawn as the CNN sees them: XY, XZ and YZ projections, line intensity growing with
-# the radius. Note the apical dendrite of pyramidal cells, the dense axon of basket and GABAergic cells, the flat
-# (retina-wide) ganglion cells and the small, bushy microglia.
+# One cell per class of task (c), drawn as the CNN sees them ({numref}`fig-morph-data-examples`). Note the apical
+# dendrite of pyramidal cells, the dense axon of basket and GABAergic cells, the flat (retina-wide) ganglion cells and
+# the small, bushy microglia.
+#
+# ```{glue:figure} morph_data_examples
+# :name: fig-morph-data-examples
+#
+# The first cell of each class of task (c) in its XY, XZ and YZ projections (one row per class), as the CNN sees it:
+# line intensity grows with the radius.
+# ```
 
 # %%
 ex = tasks["zhang12"].groupby("label").head(1).reset_index(drop=True)
 ex_imgs = np.stack([project(data.load_swc(p), size) for p in ex["path"]])
 fig = example_grid(ex_imgs, ex["label"].to_numpy(), per_class=1, seed=seed)
-plt.show()
+pages.figure("morph_data_examples", fig)
 
 # %% [markdown]
 # ## Repair: z-jumps (Eq. 1) and resampling
 # Some reconstructions traced from slices show steps along z where two sections were misaligned. We scan rat S1 cells
 # for segments whose z change exceeds the threshold and show the cell with the most such jumps before and after the
-# correction: the step is removed and the distal part shifted back, the x-y shape is unchanged.
+# correction: the step is removed and the distal part shifted back, the x-y shape is unchanged
+# ({numref}`fig-morph-data-zjump`). {glue:md}`morph_data_zjumps`
 
 # %%
 scan = tasks["rat_s1_2class"].sample(min(cfg["zjump_scan"], len(tasks["rat_s1_2class"])), random_state=seed)
@@ -105,20 +120,27 @@ n_jumps = np.array([np.count_nonzero(z_jumps(data.load_swc(p), z_threshold)) for
 worst = scan.iloc[int(np.argmax(n_jumps))]
 cell = data.load_swc(worst["path"])
 fixed = correct_z_jumps(cell, z_threshold)
-display(Markdown(f"{(n_jumps > 0).mean():.1%} of {len(scan)} scanned rat S1 cells have at least one z-jump larger "
-                 f"than {z_threshold:g} um; `{worst['cell_id']}` has the most ({fixed.metadata['z_jumps']}, "
-                 f"{fixed.metadata['z_jump_total_um']:.0f} um in all)."))
+said = (f"{(n_jumps > 0).mean():.1%} of {len(scan)} scanned rat S1 cells have at least one z-jump larger than "
+        f"{z_threshold:g} µm")
+pages.markdown("morph_data_zjumps", f"In this build, {said}; `{worst['cell_id']}` has the most "
+               f"({fixed.metadata['z_jumps']}, {fixed.metadata['z_jump_total_um']:.0f} µm in all).")
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(7.5, 5))
 plot_projections(project(cell, size), axes[0], title="before")
 plot_projections(project(fixed, size), axes[1], title="after")
 fig.tight_layout()
-plt.show()
+pages.figure("morph_data_zjump", fig)
 
 # %% [markdown]
-# *Figure: the cell with the most z-jumps, before (top) and after (bottom) correction; the XZ and YZ panels show the
-# removed steps, XY is unchanged.* Resampling every branch at a fixed step makes node counts comparable between labs
+# ```{glue:figure} morph_data_zjump
+# :name: fig-morph-data-zjump
+#
+# The scanned rat S1 cell with the most z-jumps, in its XY, XZ and YZ projections before (top) and after (bottom)
+# the correction of Eq. 1; the XZ and YZ panels show the removed steps, XY is unchanged.
+# ```
+#
+# Resampling every branch at a fixed step makes node counts comparable between labs
 # that traced at different densities; the topology (bifurcations, stems, branch order) is kept, and total length
 # shrinks a little where the tracing zig-zags at scales below the step.
 
@@ -128,6 +150,12 @@ before, after = morphometrics(fixed), morphometrics(res)
 keys = ["TotalLength", "NumberBifurcations", "NumberStems", "MaxBranchOrder", "MaxPathDistance"]
 rs = pd.DataFrame({"before": [len(fixed)] + [before[k] for k in keys], "after": [len(res)] + [after[k] for k in keys]},
                   index=["samples"] + keys)
+n_class = {t: d["label"].nunique() for t, d in tasks.items()}
+pages.markdown("morph_data_summary", "\n".join(
+    [f"* {len(allc):,} reconstructions in `labels.csv`; the tasks use:"]
+    + [f"  * `{t}`: {len(d)} cells in {n_class[t]} classes" for t, d in tasks.items()]
+    + [f"* {len(skipped)} malformed files refused, each with its file, line and reason (table below);",
+       f"* {said}."]))
 rs
 
 # %%

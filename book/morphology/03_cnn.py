@@ -13,6 +13,14 @@
 # %% [markdown]
 # # A ResNet18 on the three projections
 #
+# **What this page shows.** How well a ResNet18 that sees a neuron only as three 2-D projections tells principal
+# cells from interneurons (task (a), rat S1), what it sees during training, and how its training went. In this
+# build:
+#
+# ```{glue:md} morph_cnn_summary
+# :format: myst
+# ```
+#
 # The paper's image branch {cite}`zhang2021neuron` renders each neuron as three 2-D projections (XY, XZ, YZ)
 # stacked as the three channels of one image and classifies it with a ResNet18 {cite}`he2016deep`, trained with
 # rotation, zoom and translation augmentation, learning rate 1e-5 for the convolutional layers and 1e-4 for the last
@@ -26,6 +34,8 @@
 # S1 reconstructions are aligned with the pia up and the apical dendrite pointing up is information a full
 # rotation throws away. Task (a), 5-fold cross-validation by cell, early stopping on each fold's validation cells;
 # augmentation only of training cells. The trained networks are cached for the fusion page.
+#
+# {glue:md}`morph_cnn_setup`
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -47,10 +57,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
 from sklearn.metrics import roc_auc_score
 
-from neuro_lib import datasets, evaluation, profiles, results
+from neuro_lib import datasets, evaluation, pages, profiles, results
 from neuro_lib.morphology import chapter, data, experiment
 from neuro_lib.morphology.plots import plot_training_curves
 from neuro_lib.morphology.projections import augment_images, plot_projections
@@ -65,15 +74,22 @@ warnings.filterwarnings("ignore", message="cells")
 # %%
 inp = data.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
 df, images, y, classes = inp.df, inp.images, inp.y, inp.classes
-display(Markdown(f"{len(df)} cells ({', '.join(f'{c}: {n}' for c, n in df['label'].value_counts().items())}), "
-                 f"images {cfg['image_size']} x {cfg['image_size']} px, {len(inp.splits)}-fold CV, at most "
-                 f"{cfg['cnn_epochs']} epochs (patience {cfg['cnn_patience']}), learning rates {cfg['lr_conv']:g} "
-                 f"(convolutions) and {cfg['lr_head']:g} (last layer), rotations within "
-                 f"±{cfg['cnn_degrees']:g} degrees."))
+pages.markdown("morph_cnn_setup", f"In this build: {len(df)} cells ("
+               + ", ".join(f"{c}: {n}" for c, n in df["label"].value_counts().items())
+               + f"), images {cfg['image_size']} x {cfg['image_size']} px, {len(inp.splits)}-fold CV, at most "
+               f"{cfg['cnn_epochs']} epochs (patience {cfg['cnn_patience']}), learning rates {cfg['lr_conv']:g} "
+               f"(convolutions) and {cfg['lr_head']:g} (last layer), rotations within ±{cfg['cnn_degrees']:g} degrees.")
 
 # %% [markdown]
-# What the network sees during training: one cell and four random augmentations (rotation, zoom 0.8-1.2, shift up
-# to 10% of the side), all three channels transformed together.
+# What the network sees during training ({numref}`fig-morph-cnn-augment`): all three channels are transformed
+# together.
+#
+# ```{glue:figure} morph_cnn_augment
+# :name: fig-morph-cnn-augment
+#
+# One rat S1 cell as the network's input image (top row: its XY, XZ and YZ projections, the three channels) and four
+# random augmentations of it (rotation within the profile's range, zoom 0.8-1.2, shift up to 10% of the side).
+# ```
 
 # %%
 x0 = torch.as_tensor(images[:1]).repeat(4, 1, 1, 1)
@@ -83,12 +99,12 @@ plot_projections(images[0], axes[0], title="original")
 for i in range(4):
     plot_projections(aug[i], axes[i + 1], title=f"augmented {i + 1}")
 fig.tight_layout()
-plt.show()
+pages.figure("morph_cnn_augment", fig)
 
 # %% [markdown]
 # Training on every fold: the chapter's `ProjectionCNN` estimator (a scikit-learn classifier around the ResNet18)
 # through the book's one cross-validation driver, split `j` seeded with `seed + j`. The fits are cached: the fusion
-# and t-SNE pages reuse these networks.
+# and t-SNE pages reuse these networks. {glue:md}`morph_cnn_pretrain`
 
 # %%
 cnn = experiment.chapter_models(cfg, device=rt.device, names=["cnn"])
@@ -96,29 +112,44 @@ cv = evaluation.cross_validate(cnn, inp.views, y, inp.splits, seed=seed, keep=ex
                                progress=False)["cnn"]
 histories = cv.extras["history"]
 fold_acc = cv.fold_values("accuracy")
-if cfg["pretrain_epochs"]:
-    ae = cv.extras["pretrain_history"][0].train_loss
-    display(Markdown(f"Autoencoder reconstruction loss (fold 1): {ae[0]:.4f} (epoch 1) to {ae[-1]:.4f} "
-                     f"(epoch {len(ae)})."))
+ae = cv.extras["pretrain_history"][0].train_loss if cfg["pretrain_epochs"] else None
+pages.markdown("morph_cnn_pretrain", "No autoencoder pretraining in this profile." if ae is None else
+               f"Autoencoder reconstruction loss (fold 1): {ae[0]:.4f} (epoch 1) to {ae[-1]:.4f} (epoch {len(ae)}).")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 plot_training_curves(histories, axes[0])
 evaluation.plot_confusion_matrix(*cv.pooled(), classes, ax=axes[1], title="ResNet18 on projections, out-of-fold")
 fig.tight_layout()
-plt.show()
+pages.figure("morph_cnn_training", fig)
 
 # %% [markdown]
-# *Figure: training curves of every fold (left) and the out-of-fold confusion matrix (right, row-normalised, counts in
-# brackets).* Accuracy is the mean over folds; the AUC is pooled over every cell's out-of-fold probability.
+# ```{glue:figure} morph_cnn_training
+# :name: fig-morph-cnn-training
+#
+# Left: training and validation loss of the ResNet18 on every fold of task (a), by epoch. Right: its out-of-fold
+# confusion matrix, pooled over the folds; rows (true class) normalised, counts in brackets.
+# ```
+#
+# Accuracy is the mean over folds; the AUC is pooled over every cell's out-of-fold probability. The table gives
+# each fold's accuracy and the epoch whose weights were kept (lowest validation loss,
+# {numref}`fig-morph-cnn-training`).
+#
+# ```{glue:md} morph_cnn_result
+# :format: myst
+# ```
 
 # %%
 acc, sd = cv.summary()["accuracy"], cv.summary()["accuracy_sd"]
 auc = float(roc_auc_score(y == cv.classes[1], cv.oof_proba()[:, 1])) if len(classes) == 2 else float("nan")
-display(Markdown(f"ResNet18 accuracy {acc:.3f} +- {sd:.3f} over {len(fold_acc)} folds, AUC {auc:.3f}. The paper's "
-                 "ResNet18 (Table 3) was trained on its 12-class, 35,000-cell NeuroMorpho set with pretrained "
-                 f"weights and 224-pixel images, and scored below its fusion model's "
-                 f"{paper['rat_s1_2class/fusion/accuracy']:.4f}."))
+said = f"ResNet18 accuracy {acc:.3f} ± {sd:.3f} over {len(fold_acc)} folds, AUC {auc:.3f}, on {len(df)} cells"
+pages.markdown("morph_cnn_result", f"{said}. The paper's ResNet18 (Table 3) was trained on its 12-class, "
+               "35,000-cell NeuroMorpho set with pretrained weights and 224-pixel images, and scored below its fusion "
+               f"model's {paper['rat_s1_2class/fusion/accuracy']:.4f}.")
+pages.markdown("morph_cnn_summary", f"* task (a), principal cell against interneuron: {said} "
+               f"({cfg['image_size']}-pixel projections, random initialisation);\n"
+               f"* the paper's fusion model, for scale: {paper['rat_s1_2class/fusion/accuracy']:.4f} on its own "
+               "12-class set of ~35,000 cells (the paper reports its ResNet18 only on that set).")
 pd.DataFrame({"fold": np.arange(1, len(fold_acc) + 1), "accuracy": fold_acc,
               "best epoch": [h.best_epoch + 1 for h in histories]})
 

@@ -13,6 +13,13 @@
 # %% [markdown]
 # # A virtual two-class set: basket against pyramidal cells
 #
+# **What this page shows.** Whether every model of the paper's Table 3 can learn morphology at all, on virtual
+# basket and pyramidal cells grown by a wiring rule, where the paper's models got every cell right. In this build:
+#
+# ```{glue:md} morph_virtual_summary
+# :format: myst
+# ```
+#
 # To check that their models can learn morphology at all, Zhang et al. {cite}`zhang2021neuron` generated 500
 # virtual basket and 500 virtual pyramidal cells with the Trees toolbox and reported that every model classified
 # every virtual cell correctly (the paper's numbers are in the table below).
@@ -20,6 +27,7 @@
 # carrier points are scattered where a neurite should go and joined greedily, each new point to the tree node that
 # minimises wiring plus a balancing factor times the path length to the soma. Pyramidal cells get basal dendrites, an
 # apical dendrite with a tuft and a descending axon; basket cells short multipolar dendrites and a dense, wide axon.
+# {glue:md}`morph_virtual_cells`
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -35,9 +43,8 @@ max_steps = None  # cap on each network fit's optimisation steps (None: none; th
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
 
-from neuro_lib import evaluation, profiles, results
+from neuro_lib import evaluation, pages, profiles, results
 from neuro_lib.morphology import chapter, data, experiment
 from neuro_lib.morphology.features import feature_table
 from neuro_lib.morphology.plots import plot_distributions
@@ -58,20 +65,33 @@ cells, labels = virtual_dataset_cached(n, seed)
 df = pd.DataFrame({"cell_id": [f"virtual/{i}" for i in range(len(cells))], "label": labels})
 feats = feature_table(cells)
 images = project_many(cells, size)
-display(Markdown(f"{len(cells)} virtual cells ({n} per class), {int(np.median([len(c) for c in cells]))} samples "
-                 "per cell (median)."))
+pages.markdown("morph_virtual_cells", f"In this build: {len(cells)} virtual cells ({n} per class), "
+               f"{int(np.median([len(c) for c in cells]))} samples per cell (median).")
 fig = example_grid(project_many(cells[:8], 96), labels[:8], per_class=2, seed=seed)
-plt.show()
+pages.figure("morph_virtual_examples", fig)
 
 # %% [markdown]
-# *Figure: two virtual cells of each class in the three projections.* The classes differ in the features the paper's
-# Figure 5 shows: pyramidal cells are taller (apical dendrite) with fewer, longer branches; basket cells have far more
-# axonal length around the soma.
+# ```{glue:figure} morph_virtual_examples
+# :name: fig-morph-virtual-examples
+#
+# Two virtual cells of each class in their XY, XZ and YZ projections (96 pixels a side), one row per cell.
+# ```
+#
+# The classes differ in the features the paper's Figure 5 shows ({numref}`fig-morph-virtual-distributions`):
+# pyramidal cells are taller (apical dendrite) with fewer, longer branches; basket cells have far more axonal length
+# around the soma.
+#
+# ```{glue:figure} morph_virtual_distributions
+# :name: fig-morph-virtual-distributions
+#
+# Five hand features of the virtual cells of this build, by class. Boxes: quartiles; whiskers: 1.5 times the
+# interquartile range; log scale where all values are positive.
+# ```
 
 # %%
 fig = plot_distributions(feats, labels, ["TotalLength", "NumberBifurcations", "OverallHeight", "MaxPathDistance",
                                          "AverageContraction"])
-plt.show()
+pages.figure("morph_virtual_distributions", fig)
 
 # %% [markdown]
 # ## Every model of Table 3 on the same five folds
@@ -98,22 +118,37 @@ table = pd.DataFrame({"accuracy": [summary[m]["accuracy"] for m in cvs],
 table.round(3)
 
 # %% [markdown]
-# Out-of-fold confusion matrices of every model (rows normalised, counts in brackets; the paper: every virtual cell
-# right, for every model).
+# Where the models err, if they do, is in {numref}`fig-morph-virtual-confusion`.
+#
+# ```{glue:figure} morph_virtual_confusion
+# :name: fig-morph-virtual-confusion
+#
+# Out-of-fold confusion matrices of every model on the virtual set, pooled over the five folds; rows normalised,
+# counts in brackets. The paper's models classified every virtual cell correctly.
+# ```
+#
+# ```{glue:md} morph_virtual_claim
+# :format: myst
+# ```
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(12, 7))
 for ax, (m, r) in zip(axes.flat, cvs.items()):
     evaluation.plot_confusion_matrix(*r.pooled(), r.classes, ax=ax, title=names[m])
 fig.tight_layout()
-plt.show()
+pages.figure("morph_virtual_confusion", fig)
 perfect = [names[m] for m in cvs if summary[m]["accuracy"] == 1.0]
 worst = min(summary, key=lambda m: summary[m]["accuracy"])
-display(Markdown(f"All {len(cvs)} models classify every virtual cell correctly, as the paper's did."
-                 if len(perfect) == len(cvs) else
-                 f"{len(perfect)} of the {len(cvs)} models classify every virtual cell correctly"
-                 + (f" ({', '.join(perfect)})" if perfect else "")
-                 + f"; the lowest 5-fold accuracy is {summary[worst]['accuracy']:.3f} ({names[worst]})."))
+paper_acc = table["paper accuracy (Trees toolbox set)"].dropna().astype(float)
+said = (f"All {len(cvs)} models classify every virtual cell correctly, as the paper's did."
+        if len(perfect) == len(cvs) else
+        f"{len(perfect)} of the {len(cvs)} models classify every virtual cell correctly"
+        + (f" ({', '.join(perfect)})" if perfect else "")
+        + f"; the lowest 5-fold accuracy is {summary[worst]['accuracy']:.3f} ({names[worst]}); the paper's "
+        + (f"models: {paper_acc.min():.3f} each." if paper_acc.min() == paper_acc.max()
+           else f"models: {paper_acc.min():.3f} to {paper_acc.max():.3f}."))
+pages.markdown("morph_virtual_claim", said)
+pages.markdown("morph_virtual_summary", f"* {len(cells)} virtual cells, 5-fold cross-validation by cell; {said}")
 
 # %%
 metrics = experiment.results_entries(cvs, "virtual")
