@@ -168,7 +168,7 @@ summary = pd.DataFrame([{"regime": r, "kept EAPs": len(d), "positions tried": su
                              DatasetParams(cells=tuple(cells), regime=r, n_per_cell=n_per_cell, seed=seed)
                          ).stat().st_size / 1e6}
                         for r, d in datasets.items()])
-summary
+summary.round(3)
 
 # %% [markdown]
 # ```{glue:md} mea_simulate_cost
@@ -219,6 +219,7 @@ for r, d in datasets.items():
     for name, v in (("kept_eaps", len(d)), ("kept_fraction", len(d) / sum(d.meta["tried"].values())),
                     ("seconds", d.meta["seconds"])):
         metrics[results.key("simulation", "line_source", name, split=r)] = v
-results.write_results("mea", "01_simulate", metrics,
-                      parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+path = results.write_results("mea", "01_simulate", metrics,
+                             parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")

@@ -103,7 +103,7 @@ for r, d in datasets.items():
                      "width at largest site (ms, median)": float(np.median(
                          d.features[sel, 1][np.arange(sel.sum()), a[sel].argmax(1)]))})
 stats = pd.DataFrame(rows)
-stats
+stats.round(3)
 
 # %% [markdown]
 # ```{glue:md} mea_features_norot
@@ -141,6 +141,7 @@ for (r, c), row in s.iterrows():
                       ("median_active_sites", "active sites (median)"),
                       ("median_width_ms", "width at largest site (ms, median)")):
         metrics[results.key("features", "amp_width", name, split=r, group=c)] = row[col]
-results.write_results("mea", "02_features", metrics,
-                      parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+path = results.write_results("mea", "02_features", metrics,
+                             parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")

@@ -91,7 +91,7 @@ cvs = classify.run_regimes(datasets, cfg, seed=seed, device=rt.device)
 # %%
 acc = classify.accuracy_table(cvs, paper)
 acc.pivot_table(index=["task", "regime"], columns="model", values="accuracy").join(
-    acc[acc.model == "cnn"].set_index(["task", "regime"])["paper"].rename("paper's accuracy (paper CNN)"))
+    acc[acc.model == "cnn"].set_index(["task", "regime"])["paper"].rename("paper's accuracy (paper CNN)")).round(3)
 
 # %% [markdown]
 # ```{glue:md} mea_cnn_accuracy
@@ -105,23 +105,23 @@ acc.pivot_table(index=["task", "regime"], columns="model", values="accuracy").jo
 # %%
 a = acc[acc.model == "cnn"].set_index(["task", "regime"])
 above = int((a["accuracy"] >= a["paper"]).sum())
-pages.markdown("mea_cnn_accuracy", (
-    f"The paper's CNN reaches {', '.join(f'{v:.3f} ± {sd:.3f}' for v, sd in zip(a['accuracy'], a['accuracy sd']))} "
-    f"(mean ± sd over {cfg['n_seeds']} seeds; binary then m-type; {', '.join(a.loc['binary'].index)}); our mean is "
-    f"at or above the paper's number in {above} of {int(a['paper'].notna().sum())} cases (profile `{profile}`, at "
-    f"most {epochs} epochs). The paper's numbers are single runs on its own simulation, so no paired interval "
-    "exists for these."))
-diffs = classify.paired_comparisons(cvs)
-said = {(t, r): f"* {t} `{r}`: {classify.describe_difference(d)}" for (t, r), d in diffs.items()}
-pages.markdown("mea_cnn_4ch_differences", "\n".join(said.values()) or "No four-channel network in this run.")
 
 
-# %%
 def say(task):
     return ", ".join(f"`{r}` {row['accuracy']:.3f} ± {row['accuracy sd']:.3f}" + (
         f" (paper {row['paper']:.3f})" if pd.notna(row["paper"]) else "") for r, row in a.loc[task].iterrows())
 
 
+pages.markdown("mea_cnn_accuracy", (
+    f"The paper's CNN, mean ± sd over {cfg['n_seeds']} seeds (profile `{profile}`, at most {epochs} epochs): binary "
+    f"{say('binary')}; m-type {say('mtype')}. Our mean is at or above the paper's number in {above} of "
+    f"{int(a['paper'].notna().sum())} cases. The paper's numbers are single runs on its own simulation, so no "
+    "paired interval exists for these."))
+
+# %%
+diffs = classify.paired_comparisons(cvs)
+said = {(t, r): f"* {t} `{r}`: {classify.describe_difference(d)}" for (t, r), d in diffs.items()}
+pages.markdown("mea_cnn_4ch_differences", "\n".join(said.values()) or "No four-channel network in this run.")
 pages.markdown("mea_classify_summary", "\n".join(
     [f"* binary, paper's CNN: {say('binary')}.", f"* m-type, paper's CNN: {say('mtype')}.",
      *(v for (t, r), v in said.items() if r == "3drot")]))
@@ -199,9 +199,9 @@ for (task, r), by_model in cvs.items():
         metrics |= classify.cv_metrics(cv, task, m, r, datasets[r])
 for (task, r), d in diffs.items():
     metrics |= results.diff_metrics(d, task, split=r)
-results.write_results("mea", "03_classify", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
-                                      n_per_cell=cfg["n_per_cell"], cells=cells, threads=rt.threads,
-                                      n_seeds=cfg["n_seeds"], max_steps=cfg["max_steps"],
-                                      split="random 70/10/20 of spikes, stratified by cell (same cells both sides)"),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+params = dict(profile=profile, seed=seed, epochs=epochs, patience=patience, n_per_cell=cfg["n_per_cell"],
+              cells=cells, threads=rt.threads, n_seeds=cfg["n_seeds"], max_steps=cfg["max_steps"],
+              split="random 70/10/20 of spikes, stratified by cell (same cells both sides)")
+path = results.write_results("mea", "03_classify", metrics, parameters=params,
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")

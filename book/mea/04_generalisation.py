@@ -169,10 +169,10 @@ pages.markdown("mea_generalisation_summary", "\n".join([
     f"(mean ± sd over {cfg['n_seeds']} seeds)."]))
 
 # %%
-results.write_results("mea", "04_generalisation", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
-                                      n_per_cell=cfg["n_per_cell"], cells=cells, threads=rt.threads,
-                                      n_seeds=cfg["n_seeds"], n_seeds_generalisation=cfg["n_seeds_generalisation"],
-                                      max_steps=cfg["max_steps"], noise_levels=noise_levels, noise_regime=noise_regime,
-                                      noise_per_cell=noise_per_cell),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+params = dict(profile=profile, seed=seed, epochs=epochs, patience=patience, n_per_cell=cfg["n_per_cell"],
+              cells=cells, threads=rt.threads, n_seeds=cfg["n_seeds"],
+              n_seeds_generalisation=cfg["n_seeds_generalisation"], max_steps=cfg["max_steps"],
+              noise_levels=noise_levels, noise_regime=noise_regime, noise_per_cell=noise_per_cell)
+path = results.write_results("mea", "04_generalisation", metrics, parameters=params,
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")
