@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import check_smoke_page
 
 from neuro_lib.mea.extracellular import REGIMES
 from neuro_lib.results import parse_key
@@ -25,18 +26,25 @@ EXPECTED = {
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_mea_notebook_smoke(smoke_book, name):
-    nb = json.loads((smoke_book / "book" / "mea" / f"{name}.ipynb").read_text())
-    pngs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-            if "image/png" in o.get("data", {})]
-    assert pngs, f"{name} has no figures"
-    res = json.loads((smoke_book / "_build" / "results" / "mea" / f"{name}.json").read_text())
-    missing = [k for k in EXPECTED[name] if k not in res["metrics"]]
-    assert not missing, missing
-    assert res["parameters"]["profile"] == "smoke"
-    for k in res["metrics"]:
-        parse_key(k)                                  # every key has the fixed slots
+    metrics = check_smoke_page(smoke_book, "mea", name, EXPECTED[name], all_figures_glued=True)
     for k in EXPECTED[name]:
-        v = res["metrics"][k]
+        v = metrics[k]
         assert v is not None
         if k.endswith("accuracy"):                    # an accuracy, or a difference of two (diff_vs_<model>)
             assert (-1.0 if parse_key(k).vs else 0.0) <= v <= 1.0
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_mea_page_leads_with_glued_results(smoke_book, name):
+    """Each page opens with "What this page shows" and a glued summary of this run's numbers, and prints no
+    sentence from an f-string cell: every Markdown output is glued (placed by the text), none is shown by a cell."""
+    nb = json.loads((smoke_book / "book" / "mea" / f"{name}.ipynb").read_text())
+    first = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "**What this page shows.**" in first and "{glue:md} mea_" in first, first[:300]
+    summary = first.split("{glue:md} ")[1].split()[0]
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    glued = {o["metadata"]["scrapbook"]["name"]: o["data"] for o in outputs if "scrapbook" in o.get("metadata", {})}
+    assert glued.get(summary, {}).get("application/papermill.record/text/markdown", "").strip(), summary
+    printed = [o for o in outputs if "text/markdown" in o.get("data", {})]
+    assert not printed, f"{name}: {len(printed)} Markdown output(s) shown by a cell, not glued"

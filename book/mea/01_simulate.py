@@ -13,6 +13,14 @@
 # %% [markdown]
 # # Simulating extracellular spikes on a high-density MEA
 #
+# **What this page shows.** How the chapter's data is made: 13 cell models run in NEURON, their spikes seen by a
+# 10x10 MEA at random positions and rotations ({numref}`fig-mea-intracellular`, {numref}`fig-mea-alignments`), and
+# what the kept EAPs look like ({numref}`fig-mea-amplitude-width`). In this build:
+#
+# ```{glue:md} mea_simulate_summary
+# :format: myst
+# ```
+#
 # Buccino et al. (2018) {cite}`buccino2018` classify neurons from the *extracellular* action potentials (EAPs) they
 # leave on a 10x10 micro-electrode array (MEA). Their data is simulated, and so is ours: this page builds it from
 # the 13 layer-5 Blue Brain Project cell models of the paper's Table I {cite}`markram2015,ramaswamy2015`.
@@ -59,9 +67,8 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
 
-from neuro_lib import results
+from neuro_lib import pages, results
 from neuro_lib.mea import cell_class, cell_mtype
 from neuro_lib.mea.dataset import DatasetParams, build_dataset, dataset_path
 from neuro_lib.mea.extracellular import REGIMES
@@ -91,36 +98,55 @@ table = pd.DataFrame([{"cell model": s.name, "m-type": cell_mtype(s.name), "clas
 table
 
 # %% [markdown]
-# **Figure 1A.** One spike per cell: the somatic membrane potential (left) and the transmembrane current of the
-# first soma segment (right); pyramidal (excitatory) cells in red, interneurons in blue. The interneurons'
-# spikes are narrower, the classic fast-spiking signature.
+# ```{glue:figure} mea_intracellular
+# :name: fig-mea-intracellular
+#
+# One spike per cell (the paper's Figure 1A): the somatic membrane potential (left, mV) and the transmembrane
+# current (nA) of the first soma segment (right) against time from the somatic peak (ms); pyramidal (excitatory)
+# cells in red, interneurons in blue. The cells of this build's profile, from their NEURON runs.
+# ```
+#
+# The interneurons' spikes are narrower ({numref}`fig-mea-intracellular`), the classic fast-spiking signature.
 
 # %%
 plots.plot_intracellular(sims)
 plt.tight_layout()
-plt.show()
+pages.figure("mea_intracellular")
 
 # %% [markdown]
-# **Figure 1B.** The EAP on the largest site when the soma sits 15 um in front of the probe centre, upright. The
-# pyramidal cells' large somata and apical dendrites give the largest and widest EAPs.
+# ```{glue:figure} mea_eaps_near_soma
+# :name: fig-mea-eaps-near-soma
+#
+# The EAP (uV) on the largest site against time (ms) when the soma sits 15 um in front of the probe centre,
+# upright (the paper's Figure 1B); colours as in {numref}`fig-mea-intracellular`.
+# ```
+#
+# The pyramidal cells' large somata and apical dendrites give the largest and widest EAPs
+# ({numref}`fig-mea-eaps-near-soma`).
 
 # %%
 plots.plot_eaps_near_soma(sims, distance=15.0)
 plt.tight_layout()
-plt.show()
+pages.figure("mea_eaps_near_soma")
 
 # %% [markdown]
 # ## The four rotation regimes
 #
-# **Figure 2.** One cell (TTPC1, or the last cell of a smaller profile) in each regime, three random draws each,
-# seen from the side with the MEA at x = 0. `norot`: every cell upright, its apical axis along z (parallel to the
+# ```{glue:figure} mea_alignments
+# :name: fig-mea-alignments
+#
+# One cell (TTPC1, or the last cell of a smaller profile) in each regime, three random draws each, seen from the
+# side (x and z in um) with the MEA at x = 0 (the paper's Figure 2).
+# ```
+#
+# In {numref}`fig-mea-alignments`, `norot`: every cell upright, its apical axis along z (parallel to the
 # probe); `zrot`: turned about z; `xrot`: turned about x, the axis normal to the probe, so it stays parallel to it;
 # `3drot`: any 3-D rotation. The angles follow MEArec's conventions (uniform random rotations {cite}`arvo1992`).
 
 # %%
 plots.plot_alignments(next((s for s in sims if s.name == "L5_TTPC1_cADpyr232_1"), sims[-1]))
 plt.tight_layout()
-plt.show()
+pages.figure("mea_alignments")
 
 # %% [markdown]
 # ## The dataset
@@ -142,11 +168,16 @@ summary = pd.DataFrame([{"regime": r, "kept EAPs": len(d), "positions tried": su
                              DatasetParams(cells=tuple(cells), regime=r, n_per_cell=n_per_cell, seed=seed)
                          ).stat().st_size / 1e6}
                         for r, d in datasets.items()])
-summary
+summary.round(3)
+
+# %% [markdown]
+# ```{glue:md} mea_simulate_cost
+# :format: myst
+# ```
 
 # %%
 total_s = t_intra + summary["generation (s)"].sum()
-display(Markdown(
+pages.markdown("mea_simulate_cost", (
     f"The intracellular step took {t_intra:.0f} s in this run (NEURON runs only for cells not yet cached) "
     f"and the EAPs "
     f"{summary['generation (s)'].sum():.0f} s when they were generated; the {summary['kept EAPs'].sum():,} "
@@ -155,16 +186,31 @@ display(Markdown(
     + (f" Simulated from scratch (an empty cache), the intracellular step and the EAPs together took "
        f"{total_s / 60:.1f} min here, against the chapter's budget of 30 min on a 2-core CPU."
        if profile != "smoke" and all(fresh.values()) and intra_fresh else "")))
+pages.markdown("mea_simulate_summary", "\n".join([
+    f"* {len(cells)} cell models ({sum(cell_class(c) == 'excitatory' for c in cells)} excitatory) simulated in "
+    f"NEURON, {int(table['spikes kept'].sum())} intracellular spikes kept;",
+    f"* {summary['kept EAPs'].sum():,} kept EAPs ({n_per_cell} per cell in each of the {len(REGIMES)} rotation "
+    f"regimes), {summary['file (MB)'].sum():.1f} MB of features on disk;",
+    f"* {100 * summary['kept fraction'].min():.0f}-{100 * summary['kept fraction'].max():.0f}% of the random "
+    "positions tried pass the 30 uV rule, depending on the regime."]))
 
 # %% [markdown]
-# **Figure 1C.** Amplitude against width on each spike's largest site, for the spikes of the upright (`norot`)
-# dataset. As in the paper, excitatory spikes are wider and larger on average, but the two clouds overlap: one
-# site's amplitude and width do not separate the classes; the whole 10x10 image will.
+# ```{glue:figure} mea_amplitude_width
+# :name: fig-mea-amplitude-width
+#
+# Amplitude (uV, log scale) against width (ms) on each spike's largest site, for the spikes of the upright
+# (`norot`) dataset of this build (at most 6,000 drawn at random; widths jittered by 0.01 ms, as they are multiples
+# of 1/32 ms); excitatory red, inhibitory blue (the paper's Figure 1C).
+# ```
+#
+# As in the paper, excitatory spikes are wider and larger on average, but the two clouds overlap
+# ({numref}`fig-mea-amplitude-width`): one site's amplitude and width do not separate the classes; the whole 10x10
+# image will.
 
 # %%
 plots.plot_amplitude_width(datasets["norot"])
 plt.tight_layout()
-plt.show()
+pages.figure("mea_amplitude_width")
 
 # %%
 metrics = {results.key("simulation", "neuron", "seconds"): t_intra,
@@ -173,6 +219,7 @@ for r, d in datasets.items():
     for name, v in (("kept_eaps", len(d)), ("kept_fraction", len(d) / sum(d.meta["tried"].values())),
                     ("seconds", d.meta["seconds"])):
         metrics[results.key("simulation", "line_source", name, split=r)] = v
-results.write_results("mea", "01_simulate", metrics,
-                      parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+path = results.write_results("mea", "01_simulate", metrics,
+                             parameters=dict(profile=profile, seed=seed, n_per_cell=n_per_cell, cells=cells),
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")

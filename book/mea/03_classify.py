@@ -13,6 +13,15 @@
 # %% [markdown]
 # # Classifying cell types from EAP images
 #
+# **What this page shows.** How well the paper's CNN tells excitatory from inhibitory cells (**binary**) and the 13
+# m-types (**mtype**) from a spike's amplitude and width images in each rotation regime, beside the paper's
+# accuracy; where its errors fall ({numref}`fig-mea-confusion-binary`, {numref}`fig-mea-confusion-mtype`); and
+# whether a four-channel network does better on the same splits. In this build (mean ± sd over seeds):
+#
+# ```{glue:md} mea_classify_summary
+# :format: myst
+# ```
+#
 # The paper's CNN (Buccino et al. 2018 {cite}`buccino2018`, Section II-D: two 3x3 convolutions with 32 and 64
 # filters, max-pooling to 5x5 and 3x3, a dense layer of 1,024 units, dropout, softmax) reads the amplitude and width
 # images and predicts either the class (excitatory/inhibitory, **binary**) or the m-type (13 classes, **mtype**),
@@ -51,9 +60,8 @@ extended = None     # regimes where the 4-channel network is also trained (None:
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
 
-from neuro_lib import profiles, results
+from neuro_lib import pages, profiles, results
 from neuro_lib.mea import chapter, classify, plots
 from neuro_lib.mea.extracellular import REGIMES
 
@@ -78,24 +86,45 @@ cvs = classify.run_regimes(datasets, cfg, seed=seed, device=rt.device)
 # Test accuracy over all test spikes, mean over seeds (`splits` of them, each with `test spikes`) and sd; the paper's
 # numbers are its Tables II and III (same protocol, its own simulation with the same models, its split of the same
 # cells' spikes into training and test sets). The list after the table gives each comparison of the four-channel
-# network with the paper's on the same splits.
+# network (`cnn_4ch`) with the paper's (`cnn`) on the same splits.
 
 # %%
 acc = classify.accuracy_table(cvs, paper)
 acc.pivot_table(index=["task", "regime"], columns="model", values="accuracy").join(
-    acc[acc.model == "cnn"].set_index(["task", "regime"])["paper"].rename("paper's accuracy (paper CNN)"))
+    acc[acc.model == "cnn"].set_index(["task", "regime"])["paper"].rename("paper's accuracy (paper CNN)")).round(3)
+
+# %% [markdown]
+# ```{glue:md} mea_cnn_accuracy
+# :format: myst
+# ```
+#
+# ```{glue:md} mea_cnn_4ch_differences
+# :format: myst
+# ```
 
 # %%
 a = acc[acc.model == "cnn"].set_index(["task", "regime"])
 above = int((a["accuracy"] >= a["paper"]).sum())
-display(Markdown(
-    f"The paper's CNN reaches {', '.join(f'{v:.3f} ± {sd:.3f}' for v, sd in zip(a['accuracy'], a['accuracy sd']))} "
-    f"(mean ± sd over {cfg['n_seeds']} seeds; binary then m-type; {', '.join(a.loc['binary'].index)}); our mean is "
-    f"at or above the paper's number in {above} of {int(a['paper'].notna().sum())} cases (profile `{profile}`, at "
-    f"most {epochs} epochs). The paper's numbers are single runs on its own simulation, so no paired interval "
-    "exists for these."))
+
+
+def say(task):
+    return ", ".join(f"`{r}` {row['accuracy']:.3f} ± {row['accuracy sd']:.3f}" + (
+        f" (paper {row['paper']:.3f})" if pd.notna(row["paper"]) else "") for r, row in a.loc[task].iterrows())
+
+
+pages.markdown("mea_cnn_accuracy", (
+    f"The paper's CNN, mean ± sd over {cfg['n_seeds']} seeds (profile `{profile}`, at most {epochs} epochs): binary "
+    f"{say('binary')}; m-type {say('mtype')}. Our mean is at or above the paper's number in {above} of "
+    f"{int(a['paper'].notna().sum())} cases. The paper's numbers are single runs on its own simulation, so no "
+    "paired interval exists for these."))
+
+# %%
 diffs = classify.paired_comparisons(cvs)
-display(Markdown("\n".join(f"- {t} `{r}`: {classify.describe_difference(d)}" for (t, r), d in diffs.items())))
+said = {(t, r): f"* {t} `{r}`: {classify.describe_difference(d)}" for (t, r), d in diffs.items()}
+pages.markdown("mea_cnn_4ch_differences", "\n".join(said.values()) or "No four-channel network in this run.")
+pages.markdown("mea_classify_summary", "\n".join(
+    [f"* binary, paper's CNN: {say('binary')}.", f"* m-type, paper's CNN: {say('mtype')}.",
+     *(v for (t, r), v in said.items() if r == "3drot")]))
 
 # %% [markdown]
 # **Reading the comparison.** Both sides simulate the same 13 models and regimes, but the two experiments are not
@@ -123,27 +152,45 @@ summary.round(4)
 pd.concat({f"{t}/{r}": d.set_index("m-type")["accuracy"] for (t, r), d in per_cell.items()}, axis=1).round(3)
 
 # %% [markdown]
-# ## Confusion matrices (Figure 4)
+# ## Confusion matrices (the paper's Figure 4)
 #
-# Row-normalised (each row sums to 1; counts in brackets); m-type labels of excitatory cells in red, inhibitory in
-# blue. The sentence after the figures counts how many of the m-type errors stay *within* a class (a pyramidal type
+# ```{glue:figure} mea_confusion_binary
+# :name: fig-mea-confusion-binary
+#
+# Binary task: confusion matrices of the paper's CNN in each regime, on the test spikes of the first seed's split;
+# rows (true class) normalised to sum to 1, counts in brackets.
+# ```
+#
+# ```{glue:figure} mea_confusion_mtype
+# :name: fig-mea-confusion-mtype
+#
+# m-type task: as {numref}`fig-mea-confusion-binary`, in a 2x2 grid of regimes; labels of excitatory m-types in
+# red, inhibitory in blue.
+# ```
+#
+# The sentence after the figures counts how many of the m-type errors stay *within* a class (a pyramidal type
 # mistaken for another pyramidal type, or an interneuron for another interneuron): when most do, the binary task
 # degrades far less than the m-type task as rotations are added.
 
 # %%
 plots.plot_confusions(cvs, "binary", REGIMES, datasets, label_colors=plots.CLASS_COLORS)
 plt.tight_layout()
-plt.show()
+pages.figure("mea_confusion_binary")
 
 # %%
 plots.plot_confusions(cvs, "mtype", REGIMES, datasets, label_colors=plots.mtype_label_colors(cells))
 plt.tight_layout()
-plt.show()
+pages.figure("mea_confusion_mtype")
+
+# %% [markdown]
+# ```{glue:md} mea_within_class
+# :format: myst
+# ```
 
 # %%
 within = {r: classify.within_class_errors(cvs[("mtype", r)]["cnn"], cells) for r in REGIMES}
-display(Markdown("Share of m-type errors that stay within the class (excitatory or inhibitory): " + ", ".join(
-    f"`{r}` {100 * v:.0f}% of {n}" for r, (v, n) in within.items()) + "."))
+pages.markdown("mea_within_class", "Share of m-type errors that stay within the class (excitatory or inhibitory): "
+               + ", ".join(f"`{r}` {100 * v:.0f}% of {n}" for r, (v, n) in within.items()) + ".")
 
 # %%
 metrics = {}
@@ -152,9 +199,9 @@ for (task, r), by_model in cvs.items():
         metrics |= classify.cv_metrics(cv, task, m, r, datasets[r])
 for (task, r), d in diffs.items():
     metrics |= results.diff_metrics(d, task, split=r)
-results.write_results("mea", "03_classify", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
-                                      n_per_cell=cfg["n_per_cell"], cells=cells, threads=rt.threads,
-                                      n_seeds=cfg["n_seeds"], max_steps=cfg["max_steps"],
-                                      split="random 70/10/20 of spikes, stratified by cell (same cells both sides)"),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+params = dict(profile=profile, seed=seed, epochs=epochs, patience=patience, n_per_cell=cfg["n_per_cell"],
+              cells=cells, threads=rt.threads, n_seeds=cfg["n_seeds"], max_steps=cfg["max_steps"],
+              split="random 70/10/20 of spikes, stratified by cell (same cells both sides)")
+path = results.write_results("mea", "03_classify", metrics, parameters=params,
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")

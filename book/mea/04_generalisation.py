@@ -13,6 +13,14 @@
 # %% [markdown]
 # # Beyond the paper: new positions, noise and other rotations
 #
+# **What this page shows.** How far the paper's CNN carries beyond its own test: to soma positions it never saw, to
+# spikes with recording noise ({numref}`fig-mea-noise`), and to rotation regimes it was not trained on
+# ({numref}`fig-mea-cross-regime`). In this build:
+#
+# ```{glue:md} mea_generalisation_summary
+# :format: myst
+# ```
+#
 # The paper's test spikes share their cells, and the range of their positions, with the training spikes. Three
 # harder questions for the same CNN (Buccino et al. 2018 {cite}`buccino2018`):
 #
@@ -46,9 +54,8 @@ noise_per_cell = None              # spikes per cell recomputed with noise (None
 
 # %%
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 
-from neuro_lib import profiles, results
+from neuro_lib import pages, profiles, results
 from neuro_lib.mea import chapter, classify, plots
 from neuro_lib.mea.extracellular import REGIMES
 
@@ -79,10 +86,17 @@ for (t, lvl), cv in noise_cvs.items():
 noise.pivot(index="noise (uV rms)", columns="task", values="accuracy").round(4)
 
 # %% [markdown]
-# **Accuracy against noise** in the `3drot` regime (the most realistic), with `noise_per_cell` spikes per cell, so
-# the noise-free point can be lower than on the previous page's full dataset. Noise mostly corrupts the width image:
-# at faint sites the trough and the following peak are picked out of the noise, and sites under 5 uV are no longer
-# silent once 5-20 uV rms noise is added.
+# ```{glue:figure} mea_noise
+# :name: fig-mea-noise
+#
+# Test accuracy of the paper's CNN (binary and m-type) against the rms of the white noise added to every sample
+# (uV; 0: the same spikes without noise), in the `3drot` regime with `noise_per_cell` spikes per cell of this build,
+# trained and tested at each level; mean over the `n_seeds_generalisation` seeds.
+# ```
+#
+# The noise-free point of {numref}`fig-mea-noise` can be lower than on the previous page's full dataset, as it
+# trains on fewer spikes. Noise mostly corrupts the width image: at faint sites the trough and the following peak
+# are picked out of the noise, and sites under 5 uV are no longer silent once 5-20 uV rms noise is added.
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -92,13 +106,21 @@ ax.set(xlabel="added white noise (uV rms)", ylabel="test accuracy", title=f"{noi
        ylim=(0, 1.02))
 ax.legend(frameon=False)
 plt.tight_layout()
-plt.show()
+pages.figure("mea_noise", fig)
 
 # %% [markdown]
 # ## 3. Trained on one regime, tested on another
 #
 # Rows: the regime the network was trained on (its random-split models of the previous page, one per seed);
 # columns: the regime of the test spikes (each regime's own test split of the same seed); the mean over seeds.
+#
+# ```{glue:figure} mea_cross_regime
+# :name: fig-mea-cross-regime
+#
+# Test accuracy of the paper's CNN trained on one rotation regime (rows) on another regime's test spikes (columns),
+# binary (left) and m-type (right); the mean over the previous page's `n_seeds` seeds (their sd is in the results
+# file and in the sentence below).
+# ```
 
 # %%
 cvs = classify.run_regimes(datasets, cfg | {"extended": []}, seed=seed, device=rt.device)  # 03's cached networks
@@ -110,33 +132,47 @@ for task, M in cross.items():
             metrics[results.key(task, "cnn", "accuracy_sd", split=f"{ra}-to-{rb}")] = float(M.attrs["sd"].loc[ra, rb])
 plots.plot_cross_regime(cross)
 plt.tight_layout()
-plt.show()
+pages.figure("mea_cross_regime")
 
 # %% [markdown]
-# **Cross-regime accuracy.** The diagonal is the previous page's result; off the diagonal, a network meets
+# The diagonal of {numref}`fig-mea-cross-regime` is the previous page's result; off the diagonal, a network meets
 # orientations it was or was not trained on. A network trained on `3drot` has seen every orientation, so its row
 # tells how much the rotations cost as "data augmentation"; the `norot` row tells how far a network trained on
 # upright cells only carries to rotated ones. The sentence below is computed from this run.
+#
+# ```{glue:md} mea_generalisation_claims
+# :format: myst
+# ```
 
 # %%
 c = cross["mtype"]
 n0 = noise[(noise.task == "mtype") & (noise["noise (uV rms)"] == 0)]["accuracy"].iloc[0]
 n20 = noise[(noise.task == "mtype") & (noise["noise (uV rms)"] == max(noise_levels))]["accuracy"].iloc[0]
 sd = c.attrs["sd"]
-display(Markdown(
+hz = held.loc[("mtype", "3drot")]
+pages.markdown("mea_generalisation_claims", (
     f"m-type: trained on `norot`, tested on `3drot`: {c.loc['norot', '3drot']:.3f} ± {sd.loc['norot', '3drot']:.3f}; "
     f"trained on `3drot`, tested on `norot`: {c.loc['3drot', 'norot']:.3f} ± {sd.loc['3drot', 'norot']:.3f} "
     f"(mean ± sd over {cfg['n_seeds']} seeds; diagonal: {', '.join(f'{c.loc[r, r]:.3f}' for r in REGIMES)}). "
     f"With {max(noise_levels):g} uV rms noise the m-type accuracy in `{noise_regime}` goes from {n0:.3f} to "
     f"{n20:.3f}. "
-    f"Held-out positions (m-type, `3drot`): {held.loc[('mtype', '3drot'), 'held-out positions']:.3f} against "
-    f"{held.loc[('mtype', '3drot'), 'random split (03)']:.3f} with the random split."))
+    f"Held-out positions (m-type, `3drot`): {hz['held-out positions']:.3f} against "
+    f"{hz['random split (03)']:.3f} with the random split."))
 
 # %%
-results.write_results("mea", "04_generalisation", metrics,
-                      parameters=dict(profile=profile, seed=seed, epochs=epochs, patience=patience,
-                                      n_per_cell=cfg["n_per_cell"], cells=cells, threads=rt.threads,
-                                      n_seeds=cfg["n_seeds"], n_seeds_generalisation=cfg["n_seeds_generalisation"],
-                                      max_steps=cfg["max_steps"], noise_levels=noise_levels, noise_regime=noise_regime,
-                                      noise_per_cell=noise_per_cell),
-                      data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+pages.markdown("mea_generalisation_summary", "\n".join([
+    f"* held-out positions (z > 35 um), m-type in `3drot`: {hz['held-out positions']:.3f}, against "
+    f"{hz['random split (03)']:.3f} with the random split ({cfg['n_seeds_generalisation']} seed(s));",
+    f"* {max(noise_levels):g} uV rms noise: the m-type accuracy in `{noise_regime}` goes from {n0:.3f} to {n20:.3f};",
+    f"* m-type, trained on `norot` and tested on `3drot`: {c.loc['norot', '3drot']:.3f} ± "
+    f"{sd.loc['norot', '3drot']:.3f}, against {c.loc['3drot', '3drot']:.3f} for the network trained on `3drot` "
+    f"(mean ± sd over {cfg['n_seeds']} seeds)."]))
+
+# %%
+params = dict(profile=profile, seed=seed, epochs=epochs, patience=patience, n_per_cell=cfg["n_per_cell"],
+              cells=cells, threads=rt.threads, n_seeds=cfg["n_seeds"],
+              n_seeds_generalisation=cfg["n_seeds_generalisation"], max_steps=cfg["max_steps"],
+              noise_levels=noise_levels, noise_regime=noise_regime, noise_per_cell=noise_per_cell)
+path = results.write_results("mea", "04_generalisation", metrics, parameters=params,
+                             data={f"simulated-mea/{r}": d.params_key for r, d in datasets.items()})
+print(f"results written to {path}")
