@@ -52,10 +52,21 @@ def toc_notebooks(root: str | Path) -> list[Path]:
     return [root / f"{f}.py" for f in files if (root / f"{f}.py").exists()]
 
 
+def _repo_name(path) -> str:
+    """``path`` from its last ``neuro_lib`` or ``book`` folder on (``book/ephys/01_data.py``), so that the same tree
+    checked out in another folder gets the same stamps; the file name for anything else."""
+    parts = Path(path).parts
+    for anchor in ("neuro_lib", "book"):
+        if anchor in parts[:-1]:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(anchor):])
+    return Path(path).name
+
+
 def _tree_hash(paths) -> str:
+    """sha256 over each file's repo-relative name (:func:`_repo_name`) and its bytes."""
     h = hashlib.sha256()
     for p in paths:
-        h.update(str(p).encode())
+        h.update(_repo_name(p).encode())
         h.update(Path(p).read_bytes())
     return h.hexdigest()
 

@@ -81,3 +81,21 @@ def test_results_table_shows_spread_and_paired_intervals():
     assert _fmt_ours(m, "t/a/accuracy") == "87.6% ± 1.9"
     assert _fmt_ours(m, "t/a/diff_vs_b/accuracy") == "+1.2 pts [-0.5, +2.9]"
     assert _fmt_ours(m, "t/a/n") == "12"
+
+
+def test_stamps_do_not_depend_on_where_the_checkout_is(tmp_path):
+    """A clone in another folder (CI, a helper's worktree) finds its executed pages up to date when nothing changed."""
+    from neuro_lib.book import _tree_hash
+
+    copies = []
+    for where in ("here", "elsewhere/deeper"):
+        lib, page = tmp_path / where / "neuro_lib" / "a.py", tmp_path / where / "book" / "ephys" / "01_data.py"
+        for f in (lib, page):
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text("x = 1\n")
+        copies.append((lib, page))
+    (a_lib, a_page), (b_lib, b_page) = copies
+    assert _tree_hash([a_lib, a_page]) == _tree_hash([b_lib, b_page])
+    b_page.write_text("x = 2\n")
+    assert _tree_hash([a_lib, a_page]) != _tree_hash([b_lib, b_page])  # a change still counts
+    assert _tree_hash([a_lib]) != _tree_hash([a_page])  # and so does the name: same bytes, another file
