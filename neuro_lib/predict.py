@@ -13,6 +13,8 @@ Inputs per chapter (``--help`` of a chapter lists its tasks and models):
 ``mea``         ``.npy`` files of EAP templates, shape ``(n, 100 channels, samples)`` (10x10 MEA, µV)
 ``morphology``  SWC files
 ``imaging``     Neurofinder folders (``images/`` TIFF frames and ``regions/regions.json``); one row per ROI
+``multimodal``  CSV files, one cell a row: the task's ephys columns and/or an ``swc`` column (the cell's SWC file);
+                a cell with one modality is classified from it (the id ends ``:modalities=ephys``/``morph``)
 ==============  ==========================================================================================
 
 A chapter takes part by providing ``neuro_lib.<chapter>.predict`` with
