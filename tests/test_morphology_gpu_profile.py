@@ -1,6 +1,6 @@
 """Each morphology page that trains networks (03 CNN, 04 sequence models, 05 fusion, 06 t-SNE, 07 virtual set) in its
 gpu profile's configuration (224-pixel images, sequences of 1,500 steps, Table 2's learning rates, autoencoder
-pretraining, batch size 64) on the CPU, with every network fit capped at 2 optimisation steps and 12 cells per class,
+pretraining, batch size 64) on the CPU, with every network fit capped at one optimisation step and 12 cells per class,
 so the first GPU user does not meet a crash. Pages 01 and 02 train no network (their gpu settings only scan more
 cells). Run with ``pytest -m gpu_profile``."""
 import json
@@ -14,7 +14,7 @@ from neuro_lib.morphology import chapter
 pytestmark = pytest.mark.gpu_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-CAPPED = {"max_steps": 2, "n_per_class": 12, "threads": 1}
+CAPPED = {"max_steps": 1, "n_per_class": 12, "threads": 1}
 PAGES = ("03_cnn", "04_sequence_models", "05_fusion", "06_tsne", "07_virtual")
 GPU = chapter.PROFILE_SETTINGS["gpu"]
 #: settings each page records in its results file that must be the gpu profile's
@@ -36,7 +36,7 @@ def test_morphology_page_runs_in_its_gpu_configuration(name, tmp_path, data_mirr
     assert params["profile"] == "gpu" and doc["execution"]["parameters"]["device"] == "cpu"
     for k in RECORDED[name]:
         assert params[k] == GPU[k], k
-    assert params["max_steps"] == 2
+    assert params["max_steps"] == 1
     assert doc["metrics"] and all(results.parse_key(k) for k in doc["metrics"])
     nb = json.loads(out.read_text())
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
