@@ -247,8 +247,12 @@ class AcrossLabs:
     keeps the size features (chosen by leave-one-source-out, :func:`run`); ``loso_choice`` the mean held-out
     balanced accuracy of each candidate (``{"with_size": x, "scale_free": y}``); ``in_domain``, ``loso``,
     ``external`` and ``clean`` ``{split name: {model name: CVResult}}`` (model names ``<model>_<aware|free>``;
-    ``clean`` holds the in-domain and external runs without the audited cells); ``loso_sources`` the held-out
-    source of each leave-one-source-out split; ``audit`` the :func:`label_audit` table."""
+    ``clean`` holds the in-domain and external runs without the audited cells, and ``"loso"``, the typing-free
+    leave-one-source-out with the audited cells out of training only); ``loso_sources`` the held-out source of
+    each leave-one-source-out split; ``audit`` the :func:`label_audit` table; ``headline`` the choices made on the
+    training sources for the headline external number (``model``: the typing-free model best in
+    leave-one-source-out; ``audited_training``: whether leaving the audited cells out of training raised the
+    typing-free leave-one-source-out mean, ``loso_free`` and ``loso_free_audited``)."""
 
     df: pd.DataFrame
     features: pd.DataFrame
@@ -260,6 +264,16 @@ class AcrossLabs:
     clean: dict
     loso_sources: list
     audit: pd.DataFrame
+    headline: dict
+
+    def headline_result(self, group: str) -> tuple[str, str, float]:
+        """``(model, split, balanced accuracy on group)`` of the page's headline external result: the typing-free
+        model best in leave-one-source-out, trained on rat S1, with the audited cells left out of training if that
+        helped leave-one-source-out (``headline``); chosen without the Allen cells."""
+        part = self.clean if self.headline["audited_training"] else self.external
+        cv = part["external_rat_s1"][self.headline["model"]]
+        return self.headline["model"], "external_rat_s1" + ("_audited" if self.headline["audited_training"] else ""), \
+            float(cv.summary(group)["balanced_accuracy"])
 
     def view(self, view: str) -> pd.DataFrame:
         return view_tables(self.features, view, size=self.tf_size)
@@ -290,7 +304,10 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
     3. ``loso["loso"]``: :func:`leave_one_source_out` on every source but Allen, both views;
     4. ``external``: trained on rat S1 alone (``"external_rat_s1"``) and on every other source
        (``"external_all"``), tested on Allen VISp, scored within each reconstruction type (groups);
-    5. ``clean``: 2 and 4 again without the cells :func:`label_audit` flags (in training and in test).
+    5. ``clean``: 2 and the rat S1 external test again without the cells :func:`label_audit` flags (in training
+       and in test), and 3 (typing-free) with them out of training only;
+    6. ``headline``: the typing-free model and training set of the headline external number, chosen by
+       leave-one-source-out (:class:`AcrossLabs`).
     Fold ``k`` is seeded ``seed + k`` (:func:`neuro_lib.evaluation.cross_validate`). ``progress``: a tqdm bar over
     the steps."""
     from threadpoolctl import threadpool_limits
@@ -335,9 +352,19 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, steps) -> AcrossLab
     steps.update()
     clean["external_rat_s1"] = _cv_views(df, features, [external_split(df, train_sources=RAT_S1_SOURCES, mask=ok)],
                                          model_names, gb_iter, seed, size=tf_size, groups=rec)
+    # leave-one-source-out with the flagged cells out of training only (every held-out cell still tested)
+    loso_ok = [Split(np.intersect1d(s.train, np.flatnonzero(ok)), s.val, s.test, fold=s.fold) for s in loso_splits]
+    clean["loso"] = _cv_views(df, features, loso_ok, model_names, gb_iter, seed, size=tf_size, groups=groups,
+                              views=("typing-free",))
     steps.update()
     steps.close()
-    return AcrossLabs(df, features, tf_size, choice, in_domain, loso, external, clean, held, audit)
+    free_loso = {n: c for n, c in loso["loso"].items() if n.endswith("_free")}
+    headline_model = max(free_loso, key=lambda n: free_loso[n].summary()["balanced_accuracy"])
+    mean_all = np.mean([c.summary()["balanced_accuracy"] for c in free_loso.values()])
+    mean_ok = np.mean([c.summary()["balanced_accuracy"] for c in clean["loso"].values()])
+    headline = {"model": headline_model, "audited_training": bool(mean_ok > mean_all),
+                "loso_free": float(mean_all), "loso_free_audited": float(mean_ok)}
+    return AcrossLabs(df, features, tf_size, choice, in_domain, loso, external, clean, held, audit, headline)
 
 
 def paired_bootstrap(a, b, mask: np.ndarray | None = None, *, metric: str = "balanced_accuracy",
@@ -402,6 +429,12 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
     for split, cvs in exp.clean.items():
         for name, cv in cvs.items():
             out.update(cv_metrics(cv, TASK, name, split=f"{split}_audited", metrics=mets))
+    for g in ("dendrite-only", "full"):
+        _, _, v = exp.headline_result(g)
+        out[key(TASK, "headline_free", "balanced_accuracy", split="external", group=g)] = v
+    out[key(TASK, "headline_free", "audited_training")] = float(exp.headline["audited_training"])
+    out[key(TASK, "headline_free", "loso_balanced_accuracy")] = exp.headline["loso_free"]
+    out[key(TASK, "headline_free", "loso_balanced_accuracy_audited")] = exp.headline["loso_free_audited"]
     models_ = sorted({n.rsplit("_", 1)[0] for n in exp.in_domain["rat_s1_5fold"]})
     for m in models_:
         a, b = f"{m}_free", f"{m}_aware"
