@@ -114,6 +114,38 @@ def test_hand_cell_stem_and_axis_features():
     assert f["shell1"] + f["shell2"] + f["shell3"] + f["shell4"] == pytest.approx(1)
 
 
+def test_tmd_diagram_equals_tmd_reading_the_file(rat_cells, data_mirror):
+    """Our arrays handed to tmd give the diagram tmd gets by reading the file itself."""
+    import tmd
+
+    from neuro_lib.morphology import persistence
+
+    s = rat_cells["principal"]
+    for code, name in ((3, "basal_dendrite"), (4, "apical_dendrite")):
+        ours = np.sort(persistence.diagram(persistence.neurite_trees(s, [code])), axis=0)
+        theirs = np.sort(np.array(tmd.methods.get_ph_neuron(tmd.io.load_neuron(str(s.path)), neurite_type=name)),
+                         axis=0)
+        assert ours.shape == theirs.shape and np.allclose(ours, theirs, atol=1e-3), name
+
+
+def test_tmd_images_typing_free_ignores_types_axon_and_orientation(rat_cells):
+    from scipy.spatial.transform import Rotation
+
+    from neuro_lib.morphology import persistence
+
+    s = rat_cells["principal"]
+    base = persistence.cell_images(s, resolution=8)
+    R = Rotation.random(random_state=3).as_matrix() @ np.diag([-1, 1, 1])
+    t = s.types.copy()
+    moved = s.copy(xyz=s.xyz @ R.T, types=np.where(t == 4, 3, t))
+    other = persistence.cell_images(moved, resolution=8)
+    assert np.allclose(base["typing-free"], other["typing-free"], atol=1e-6)
+    assert np.allclose(base["typing-free"], persistence.cell_images(strip_axon(s), resolution=8)["typing-free"])
+    assert base["typing-free"].shape == (64,) and base["typing-aware"].shape == (192,)
+    assert not np.allclose(base["typing-aware"], other["typing-aware"])  # the apical channel emptied
+    assert not other["typing-aware"][128:].any() and base["typing-aware"][128:].any()
+
+
 def _frame(sources, labels):
     return pd.DataFrame({"source": sources, "label": labels, "reconstruction": "full"})
 

@@ -36,8 +36,9 @@ from .typing_free import TF_SHAPE, TYPING_AWARE, TYPING_FREE, feature_matrix
 
 __all__ = ["CLASSES", "EXTERNAL_SOURCE", "RAT_S1_SOURCES", "TASK", "VIEW_NAMES", "AcrossLabs", "cells",
            "view_tables", "in_domain_splits", "leave_one_source_out", "external_split", "logistic", "models",
-           "label_audit", "source_table", "run", "paired_bootstrap", "best_model", "metrics_of", "plot_sources",
-           "plot_scores", "loso_table", "plot_loso", "label", "say_score", "say_difference", "say_target"]
+           "label_audit", "source_table", "image_model", "run", "paired_bootstrap", "best_model", "metrics_of",
+           "plot_sources", "plot_scores", "loso_table", "plot_loso", "label", "say_score", "say_difference",
+           "say_target"]
 
 CLASSES = ("interneuron", "principal")
 #: the external test source (Allen Cell Types, mouse VISp): never trained on in the external test
@@ -279,21 +280,39 @@ class AcrossLabs:
         return view_tables(self.features, view, size=self.tf_size)
 
 
+def image_model(C: float = 0.1, random_state: int = 0):
+    """The classifier on TMD persistence images (:mod:`~neuro_lib.morphology.persistence`): z-scoring and an L2
+    logistic regression with balanced class weights (``C`` 0.1: hundreds of correlated pixels, set a priori, not
+    tuned)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(SimpleImputer(strategy="constant", fill_value=0.0), StandardScaler(),
+                         LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=random_state))
+
+
 def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=None, views=tuple(VIEW_NAMES),
-              desc="cross-validation"):
+              images=None, hand=True, desc="cross-validation"):
     from ..evaluation import cross_validate
 
     y = df["label"].to_numpy()
     out = {}
     for view in views:
-        X = view_tables(features, view, size=size).to_numpy(float)
-        est = {f"{m}_{VIEW_NAMES[view]}": e for m, e in models(names, gb_iter=gb_iter).items()}
-        out.update(cross_validate(est, X, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
+        if hand:
+            X = view_tables(features, view, size=size).to_numpy(float)
+            est = {f"{m}_{VIEW_NAMES[view]}": e for m, e in models(names, gb_iter=gb_iter).items()}
+            out.update(cross_validate(est, X, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
+        if images is not None:
+            out.update(cross_validate({f"tmd_{VIEW_NAMES[view]}": image_model()}, images[view], y, splits,
+                                      seed=seed, groups=groups, progress=False, desc=desc))
     return out
 
 
 def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] = ("logistic", "gradient_boosting"),
-        gb_iter: int = 200, n_splits: int = 5, seed: int = 0, progress: bool = True) -> AcrossLabs:
+        gb_iter: int = 200, n_splits: int = 5, seed: int = 0, images: dict | None = None,
+        progress: bool = True) -> AcrossLabs:
     """Every evaluation of the page, on the same cells (``df``, ``features`` from :func:`cells`):
 
     1. the typing-free view's variant (with or without the size features, ``TF_SIZE`` of
@@ -308,17 +327,19 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
        and in test), and 3 (typing-free) with them out of training only;
     6. ``headline``: the typing-free model and training set of the headline external number, chosen by
        leave-one-source-out (:class:`AcrossLabs`).
-    Fold ``k`` is seeded ``seed + k`` (:func:`neuro_lib.evaluation.cross_validate`). ``progress``: a tqdm bar over
-    the steps."""
+    Fold ``k`` is seeded ``seed + k`` (:func:`neuro_lib.evaluation.cross_validate`). ``images`` (optional,
+    :func:`neuro_lib.morphology.persistence.persistence_images` of the cells) adds the TMD peer, ``tmd_<view>``
+    (:func:`image_model`), to every evaluation (not to the choice in 1). ``progress``: a tqdm bar over the steps."""
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     with threadpool_limits(1):  # OpenMP gradient boosting on a shared machine: one thread is faster and repeatable
-        return _run(df, features, model_names, gb_iter, n_splits, seed, tqdm(total=6, desc="across labs",
-                                                                             disable=not progress))
+        return _run(df, features, model_names, gb_iter, n_splits, seed, images,
+                    tqdm(total=6, desc="across labs", disable=not progress))
 
 
-def _run(df, features, model_names, gb_iter, n_splits, seed, steps) -> AcrossLabs:
+def _run(df, features, model_names, gb_iter, n_splits, seed, images, steps) -> AcrossLabs:
+    cv_kw = dict(images=images)
     loso_splits, held = leave_one_source_out(df)
     groups = df["source"].to_numpy()
     choice, free = {}, {}
@@ -328,17 +349,20 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, steps) -> AcrossLab
         choice[name] = float(np.mean([np.nanmean(c.fold_values("balanced_accuracy")) for c in free[size].values()]))
     tf_size = choice["with_size"] >= choice["scale_free"]
     loso = {"loso": {**_cv_views(df, features, loso_splits, model_names, gb_iter, seed, views=("typing-aware",),
-                                 groups=groups), **free[tf_size]}}
+                                 groups=groups, **cv_kw), **free[tf_size]}}
+    if images is not None:
+        loso["loso"].update(_cv_views(df, features, loso_splits, model_names, gb_iter, seed, views=("typing-free",),
+                                      groups=groups, images=images, hand=False))
     steps.update(2)
     rat = df["source"].isin(RAT_S1_SOURCES).to_numpy()
     rat_idx = np.flatnonzero(rat)
     folds = [Split(rat_idx[s.train], rat_idx[s.val], rat_idx[s.test], fold=s.fold)
              for s in in_domain_splits(df["label"].to_numpy()[rat], n_splits=n_splits, seed=seed)]
-    in_domain = {"rat_s1_5fold": _cv_views(df, features, folds, model_names, gb_iter, seed, size=tf_size)}
+    in_domain = {"rat_s1_5fold": _cv_views(df, features, folds, model_names, gb_iter, seed, size=tf_size, **cv_kw)}
     steps.update()
     rec = df["reconstruction"].to_numpy()
     external = {name: _cv_views(df, features, [external_split(df, train_sources=tr)], model_names, gb_iter, seed,
-                                size=tf_size, groups=rec)
+                                size=tf_size, groups=rec, **cv_kw)
                 for name, tr in (("external_rat_s1", RAT_S1_SOURCES), ("external_all", None))}
     steps.update()
     audit = label_audit(df, features)
@@ -348,14 +372,14 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, steps) -> AcrossLab
     if len(ok_rat) and pd.Series(df["label"].to_numpy()[ok_rat]).value_counts().min() >= n_splits:
         folds_ok = [Split(ok_rat[s.train], ok_rat[s.val], ok_rat[s.test], fold=s.fold)
                     for s in in_domain_splits(df["label"].to_numpy()[ok_rat], n_splits=n_splits, seed=seed)]
-        clean["rat_s1_5fold"] = _cv_views(df, features, folds_ok, model_names, gb_iter, seed, size=tf_size)
+        clean["rat_s1_5fold"] = _cv_views(df, features, folds_ok, model_names, gb_iter, seed, size=tf_size, **cv_kw)
     steps.update()
     clean["external_rat_s1"] = _cv_views(df, features, [external_split(df, train_sources=RAT_S1_SOURCES, mask=ok)],
-                                         model_names, gb_iter, seed, size=tf_size, groups=rec)
+                                         model_names, gb_iter, seed, size=tf_size, groups=rec, **cv_kw)
     # leave-one-source-out with the flagged cells out of training only (every held-out cell still tested)
     loso_ok = [Split(np.intersect1d(s.train, np.flatnonzero(ok)), s.val, s.test, fold=s.fold) for s in loso_splits]
     clean["loso"] = _cv_views(df, features, loso_ok, model_names, gb_iter, seed, size=tf_size, groups=groups,
-                              views=("typing-free",))
+                              views=("typing-free",), **cv_kw)
     steps.update()
     steps.close()
     free_loso = {n: c for n, c in loso["loso"].items() if n.endswith("_free")}
@@ -458,7 +482,8 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
 # figures and sentences of the page
 # ---------------------------------------------------------------------------------------------------------------
 
-MODEL_LABELS = {"logistic": "logistic regression", "gradient_boosting": "gradient boosting", "svm": "SVM (RBF)"}
+MODEL_LABELS = {"logistic": "logistic regression", "gradient_boosting": "gradient boosting", "svm": "SVM (RBF)",
+                "tmd": "TMD image + logistic"}
 VIEW_COLORS = {"aware": "tab:gray", "free": "tab:green"}
 
 
@@ -469,19 +494,28 @@ def label(name: str) -> str:
 
 
 def plot_sources(df: pd.DataFrame, ax=None):
-    """Horizontal stacked bars: cells per source, split by class and reconstruction type. Returns the Axes."""
+    """Cells per source (rows) and class x reconstruction type (columns), as a table coloured on a log scale with
+    the counts written in. Returns the Axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
 
     t = df.groupby(["source", "label", "reconstruction"]).size().unstack(["label", "reconstruction"], fill_value=0)
-    t = t.reindex(columns=sorted(t.columns)).loc[sorted(t.index, key=lambda s: -t.loc[s].sum())]
-    colors = {("interneuron", "full"): "tab:blue", ("interneuron", "dendrite-only"): "lightsteelblue",
-              ("principal", "full"): "tab:red", ("principal", "dendrite-only"): "lightsalmon"}
+    cols = [(c, r) for c in CLASSES for r in ("full", "dendrite-only")]
+    t = t.reindex(columns=cols, fill_value=0)
+    t = t.loc[sorted(t.index, key=lambda s: -t.loc[s].sum())]
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.4 + 0.35 * len(t)))
-    t.plot.barh(stacked=True, ax=ax, color=[colors.get(c, "k") for c in t.columns], width=0.8)
-    ax.invert_yaxis()
-    ax.set(xlabel="cells", ylabel="source (lab / collection)", xscale="symlog")
-    ax.legend([f"{a}, {b}" for a, b in t.columns], fontsize=8, frameon=False, loc="lower right")
+        _, ax = plt.subplots(figsize=(7, 0.6 + 0.4 * len(t)))
+    v = t.to_numpy(float)
+    im = ax.imshow(np.where(v > 0, v, np.nan), norm=LogNorm(vmin=1, vmax=max(v.max(), 2)), cmap="Blues",
+                   aspect="auto")
+    for i in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            ax.text(j, i, f"{int(v[i, j])}", ha="center", va="center", fontsize=8,
+                    color="w" if v[i, j] > np.sqrt(max(v.max(), 2)) * 3 else "k")
+    ax.set_xticks(range(len(cols)), [f"{c}\n{r}" for c, r in cols], fontsize=8)
+    ax.set_yticks(range(len(t)), t.index, fontsize=8)
+    ax.set_ylabel("source (lab / collection)")
+    ax.figure.colorbar(im, ax=ax, label="cells (log scale)")
     return ax
 
 
@@ -503,11 +537,11 @@ def plot_scores(cvs: dict, groups: Sequence[str] = ("all",), *, metric: str = "b
                 color=[VIEW_COLORS[n.rsplit("_", 1)[1]] for n in names], edgecolor="k", lw=0.5)
         for p, v in zip(pos, vals):
             if np.isfinite(v):
-                ax.text(min(v, 1.0) + 0.005, p, f"{v:.3f} ({g})" if len(groups) > 1 else f"{v:.3f}", va="center",
-                        fontsize=7)
+                text = f"{v:.3f} ({g})" if len(groups) > 1 else f"{v:.3f}"
+                ax.text(min(max(v, 0.4), 1.0) + 0.005, p, text, va="center", fontsize=7)
     for g, v in (targets or {}).items():
         ax.axvline(v, ls="--", lw=1, color="k")
-        ax.text(v, len(names) - 0.4, f"target {g}", fontsize=7, rotation=90, va="top", ha="right")
+        ax.text(v, -0.45, f"target {g}", fontsize=7, rotation=90, va="top", ha="right")
     ax.set_yticks(range(len(names)), [label(n) for n in names])
     ax.invert_yaxis()
     ax.set(xlim=(0.4, 1.08), xlabel=xlabel or metric.replace("_", " "))
