@@ -192,6 +192,16 @@ def test_label_audit_rule():
     assert audit == {"a": "interneuron_with_apical", "b": "pyramidal_name", "c": "principal_without_apical"}
 
 
+def test_same_source_share_detects_clustering_by_lab():
+    rng = np.random.default_rng(0)
+    src = np.repeat(["a", "b", "c"], 60)
+    mixed = rng.normal(size=(180, 4))
+    offset = {"a": [6, 0, 0, 0], "b": [0, 6, 0, 0], "c": [0, 0, 6, 0]}
+    by_lab = mixed + np.array([offset[x] for x in src])
+    assert al.same_source_share(mixed, src) == pytest.approx(1.0, abs=0.25)
+    assert al.same_source_share(by_lab, src) > 2.5
+
+
 def _cv(pred, y, name):
     classes = np.array(["interneuron", "principal"])
     proba = np.stack([pred == classes[0], pred == classes[1]], 1).astype(float)
@@ -209,6 +219,43 @@ def test_paired_bootstrap():
     assert same.mean == same.lo == same.hi == 0
     with pytest.raises(ValueError, match="metric"):
         al.paired_bootstrap(_cv(coin, y, "a"), _cv(coin, y, "b"), metric="auc")
+
+
+def test_predict_principal_interneuron(tmp_path, data_mirror):
+    """The CLI's across-labs task: trained on every source (smoke subset), one row per file, a bad file gets its
+    error; the typing-free default gives the same answer for a rotated, mirrored, retyped and axon-less copy."""
+    import csv
+
+    from scipy.spatial.transform import Rotation
+
+    from neuro_lib import predict
+    from neuro_lib.morphology import predict as mp
+    from neuro_lib.morphology.io import write_swc
+
+    good = tmp_path / "y_cell.swc"
+    good.write_text((FIX / "y_cell.swc").read_text())
+    bad = tmp_path / "cycle.swc"
+    bad.write_text("1 1 0 0 0 1 -1\n2 3 1 0 0 1 3\n3 3 2 0 0 1 2\n")
+    out = tmp_path / "p.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert predict.main(["morphology", "--task", "principal_interneuron", "--profile", "smoke", "--out",
+                             str(out), str(good), str(bad)]) == 0
+        model = mp.fitted_model("principal_interneuron", mp.MODELS["principal_interneuron"][0], profile="smoke",
+                                progress=False)
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["predicted"] in ("interneuron", "principal") and "cycle" in rows[1]["error"]
+    assert float(rows[0]["p_interneuron"]) + float(rows[0]["p_principal"]) == pytest.approx(1, abs=1e-6)
+    assert mp.MODELS["principal_interneuron"][0] == "logistic_free" and model.view == "typing-free"
+    s = read_swc(good)
+    R = Rotation.random(random_state=5).as_matrix() @ np.diag([1, -1, 1])
+    other = s.copy(xyz=s.xyz @ R.T, types=np.where(s.types == 4, 3, s.types))
+    moved = tmp_path / "moved.swc"
+    write_swc(other, moved)
+    p1, p2 = model.predict_proba([s]), model.predict_proba([read_swc(moved)])
+    assert np.allclose(p1, p2, atol=1e-6)
+    with pytest.raises(KeyError, match="unknown task/model"):
+        mp.fitted_model("principal_interneuron", "colour", profile="smoke")
 
 
 def test_smoke_page(smoke_book):

@@ -140,6 +140,9 @@ pages.markdown("labs_tmd_failed", (
 # ```{glue:md} labs_choice
 # :format: myst
 # ```
+#
+# With eight held-out sources, several of them a handful of cells, this choice is noisy when the two means are
+# close.
 
 # %%
 exp = al.run(df, F, gb_iter=cfg["labs_gb_iter"], n_splits=cfg["labs_n_splits"], seed=seed, images=images)
@@ -187,7 +190,9 @@ pages.markdown("labs_in_domain_text", "\n".join([
 # Each source in turn is held out and the models are trained on all the others (Allen VISp neither trains nor is
 # tested here: it is the external test). A source is held out only when each of its classes still has another
 # source in training; the retinal ganglion cells and the dentate granule cells are all principal, so for them the
-# score is the recall of principal cells.
+# score is the recall of principal cells. "Principal" there means a projection neuron, not a pyramidal shape: a
+# retinal ganglion cell or a granule cell has no apical dendrite, so a model that learnt the shape of cortical
+# pyramidal cells has no reason to call them principal.
 #
 # ```{glue:figure} labs_loso
 # :name: fig-labs-loso
@@ -335,7 +340,13 @@ pages.markdown("labs_audit_text", "\n".join(lines))
 # ## Does the representation cluster by lab?
 #
 # t-SNE {cite}`vandermaaten2008tsne` of the two views' features (z-scored after a signed log), every cell of every
-# source, coloured by class (left) and by source (right).
+# source, coloured by class (left) and by source (right). As a number: the share of each cell's 10 nearest
+# neighbours (same features) that come from its own source, over the share expected by chance (1: no clustering by
+# lab):
+#
+# ```{glue:md} labs_neighbours
+# :format: myst
+# ```
 #
 # ```{glue:figure} labs_tsne
 # :name: fig-labs-tsne
@@ -353,6 +364,8 @@ for row, view in zip(axes, ["typing-aware", "typing-free"]):
     evaluation.plot_embedding(emb, df["source"], ax=row[1], title=f"{view}, by source")
 fig.tight_layout()
 pages.figure("labs_tsne", fig)
+share = {v: al.same_source_share(exp.view(v).to_numpy(float), df["source"]) for v in ("typing-aware", "typing-free")}
+pages.markdown("labs_neighbours", ", ".join(f"{v} {x:.2f}" for v, x in share.items()) + ".")
 
 # %% [markdown]
 # ## What the numbers say, and what is left
@@ -390,7 +403,9 @@ pages.markdown("labs_summary", "\n".join([
     f"{al.say_score(ind[best_aware])}; {al.say_difference(diff_in)}."]))
 
 # %%
-path = results.write_results("morphology", "08_across_labs", al.metrics_of(exp),
+extra = {results.key(al.TASK, f"features_{al.VIEW_NAMES[v]}", "same_source_share"): x for v, x in share.items()}
+extra[results.key(al.TASK, "tmd", "n_cells_with_failed_neurites")] = n_fail
+path = results.write_results("morphology", "08_across_labs", {**al.metrics_of(exp), **extra},
                              parameters=dict(profile=profile, seed=seed, **{k: cfg[k] for k in (
                                  "labs_per_source_class", "labs_gb_iter", "labs_n_splits", "labs_tmd_resolution")}),
                              data=datasets.checksums(*mdata.data_keys()))

@@ -37,8 +37,8 @@ from .typing_free import TF_SHAPE, TYPING_AWARE, TYPING_FREE, feature_matrix
 __all__ = ["CLASSES", "EXTERNAL_SOURCE", "RAT_S1_SOURCES", "TASK", "VIEW_NAMES", "AcrossLabs", "cells",
            "view_tables", "in_domain_splits", "leave_one_source_out", "external_split", "logistic", "models",
            "label_audit", "source_table", "image_model", "run", "paired_bootstrap", "best_model", "metrics_of",
-           "plot_sources", "plot_scores", "loso_table", "plot_loso", "label", "say_score", "say_difference",
-           "say_target"]
+           "plot_sources", "plot_scores", "loso_table", "plot_loso", "same_source_share", "label", "say_score",
+           "say_difference", "say_target", "PREDICT_MODELS", "PREDICT_SIZE", "CellModel", "fitted_model"]
 
 CLASSES = ("interneuron", "principal")
 #: the external test source (Allen Cell Types, mouse VISp): never trained on in the external test
@@ -568,16 +568,37 @@ def plot_loso(exp: AcrossLabs, metric: str = "balanced_accuracy", ax=None):
 
     t = loso_table(exp, metric).drop(columns=["interneurons", "principal cells"])
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.5 + 1.3 * t.shape[1], 0.8 + 0.45 * len(t)))
+        _, ax = plt.subplots(figsize=(3 + 1.2 * t.shape[1], 1.8 + 0.45 * len(t)))
     im = ax.imshow(t.to_numpy(float), vmin=0.5, vmax=1.0, cmap="viridis", aspect="auto")
     for i in range(t.shape[0]):
         for j in range(t.shape[1]):
             v = t.iat[i, j]
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8, color="w" if v < 0.8 else "k")
-    ax.set_xticks(range(t.shape[1]), [c.replace(", ", ",\n") for c in t.columns], fontsize=8)
+    ax.set_xticks(range(t.shape[1]), t.columns, fontsize=8, rotation=30, ha="right")
     ax.set_yticks(range(t.shape[0]), t.index)
     ax.figure.colorbar(im, ax=ax, label=f"{metric.replace('_', ' ')} on the held-out source")
     return ax
+
+
+def same_source_share(X: np.ndarray, source: Sequence, *, k: int = 10) -> float:
+    """How much a representation clusters by lab: the mean, over cells, of the share of each cell's ``k`` nearest
+    neighbours (Euclidean, after median imputation, a signed log and z-scoring of ``X`` (n, d)) that come from its
+    own source, divided by the share expected if neighbours were drawn at random (each cell's source's share of the
+    other cells). 1: no clustering by source; larger: more."""
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import StandardScaler
+
+    from .svm import signed_log
+
+    X = np.asarray(X, float)
+    X = np.where(np.isnan(X), np.nanmedian(X, axis=0), X)
+    Z = StandardScaler().fit_transform(signed_log(X))
+    src = np.asarray(source)
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    same = (src[idx[:, 1:]] == src[:, None]).mean(1)
+    _, inv, counts = np.unique(src, return_inverse=True, return_counts=True)
+    expected = (counts[inv] - 1) / (len(src) - 1)
+    return float(same.mean() / expected.mean())
 
 
 def say_score(cv, group: str = "all", metric: str = "balanced_accuracy") -> str:
@@ -601,3 +622,72 @@ def say_target(value: float, target: float) -> str:
         return f"not measured (target {target:.2f})"
     return f"reached (target {target:.2f})" if value >= target else \
         f"**missed** (target {target:.2f}, short by {target - value:.3f})"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# classify new files (python -m neuro_lib.predict morphology --task principal_interneuron)
+# ---------------------------------------------------------------------------------------------------------------
+
+#: the models of the ``principal_interneuron`` task of ``neuro_lib.predict``; the first is the default: the
+#: typing-free model that the page's leave-one-source-out chose in the CPU profile
+#: (``principal_interneuron/headline_free`` in ``_build/results/morphology/08_across_labs.json``)
+PREDICT_MODELS = ["logistic_free", "gradient_boosting_free", "tmd_free", "logistic_aware", "gradient_boosting_aware",
+                  "tmd_aware"]
+#: whether the typing-free hand features keep their size features for ``neuro_lib.predict``: the variant the
+#: page's leave-one-source-out chose in the CPU profile (``principal_interneuron/typing_free_variant/with_size``)
+PREDICT_SIZE = False
+
+
+class CellModel:
+    """A fitted across-labs model that takes a list of :class:`~neuro_lib.morphology.io.SWC`: the features of each
+    cell are computed as for the training cells (:func:`~neuro_lib.morphology.typing_free.cell_features`, or the
+    TMD images of :func:`~neuro_lib.morphology.persistence.cell_images`). ``classes_``, ``predict_proba(swcs)`` (n,
+    2), ``predict(swcs)``; ``estimator`` is the fitted scikit-learn model, ``view`` its regime."""
+
+    def __init__(self, estimator, name: str, *, size: bool, resolution: int):
+        self.estimator, self.name, self.size, self.resolution = estimator, name, size, resolution
+        self.view = "typing-free" if name.endswith("_free") else "typing-aware"
+        self.classes_ = np.asarray(estimator.classes_)
+
+    def features(self, swcs) -> np.ndarray:
+        from .persistence import cell_images
+        from .typing_free import cell_features
+
+        if self.name.startswith("tmd_"):
+            return np.array([cell_images(s, resolution=self.resolution)[self.view] for s in swcs], float)
+        rows = pd.DataFrame([cell_features(s) for s in swcs])
+        return view_tables(rows, self.view, size=self.size).to_numpy(float)
+
+    def predict_proba(self, swcs) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(self.features(list(swcs))))
+
+    def predict(self, swcs) -> np.ndarray:
+        return self.classes_[self.predict_proba(swcs).argmax(1)]
+
+
+def fitted_model(model: str = PREDICT_MODELS[0], *, profile: str = "cpu", seed: int = 0,
+                 progress: bool = True) -> CellModel:
+    """``model`` (one of :data:`PREDICT_MODELS`) trained on every principal/interneuron-labelled cell of every
+    source in the mirror (:func:`cells` with the ``profile``'s ``labs_per_source_class``; Allen VISp included),
+    seeded ``seed``. The features come from the cache the page fills. Raises ``KeyError`` for an unknown model and
+    ``ValueError`` for a TMD model in a profile without TMD images."""
+    from ..evaluation import seed_estimator
+    from . import chapter
+    from .persistence import persistence_images
+
+    if model not in PREDICT_MODELS:
+        raise KeyError(f"unknown principal_interneuron model {model!r}; known: {PREDICT_MODELS}")
+    cfg = chapter.settings(profile)
+    df, feats = cells(n_per_source_class=cfg["labs_per_source_class"], seed=seed, progress=progress)
+    kind, short = model.rsplit("_", 1)
+    view = {v: k for k, v in VIEW_NAMES.items()}[short]
+    if kind == "tmd":
+        if not cfg["labs_tmd_resolution"]:
+            raise ValueError(f"profile {profile!r} computes no TMD images (labs_tmd_resolution = 0)")
+        X, est = persistence_images(df["path"], resolution=cfg["labs_tmd_resolution"], progress=progress)[view], \
+            image_model()
+    else:
+        X = view_tables(feats, view, size=PREDICT_SIZE).to_numpy(float)
+        est = models([kind], gb_iter=cfg["labs_gb_iter"])[kind]
+    est = seed_estimator(est, seed).fit(X, df["label"].to_numpy())
+    return CellModel(est, model, size=PREDICT_SIZE, resolution=cfg["labs_tmd_resolution"])
