@@ -20,12 +20,18 @@
 # :format: myst
 # ```
 #
-# The earlier pages reach 0.94-0.96 on principal cell against interneuron, but only on rat S1 cells, cross-validated
-# among the labs they were trained on (as {cite}`zhang2021neuron` and its peers report). Two habits of those labs
-# make that easy: in rat S1, nearly every interneuron file carries its axon (Markram's lab traced it,
-# {cite}`markram2015reconstruction`) and nearly every principal cell file has samples typed "apical dendrite" (SWC
-# type 4, a human annotation that nearly names the class). A model can score well by detecting an axon or reading
-# the type code. A file from another lab, traced without the axon or typed differently, then gets the wrong class.
+# The earlier pages tell principal cells from interneurons well, but only on rat S1 cells, cross-validated among the
+# labs they were trained on (as {cite}`zhang2021neuron` and its peers report). Two habits of those labs make that
+# easy: in rat S1, nearly every interneuron file carries its axon (Markram's lab traced it,
+# {cite}`markram2015reconstruction`) and most principal cell files have samples typed "apical dendrite" (SWC type
+# 4, a human annotation that nearly names the class). In this build:
+#
+# ```{glue:md} labs_habits
+# :format: myst
+# ```
+#
+# A model can score well by detecting an axon or reading the type code. A file from another lab, traced without the
+# axon or typed differently, then gets the wrong class.
 #
 # So this page compares two **views** of every cell, with the same models and splits:
 #
@@ -56,7 +62,6 @@ tmd_resolution = None  # pixels a side of the TMD persistence images (None: the 
 import warnings
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import display
 
 from neuro_lib import datasets, evaluation, pages, results
@@ -104,16 +109,8 @@ images = (persistence.persistence_images(df["path"], resolution=cfg["labs_tmd_re
 al.plot_sources(df)
 plt.tight_layout()
 pages.figure("labs_sources")
-allen = df[df["source"] == al.EXTERNAL_SOURCE]
-rec = pd.crosstab(allen["reconstruction"], allen["label"])
-pages.markdown("labs_counts", (
-    f"{len(df)} cells from {df['source'].nunique()} sources ({len(df.attrs['skipped'])} dropped: "
-    f"{sum('label conflict' in r for r in df.attrs['skipped'].values())} label conflicts, the rest malformed). "
-    f"Allen VISp: {len(allen)} cells; full reconstructions "
-    f"{rec.loc['full'].get('interneuron', 0) if 'full' in rec.index else 0} interneurons and "
-    f"{rec.loc['full'].get('principal', 0) if 'full' in rec.index else 0} principal cells, dendrite-only "
-    f"{rec.loc['dendrite-only'].get('interneuron', 0) if 'dendrite-only' in rec.index else 0} interneurons and "
-    f"{rec.loc['dendrite-only'].get('principal', 0) if 'dendrite-only' in rec.index else 0} principal cells."))
+pages.markdown("labs_counts", al.say_counts(df))
+pages.markdown("labs_habits", al.say_habits(df, F))
 n_fail = int((images["failed"] > 0).sum()) if images is not None else 0
 pages.markdown("labs_tmd_failed", (
     "TMD: no persistence images in this run." if images is None else
@@ -394,6 +391,8 @@ pages.markdown("labs_left", "\n".join([
     "cells. While the features were written, Allen was scored once (an exploratory run of the first version); no "
     "feature or setting was changed because of it. One feature (`tips_per_reach`) was moved from the scale-free "
     "to the size group afterwards because a unit test showed it changes with scale."]))
+
+# %%
 pages.markdown("labs_summary", "\n".join([
     f"* Allen VISp, never trained on, typing-free ({al.label(h['model'])}, trained on rat S1): dendrite-only "
     f"{heads['dendrite-only'][2]:.3f}, {al.say_target(heads['dendrite-only'][2], TARGETS['dendrite-only'])}; "

@@ -38,7 +38,8 @@ __all__ = ["CLASSES", "EXTERNAL_SOURCE", "RAT_S1_SOURCES", "TASK", "VIEW_NAMES",
            "view_tables", "in_domain_splits", "leave_one_source_out", "external_split", "logistic", "models",
            "label_audit", "source_table", "image_model", "run", "paired_bootstrap", "best_model", "metrics_of",
            "plot_sources", "plot_scores", "loso_table", "plot_loso", "same_source_share", "label", "say_score",
-           "say_difference", "say_target", "PREDICT_MODELS", "PREDICT_SIZE", "CellModel", "fitted_model"]
+           "say_difference", "say_target", "say_counts", "say_habits",
+           "PREDICT_MODELS", "PREDICT_SIZE", "CellModel", "fitted_model"]
 
 CLASSES = ("interneuron", "principal")
 #: the external test source (Allen Cell Types, mouse VISp): never trained on in the external test
@@ -599,6 +600,40 @@ def same_source_share(X: np.ndarray, source: Sequence, *, k: int = 10) -> float:
     _, inv, counts = np.unique(src, return_inverse=True, return_counts=True)
     expected = (counts[inv] - 1) / (len(src) - 1)
     return float(same.mean() / expected.mean())
+
+
+def say_counts(df: pd.DataFrame) -> str:
+    """A sentence with the cells of :func:`cells`: how many, from how many sources, how many dropped and why, and
+    the Allen VISp cells per reconstruction type and class."""
+    allen = df[df["source"] == EXTERNAL_SOURCE]
+    rec = pd.crosstab(allen["reconstruction"], allen["label"])
+
+    def n(r, c):
+        return int(rec.loc[r, c]) if r in rec.index and c in rec.columns else 0
+
+    skipped = df.attrs.get("skipped", {})
+    conflicts = sum("label conflict" in r for r in skipped.values())
+    return (f"{len(df)} cells from {df['source'].nunique()} sources ({len(skipped)} dropped: {conflicts} label "
+            f"conflicts, {len(skipped) - conflicts} malformed files). Allen VISp: {len(allen)} cells; full "
+            f"reconstructions {n('full', 'interneuron')} interneurons and {n('full', 'principal')} principal cells, "
+            f"dendrite-only {n('dendrite-only', 'interneuron')} interneurons and {n('dendrite-only', 'principal')} "
+            f"principal cells.")
+
+
+def say_habits(df: pd.DataFrame, features: pd.DataFrame) -> str:
+    """A sentence: among the rat S1 cells of :func:`cells`, the share of interneurons whose file has axon-typed
+    samples and of principal cells whose file has apical-typed ones, and the same for the other sources."""
+    rat = df["source"].isin(RAT_S1_SOURCES).to_numpy()
+    intern = (df["label"] == "interneuron").to_numpy()
+    axon, apical = (features["n_axon_samples"] > 0).to_numpy(), (features["n_apical_samples"] > 0).to_numpy()
+
+    def share(m, flag):
+        return f"{flag[m].mean():.0%}" if m.any() else "n/a"
+
+    return (f"rat S1: {share(rat & intern, axon)} of {int((rat & intern).sum())} interneurons have an axon, "
+            f"{share(rat & ~intern, apical)} of {int((rat & ~intern).sum())} principal cells apical-typed samples; "
+            f"the other sources: {share(~rat & intern, axon)} of {int((~rat & intern).sum())} interneurons, "
+            f"{share(~rat & ~intern, apical)} of {int((~rat & ~intern).sum())} principal cells.")
 
 
 def say_score(cv, group: str = "all", metric: str = "balanced_accuracy") -> str:
