@@ -542,7 +542,8 @@ def plot_scores(cvs: dict, groups: Sequence[str] = ("all",), *, metric: str = "b
                 ax.text(min(max(v, 0.4), 1.0) + 0.005, p, text, va="center", fontsize=7)
     for g, v in (targets or {}).items():
         ax.axvline(v, ls="--", lw=1, color="k")
-        ax.text(v, -0.45, f"target {g}", fontsize=7, rotation=90, va="top", ha="right")
+        ax.text(v, 0.99, f"target {g}", fontsize=7, rotation=90, va="top", ha="right",
+                transform=ax.get_xaxis_transform())
     ax.set_yticks(range(len(names)), [label(n) for n in names])
     ax.invert_yaxis()
     ax.set(xlim=(0.4, 1.08), xlabel=xlabel or metric.replace("_", " "))
@@ -664,8 +665,10 @@ def say_target(value: float, target: float) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 #: the models of the ``principal_interneuron`` task of ``neuro_lib.predict``; the first is the default: the
-#: typing-free model that the page's leave-one-source-out chose in the CPU profile
-#: (``principal_interneuron/headline_free`` in ``_build/results/morphology/08_across_labs.json``)
+#: typing-free hand-feature model that the page's leave-one-source-out ranks first among the hand-feature models in
+#: the CPU profile (``principal_interneuron/*_free/split=loso/balanced_accuracy`` in
+#: ``_build/results/morphology/08_across_labs.json``; the TMD model, ``tmd_free``, ranks slightly higher there
+#: but needs persistence images of every training cell, a few minutes of computing on a laptop)
 PREDICT_MODELS = ["logistic_free", "gradient_boosting_free", "tmd_free", "logistic_aware", "gradient_boosting_aware",
                   "tmd_aware"]
 #: whether the typing-free hand features keep their size features for ``neuro_lib.predict``: the variant the

@@ -12,7 +12,8 @@ training labs wrote them (see the fusion page on "atypical" cells); a file typed
 ``--task principal_interneuron`` (the across-labs page, :mod:`~neuro_lib.morphology.across_labs`) trains on every
 principal/interneuron-labelled cell of every source in the mirror; its default model, ``logistic_free``, reads
 neither type codes nor the axon nor the orientation (``*_aware`` models are the typing-aware regime), which is what
-suits files from a lab the book never saw.
+suits files from a lab the book never saw (see :data:`~neuro_lib.morphology.across_labs.PREDICT_MODELS` for why
+this one).
 
 Inputs are SWC files (or folders of them), read with the book's policy
 (:func:`~neuro_lib.morphology.io.load_swc`); a file that fails validation gets a row with the
