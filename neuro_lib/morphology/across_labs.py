@@ -536,10 +536,11 @@ def plot_scores(cvs: dict, groups: Sequence[str] = ("all",), *, metric: str = "b
         pos = np.arange(len(names)) + (j - (len(groups) - 1) / 2) * h
         ax.barh(pos, vals, height=h, xerr=sds, capsize=2, label=g, alpha=1.0 - 0.35 * j,
                 color=[VIEW_COLORS[n.rsplit("_", 1)[1]] for n in names], edgecolor="k", lw=0.5)
-        for p, v in zip(pos, vals):
+        for p, v, e in zip(pos, vals, sds):
             if np.isfinite(v):
                 text = f"{v:.3f} ({g})" if len(groups) > 1 else f"{v:.3f}"
-                ax.text(min(max(v, 0.4), 1.0) + 0.005, p, text, va="center", fontsize=7)
+                ax.text(min(max(v, 0.4), 1.0) + (e if np.isfinite(e) else 0.0) + 0.008, p, text, va="center",
+                        fontsize=7)
     for g, v in (targets or {}).items():
         ax.axvline(v, ls="--", lw=1, color="k")
         ax.text(v, 0.99, f"target {g}", fontsize=7, rotation=90, va="top", ha="right",
