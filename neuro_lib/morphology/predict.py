@@ -9,6 +9,12 @@ them (as in the book's splits) and every other model is fitted on all; the netwo
 the CPU profile) and trains in seconds. Note what it has learnt: SWC type codes (apical dendrite, axon) as the
 training labs wrote them (see the fusion page on "atypical" cells); a file typed differently is a different input.
 
+``--task principal_interneuron`` (the across-labs page, :mod:`~neuro_lib.morphology.across_labs`) trains on every
+principal/interneuron-labelled cell of every source in the mirror; its default model, ``logistic_free``, reads
+neither type codes nor the axon nor the orientation (``*_aware`` models are the typing-aware regime), which is what
+suits files from a lab the book never saw (see :data:`~neuro_lib.morphology.across_labs.PREDICT_MODELS` for why
+this one).
+
 Inputs are SWC files (or folders of them), read with the book's policy
 (:func:`~neuro_lib.morphology.io.load_swc`); a file that fails validation gets a row with the
 :class:`~neuro_lib.morphology.io.SWCError` message (file, line, reason) and the others are still classified.
@@ -21,11 +27,15 @@ import numpy as np
 
 from ..predict import Inputs
 from . import data
+from .across_labs import PREDICT_MODELS
 
 __all__ = ["TASKS", "MODELS", "fitted_model", "read_inputs", "SWCModel", "views_needed", "views_of"]
 
-TASKS = {"rat_s1_2class": data.TASKS["rat_s1_2class"]}
-MODELS = {"rat_s1_2class": ["neurite_gb", "svm", "tree_lstm", "lstm", "cnn", "fusion", "fusion_mlp"]}
+TASKS = {"rat_s1_2class": data.TASKS["rat_s1_2class"],
+         "principal_interneuron": "principal cell vs interneuron, every labelled cell of every source (the "
+                                  "across-labs page; *_free models read no type code, no axon, no orientation)"}
+MODELS = {"rat_s1_2class": ["neurite_gb", "svm", "tree_lstm", "lstm", "cnn", "fusion", "fusion_mlp"],
+          "principal_interneuron": list(PREDICT_MODELS)}
 
 
 def views_needed(estimator) -> set[str]:
@@ -86,6 +96,10 @@ def fitted_model(task: str, model: str, *, profile: str = "cpu", seed: int = 0, 
 
     if task not in TASKS or model not in MODELS[task]:
         raise KeyError(f"unknown task/model {task}/{model}; known: {MODELS}")
+    if task == "principal_interneuron":
+        from . import across_labs
+
+        return across_labs.fitted_model(model, profile=profile, seed=seed, progress=progress)
     cfg = chapter.settings(profile)
     rt = profiles.runtime(profile, "auto", None, default_threads=cfg["threads"])
     est = seed_estimator(experiment.chapter_models(cfg, device=rt.device, names=[model])[model], seed)

@@ -1,0 +1,273 @@
+"""The across-labs page (issue 17): the typing-free features ignore type codes, the axon and the orientation; the
+leave-one-source-out and external splits never mix a source into both sides; the label audit applies its rule;
+the paired bootstrap; and the smoke page."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuro_lib.evaluation import CVResult, Split
+from neuro_lib.morphology import across_labs as al
+from neuro_lib.morphology.io import read_swc, to_neurom
+from neuro_lib.morphology.typing_free import TF_SHAPE, TYPING_FREE, cell_features, strip_axon, typing_free_features
+
+FIX = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "morphology"
+
+
+@pytest.fixture(scope="module")
+def rat_cells(data_mirror):
+    """One rat S1 interneuron with an axon and one principal cell with apical-typed samples (real files)."""
+    from neuro_lib.morphology import data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = data.labels(data.RAT_S1)
+    out = {}
+    for label, want in (("interneuron", 2), ("principal", 4)):
+        for p in df.loc[df["cell_class"] == label, "path"]:
+            s = data.load_swc(p)
+            if (s.types == want).sum() > 50 and (s.types == 2).any():
+                out[label] = s
+                break
+    return out
+
+
+def _same(a: dict, b: dict):
+    for k in TYPING_FREE:
+        assert (np.isnan(a[k]) and np.isnan(b[k])) or a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), k
+
+
+def test_strip_axon_removes_the_axon_and_unifies_types(rat_cells):
+    s = rat_cells["interneuron"]
+    t = strip_axon(s)
+    assert (s.types == 2).sum() > 0 and not (t.types == 2).any()
+    assert set(np.unique(t.types)) <= {1, 3}
+    assert len(t) == len(s) - t.metadata["axon_removed"] and t.metadata["axon_removed"] >= (s.types == 2).sum()
+    assert (t.parent[1:] < np.arange(1, len(t))).all() and t.parent[0] == -1  # still parent before child
+    # every kept sample is still at its parent's place
+    kept = s.xyz[~np.isin(s.ids, s.ids[s.types == 2])]
+    assert np.isin(t.ids, s.ids).all() and len(kept) >= len(t)
+
+
+def test_typing_free_ignores_type_codes_and_axon(rat_cells):
+    s = rat_cells["principal"]
+    base = typing_free_features(s)
+    t = s.types.copy()
+    relabelled = np.where(t == 4, 3, np.where(t == 3, 0, t))  # apical -> basal, basal -> undefined
+    relabelled[np.flatnonzero(t == 3)[::2]] = 7  # and some to a custom code
+    _same(base, typing_free_features(s.copy(types=relabelled)))
+    # a cell with its axon deleted from the file has the same typing-free features
+    _same(base, typing_free_features(strip_axon(s)))
+    # ...while the typing-aware features do change: the test could fail
+    full, cut = cell_features(s), cell_features(strip_axon(s))
+    assert full["TotalLength"] != cut["TotalLength"] and full["apical_length"] > 0 == cut["apical_length"]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_typing_free_is_rotation_and_flip_invariant(rat_cells, seed):
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(seed)
+    for s in rat_cells.values():
+        R = Rotation.random(random_state=seed).as_matrix() @ np.diag([1, -1, 1])  # rotation and mirror (pia down)
+        moved = s.copy(xyz=(s.xyz - s.xyz.mean(0)) @ R.T + rng.normal(0, 100, 3))
+        _same(typing_free_features(s), typing_free_features(moved))
+        aware, aware_moved = cell_features(s), cell_features(moved)
+        assert aware["OverallHeight"] != pytest.approx(aware_moved["OverallHeight"])  # the typing-aware view is not
+
+
+def test_typing_free_sizes_scale_and_shape_does_not(rat_cells):
+    s = rat_cells["interneuron"]
+    a, b = typing_free_features(s), typing_free_features(s.copy(xyz=2.0 * s.xyz))
+    for k in TF_SHAPE:
+        assert (np.isnan(a[k]) and np.isnan(b[k])) or a[k] == pytest.approx(b[k], rel=1e-6), k
+    for k in ("total_length", "max_radial_distance", "pca_sd1"):
+        assert b[k] == pytest.approx(2 * a[k], rel=1e-6), k
+
+
+def test_typing_free_lengths_agree_with_neurom(rat_cells):
+    import neurom as nm
+
+    for s in rat_cells.values():
+        t = strip_axon(s)
+        f = typing_free_features(s)
+        m = to_neurom(t)
+        stems = (t.types != 1) & (t.parent >= 0) & (t.types[np.maximum(t.parent, 0)] == 1)
+        soma_links = t.segment_lengths()[stems].sum()  # L-Measure counts the stems' links to the soma, NeuroM not
+        assert f["total_length"] == pytest.approx(nm.get("total_length", m) + soma_links, rel=1e-4)
+        assert f["n_stems"] == nm.get("number_of_neurites", m)
+        assert f["n_tips"] == nm.get("number_of_leaves", m)
+        assert f["max_radial_distance"] == pytest.approx(nm.get("max_radial_distance", m), rel=1e-3)
+
+
+def test_hand_cell_stem_and_axis_features():
+    f = typing_free_features(read_swc(FIX / "y_cell.swc"))
+    d = np.hypot(10, 10)
+    basal, apical = 30 + 4 * d, 10 + 50 + 50
+    assert f["n_stems"] == 2 and f["n_major_stems"] == 2
+    assert f["stem_share1"] == pytest.approx(apical / (basal + apical), rel=1e-6)
+    assert f["pc1_heavy_side"] > 0.5 and 0.5 <= f["pc1_extent_asymmetry"] <= 1
+    assert f["shell1"] + f["shell2"] + f["shell3"] + f["shell4"] == pytest.approx(1)
+
+
+def test_tmd_diagram_equals_tmd_reading_the_file(rat_cells, data_mirror):
+    """Our arrays handed to tmd give the diagram tmd gets by reading the file itself."""
+    import tmd
+
+    from neuro_lib.morphology import persistence
+
+    s = rat_cells["principal"]
+    for code, name in ((3, "basal_dendrite"), (4, "apical_dendrite")):
+        ours = np.sort(persistence.diagram(persistence.neurite_trees(s, [code])), axis=0)
+        theirs = np.sort(np.array(tmd.methods.get_ph_neuron(tmd.io.load_neuron(str(s.path)), neurite_type=name)),
+                         axis=0)
+        assert ours.shape == theirs.shape and np.allclose(ours, theirs, atol=1e-3), name
+
+
+def test_tmd_images_typing_free_ignores_types_axon_and_orientation(rat_cells):
+    from scipy.spatial.transform import Rotation
+
+    from neuro_lib.morphology import persistence
+
+    s = rat_cells["principal"]
+    base = persistence.cell_images(s, resolution=8)
+    R = Rotation.random(random_state=3).as_matrix() @ np.diag([-1, 1, 1])
+    t = s.types.copy()
+    moved = s.copy(xyz=s.xyz @ R.T, types=np.where(t == 4, 3, t))
+    other = persistence.cell_images(moved, resolution=8)
+    assert np.allclose(base["typing-free"], other["typing-free"], atol=1e-6)
+    assert np.allclose(base["typing-free"], persistence.cell_images(strip_axon(s), resolution=8)["typing-free"])
+    assert base["typing-free"].shape == (64,) and base["typing-aware"].shape == (192,)
+    assert not np.allclose(base["typing-aware"], other["typing-aware"])  # the apical channel emptied
+    assert not other["typing-aware"][128:].any() and base["typing-aware"][128:].any()
+
+
+def _frame(sources, labels):
+    return pd.DataFrame({"source": sources, "label": labels, "reconstruction": "full"})
+
+
+def test_leave_one_source_out_never_mixes_sources():
+    src = ["a"] * 6 + ["b"] * 6 + ["c"] * 5 + ["allen_cajal"] * 8 + ["tiny"] * 2
+    lab = (["interneuron", "principal"] * 3 + ["interneuron", "principal"] * 3 + ["principal"] * 5
+           + ["interneuron", "principal"] * 4 + ["interneuron"] * 2)
+    df = _frame(src, lab)
+    splits, held = al.leave_one_source_out(df)
+    assert held == ["a", "b", "c"]  # Allen excluded, "tiny" below min_cells
+    s = df["source"].to_numpy()
+    for sp, h in zip(splits, held):
+        assert set(s[sp.test]) == {h}
+        assert h not in set(s[sp.train]) and "allen_cajal" not in set(s[sp.train]) | set(s[sp.test])
+    # a source that is the only one of its class is not held out
+    df2 = _frame(["a"] * 6 + ["b"] * 6, ["interneuron"] * 6 + ["principal", "interneuron"] * 3)
+    _, held2 = al.leave_one_source_out(df2)
+    assert held2 == ["a"]
+
+
+def test_external_split_never_trains_on_the_test_source():
+    df = _frame(["rat_s1_markram"] * 4 + ["allen_cajal"] * 3 + ["other"] * 2, ["principal"] * 9)
+    sp = al.external_split(df, train_sources=al.RAT_S1_SOURCES)
+    assert set(df["source"][sp.train]) == {"rat_s1_markram"} and set(df["source"][sp.test]) == {"allen_cajal"}
+    sp_all = al.external_split(df)
+    assert "allen_cajal" not in set(df["source"][sp_all.train]) and len(sp_all.train) == 6
+    with pytest.raises(ValueError, match="among the training sources"):
+        al.external_split(df, train_sources=["allen_cajal", "other"])
+    mask = np.ones(9, bool)
+    mask[[0, 4]] = False
+    sp_m = al.external_split(df, train_sources=al.RAT_S1_SOURCES, mask=mask)
+    assert 0 not in sp_m.train and 4 not in sp_m.test
+
+
+def test_label_audit_rule():
+    df = pd.DataFrame({"cell_id": list("abcdef"), "source": ["rat_s1_markram"] * 5 + ["allen_cajal"],
+                       "label": ["interneuron", "interneuron", "principal", "principal", "interneuron", "interneuron"],
+                       "cell_type": None,
+                       "neuron_name": ["C1-I1", "C170898A-P3.CNG", "x", "y", "C2-I2", "z"]})
+    feats = pd.DataFrame({"n_apical_samples": [10, 0, 0, 30, 0, 99], "n_axon_samples": 5, "n_samples": 100})
+    audit = al.label_audit(df, feats).set_index("cell_id")["reasons"].to_dict()
+    # Allen ("f") is outside the rule's archives; "d" (principal with apical) and "e" are consistent
+    assert audit == {"a": "interneuron_with_apical", "b": "pyramidal_name", "c": "principal_without_apical"}
+
+
+def test_same_source_share_detects_clustering_by_lab():
+    rng = np.random.default_rng(0)
+    src = np.repeat(["a", "b", "c"], 60)
+    mixed = rng.normal(size=(180, 4))
+    offset = {"a": [6, 0, 0, 0], "b": [0, 6, 0, 0], "c": [0, 0, 6, 0]}
+    by_lab = mixed + np.array([offset[x] for x in src])
+    assert al.same_source_share(mixed, src) == pytest.approx(1.0, abs=0.25)
+    assert al.same_source_share(by_lab, src) > 2.5
+
+
+def _cv(pred, y, name):
+    classes = np.array(["interneuron", "principal"])
+    proba = np.stack([pred == classes[0], pred == classes[1]], 1).astype(float)
+    sp = Split(np.array([100]), np.array([], int), np.arange(len(y)))
+    return CVResult(name, classes, y, [sp], [proba], pd.DataFrame())
+
+
+def test_paired_bootstrap():
+    rng = np.random.default_rng(0)
+    y = np.array(["interneuron"] * 60 + ["principal"] * 40)
+    good, coin = y.copy(), rng.choice(["interneuron", "principal"], len(y))
+    d = al.paired_bootstrap(_cv(good, y, "good"), _cv(coin, y, "coin"))
+    assert d.lo > 0 and d.mean == pytest.approx(1 - ((coin == y)[:60].mean() + (coin == y)[60:].mean()) / 2)
+    same = al.paired_bootstrap(_cv(coin, y, "a"), _cv(coin, y, "b"))
+    assert same.mean == same.lo == same.hi == 0
+    with pytest.raises(ValueError, match="metric"):
+        al.paired_bootstrap(_cv(coin, y, "a"), _cv(coin, y, "b"), metric="auc")
+
+
+def test_predict_principal_interneuron(tmp_path, data_mirror):
+    """The CLI's across-labs task: trained on every source (smoke subset), one row per file, a bad file gets its
+    error; the typing-free default gives the same answer for a rotated, mirrored, retyped and axon-less copy."""
+    import csv
+
+    from scipy.spatial.transform import Rotation
+
+    from neuro_lib import predict
+    from neuro_lib.morphology import predict as mp
+    from neuro_lib.morphology.io import write_swc
+
+    good = tmp_path / "y_cell.swc"
+    good.write_text((FIX / "y_cell.swc").read_text())
+    bad = tmp_path / "cycle.swc"
+    bad.write_text("1 1 0 0 0 1 -1\n2 3 1 0 0 1 3\n3 3 2 0 0 1 2\n")
+    out = tmp_path / "p.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert predict.main(["morphology", "--task", "principal_interneuron", "--profile", "smoke", "--out",
+                             str(out), str(good), str(bad)]) == 0
+        model = mp.fitted_model("principal_interneuron", mp.MODELS["principal_interneuron"][0], profile="smoke",
+                                progress=False)
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["predicted"] in ("interneuron", "principal") and "cycle" in rows[1]["error"]
+    assert float(rows[0]["p_interneuron"]) + float(rows[0]["p_principal"]) == pytest.approx(1, abs=1e-6)
+    assert mp.MODELS["principal_interneuron"][0] == "logistic_free" and model.view == "typing-free"
+    s = read_swc(good)
+    R = Rotation.random(random_state=5).as_matrix() @ np.diag([1, -1, 1])
+    other = s.copy(xyz=s.xyz @ R.T, types=np.where(s.types == 4, 3, s.types))
+    moved = tmp_path / "moved.swc"
+    write_swc(other, moved)
+    p1, p2 = model.predict_proba([s]), model.predict_proba([read_swc(moved)])
+    assert np.allclose(p1, p2, atol=1e-6)
+    with pytest.raises(KeyError, match="unknown task/model"):
+        mp.fitted_model("principal_interneuron", "colour", profile="smoke")
+
+
+def test_smoke_page(smoke_book):
+    from conftest import check_smoke_page
+
+    from neuro_lib.results import key
+
+    t = "principal_interneuron"
+    check_smoke_page(smoke_book, "morphology", "08_across_labs", [
+        key(t, "logistic_free", "balanced_accuracy", split="rat_s1_5fold"),
+        key(t, "gradient_boosting_aware", "balanced_accuracy", split="loso"),
+        key(t, "logistic_free", "balanced_accuracy", split="external_rat_s1", group="dendrite-only"),
+        key(t, "gradient_boosting_free", "balanced_accuracy", split="external_all", group="full"),
+        key(t, "logistic_free", "balanced_accuracy", split="rat_s1_5fold", vs="logistic_aware"),
+        key(t, "label_audit", "n_flagged")], all_figures_glued=True)
