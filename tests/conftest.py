@@ -34,6 +34,7 @@ def smoke_book(tmp_path_factory) -> Path:
         shutil.copy(ROOT / name, root / name)
     shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb", "_generated"))
     shutil.copytree(ROOT / "data", root / "data")
+    shutil.copytree(ROOT / "_static", root / "_static")  # the book's CSS
     (root / "neuro_lib").mkdir()  # marks the repo root for neuro_lib.results.repo_root
     execute_book(root, "smoke", force=True)
     return root
