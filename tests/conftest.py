@@ -4,6 +4,7 @@ book-build test, so each notebook runs once per test session)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -96,9 +97,13 @@ def run_gpu_profile_page(chapter: str, name: str, parameters: dict, expected: di
 def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys, all_figures_glued: bool = False) -> dict:
     """What every chapter's smoke-notebook test checks of one page of the smoke book: its results file says the
     smoke profile, every key has the fixed slots, the ``expected_keys`` are there, the executed notebook has at
-    least one figure (shown by a cell or glued for a ``{glue:figure}``) and no error output. With
-    ``all_figures_glued``, every figure must be glued (so the page can number and caption it) and every glued figure
-    must be placed by a ``{glue:figure}`` block of the page's markdown. Returns the metrics."""
+    least one figure (shown by a cell or glued for a ``{glue:figure}``) and no error output.
+
+    With ``all_figures_glued``, what a reader sees (issue 16): every figure is glued (so the page can number and
+    caption it) and placed by a ``{glue:figure}`` block; the first markdown cell says "**What this page shows.**" and
+    places a ``{glue:md}`` summary that the run glued and that is not empty; no cell shows a sentence as Markdown
+    output (sentences are glued into the text); and every name the text places was glued by the run. Returns the
+    metrics."""
     import json
 
     from neuro_lib import results
@@ -121,4 +126,13 @@ def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys, all_fig
         unplaced = [o["metadata"]["scrapbook"]["name"] for o in images
                     if f"{{glue:figure}} {o['metadata']['scrapbook']['name']}" not in text]
         assert not unplaced, f"{chapter}/{name}: glued figure(s) {unplaced} have no {{glue:figure}} block"
+        glued = {o["metadata"]["scrapbook"]["name"]: o["data"] for o in outputs if "scrapbook" in o.get("metadata", {})}
+        first = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        assert "**What this page shows.**" in first and "{glue:md} " in first, f"{chapter}/{name}: {first[:200]}"
+        summary = first.split("{glue:md} ")[1].split()[0]
+        assert glued.get(summary, {}).get("application/papermill.record/text/markdown", "").strip(), summary
+        printed = [o for o in outputs if "text/markdown" in o.get("data", {})]
+        assert not printed, f"{chapter}/{name}: {len(printed)} Markdown output(s) shown by a cell, not glued"
+        placed = set(re.findall(r"\{glue:(?:md|text|figure)\}`?\s*([\w-]+)", text))
+        assert placed <= set(glued), f"{chapter}/{name}: the text places {sorted(placed - set(glued))}, not glued"
     return doc["metrics"]

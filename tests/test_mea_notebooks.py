@@ -1,7 +1,6 @@
 """Smoke runs of the MEA chapter's notebooks (executed once per session by the ``smoke_book`` fixture)."""
 from __future__ import annotations
 
-import json
 
 import pytest
 from conftest import check_smoke_page
@@ -32,19 +31,3 @@ def test_mea_notebook_smoke(smoke_book, name):
         assert v is not None
         if k.endswith("accuracy"):                    # an accuracy, or a difference of two (diff_vs_<model>)
             assert (-1.0 if parse_key(k).vs else 0.0) <= v <= 1.0
-
-
-@pytest.mark.notebook
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_mea_page_leads_with_glued_results(smoke_book, name):
-    """Each page opens with "What this page shows" and a glued summary of this run's numbers, and prints no
-    sentence from an f-string cell: every Markdown output is glued (placed by the text), none is shown by a cell."""
-    nb = json.loads((smoke_book / "book" / "mea" / f"{name}.ipynb").read_text())
-    first = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    assert "**What this page shows.**" in first and "{glue:md} mea_" in first, first[:300]
-    summary = first.split("{glue:md} ")[1].split()[0]
-    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
-    glued = {o["metadata"]["scrapbook"]["name"]: o["data"] for o in outputs if "scrapbook" in o.get("metadata", {})}
-    assert glued.get(summary, {}).get("application/papermill.record/text/markdown", "").strip(), summary
-    printed = [o for o in outputs if "text/markdown" in o.get("data", {})]
-    assert not printed, f"{name}: {len(printed)} Markdown output(s) shown by a cell, not glued"
