@@ -128,8 +128,9 @@ def check_smoke_page(smoke_book, chapter: str, name: str, expected_keys, all_fig
         assert not unplaced, f"{chapter}/{name}: glued figure(s) {unplaced} have no {{glue:figure}} block"
         glued = {o["metadata"]["scrapbook"]["name"]: o["data"] for o in outputs if "scrapbook" in o.get("metadata", {})}
         first = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-        assert "**What this page shows.**" in first and "{glue:md} " in first, f"{chapter}/{name}: {first[:200]}"
-        summary = first.split("{glue:md} ")[1].split()[0]
+        summary = re.search(r"\{glue:md\}`?\s*([\w-]+)", first)  # a {glue:md} block or an inline role
+        assert "**What this page shows.**" in first and summary, f"{chapter}/{name}: {first[:200]}"
+        summary = summary.group(1)
         assert glued.get(summary, {}).get("application/papermill.record/text/markdown", "").strip(), summary
         printed = [o for o in outputs if "text/markdown" in o.get("data", {})]
         assert not printed, f"{chapter}/{name}: {len(printed)} Markdown output(s) shown by a cell, not glued"
