@@ -570,7 +570,7 @@ def test_suite2p_runs_offline_with_its_shipped_classifier():
 
 def test_chapter_settings_and_earlier_numbers():
     from neuro_lib.imaging import chapter
-    from neuro_lib.imaging.data import first200_numbers
+    from neuro_lib.imaging.data import earlier_movie_numbers
 
     cfg = chapter.settings("cpu", unet_epochs=3, n_splits=None)
     assert cfg["unet_epochs"] == 3 and cfg["n_splits"] == 10 and cfg["threads"] == 1
@@ -580,7 +580,7 @@ def test_chapter_settings_and_earlier_numbers():
     net = chapter.patch_network(cfg, "resnet18", "fc")
     assert net.epochs == cfg["patch_epochs_fc"] and net.tta is False  # TTA only for networks trained from conv1
     assert chapter.patch_network(cfg, "resnet18", "conv1").tta is True
-    old = first200_numbers()
+    old = earlier_movie_numbers()
     assert old["commit"].startswith("0b1ceb5") and old["numbers"]["segmentation/unet/f1"] == 0.542
     from neuro_lib import results
 

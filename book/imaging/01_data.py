@@ -57,7 +57,7 @@ import neuro_lib.datasets as nds
 from neuro_lib import pages, profiles, results
 from neuro_lib.imaging import SUMMARY_CHANNELS, chapter, report, rois_to_labels
 from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, FRAMES_PER_BIN, SOURCE_FRAME_RATE_HZ, cached_summary,
-                                   first200_numbers, load_book_movie)
+                                   earlier_movie_numbers, load_book_movie)
 
 # %%
 t_start, cpu_start = time.time(), time.process_time()
@@ -221,14 +221,14 @@ pages.figure("imaging_data_activity", fig)
 # ## Against the previous movie
 # Until this chapter moved to the whole recording it used only the first raw frames of it (left column). Those
 # figures were not rerun (that archive is no longer in the mirror); they are our results at commit 0b1ceb5, read
-# from `data/imaging_first200frames.yml`.
+# from `data/imaging_earlier_movie.yml`.
 #
 # ```{glue:md} imaging_data_active
 # :format: myst
 # ```
 
 # %%
-old = first200_numbers()
+old = earlier_movie_numbers()
 on = old["numbers"]
 n_act = int(act["active"].sum())
 cols = {f"first {old['frames']} raw frames (earlier)": [old["frames"], old["frame_rate_hz"], old["duration_s"],

@@ -88,7 +88,7 @@ import neuro_lib.datasets as nds
 from neuro_lib import pages, profiles, results
 from neuro_lib.imaging import chapter, report
 from neuro_lib.imaging import centers_metric, correlation_baseline, detect_cells, pixel_accuracy, probability_target
-from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, first200_numbers,
+from neuro_lib.imaging.data import (DATA_KEY, FRAME_RATE_HZ, GCAMP6S_TAU_S, cached_summary, earlier_movie_numbers,
                                    load_book_movie, network_input)
 from neuro_lib.imaging.detection import cross_quadrant_select, quadrant_scores
 from neuro_lib.imaging.peers import suite2p_grid
@@ -344,7 +344,7 @@ pages.markdown("imaging_seg_speed", f"Inference on one 512x512 image: **{min(tim
 
 # %%
 ours = table.loc["U-Net, thresholds from training quadrants"]
-old = first200_numbers()
+old = earlier_movie_numbers()
 old200 = old["numbers"]
 base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
 best_base = max(base_f1, key=base_f1.get)

@@ -9,7 +9,7 @@ from .neurofinder import NeurofinderData, load_neurofinder
 from .summary import SUMMARY_CHANNELS, local_normalise, stack_summary, summary_images
 
 __all__ = ["DATA_KEY", "FRAME_RATE_HZ", "SOURCE_FRAME_RATE_HZ", "FRAMES_PER_BIN", "GCAMP6S_TAU_S", "load_book_movie",
-           "cached_summary", "network_input", "patch_image", "first200_numbers"]
+           "cached_summary", "network_input", "patch_image", "earlier_movie_numbers"]
 
 DATA_KEY = "neurofinder/neurofinder_vs1_600frames_bin3.tar.xz"
 #: Frame rate of the source recording (Hz): Neurofinder 00.xx (Peron et al. 2015) was imaged at ~7 Hz.
@@ -62,16 +62,16 @@ def patch_image(summary: dict[str, np.ndarray], inputs: str = "local") -> np.nda
     raise ValueError(f"inputs must be 'local' or 'global', got {inputs!r}")
 
 
-def first200_numbers(root=None) -> dict:
+def earlier_movie_numbers(root=None) -> dict:
     """Our earlier numbers on the previous movie (the first 200 raw frames, ~29 s), from
-    ``data/imaging_first200frames.yml``: ``{"commit", "archive", "frames", "frame_rate_hz", "duration_s",
+    ``data/imaging_earlier_movie.yml``: ``{"commit", "frames", "frame_rate_hz", "duration_s",
     "numbers": {results key: value}}``. Not a rerun (that archive is gone); pages quote them. Raises
     ``FileNotFoundError`` naming the file."""
     import yaml
 
     from ..results import repo_root
 
-    path = repo_root(root) / "data" / "imaging_first200frames.yml"
+    path = repo_root(root) / "data" / "imaging_earlier_movie.yml"
     if not path.exists():
         raise FileNotFoundError(f"no file {path}")
     return yaml.safe_load(path.read_text())
