@@ -13,6 +13,8 @@ from sklearn import metrics as skm
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold, train_test_split
 
 __all__ = [
+    "paired_bootstrap",
+    "say_difference",
     "stratified_split",
     "repeated_stratified_kfold",
     "confusion_matrix",
@@ -598,3 +600,56 @@ def paired_difference(a: CVResult, b: CVResult, metric: str = "accuracy", *, gro
     ratio = float(np.mean([len(s.test) / max(len(s.fit), 1) for s in a.splits]))
     m, lo, hi, p = corrected_t_interval(diffs, ratio, confidence=confidence)
     return PairedDifference(a.model, b.model, metric, m, lo, hi, p, int(np.sum(~np.isnan(diffs))), confidence)
+
+
+def paired_bootstrap(a, b, mask: np.ndarray | None = None, *, metric: str = "balanced_accuracy",
+                     n_boot: int = 2000, seed: int = 0, confidence: float = 0.95):
+    """``a - b`` in ``metric`` on the test cells of a single split (an external test), with a paired bootstrap
+    interval: the test cells (optionally only ``mask`` (n,) bool, e.g. one reconstruction type) resampled with
+    replacement within each class, both models scored on the same resample. The corrected resampled t-test of
+    :func:`paired_difference` needs two or more splits; one external split has one, hence this.
+    ``a``, ``b``: :class:`CVResult` of one split, the same split. Returns a :class:`PairedDifference` (``p``: the
+    two-sided bootstrap share of differences on the other side of 0, ``n_splits`` 1). Raises ``ValueError`` if the
+    splits differ or hold more than one split, or for a metric other than balanced accuracy or accuracy."""
+    if metric not in ("balanced_accuracy", "accuracy"):
+        raise ValueError(f"paired_bootstrap: metric must be 'balanced_accuracy' or 'accuracy', got {metric!r}")
+    if len(a.splits) != 1 or a.splits != b.splits:
+        raise ValueError(f"{a.model}, {b.model}: paired_bootstrap needs the same single split")
+    test = a.splits[0].test
+    sel = np.ones(len(test), bool) if mask is None else np.asarray(mask, bool)[test]
+    y = a.y[test][sel]
+    pa, pb = a.proba[0][sel], b.proba[0][sel]
+    ya, yb = a.classes[pa.argmax(1)], b.classes[pb.argmax(1)]
+
+    classes = np.unique(y)
+
+    def score(idx):  # NumPy, not sklearn's metrics: thousands of resamples
+        ca, cb, yy = ya[idx] == y[idx], yb[idx] == y[idx], y[idx]
+        if metric == "accuracy":
+            return ca.mean() - cb.mean()
+        return np.mean([ca[yy == c].mean() - cb[yy == c].mean() for c in classes])
+
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y == c) for c in classes]
+    diffs = np.array([score(np.concatenate([rng.choice(ix, len(ix)) for ix in by_class])) for _ in range(n_boot)])
+    m = score(np.arange(len(y)))
+    lo, hi = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
+    p = float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
+    return PairedDifference(a.model, b.model, metric, float(m), float(lo), float(hi), p, 1, confidence)
+
+
+def say_difference(d: PairedDifference | None, names: dict | None = None) -> str:
+    """One sentence for a paired difference: the mean in percentage points with its 95% interval, and what it allows
+    one to claim (an interval that includes 0 supports no "better" either way)."""
+    if d is None:
+        return "not run"
+    names = names or {}
+    a, b = names.get(d.a, d.a), names.get(d.b, d.b)
+    metric = d.metric.replace("_", " ")
+    if not np.isfinite(d.lo):
+        return f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (one split: no interval, no claim)"
+    txt = (f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (95% interval {100 * d.lo:+.1f} to "
+           f"{100 * d.hi:+.1f}, p = {d.p:.2g}, {d.n_splits} paired splits)")
+    if not d.significant:
+        return txt + ": the interval includes 0, so neither is shown to be better"
+    return txt + f": {a} is {'better' if d.mean > 0 else 'worse'}"

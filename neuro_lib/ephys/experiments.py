@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from .. import results as res
-from ..evaluation import CVResult, PairedDifference, Split, kfold_splits, paired_difference, stratified_split
+from ..evaluation import (CVResult, PairedDifference, Split, kfold_splits, paired_difference, say_difference,
+                          stratified_split)
 from .chapter import cre5_models, ei_models
 from .data import TaskData
 
@@ -226,23 +227,6 @@ def say_rate(row, metric: str = "accuracy") -> str:
     seed sd is not defined)."""
     seeds = (f"sd {100 * row[f'{metric}_sd']:.1f} over seeds" if np.isfinite(row[f"{metric}_sd"]) else "one seed")
     return f"{100 * row[metric]:.1f}% ({seeds}, {100 * row[f'{metric}_fold_sd']:.1f} over folds)"
-
-
-def say_difference(d: PairedDifference | None, names: dict | None = None) -> str:
-    """One sentence for a paired difference: the mean in percentage points with its 95% interval, and what it allows
-    one to claim (an interval that includes 0 supports no "better" either way)."""
-    if d is None:
-        return "not run"
-    names = names or {}
-    a, b = names.get(d.a, d.a), names.get(d.b, d.b)
-    metric = d.metric.replace("_", " ")
-    if not np.isfinite(d.lo):
-        return f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (one split: no interval, no claim)"
-    txt = (f"{a} - {b}: {100 * d.mean:+.1f} points of {metric} (95% interval {100 * d.lo:+.1f} to "
-           f"{100 * d.hi:+.1f}, p = {d.p:.2g}, {d.n_splits} paired splits)")
-    if not d.significant:
-        return txt + ": the interval includes 0, so neither is shown to be better"
-    return txt + f": {a} is {'better' if d.mean > 0 else 'worse'}"
 
 
 def plot_differences(exp: Experiment, metric: str = "accuracy", *, ax=None, names: dict | None = None):

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..evaluation import Split, kfold_splits
+from ..evaluation import Split, kfold_splits, paired_bootstrap
 from .io import SWCError, load_swc
 from .typing_free import TF_SHAPE, TYPING_AWARE, TYPING_FREE, feature_matrix
 
 __all__ = ["CLASSES", "EXTERNAL_SOURCE", "RAT_S1_SOURCES", "TASK", "VIEW_NAMES", "AcrossLabs", "cells",
            "view_tables", "in_domain_splits", "leave_one_source_out", "external_split", "logistic", "models",
-           "label_audit", "source_table", "image_model", "run", "paired_bootstrap", "best_model", "metrics_of",
+           "label_audit", "source_table", "image_model", "run", "best_model", "metrics_of",
            "plot_sources", "plot_scores", "loso_table", "plot_loso", "same_source_share", "label", "say_score",
            "say_difference", "say_target", "say_counts", "say_habits",
            "PREDICT_MODELS", "PREDICT_SIZE", "CellModel", "fitted_model"]
@@ -390,44 +390,6 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, images, steps) -> A
     headline = {"model": headline_model, "audited_training": bool(mean_ok > mean_all),
                 "loso_free": float(mean_all), "loso_free_audited": float(mean_ok)}
     return AcrossLabs(df, features, tf_size, choice, in_domain, loso, external, clean, held, audit, headline)
-
-
-def paired_bootstrap(a, b, mask: np.ndarray | None = None, *, metric: str = "balanced_accuracy",
-                     n_boot: int = 2000, seed: int = 0, confidence: float = 0.95):
-    """``a - b`` in ``metric`` on the test cells of a single split (the external test), with a paired bootstrap
-    interval: the test cells (optionally only ``mask`` (n,) bool, e.g. one reconstruction type) resampled with
-    replacement within each class, both models scored on the same resample. The corrected resampled t-test of
-    :func:`neuro_lib.evaluation.paired_difference` needs two or more splits; one external split has one, hence this.
-    ``a``, ``b``: :class:`~neuro_lib.evaluation.CVResult` of one split, the same split. Returns a
-    :class:`~neuro_lib.evaluation.PairedDifference` (``p``: the two-sided bootstrap share of differences on the
-    other side of 0, ``n_splits`` 1). Raises ``ValueError`` if the splits differ or hold more than one split."""
-    from ..evaluation import PairedDifference
-
-    if metric not in ("balanced_accuracy", "accuracy"):
-        raise ValueError(f"paired_bootstrap: metric must be 'balanced_accuracy' or 'accuracy', got {metric!r}")
-    if len(a.splits) != 1 or a.splits != b.splits:
-        raise ValueError(f"{a.model}, {b.model}: paired_bootstrap needs the same single split")
-    test = a.splits[0].test
-    sel = np.ones(len(test), bool) if mask is None else np.asarray(mask, bool)[test]
-    y = a.y[test][sel]
-    pa, pb = a.proba[0][sel], b.proba[0][sel]
-    ya, yb = a.classes[pa.argmax(1)], b.classes[pb.argmax(1)]
-
-    classes = np.unique(y)
-
-    def score(idx):  # NumPy, not sklearn's metrics: thousands of resamples
-        ca, cb, yy = ya[idx] == y[idx], yb[idx] == y[idx], y[idx]
-        if metric == "accuracy":
-            return ca.mean() - cb.mean()
-        return np.mean([ca[yy == c].mean() - cb[yy == c].mean() for c in classes])
-
-    rng = np.random.default_rng(seed)
-    by_class = [np.flatnonzero(y == c) for c in classes]
-    diffs = np.array([score(np.concatenate([rng.choice(ix, len(ix)) for ix in by_class])) for _ in range(n_boot)])
-    m = score(np.arange(len(y)))
-    lo, hi = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
-    p = float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
-    return PairedDifference(a.model, b.model, metric, float(m), float(lo), float(hi), p, 1, confidence)
 
 
 def best_model(cvs: dict, view: str, metric: str = "balanced_accuracy", group: str = "all") -> str:

@@ -393,8 +393,8 @@ def plot_differences(exp: Experiment, pairs, metric: str = "accuracy", *, ax=Non
 
 def say(exp: Experiment, a: str, b: str, group: str = "all", metric: str = "accuracy",
         names: dict | None = None) -> str:
-    """One sentence for ``a - b`` (:func:`neuro_lib.ephys.experiments.say_difference`)."""
-    from ..ephys.experiments import say_difference
+    """One sentence for ``a - b`` (:func:`neuro_lib.evaluation.say_difference`)."""
+    from ..evaluation import say_difference
 
     return say_difference(exp.diff(a, b, metric, group), names) + ("" if group == "all" else f" ({group} cells)")
 
