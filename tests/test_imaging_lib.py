@@ -648,6 +648,53 @@ def test_run_pipeline_keeps_what_the_classifier_calls_cells():
         paired_quadrant_difference(res.scores, alone.iloc[::-1])
 
 
+def test_paired_quadrant_difference_over_seeds_pairs_seed_by_seed():
+    import pandas as pd
+
+    from neuro_lib.evaluation import corrected_t_interval
+    from neuro_lib.imaging.pipeline import paired_quadrant_difference
+
+    def table(f1):
+        return pd.DataFrame({"fold": [0, 1, 2, 3], "f1": f1})
+
+    a = [table([0.6, 0.7, 0.5, 0.6]), table([0.62, 0.66, 0.55, 0.58])]
+    b = [table([0.5, 0.6, 0.5, 0.55]), table([0.6, 0.6, 0.5, 0.6])]
+    d = paired_quadrant_difference(a, b)
+    diffs = np.array([0.1, 0.1, 0.0, 0.05, 0.02, 0.06, 0.05, -0.02])
+    assert np.allclose(d["diffs"], diffs)
+    m, lo, hi, p = corrected_t_interval(diffs, 1 / 3)  # 8 pairs: 7 degrees of freedom, not 3
+    assert (d["mean"], d["lo"], d["hi"], d["p"]) == pytest.approx((m, lo, hi, p))
+    one = paired_quadrant_difference(a[0], b[0])
+    assert hi - lo < one["hi"] - one["lo"]  # more seeds, a narrower interval here
+    with pytest.raises(ValueError, match="one per seed"):
+        paired_quadrant_difference(a, b[:1])
+    with pytest.raises(ValueError, match="seed 1 are not over the same"):
+        paired_quadrant_difference(a, [b[0], b[1].iloc[::-1]])
+
+
+def test_seed_table_gives_mean_and_sample_sd_and_the_seed_plot():
+    from neuro_lib.imaging import chapter, report
+
+    t = report.seed_table({0: {"f1": 0.5, "pixel_accuracy": 0.9}, 1: {"f1": 0.7, "pixel_accuracy": 0.92},
+                           2: {"f1": 0.6, "pixel_accuracy": 0.91}})
+    assert list(t.index) == ["seed 0", "seed 1", "seed 2", "mean", "sd"]
+    assert t.loc["mean", "f1"] == pytest.approx(0.6) and t.loc["sd", "f1"] == pytest.approx(0.1)  # ddof=1
+    single = report.seed_table({4: {"f1": 0.5}})
+    assert single.loc["sd", "f1"] == 0 and single.loc["mean", "f1"] == 0.5
+    with pytest.raises(ValueError, match="at least one seed"):
+        report.seed_table({})
+    with pytest.raises(ValueError, match="same metrics"):
+        report.seed_table({0: {"f1": 0.5}, 1: {"recall": 0.5}})
+    fig = report.plot_seed_scores({0: [0.5, 0.6, 0.4, 0.5], 1: [0.55, 0.6, 0.45, 0.5]}, {0: 0.5, 1: 0.52},
+                                  reference=("suite2p", 0.3))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "pooled"
+    assert ax.patches[0].get_height() == pytest.approx(0.51)  # the bar: the mean of the pooled scores over seeds
+    assert chapter.settings("cpu")["n_seeds"] == 3 and chapter.settings("smoke")["n_seeds"] == 2
+    with pytest.raises(ValueError, match="n_seeds must be at least 1"):
+        chapter.settings("cpu", n_seeds=0)
+
+
 def test_chapter_times_reads_each_page_and_counts_a_missing_one(tmp_path, monkeypatch):
     import json
 

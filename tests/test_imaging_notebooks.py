@@ -40,7 +40,22 @@ def test_01_data(smoke_book):
 @pytest.mark.notebook
 def test_02_segmentation(smoke_book):
     doc = _check(smoke_book, "02_segmentation", NOTEBOOKS["02_segmentation"])
-    assert 0 <= doc["metrics"]["segmentation/unet/pixel_accuracy"] <= 1
+    m = doc["metrics"]
+    assert 0 <= m["segmentation/unet/pixel_accuracy"] <= 1
+    _check_over_seeds(m, "segmentation/unet", ("f1", "pixel_accuracy", "precision", "recall"))
+
+
+def _check_over_seeds(m, prefix, metrics):
+    """The headline ``<prefix>/<metric>`` is the mean of the page's seeds (the smoke profile trains 2), with their
+    sample sd beside it (issue 14)."""
+    import numpy as np
+
+    n = int(m[f"{prefix}/n_seeds"])
+    assert n == 2
+    for metric in metrics:
+        per_seed = [m[f"{prefix}/split=seed_{s}/{metric}"] for s in range(n)]
+        assert m[f"{prefix}/{metric}"] == pytest.approx(np.mean(per_seed))
+        assert m[f"{prefix}/{metric}_sd"] == pytest.approx(np.std(per_seed, ddof=1))
 
 
 @pytest.mark.notebook
@@ -51,6 +66,9 @@ def test_03_patch_classification(smoke_book):
     assert len(exact) == 1  # the best network, rerun on exactly centred patches
     best = exact[0].split("/")[1]
     assert m[f"patches/{best}/accuracy"] == max(m[f"patches/{a}/accuracy"] for a in ("resnet18", "inception_v3"))
+    _check_over_seeds(m, "patches/best", ("accuracy", "macro_f1"))
+    assert m["patches/best/split=seed_0/accuracy"] == m[f"patches/{best}/accuracy"]  # seed 0 is Table 1's run
+    assert doc["parameters"]["best"] == best
 
 
 @pytest.mark.notebook
@@ -62,3 +80,9 @@ def test_04_pipeline(smoke_book):
     assert m["segmentation/pipeline/recall"] <= m["segmentation/candidates/recall"]
     lo, hi = m["segmentation/pipeline/diff_vs_unet/f1_lo"], m["segmentation/pipeline/diff_vs_unet/f1_hi"]
     assert lo is None or lo <= m["segmentation/pipeline/diff_vs_unet/f1"] <= hi
+    for stage in ("pipeline", "unet", "candidates"):
+        _check_over_seeds({**m, f"segmentation/{stage}/n_seeds": m["segmentation/pipeline/n_seeds"]},
+                          f"segmentation/{stage}", ("f1", "precision", "recall"))
+    seg = json.loads((smoke_book / "_build" / "results" / "imaging" / "02_segmentation.json").read_text())["metrics"]
+    for s in range(2):  # the pipeline's first stage is page 2's U-Nets of the same seeds
+        assert m[f"segmentation/unet/split=seed_{s}/f1"] == pytest.approx(seg[f"segmentation/unet/split=seed_{s}/f1"])

@@ -74,6 +74,7 @@ threshold = 0.7  # Seong & Park's probability threshold (their rule, reported be
 min_area = 8  # smallest component kept as a cell by the paper's rule (pixels; page 1 gives the ROIs' sizes)
 run_suite2p = True
 max_steps = None  # a cap on every network's optimisation steps (the gpu_profile tests run the gpu profile on a CPU)
+n_seeds = None  # the U-Nets are trained with seed, seed + 1, ... (None: the profile's, 3 in cpu)
 
 # %%
 import os
@@ -97,7 +98,7 @@ from neuro_lib.imaging.summary import roi_contrast
 
 # %%
 cfg = chapter.settings(profile, unet_epochs=epochs, unet_crops_per_epoch=crops_per_epoch, unet_crop=crop,
-                       unet_base=base, unet_depth=depth, threads=threads, max_steps=max_steps)
+                       unet_base=base, unet_depth=depth, threads=threads, max_steps=max_steps, n_seeds=n_seeds)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
@@ -247,6 +248,42 @@ per_q = quadrant_scores(truth, found, (H, W), mask=mask, pred=res.pred)
 display(per_q.set_index("fold")[["pixel_accuracy", "precision", "recall", "f1"]].rename_axis("quadrant").round(3))
 
 # %% [markdown]
+# ## Over seeds
+# A U-Net's held-out scores move with its seed (initialisation, crops and augmentation): the four U-Nets are
+# trained again with `seed + 1`, `seed + 2`, ... ({glue:text}`imaging_seg_n_seeds` seeds in all), on the same
+# quadrants with the same threshold rules. The figures and tables above are of the first seed; the **headline
+# numbers** (the summary at the top, the comparisons below, the front page and the results file) are the **mean
+# over seeds, with their sd**. The peers have no seed: suite2p and the correlation detector are deterministic.
+#
+# ```{glue:figure} imaging_seg_seeds
+# :name: fig-imaging-seg-seeds
+#
+# Held-out Neurofinder F1 of each quadrant's U-Net (dots, one colour per seed) and pooled over the four quadrants
+# (bars: mean over seeds, with the sd), beside the best peer (dashed line).
+# ```
+
+# %%
+def unet_scores(r):
+    """Pooled held-out scores of one seed's four U-Nets."""
+    return {"pixel_accuracy": pixel_accuracy(r.pred, mask),
+            **{m: centers_metric(truth, r.centroids)[m] for m in ("precision", "recall", "f1")}}
+
+
+unet_runs = {seed: res}
+for s in range(seed + 1, seed + cfg["n_seeds"]):
+    unet_runs[s] = cross_quadrant_unet(chapter.unet_segmenter(cfg, device=rt.device), image, target, seed=s,
+                                       mask=mask, truth=truth, progress=False)
+seed_tab = report.seed_table({s: unet_scores(r) for s, r in unet_runs.items()})
+display(seed_tab.round(3))
+u_mean, u_sd = seed_tab.loc["mean"], seed_tab.loc["sd"]
+pages.number("imaging_seg_n_seeds", len(unet_runs))
+base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
+best_base = max(base_f1, key=base_f1.get)
+pages.figure("imaging_seg_seeds", report.plot_seed_scores(
+    {s: quadrant_scores(truth, r.centroids, (H, W))["f1"].to_numpy() for s, r in unet_runs.items()},
+    {s: seed_tab.loc[f"seed {s}", "f1"] for s in unet_runs}, reference=(best_base, base_f1[best_base])))
+
+# %% [markdown]
 # ## How many ROIs can be seen in the summary images?
 # The manual ROIs were drawn on a longer recording. For each ROI, its contrast in each of the four summary images
 # (as the network sees them) is (mean inside the ROI - mean of the ROI-free ring 2 to 6 pixels around it) / the
@@ -343,15 +380,15 @@ pages.markdown("imaging_seg_speed", f"Inference on one 512x512 image: **{min(tim
 # ```
 
 # %%
-ours = table.loc["U-Net, thresholds from training quadrants"]
+ours = u_mean  # the U-Net's headline: the mean over seeds (the tables above are of the first seed)
 old = earlier_movie_numbers()
 old200 = old["numbers"]
-base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
-best_base = max(base_f1, key=base_f1.get)
 pages.markdown("imaging_seg_scores", (
-    f"The U-Net's held-out pixel accuracy is **{ours['pixel_accuracy']:.3f}** (all background: "
+    f"Over {len(unet_runs)} seeds (mean ± sd), the U-Net's held-out pixel accuracy is "
+    f"**{ours['pixel_accuracy']:.3f} ± {u_sd['pixel_accuracy']:.3f}** (all background: "
     f"{(~mask).mean():.3f}; the paper: {paper['segmentation/unet/pixel_accuracy']}) and its Neurofinder F1 "
-    f"**{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}); the best peer, "
+    f"**{ours['f1']:.3f} ± {u_sd['f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}); "
+    f"the best peer, "
     f"{best_base}, reaches {base_f1[best_base]:.3f}. On the earlier movie (the first {old['frames']} raw frames, "
     f"page 1) the same protocol gave the U-Net an F1 of {old200['segmentation/unet/f1']} and a pixel accuracy of "
     f"{old200['segmentation/unet/pixel_accuracy']}, suite2p {old200['segmentation/suite2p/f1']} (its defaults "
@@ -375,9 +412,11 @@ pages.markdown("imaging_seg_gap", "The pixel-accuracy target is met." if gap <= 
         f"the ROIs do not stand out in any summary image (the section above) and the U-Net finds "
         f"{hit['U-Net'][faint].mean():.0%} of those; the larger U-Net of the `gpu` profile is not measured here."))
 pages.markdown("imaging_seg_summary", "\n".join([
-    f"* held-out pixel accuracy of the U-Net: **{ours['pixel_accuracy']:.3f}** (all background: {(~mask).mean():.3f}; "
+    f"* held-out pixel accuracy of the U-Net, mean ± sd over {len(unet_runs)} seeds: "
+    f"**{ours['pixel_accuracy']:.3f} ± {u_sd['pixel_accuracy']:.3f}** (all background: {(~mask).mean():.3f}; "
     f"Seong & Park: {paper['segmentation/unet/pixel_accuracy']}, on their own images and labels);",
-    f"* Neurofinder F1: U-Net **{ours['f1']:.3f}**, the best peer ({best_base}) {base_f1[best_base]:.3f};",
+    f"* Neurofinder F1: U-Net **{ours['f1']:.3f} ± {u_sd['f1']:.3f}**, the best peer ({best_base}) "
+    f"{base_f1[best_base]:.3f};",
     f"* {faint.mean():.0%} of the ROIs do not stand out in any summary image and {1 - act_r:.0%} did not fire in "
     f"this recording;", f"* targets: {'; '.join(said)}."]))
 
@@ -406,11 +445,17 @@ for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("cor
                     ("suite2p 1.1.0 (sparsery)", "suite2p"), ("suite2p 1.1.0 + its classifier", "suite2p_iscell")]:
     if name in table.index:
         metrics.update({key("segmentation", model, m): table.loc[name, m] for m in ("f1", "precision", "recall")})
+for m in ("pixel_accuracy", "precision", "recall", "f1"):  # the U-Net's headline: mean and sd over seeds
+    metrics[key("segmentation", "unet", m)] = float(u_mean[m])
+    metrics[key("segmentation", "unet", f"{m}_sd")] = float(u_sd[m])
+    metrics.update({key("segmentation", "unet", m, split=f"seed_{s}"): float(seed_tab.loc[f"seed {s}", m])
+                    for s in unet_runs})
+metrics[key("segmentation", "unet", "n_seeds")] = len(unet_runs)
 unet_cfg = {k: cfg[k] for k in cfg if k.startswith("unet_")}
 path = results.write_results("imaging", "02_segmentation", metrics,
                              parameters=dict(profile=profile, seed=seed, **unet_cfg, inputs=inputs, sigma=sigma,
                                              threshold=threshold, min_area=min_area, run_suite2p=run_suite2p,
                                              threads=rt.threads, thresholds=res.thresholds,
-                                             max_steps=cfg["max_steps"]),
+                                             max_steps=cfg["max_steps"], n_seeds=cfg["n_seeds"]),
                              data=nds.checksums(DATA_KEY))
 print(f"results written to {path}")

@@ -62,6 +62,7 @@ p_threshold = 0.5  # the classifier keeps a candidate whose probability of being
 inputs = "local"  # as on pages 2 and 3
 max_candidates = None  # candidates per quadrant (None: the profile's; every candidate in cpu/gpu)
 max_steps = None  # a cap on every network's optimisation steps (the gpu_profile tests run the gpu profile on a CPU)
+n_seeds = None  # the pipeline runs on page 2's U-Nets of seed, seed + 1, ... (None: the profile's, 3 in cpu)
 
 # %%
 import os
@@ -80,16 +81,23 @@ from neuro_lib.imaging.pipeline import paired_quadrant_difference, run_pipeline
 from neuro_lib.imaging.segmentation import cross_quadrant_unet
 
 # %%
-cfg = chapter.settings(profile, threads=threads, max_candidates=max_candidates, max_steps=max_steps)
+cfg = chapter.settings(profile, threads=threads, max_candidates=max_candidates, max_steps=max_steps, n_seeds=n_seeds)
 rt = profiles.runtime(profile, device, threads, default_threads=cfg["threads"])
 t_start, cpu_start = time.time(), time.process_time()
 data = load_book_movie()
 summary = cached_summary(data)
 labels = data.labels()
 mask, truth = labels > 0, data.centroids()
-unet = cross_quadrant_unet(chapter.unet_segmenter(cfg, device=rt.device), network_input(summary, inputs),
-                           probability_target(labels, 1.0), seed=seed, mask=mask, truth=truth, progress=False)
-cand_thr = [candidate_factor * t["peak"] for t in unet.thresholds]
+
+
+def quadrant_unets(s):
+    """Page 2's four U-Nets of seed ``s`` (from the cache when page 2 ran)."""
+    return cross_quadrant_unet(chapter.unet_segmenter(cfg, device=rt.device), network_input(summary, inputs),
+                               probability_target(labels, 1.0), seed=s, mask=mask, truth=truth, progress=False)
+
+
+unet = quadrant_unets(seed)
+cand_thr = [candidate_factor * t["peak"] for t in unet.thresholds]  # the first seed's (two_stages draws its own)
 classifier = chapter.pipeline_classifier(cfg, device=rt.device)
 cached = time.time() - t_start < 60
 pages.markdown("imaging_pipe_setup", f"Page 2's four U-Nets ({'from the cache' if cached else 'trained here'}); "
@@ -108,8 +116,15 @@ pages.markdown("imaging_pipe_setup", f"Page 2's four U-Nets ({'from the cache' i
 # quadrants (the classifier's training set) and in the held-out quadrant (its test set).
 
 # %%
-pipe = run_pipeline(classifier, unet, truth, patch_image(summary, inputs), size=cfg["patch_size"],
-                    thresholds=cand_thr, seed=seed, p_threshold=p_threshold, max_per_quadrant=cfg["max_candidates"])
+def two_stages(u, s):
+    """The pipeline on the U-Nets ``u`` of seed ``s``: candidates at ``candidate_factor`` of each network's own peak
+    threshold, the classifier trained (with seed ``s``) on the training quadrants' candidates."""
+    return run_pipeline(classifier, u, truth, patch_image(summary, inputs), size=cfg["patch_size"],
+                        thresholds=[candidate_factor * t["peak"] for t in u.thresholds], seed=s,
+                        p_threshold=p_threshold, max_per_quadrant=cfg["max_candidates"])
+
+
+pipe = two_stages(unet, seed)
 c = pipe.candidates
 display(pd.DataFrame([{"quadrant held out": int(s.test[0]),
                        "training candidates": len(sp.train), "training cells": int(c.y[sp.train].sum()),
@@ -144,24 +159,59 @@ pooled = pd.DataFrame({"U-Net alone (page 2)": centers_metric(truth, unet.centro
                        "candidates (lower cut)": centers_metric(truth, cand_held),
                        "U-Net + patch classifier": centers_metric(truth, pipe.centroids)}).T
 display(pooled[["precision", "recall", "f1", "n_found", "n_matched"]].round(3))
-diff = paired_quadrant_difference(per_pipe, per_unet, "f1")
+diff0 = per_pipe["f1"].to_numpy() - per_unet["f1"].to_numpy()
 display(pd.DataFrame({"U-Net alone": per_unet["f1"].to_numpy(), "U-Net + classifier": per_pipe["f1"].to_numpy(),
-                      "difference": diff["diffs"]}, index=[f"quadrant {f}" for f in per_unet["fold"]]).round(3))
+                      "difference": diff0}, index=[f"quadrant {f}" for f in per_unet["fold"]]).round(3))
+
+# %% [markdown]
+# ## Over seeds
+# The pipeline has two trained stages, and both move with the seed: it is run again on page 2's U-Nets of each of
+# its seeds (`seed`, `seed + 1`, ...: {glue:text}`imaging_pipe_n_seeds` in all), with its classifier trained with the
+# same seed. The tables and the figure of this page are of the first seed; the **headline** (the summary at the top,
+# the targets and the front page) is the mean over seeds, with their sd, and the paired difference is over every
+# (seed, quadrant): the same four held-out quadrants for each seed, so the corrected resampled t interval is the one
+# for repeated splits {cite}`nadeau2003inference` (`r k - 1` degrees of freedom for `r` seeds of `k = 4` splits).
 
 # %%
-ours, alone = pooled.loc["U-Net + patch classifier"], pooled.loc["U-Net alone (page 2)"]
+unets, pipes = {seed: unet}, {seed: pipe}
+for s in range(seed + 1, seed + cfg["n_seeds"]):
+    unets[s] = quadrant_unets(s)
+    pipes[s] = two_stages(unets[s], s)
+
+
+def stage_scores(s):
+    """Pooled held-out precision, recall and F1 of seed ``s``'s pipeline, U-Net alone and candidates."""
+    found = {"pipeline": pipes[s].centroids, "unet": unets[s].centroids,
+             "candidates": pipes[s].candidates.centres[pipes[s].candidates.held_out]}
+    return {f"{stage}_{m}": centers_metric(truth, c)[m] for stage, c in found.items()
+            for m in ("precision", "recall", "f1")}
+
+
+per_seed = {s: stage_scores(s) for s in pipes}
+seed_tab = report.seed_table(per_seed)
+display(seed_tab[["unet_f1", "pipeline_f1", "pipeline_precision", "pipeline_recall", "candidates_recall"]].round(3))
+diff = paired_quadrant_difference([p.scores for p in pipes.values()],
+                                  [quadrant_scores(truth, u.centroids, mask.shape) for u in unets.values()], "f1")
+pages.number("imaging_pipe_n_seeds", len(pipes))
+
+# %%
+mean_tab, sd_tab = seed_tab.loc["mean"], seed_tab.loc["sd"]
+ours = pd.Series({m: mean_tab[f"pipeline_{m}"] for m in ("precision", "recall", "f1")})
+alone = pd.Series({m: mean_tab[f"unet_{m}"] for m in ("precision", "recall", "f1")})
 pages.markdown("imaging_pipe_result", (
-    f"The pipeline's held-out F1 is **{ours['f1']:.3f}** (precision {ours['precision']:.3f}, recall "
-    f"{ours['recall']:.3f}) against **{alone['f1']:.3f}** for the U-Net alone (precision {alone['precision']:.3f}, "
+    f"Over {len(pipes)} seeds (mean ± sd), the pipeline's held-out F1 is **{ours['f1']:.3f} ± "
+    f"{sd_tab['pipeline_f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}) against "
+    f"**{alone['f1']:.3f} ± {sd_tab['unet_f1']:.3f}** for the U-Net alone (precision {alone['precision']:.3f}, "
     f"recall {alone['recall']:.3f}). Per quadrant the pipeline is {diff['mean']:+.3f} F1 better on average, 95% "
-    f"interval {diff['lo']:+.3f} to {diff['hi']:+.3f} (corrected resampled t over 4 quadrants, p = {diff['p']:.2f})."
+    f"interval {diff['lo']:+.3f} to {diff['hi']:+.3f} (corrected resampled t over {len(diff['diffs'])} seed and "
+    f"quadrant pairs, p = {diff['p']:.2f})."
     + (" The interval excludes 0." if diff["lo"] > 0 or diff["hi"] < 0 else " The interval includes 0.")))
 checks = {"pipeline F1 at least 0.70": ours["f1"] >= 0.70, "pipeline above the U-Net alone": ours["f1"] > alone["f1"]}
 said = [f"{k}: **{'met' if v else 'not met'}**" for k, v in checks.items()]
 pages.markdown("imaging_pipe_targets", f"Targets in this `{profile}` run: " + "; ".join(said) + ".")
 
 # %%
-r_cand = pooled.loc["candidates (lower cut)", "recall"]
+r_cand = mean_tab["candidates_recall"]
 pages.markdown("imaging_pipe_gap", "The 0.70 target is met." if ours["f1"] >= 0.70 else (
         f"**The 0.70 target is missed** ({ours['f1']:.3f}). The second stage can only drop candidates, so its recall "
         f"is at most the candidates' {r_cand:.3f}: a perfect classifier (every cell kept, every other candidate "
@@ -169,14 +219,16 @@ pages.markdown("imaging_pipe_gap", "The 0.70 target is met." if ours["f1"] >= 0.
         + ("so no second stage reaches 0.70 on these candidates; " if 2 * r_cand / (1 + r_cand) < 0.70 else
            "and 0.70 needs the classifier to be nearly that good; ")
         + f"this one reaches an AUC of {pipe.cv.summary()['auc']:.3f} on the held-out candidates (last "
-        f"section). What was tried: page 3's training length (fewer optimiser steps on these few hundred "
+        f"section; first seed). What was tried: page 3's training length (fewer optimiser steps on these few hundred "
         f"candidates) and the longer one kept here (`pipe_epochs`, the caveat at the top), with the trunk "
         f"pretrained as an autoencoder on the training candidates; the candidate cut and the probability cut were "
         f"fixed before any run and not tuned. Page 2 measures what bounds the recall: the ROIs that neither fired "
         f"nor stand out in any summary image."))
 pages.markdown("imaging_pipe_summary", "\n".join([
-    f"* held-out Neurofinder F1: U-Net + patch classifier **{ours['f1']:.3f}**, the U-Net alone {alone['f1']:.3f};",
-    f"* paired over the 4 quadrants: {diff['mean']:+.3f} F1, 95% interval {diff['lo']:+.3f} to {diff['hi']:+.3f};",
+    f"* held-out Neurofinder F1, mean ± sd over {len(pipes)} seeds: U-Net + patch classifier **{ours['f1']:.3f} ± "
+    f"{sd_tab['pipeline_f1']:.3f}**, the U-Net alone {alone['f1']:.3f} ± {sd_tab['unet_f1']:.3f};",
+    f"* paired over the 4 quadrants of each seed: {diff['mean']:+.3f} F1, 95% interval {diff['lo']:+.3f} to "
+    f"{diff['hi']:+.3f};",
     f"* the candidates' recall, the most the second stage can keep: {r_cand:.3f} (a perfect second stage: F1 "
     f"{2 * r_cand / (1 + r_cand):.3f});", f"* targets: {'; '.join(said)}."]))
 
@@ -198,7 +250,7 @@ pages.markdown("imaging_pipe_summary", "\n".join([
 # ```
 
 # %%
-split = int(np.argmax(np.abs(diff["diffs"])))
+split = int(np.argmax(np.abs(diff0)))
 pages.figure("imaging_pipe_candidates", report.plot_candidates(summary["mean"], c, pipe.kept, truth, split=split))
 
 # %% [markdown]
@@ -247,9 +299,15 @@ pages.markdown("imaging_chapter_time", (
 
 # %%
 key = results.key
-metrics = {key("segmentation", "pipeline", m): float(ours[m]) for m in ("f1", "precision", "recall")}
-metrics.update({key("segmentation", "candidates", m): float(pooled.loc["candidates (lower cut)", m])
-                for m in ("f1", "precision", "recall")})
+metrics = {}
+for stage in ("pipeline", "candidates", "unet"):  # mean and sd over seeds, and each seed
+    for m in ("f1", "precision", "recall"):
+        metrics[key("segmentation", stage, m)] = float(mean_tab[f"{stage}_{m}"])
+        metrics[key("segmentation", stage, f"{m}_sd")] = float(sd_tab[f"{stage}_{m}"])
+        metrics.update({key("segmentation", stage, m, split=f"seed_{s}"): float(seed_tab.loc[f"seed {s}",
+                                                                                               f"{stage}_{m}"])
+                        for s in pipes})
+metrics[key("segmentation", "pipeline", "n_seeds")] = len(pipes)
 metrics.update({key("segmentation", "pipeline", "f1", vs="unet"): diff["mean"],
                 key("segmentation", "pipeline", "f1_lo", vs="unet"): diff["lo"],
                 key("segmentation", "pipeline", "f1_hi", vs="unet"): diff["hi"],
@@ -267,6 +325,7 @@ path = results.write_results("imaging", "04_pipeline", metrics,
                              parameters=dict(profile=profile, seed=seed, candidate_factor=candidate_factor,
                                              p_threshold=p_threshold, inputs=inputs, threads=rt.threads,
                                              candidate_thresholds=cand_thr, classifier=classifier.get_params(),
-                                             max_candidates=cfg["max_candidates"], max_steps=cfg["max_steps"]),
+                                             max_candidates=cfg["max_candidates"], max_steps=cfg["max_steps"],
+                                             n_seeds=cfg["n_seeds"]),
                              data=nds.checksums(DATA_KEY))
 print(f"results written to {path}")

@@ -24,6 +24,9 @@ Keys (page: what):
   thousands of peaks), ``pipe_epochs`` and ``pipe_pretrain_epochs`` (the second stage's training and autoencoder
   epochs: it trains on a few hundred candidates per split, so it needs more epochs than page 3's networks for the
   same number of steps).
+* 02-04: ``n_seeds`` (the U-Nets of page 2, page 3's best configuration of Table 1 and page 4's pipeline are trained
+  with ``seed``, ``seed + 1``, ...: the headline numbers are the mean over seeds with their sd; smoke 2, cpu 3,
+  gpu 5).
 * all: ``threads`` (torch CPU threads: 1 is robust on a shared 2-core machine, where 2 oversubscribes it) and
   ``max_steps`` (``None`` in every profile: no cap; the ``gpu_profile`` tests cap every network's optimisation
   steps, autoencoder pretraining included, to run the gpu configuration on a CPU).
@@ -49,7 +52,7 @@ PROFILE_SETTINGS = {
         s2p_threshold_scaling=(1.0,), s2p_diameter=(10,), s2p_iscell=(0.5,),
         patch_epochs=1, patch_epochs_fc=1, n_splits=2, patch_size=21, n_aug=0, n_patches=40, ae_epochs=1,
         ae_patches=32, patch_batch_size=32, patch_lr=1e-3, input_size=_SMALL, max_candidates=40,
-        pipe_epochs=1, pipe_pretrain_epochs=1, max_steps=None,
+        pipe_epochs=1, pipe_pretrain_epochs=1, max_steps=None, n_seeds=2,
         runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
               ("inception_v3", "fc", "pretrained")]),
     "cpu": dict(
@@ -58,7 +61,7 @@ PROFILE_SETTINGS = {
         s2p_threshold_scaling=(0.3, 0.5, 0.7, 1.0, 1.5), s2p_diameter=(8, 10, 12), s2p_iscell=(0.25, 0.5, 0.75),
         patch_epochs=8, patch_epochs_fc=30, n_splits=10, patch_size=21, n_aug=1, n_patches=None, ae_epochs=2,
         ae_patches=600, patch_batch_size=64, patch_lr=2e-3, input_size=_SMALL, max_candidates=None,
-        pipe_epochs=30, pipe_pretrain_epochs=5, max_steps=None,
+        pipe_epochs=30, pipe_pretrain_epochs=5, max_steps=None, n_seeds=3,
         runs=[("resnet18", "fc", "random"), ("resnet18", "fc", "pretrained"), ("resnet18", "conv1", "pretrained"),
               ("resnet50", "fc", "random"), ("inception_v3", "fc", "random")]),
     "gpu": dict(
@@ -68,10 +71,10 @@ PROFILE_SETTINGS = {
         s2p_iscell=(0.25, 0.5, 0.75),
         patch_epochs=30, patch_epochs_fc=60, n_splits=10, patch_size=101, n_aug=8, n_patches=None, ae_epochs=20,
         ae_patches=5000, patch_batch_size=32, patch_lr=1e-3, input_size=_PAPER, runs=_GPU_RUNS,
-        max_candidates=None, pipe_epochs=60, pipe_pretrain_epochs=20, max_steps=None),
+        max_candidates=None, pipe_epochs=60, pipe_pretrain_epochs=20, max_steps=None, n_seeds=5),
 }
 
-_INT = ("pipe_epochs", "pipe_pretrain_epochs", "threads", "unet_epochs", "unet_crops_per_epoch", "unet_crop",
+_INT = ("n_seeds", "pipe_epochs", "pipe_pretrain_epochs", "threads", "unet_epochs", "unet_crops_per_epoch", "unet_crop",
         "unet_base", "unet_depth", "unet_batch_size",
         "patch_epochs", "patch_epochs_fc", "n_splits", "patch_size", "n_aug", "ae_epochs", "ae_patches",
         "patch_batch_size")
@@ -81,6 +84,8 @@ def settings(profile: str, **overrides) -> dict:
     """The settings of ``profile`` (see the module docstring for the keys) with every override that is not ``None``
     applied (:func:`neuro_lib.profiles.settings`). Raises ``ValueError`` for an unknown profile or key."""
     cfg = profiles.settings(profile, PROFILE_SETTINGS, overrides, ints=_INT, what="imaging")
+    if cfg["n_seeds"] < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {cfg['n_seeds']}")
     cfg["runs"] = [tuple(r) for r in cfg["runs"]]
     cfg["input_size"] = dict(cfg["input_size"])
     return cfg

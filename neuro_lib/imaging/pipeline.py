@@ -126,17 +126,27 @@ def run_pipeline(classifier, unet, truth: np.ndarray, patch_image: np.ndarray, *
     return PipelineResult(cand, cv, p, kept, cents, scores)
 
 
-def paired_quadrant_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str = "f1", *, confidence: float = 0.95
-                               ) -> dict:
+def paired_quadrant_difference(a, b, metric: str = "f1", *, confidence: float = 0.95) -> dict:
     """``a - b`` in ``metric`` over the same held-out quadrants (per-quadrant score tables of
     :func:`~.detection.quadrant_scores`), with the corrected resampled t interval
     (:func:`neuro_lib.evaluation.corrected_t_interval`, ``n_test / n_train = 1/3``: each quadrant is tested by
-    networks trained on the other three; Student t with 3 degrees of freedom, so the interval is wide). Returns
-    ``{"mean", "lo", "hi", "p", "diffs"}``. Raises ``ValueError`` if the tables are not over the same splits."""
+    networks trained on the other three; Student t with 3 degrees of freedom for one seed, so the interval is wide).
+
+    ``a`` and ``b`` may also be lists of such tables, one per seed (issue 14): the pairs are then every (seed,
+    quadrant), seed ``i`` of ``a`` against seed ``i`` of ``b`` (Nadeau & Bengio's correction for ``r`` repetitions of
+    ``k`` splits, ``r k - 1`` degrees of freedom). Returns ``{"mean", "lo", "hi", "p", "diffs"}`` (``diffs``: one per
+    pair, seed-major). Raises ``ValueError`` if the tables are not over the same splits or the lists differ in
+    length."""
     from ..evaluation import corrected_t_interval
 
-    if a["fold"].tolist() != b["fold"].tolist():
-        raise ValueError("the two score tables are not over the same held-out quadrants")
-    d = a[metric].to_numpy(float) - b[metric].to_numpy(float)
+    a_list, b_list = (list(a), list(b)) if isinstance(a, (list, tuple)) else ([a], [b])
+    if len(a_list) != len(b_list) or not a_list:
+        raise ValueError(f"{len(a_list)} score table(s) against {len(b_list)}: one per seed on each side")
+    d = []
+    for i, (ta, tb) in enumerate(zip(a_list, b_list)):
+        if ta["fold"].tolist() != tb["fold"].tolist():
+            raise ValueError(f"the two score tables of seed {i} are not over the same held-out quadrants")
+        d.append(ta[metric].to_numpy(float) - tb[metric].to_numpy(float))
+    d = np.concatenate(d)
     m, lo, hi, p = corrected_t_interval(d, 1 / 3, confidence=confidence)
     return {"mean": m, "lo": lo, "hi": hi, "p": p, "diffs": d}

@@ -10,9 +10,9 @@ import pandas as pd
 
 from .detection import centers_metric, in_region, match_centers
 
-__all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "plot_candidates", "detector_table",
-           "roi_activity",
-           "visibility_table", "activity_table", "chance_recall", "hits", "chapter_times"]
+__all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "plot_candidates", "plot_seed_scores",
+           "detector_table", "seed_table", "roi_activity", "visibility_table", "activity_table", "chance_recall",
+           "hits", "chapter_times"]
 
 
 def plot_images(panels, *, cmap="gray", colorbar_label: str | None = None, size: float = 4.0):
@@ -150,6 +150,51 @@ def detector_table(truth: np.ndarray, detectors: dict, *, mask: np.ndarray | Non
         rows[name] = dict(pixel_accuracy=pix, **centers_metric(truth, cents))
     cols = ["pixel_accuracy", "precision", "recall", "f1", "n_true", "n_found", "n_matched"]
     return pd.DataFrame(rows).T[cols]
+
+
+def seed_table(rows: dict) -> pd.DataFrame:
+    """The spread of a page's headline numbers over seeds (issue 14): ``rows`` maps each seed to ``{metric:
+    value}``. Returns one row per seed (index ``seed <s>``), then ``mean`` and ``sd`` (the sample sd, ``ddof=1``;
+    0 for a single seed). Raises ``ValueError`` when ``rows`` is empty or the seeds report different metrics."""
+    if not rows:
+        raise ValueError("seed_table needs at least one seed")
+    cols = list(next(iter(rows.values())))
+    if any(list(r) != cols for r in rows.values()):
+        raise ValueError(f"every seed must report the same metrics {cols}")
+    t = pd.DataFrame([[float(r[c]) for c in cols] for r in rows.values()], columns=cols,
+                     index=[f"seed {s}" for s in rows])
+    sd = t.std(ddof=1) if len(t) > 1 else t.iloc[0] * 0.0
+    return pd.concat([t, t.mean().to_frame("mean").T, sd.to_frame("sd").T])
+
+
+def plot_seed_scores(per_quadrant: dict, pooled: dict, *, reference: tuple[str, float] | None = None,
+                     ylabel: str = "held-out Neurofinder F1", ax=None):
+    """The spread over seeds of a held-out score: ``per_quadrant`` maps each seed to its (4,) per-quadrant scores
+    (dots, one colour per seed, at quadrants 0-3), ``pooled`` each seed to its score pooled over the quadrants (a bar
+    at "pooled": the mean over seeds, with the sd as an error bar, and each seed as a dot). ``reference``: a
+    ``(name, value)`` drawn as a dashed line (e.g. the best peer). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.2))
+    seeds = list(per_quadrant)
+    for i, s in enumerate(seeds):
+        v = np.asarray(per_quadrant[s], float)
+        off = (i - (len(seeds) - 1) / 2) * 0.08
+        ax.scatter(np.arange(len(v)) + off, v, s=18, color=f"C{i}", label=f"seed {s}")
+        ax.scatter([len(v) + off], [pooled[s]], s=18, color=f"C{i}")
+    n_q = len(np.asarray(per_quadrant[seeds[0]]))
+    vals = np.array([pooled[s] for s in seeds], float)
+    ax.bar([n_q], [vals.mean()], width=0.5, color="0.85", zorder=0,
+           yerr=[vals.std(ddof=1) if len(vals) > 1 else 0.0], capsize=4)
+    if reference is not None:
+        ax.axhline(reference[1], color="0.3", ls="--", lw=1, label=reference[0])
+    ax.set_xticks(range(n_q + 1), [f"quadrant {q}" for q in range(n_q)] + ["pooled"])
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def chance_recall(n_found: int, shape: tuple[int, int], radius: float = 5.0) -> float:
