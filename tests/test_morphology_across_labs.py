@@ -221,6 +221,31 @@ def test_paired_bootstrap():
         al.paired_bootstrap(_cv(coin, y, "a"), _cv(coin, y, "b"), metric="auc")
 
 
+def test_fusion_reads_each_branch_on_its_own_columns_and_survives_an_empty_feature():
+    """The fusion stacks the hand-feature branches (first n_hand columns) and the TMD branch (the rest): when only
+    the image columns carry the class, its TMD branch must get the weight; a feature missing in every cell of an
+    inner fold (here: in every cell) must not stop the gradient boosting."""
+    from sklearn.model_selection import cross_val_score
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["interneuron", "principal"], 60)
+    hand = rng.normal(size=(120, 5))
+    hand[:, 0] = np.nan  # a feature no cell has
+    image = rng.normal(size=(120, 8)) + (y == "principal")[:, None] * 1.5
+    X = np.hstack([hand, image])
+    fused = al.fusion_model(5, 8, gb_iter=20)
+    assert cross_val_score(fused, X, y, cv=3).mean() > 0.85  # only the image columns know the class
+    hand_only = al.fusion_model(5, 0, gb_iter=20)
+    assert cross_val_score(hand_only, X[:, :5], y, cv=3).mean() < 0.75  # noise: the hand branches alone cannot
+    fit = fused.fit(X, y)
+    weights = fit.final_estimator_.coef_.ravel()  # one probability column per branch for 2 classes
+    assert [n for n, _ in fit.estimators] == ["logistic", "gradient_boosting", "tmd"]
+    assert abs(weights[2]) > max(abs(weights[0]), abs(weights[1]))
+    assert fit.predict_proba(X).shape == (120, 2)
+    with pytest.raises(ValueError, match="needs hand features"):
+        al.fusion_model(0, 8)
+
+
 def test_predict_principal_interneuron(tmp_path, data_mirror):
     """The CLI's across-labs task: trained on every source (smoke subset), one row per file, a bad file gets its
     error; the typing-free default gives the same answer for a rotated, mirrored, retyped and axon-less copy."""
@@ -270,4 +295,8 @@ def test_smoke_page(smoke_book):
         key(t, "logistic_free", "balanced_accuracy", split="external_rat_s1", group="dendrite-only"),
         key(t, "gradient_boosting_free", "balanced_accuracy", split="external_all", group="full"),
         key(t, "logistic_free", "balanced_accuracy", split="rat_s1_5fold", vs="logistic_aware"),
+        key(t, "fusion_free", "balanced_accuracy", split="loso"),
+        key(t, "fusion_free", "balanced_accuracy", split="rat_s1_5fold", vs="gradient_boosting_free"),
+        key(t, "fusion_free", "balanced_accuracy", split="external_rat_s1", group="dendrite-only",
+            vs="logistic_free"),
         key(t, "label_audit", "n_flagged")], all_figures_glued=True)

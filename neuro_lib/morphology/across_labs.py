@@ -294,25 +294,67 @@ def image_model(C: float = 0.1, random_state: int = 0):
                          LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=random_state))
 
 
+def fusion_model(n_hand: int, n_image: int = 0, names: Sequence[str] = ("logistic", "gradient_boosting"), *,
+                 gb_iter: int = 300, cv: int = 5, random_state: int = 0):
+    """The fusion of the page's branches (issue 17: "fuse whatever branches are best, fitted on inner folds"): a
+    scikit-learn :class:`~sklearn.ensemble.StackingClassifier` whose branches are the hand-feature models ``names``
+    (:func:`models`) on the first ``n_hand`` columns of ``X`` and, with ``n_image`` > 0, the TMD classifier
+    (:func:`image_model`) on the next ``n_image`` (a flattened persistence image); a logistic regression on the
+    branches' out-of-fold class probabilities (``cv`` unshuffled stratified inner folds of the training cells only,
+    so no test cell is seen) learns how much to trust each. Every branch is then refitted on all training cells.
+    Each branch first drops the columns without two distinct values among its training cells
+    (:class:`~sklearn.feature_selection.VarianceThreshold`; NaN ignored): an inner fold of a small or lopsided set
+    can hold a feature that is missing in all of its cells, which scikit-learn's histogram gradient boosting rejects.
+    Input ``X`` (n_cells, n_hand + n_image). Raises ``ValueError`` for ``n_hand`` < 1 and ``KeyError`` for an
+    unknown model name."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.feature_selection import VarianceThreshold
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import Pipeline
+
+    if n_hand < 1:
+        raise ValueError(f"fusion_model needs hand features, got n_hand={n_hand}")
+
+    def on(cols, est):
+        return Pipeline([("columns", ColumnTransformer([("keep", "passthrough", cols)])),
+                         ("informative", VarianceThreshold(0.0)), ("model", est)])
+
+    hand = list(range(n_hand))
+    branches = [(n, on(hand, e)) for n, e in models(names, gb_iter=gb_iter).items()]
+    if n_image:
+        branches.append(("tmd", on(list(range(n_hand, n_hand + n_image)), image_model())))
+    return StackingClassifier(branches, final_estimator=LogisticRegression(max_iter=5000, random_state=random_state),
+                              cv=StratifiedKFold(cv), stack_method="predict_proba")
+
+
 def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=None, views=tuple(VIEW_NAMES),
-              images=None, hand=True, desc="cross-validation"):
+              images=None, hand=True, fusion=False, desc="cross-validation"):
+    """``{<model>_<view>: CVResult}`` of the hand-feature models ``names`` (``hand``), the TMD peer (``images``) and
+    their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False)."""
     from ..evaluation import cross_validate
 
     y = df["label"].to_numpy()
     out = {}
     for view in views:
+        X = view_tables(features, view, size=size).to_numpy(float)
         if hand:
-            X = view_tables(features, view, size=size).to_numpy(float)
             est = {f"{m}_{VIEW_NAMES[view]}": e for m, e in models(names, gb_iter=gb_iter).items()}
             out.update(cross_validate(est, X, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
-        if images is not None:
+        if images is not None and not (fusion and not hand):
             out.update(cross_validate({f"tmd_{VIEW_NAMES[view]}": image_model()}, images[view], y, splits,
+                                      seed=seed, groups=groups, progress=False, desc=desc))
+        if fusion:
+            img = np.zeros((len(y), 0)) if images is None else np.asarray(images[view], float).reshape(len(y), -1)
+            fused = fusion_model(X.shape[1], img.shape[1], names, gb_iter=gb_iter)
+            out.update(cross_validate({f"fusion_{VIEW_NAMES[view]}": fused}, np.hstack([X, img]), y, splits,
                                       seed=seed, groups=groups, progress=False, desc=desc))
     return out
 
 
 def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] = ("logistic", "gradient_boosting"),
-        gb_iter: int = 200, n_splits: int = 5, seed: int = 0, images: dict | None = None,
+        gb_iter: int = 200, n_splits: int = 5, seed: int = 0, images: dict | None = None, fusion: bool = True,
         progress: bool = True) -> AcrossLabs:
     """Every evaluation of the page, on the same cells (``df``, ``features`` from :func:`cells`):
 
@@ -330,17 +372,19 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
        leave-one-source-out (:class:`AcrossLabs`).
     Fold ``k`` is seeded ``seed + k`` (:func:`neuro_lib.evaluation.cross_validate`). ``images`` (optional,
     :func:`neuro_lib.morphology.persistence.persistence_images` of the cells) adds the TMD peer, ``tmd_<view>``
-    (:func:`image_model`), to every evaluation (not to the choice in 1). ``progress``: a tqdm bar over the steps."""
+    (:func:`image_model`), to every evaluation (not to the choice in 1). ``fusion`` adds ``fusion_<view>``
+    (:func:`fusion_model` of the hand-feature models and, with ``images``, TMD) to every evaluation but the choice
+    in 1; it is one of the candidates of 6. ``progress``: a tqdm bar over the steps."""
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     with threadpool_limits(1):  # OpenMP gradient boosting on a shared machine: one thread is faster and repeatable
-        return _run(df, features, model_names, gb_iter, n_splits, seed, images,
+        return _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion,
                     tqdm(total=6, desc="across labs", disable=not progress))
 
 
-def _run(df, features, model_names, gb_iter, n_splits, seed, images, steps) -> AcrossLabs:
-    cv_kw = dict(images=images)
+def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, steps) -> AcrossLabs:
+    cv_kw = dict(images=images, fusion=fusion)
     loso_splits, held = leave_one_source_out(df)
     groups = df["source"].to_numpy()
     choice, free = {}, {}
@@ -354,6 +398,9 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, images, steps) -> A
     if images is not None:
         loso["loso"].update(_cv_views(df, features, loso_splits, model_names, gb_iter, seed, views=("typing-free",),
                                       groups=groups, images=images, hand=False))
+    if fusion:
+        loso["loso"].update(_cv_views(df, features, loso_splits, model_names, gb_iter, seed, size=tf_size,
+                                      views=("typing-free",), groups=groups, images=images, hand=False, fusion=True))
     steps.update(2)
     rat = df["source"].isin(RAT_S1_SOURCES).to_numpy()
     rat_idx = np.flatnonzero(rat)
@@ -432,6 +479,7 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
                 mask = (exp.df["reconstruction"] == g).to_numpy()
                 if mask[cvs[a].splits[0].test].any():
                     out.update(diff_metrics(paired_bootstrap(cvs[a], cvs[b], mask), TASK, split=split, group=g))
+    out.update(fusion_differences(exp))
     for name, v in exp.loso_choice.items():
         out[key(TASK, "typing_free_variant", f"loso_balanced_accuracy_{name}")] = v
     out[key(TASK, "typing_free_variant", "with_size")] = float(exp.tf_size)
@@ -441,12 +489,63 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
     return out
 
 
+def fusion_table(exp: AcrossLabs, metric: str = "balanced_accuracy") -> pd.DataFrame:
+    """The fusion against each branch as a table (from :func:`fusion_differences`): one row per evaluation, test
+    group, view and branch, with the fusion's and the branch's ``metric`` and the paired difference with its 95%
+    interval. Columns ``split``, ``group``, ``view``, ``branch``, ``fusion``, ``branch_score``, ``difference``,
+    ``lo``, ``hi``."""
+    from ..results import key, parse_key
+
+    d = fusion_differences(exp, metric)
+    rows = []
+    for k, v in d.items():
+        kp = parse_key(k)
+        if kp.metric != metric:
+            continue
+        part = {**exp.in_domain, **exp.loso, **exp.external, **{f"{s}_audited": c for s, c in exp.clean.items()}}
+        cvs, g = part[kp.split], kp.group or "all"
+        rows.append(dict(split=kp.split, group=g, view=f"typing-{kp.model.rsplit('_', 1)[1]}",
+                         branch=label(kp.vs), fusion=cvs[kp.model].summary(g)[metric],
+                         branch_score=cvs[kp.vs].summary(g)[metric], difference=v,
+                         lo=d[key(TASK, kp.model, f"{metric}_lo", split=kp.split, group=kp.group, vs=kp.vs)],
+                         hi=d[key(TASK, kp.model, f"{metric}_hi", split=kp.split, group=kp.group, vs=kp.vs)]))
+    return pd.DataFrame(rows)
+
+
+def fusion_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> dict[str, float]:
+    """The fusion against each of its branches, in each view and evaluation where both ran: ``fusion_<view> -
+    <branch>_<view>`` paired over the same folds or held-out sources (corrected resampled t-test) and, on the external
+    test, within each reconstruction type (:func:`paired_bootstrap` of the cells). Results entries
+    (``.../fusion_<view>/split=S[/group=G]/diff_vs_<branch>_<view>/<metric>``, ``_lo``, ``_hi``, ``_p``)."""
+    from ..evaluation import paired_difference
+    from ..results import diff_metrics
+
+    out: dict[str, float] = {}
+    for part in (exp.in_domain, exp.loso, exp.external, exp.clean):
+        for split, cvs in part.items():
+            name = split if part is not exp.clean else f"{split}_audited"
+            for short in VIEW_NAMES.values():
+                fused = cvs.get(f"fusion_{short}")
+                if fused is None:
+                    continue
+                for b in sorted(n for n in cvs if n.endswith(f"_{short}") and not n.startswith("fusion_")):
+                    if part is exp.external or split.startswith("external"):
+                        for g in ("dendrite-only", "full"):
+                            mask = (exp.df["reconstruction"] == g).to_numpy()
+                            if mask[fused.splits[0].test].any():
+                                out.update(diff_metrics(paired_bootstrap(fused, cvs[b], mask, metric=metric), TASK,
+                                                        split=name, group=g))
+                    else:
+                        out.update(diff_metrics(paired_difference(fused, cvs[b], metric), TASK, split=name))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # figures and sentences of the page
 # ---------------------------------------------------------------------------------------------------------------
 
 MODEL_LABELS = {"logistic": "logistic regression", "gradient_boosting": "gradient boosting", "svm": "SVM (RBF)",
-                "tmd": "TMD image + logistic"}
+                "tmd": "TMD image + logistic", "fusion": "fusion (stacking of the branches)"}
 VIEW_COLORS = {"aware": "tab:gray", "free": "tab:green"}
 
 
