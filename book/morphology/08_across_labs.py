@@ -426,7 +426,9 @@ pages.markdown("labs_left", "\n".join([
     f"typing-aware {ind[best_aware].summary()['balanced_accuracy']:.3f}, "
     f"{al.say_target(ind[best_aware].summary()['balanced_accuracy'], TARGETS['in_domain_aware'])} (the best of three "
     "models on the same folds that score them, so slightly optimistic).",
-    "* Tried: the two views, with a logistic regression, gradient boosting and TMD persistence images each, the "
+    "* Tried: the two views, with a logistic regression, gradient boosting and TMD persistence images each and "
+    "their fusion by stacking (added after the other models' numbers were seen; its inner folds are not grouped by "
+    "source, so it learns how to weigh the branches within the training labs, not across them), the "
     "typing-free hand features with and without their size features (chosen by "
     "leave-one-source-out), training on rat S1 alone and on every source but Allen, with and without the audited "
     "cells. While the features were written, Allen was scored once (an exploratory run of the first version); no "
