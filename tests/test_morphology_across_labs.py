@@ -246,6 +246,44 @@ def test_fusion_reads_each_branch_on_its_own_columns_and_survives_an_empty_featu
         al.fusion_model(0, 8)
 
 
+def test_lab_copy_drops_axon_and_types_and_rescales(rat_cells):
+    """The augmented copy: no axon, one dendrite type, and every length scaled (NeuroM's total dendrite length of the
+    copy is the scale times the original's)."""
+    import neurom as nm
+
+    from neuro_lib.morphology.augment import lab_copy
+
+    s = rat_cells["principal"]
+    c = lab_copy(s, 1.3)
+    assert not (c.types == 2).any() and set(np.unique(c.types)) <= {1, 3} and c.metadata["scale"] == 1.3
+    basal = nm.NeuriteType.basal_dendrite
+    dendrites = (nm.NeuriteType.basal_dendrite, nm.NeuriteType.apical_dendrite)
+    before = sum(nm.get("total_length", to_neurom(s), neurite_type=t) for t in dendrites)
+    assert nm.get("total_length", to_neurom(c), neurite_type=basal) == pytest.approx(1.3 * before, rel=1e-6)
+    with pytest.raises(ValueError, match="scale must be positive"):
+        lab_copy(s, 0.0)
+
+
+def test_with_copies_trains_on_cells_and_copies_and_predicts_from_the_cells():
+    from sklearn.linear_model import LogisticRegression
+
+    from neuro_lib.morphology.augment import WithCopies
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 50)
+    cells = np.c_[y + rng.normal(0, 0.3, 100), rng.normal(size=100)]  # feature 0 names the class
+    copies = np.c_[rng.normal(size=100), y + rng.normal(0, 0.3, 100)]  # in the copies, feature 1 does
+    copies[:10] = np.nan  # unreadable files: no copy
+    m = WithCopies(LogisticRegression(), 2).fit(np.hstack([cells, copies]), y)
+    assert m.n_copies_ == 90 and m.estimator_.coef_[0, 1] > 0.5  # the copies were trained on
+    plain = LogisticRegression().fit(cells, y)
+    swapped = np.hstack([cells, copies[:, ::-1]])  # predictions never read the copy columns
+    assert np.allclose(m.predict_proba(swapped), m.predict_proba(np.hstack([cells, copies])))
+    assert not np.allclose(m.predict_proba(np.hstack([cells, copies])), plain.predict_proba(cells))
+    with pytest.raises(ValueError, match="expects 4 columns"):
+        m.predict_proba(cells)
+
+
 def test_predict_principal_interneuron(tmp_path, data_mirror):
     """The CLI's across-labs task: trained on every source (smoke subset), one row per file, a bad file gets its
     error; the typing-free default gives the same answer for a rotated, mirrored, retyped and axon-less copy."""
@@ -296,6 +334,8 @@ def test_smoke_page(smoke_book):
         key(t, "gradient_boosting_free", "balanced_accuracy", split="external_all", group="full"),
         key(t, "logistic_free", "balanced_accuracy", split="rat_s1_5fold", vs="logistic_aware"),
         key(t, "fusion_free", "balanced_accuracy", split="loso"),
+        key(t, "gradient_boosting_augmented_aware", "balanced_accuracy", split="external_rat_s1", group="full",
+            vs="gradient_boosting_aware"),
         key(t, "fusion_free", "balanced_accuracy", split="rat_s1_5fold", vs="gradient_boosting_free"),
         key(t, "fusion_free", "balanced_accuracy", split="external_rat_s1", group="dendrite-only",
             vs="logistic_free"),

@@ -48,7 +48,11 @@
 # dendrites in one image. A logistic regression classifies the images. A **fusion** of the three branches of each
 # view (`al.fusion_model`: scikit-learn's stacking, a logistic regression on the branches' class probabilities
 # predicted on inner folds of the training cells only) is the last model, set up as the paper's "Multi" should be:
-# it is worth its name only if it is at least as good as its best branch, which a section below checks.
+# it is worth its name only if it is at least as good as its best branch, which a section below checks. And the
+# typing-aware hand-feature models are trained a second time with **augmentation** (`augment=True`): beside each
+# training cell, a copy of it as another lab might have traced it (axon removed, every dendrite typed basal, the
+# cell rescaled by a factor drawn per cell between 1/1.5 and 1.5; `neuro_lib.morphology.augment`), so that neither
+# the axon nor the apical type code is always there to lean on. Only training cells are copied.
 #
 # There are three evaluations: random 5-fold on rat S1 (in-domain), leave-one-source-out over the training
 # sources, and an **external test** on the Allen Cell Types mouse VISp reconstructions, which no model is trained
@@ -60,6 +64,7 @@ seed = 0
 n_per_source_class = None  # cells kept per source and class (None: the profile's value, chapter.PROFILE_SETTINGS)
 gb_iter = None  # trees of the gradient boosting (None: the profile's value)
 tmd_resolution = None  # pixels a side of the TMD persistence images (None: the profile's value; 0: no TMD)
+augment = True  # also train the typing-aware models on a copy of each cell without axon and type codes, rescaled
 
 # %%
 import warnings
@@ -69,6 +74,7 @@ from IPython.display import display
 
 from neuro_lib import datasets, evaluation, pages, results
 from neuro_lib.morphology import across_labs as al
+from neuro_lib.morphology import augment as aug
 from neuro_lib.morphology import chapter, persistence
 from neuro_lib.morphology import data as mdata
 from neuro_lib.morphology.svm import signed_log
@@ -112,6 +118,7 @@ TARGETS = {k: chapter.TARGETS[f"labs_{k.replace('-', '_')}"] for k in ("dendrite
 df, F = al.cells(n_per_source_class=cfg["labs_per_source_class"], seed=seed, progress=True)
 images = (persistence.persistence_images(df["path"], resolution=cfg["labs_tmd_resolution"], progress=True)
           if cfg["labs_tmd_resolution"] else None)
+copies = aug.copy_features(df["path"], seed=seed, progress=True) if augment else None
 al.plot_sources(df)
 plt.tight_layout()
 pages.figure("labs_sources")
@@ -148,7 +155,8 @@ pages.markdown("labs_tmd_failed", (
 # close.
 
 # %%
-exp = al.run(df, F, gb_iter=cfg["labs_gb_iter"], n_splits=cfg["labs_n_splits"], seed=seed, images=images)
+exp = al.run(df, F, gb_iter=cfg["labs_gb_iter"], n_splits=cfg["labs_n_splits"], seed=seed, images=images,
+             copies=copies)
 choice = exp.loso_choice
 pages.markdown("labs_choice", (
     f"mean held-out balanced accuracy {choice['with_size']:.3f} with the sizes, {choice['scale_free']:.3f} "
@@ -335,6 +343,42 @@ pages.markdown("labs_fusion_text", "\n".join([
     f"{'met' if not len(sig_worse) else 'not met'} within the intervals."]))
 
 # %% [markdown]
+# ## Does augmentation make the typing-aware models robust?
+#
+# Each typing-aware model trained also on the augmented copies, against the same model without them, on the same
+# folds, held-out sources and Allen cells (paired as for the fusion).
+#
+# ```{glue:md} labs_augment_text
+# :format: myst
+# ```
+
+# %%
+def augment_lines():
+    if copies is None:
+        return ["Not run (`augment=False`)."]
+    lines = [f"{int(exp.df.shape[0] - copies['scale'].isna().sum())} of {len(copies)} cells have a copy (rescaled "
+             f"by {copies['scale'].min():.2f} to {copies['scale'].max():.2f})."]
+    for split, cvs, groups in [("rat_s1_5fold", exp.in_domain["rat_s1_5fold"], ("all",)),
+                               ("loso", exp.loso["loso"], ("all",)),
+                               ("external_rat_s1", exp.external["external_rat_s1"], ("dendrite-only", "full")),
+                               ("external_all", exp.external["external_all"], ("dendrite-only", "full"))]:
+        for n in sorted(n for n in cvs if n.endswith("_augmented_aware")):
+            plain = n.replace("_augmented_aware", "_aware")
+            for g in groups:
+                if split.startswith("external"):
+                    mask = (df["reconstruction"] == g).to_numpy()
+                    d = al.paired_bootstrap(cvs[n], cvs[plain], mask, seed=seed)
+                else:
+                    d = evaluation.paired_difference(cvs[n], cvs[plain], "balanced_accuracy")
+                lines.append(f"* {split.replace('_', ' ')}{'' if g == 'all' else ', ' + g}: {al.label(n)} "
+                             f"{cvs[n].summary(g)['balanced_accuracy']:.3f}, without the copies "
+                             f"{cvs[plain].summary(g)['balanced_accuracy']:.3f}; {al.say_difference(d)}.")
+    return lines
+
+
+pages.markdown("labs_augment_text", "\n".join(augment_lines()))
+
+# %% [markdown]
 # ## Label audit
 #
 # Some labels of the rat S1 training cells contradict their own files. The rule, fixed before any model was scored
@@ -361,7 +405,7 @@ display(audit.head(40))
 
 # %%
 def audit_line(split, cvs_all, cvs_clean, g="all"):
-    names = sorted(cvs_all)
+    names = sorted(set(cvs_all) & set(cvs_clean))
     return [f"* {split.replace('_', ' ')}{'' if g == 'all' else ', ' + g}, {al.label(n)}: "
             f"{cvs_all[n].summary(g)['balanced_accuracy']:.3f} with every cell, "
             f"{cvs_clean[n].summary(g)['balanced_accuracy']:.3f} without the flagged ones;" for n in names]
@@ -414,7 +458,7 @@ pages.markdown("labs_neighbours", ", ".join(f"{v} {x:.2f}" for v, x in share.ite
 # ```
 #
 # Not done yet (issue 17): the chapter's networks (CNN, LSTM, Tree-LSTM) in the typing-free regime, a
-# lab-adversarial model and train-time augmentation.
+# lab-adversarial model, and augmentation that truncates the axon rather than removing it.
 
 # %%
 pages.markdown("labs_left", "\n".join([
@@ -428,7 +472,8 @@ pages.markdown("labs_left", "\n".join([
     "models on the same folds that score them, so slightly optimistic).",
     "* Tried: the two views, with a logistic regression, gradient boosting and TMD persistence images each and "
     "their fusion by stacking (added after the other models' numbers were seen; its inner folds are not grouped by "
-    "source, so it learns how to weigh the branches within the training labs, not across them), the "
+    "source, so it learns how to weigh the branches within the training labs, not across them), the typing-aware "
+    "models trained also on augmented copies (added at the same time), the "
     "typing-free hand features with and without their size features (chosen by "
     "leave-one-source-out), training on rat S1 alone and on every source but Allen, with and without the audited "
     "cells. While the features were written, Allen was scored once (an exploratory run of the first version); no "

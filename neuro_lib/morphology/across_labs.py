@@ -330,10 +330,14 @@ def fusion_model(n_hand: int, n_image: int = 0, names: Sequence[str] = ("logisti
 
 
 def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=None, views=tuple(VIEW_NAMES),
-              images=None, hand=True, fusion=False, desc="cross-validation"):
-    """``{<model>_<view>: CVResult}`` of the hand-feature models ``names`` (``hand``), the TMD peer (``images``) and
-    their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False)."""
+              images=None, hand=True, fusion=False, copies=None, desc="cross-validation"):
+    """``{<model>_<view>: CVResult}`` of the hand-feature models ``names`` (``hand``), the TMD peer (``images``),
+    their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False) and,
+    with ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features`, rows aligned with ``features``), each
+    hand-feature model of the typing-aware view trained also on the cells' augmented copies
+    (``<model>_augmented_aware``, :class:`~neuro_lib.morphology.augment.WithCopies`)."""
     from ..evaluation import cross_validate
+    from .augment import WithCopies
 
     y = df["label"].to_numpy()
     out = {}
@@ -342,6 +346,10 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
         if hand:
             est = {f"{m}_{VIEW_NAMES[view]}": e for m, e in models(names, gb_iter=gb_iter).items()}
             out.update(cross_validate(est, X, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
+        if hand and copies is not None and view == "typing-aware":
+            est = {f"{m}_augmented_aware": WithCopies(e, X.shape[1]) for m, e in models(names, gb_iter=gb_iter).items()}
+            XX = np.hstack([X, copies[TYPING_AWARE].to_numpy(float)])
+            out.update(cross_validate(est, XX, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
         if images is not None and not (fusion and not hand):
             out.update(cross_validate({f"tmd_{VIEW_NAMES[view]}": image_model()}, images[view], y, splits,
                                       seed=seed, groups=groups, progress=False, desc=desc))
@@ -355,7 +363,7 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
 
 def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] = ("logistic", "gradient_boosting"),
         gb_iter: int = 200, n_splits: int = 5, seed: int = 0, images: dict | None = None, fusion: bool = True,
-        progress: bool = True) -> AcrossLabs:
+        copies: pd.DataFrame | None = None, progress: bool = True) -> AcrossLabs:
     """Every evaluation of the page, on the same cells (``df``, ``features`` from :func:`cells`):
 
     1. the typing-free view's variant (with or without the size features, ``TF_SIZE`` of
@@ -374,16 +382,18 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
     :func:`neuro_lib.morphology.persistence.persistence_images` of the cells) adds the TMD peer, ``tmd_<view>``
     (:func:`image_model`), to every evaluation (not to the choice in 1). ``fusion`` adds ``fusion_<view>``
     (:func:`fusion_model` of the hand-feature models and, with ``images``, TMD) to every evaluation but the choice
-    in 1; it is one of the candidates of 6. ``progress``: a tqdm bar over the steps."""
+    in 1; it is one of the candidates of 6. ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features` of the
+    cells) adds the typing-aware hand-feature models trained also on augmented copies (``<model>_augmented_aware``)
+    to 2, 3 and 4. ``progress``: a tqdm bar over the steps."""
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     with threadpool_limits(1):  # OpenMP gradient boosting on a shared machine: one thread is faster and repeatable
-        return _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion,
+        return _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, copies,
                     tqdm(total=6, desc="across labs", disable=not progress))
 
 
-def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, steps) -> AcrossLabs:
+def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, copies, steps) -> AcrossLabs:
     cv_kw = dict(images=images, fusion=fusion)
     loso_splits, held = leave_one_source_out(df)
     groups = df["source"].to_numpy()
@@ -394,7 +404,7 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, ste
         choice[name] = float(np.mean([np.nanmean(c.fold_values("balanced_accuracy")) for c in free[size].values()]))
     tf_size = choice["with_size"] >= choice["scale_free"]
     loso = {"loso": {**_cv_views(df, features, loso_splits, model_names, gb_iter, seed, views=("typing-aware",),
-                                 groups=groups, **cv_kw), **free[tf_size]}}
+                                 groups=groups, copies=copies, **cv_kw), **free[tf_size]}}
     if images is not None:
         loso["loso"].update(_cv_views(df, features, loso_splits, model_names, gb_iter, seed, views=("typing-free",),
                                       groups=groups, images=images, hand=False))
@@ -406,11 +416,12 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, ste
     rat_idx = np.flatnonzero(rat)
     folds = [Split(rat_idx[s.train], rat_idx[s.val], rat_idx[s.test], fold=s.fold)
              for s in in_domain_splits(df["label"].to_numpy()[rat], n_splits=n_splits, seed=seed)]
-    in_domain = {"rat_s1_5fold": _cv_views(df, features, folds, model_names, gb_iter, seed, size=tf_size, **cv_kw)}
+    in_domain = {"rat_s1_5fold": _cv_views(df, features, folds, model_names, gb_iter, seed, size=tf_size,
+                                           copies=copies, **cv_kw)}
     steps.update()
     rec = df["reconstruction"].to_numpy()
     external = {name: _cv_views(df, features, [external_split(df, train_sources=tr)], model_names, gb_iter, seed,
-                                size=tf_size, groups=rec, **cv_kw)
+                                size=tf_size, groups=rec, copies=copies, **cv_kw)
                 for name, tr in (("external_rat_s1", RAT_S1_SOURCES), ("external_all", None))}
     steps.update()
     audit = label_audit(df, features)
@@ -472,6 +483,8 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
     models_ = sorted({n.rsplit("_", 1)[0] for n in exp.in_domain["rat_s1_5fold"]})
     for m in models_:
         a, b = f"{m}_free", f"{m}_aware"
+        if a not in exp.in_domain["rat_s1_5fold"]:  # an augmented typing-aware model: against its plain one below
+            continue
         for split, cvs in (*exp.in_domain.items(), *exp.loso.items()):
             out.update(diff_metrics(paired_difference(cvs[a], cvs[b], "balanced_accuracy"), TASK, split=split))
         for split, cvs in exp.external.items():
@@ -480,12 +493,35 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
                 if mask[cvs[a].splits[0].test].any():
                     out.update(diff_metrics(paired_bootstrap(cvs[a], cvs[b], mask), TASK, split=split, group=g))
     out.update(fusion_differences(exp))
+    out.update(augmentation_differences(exp))
     for name, v in exp.loso_choice.items():
         out[key(TASK, "typing_free_variant", f"loso_balanced_accuracy_{name}")] = v
     out[key(TASK, "typing_free_variant", "with_size")] = float(exp.tf_size)
     out[key(TASK, "label_audit", "n_flagged")] = float(len(exp.audit))
     for reason in ("interneuron_with_apical", "pyramidal_name", "principal_without_apical"):
         out[key(TASK, "label_audit", f"n_{reason}")] = float(exp.audit["reasons"].str.contains(reason).sum())
+    return out
+
+
+def augmentation_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> dict[str, float]:
+    """Each typing-aware model trained also on augmented copies against the same model without them
+    (``<model>_augmented_aware - <model>_aware``), paired as in :func:`fusion_differences`; results entries."""
+    from ..evaluation import paired_difference
+    from ..results import diff_metrics
+
+    out: dict[str, float] = {}
+    for part in (exp.in_domain, exp.loso, exp.external):
+        for split, cvs in part.items():
+            for a in sorted(n for n in cvs if n.endswith("_augmented_aware")):
+                b = a.replace("_augmented_aware", "_aware")
+                if part is exp.external:
+                    for g in ("dendrite-only", "full"):
+                        mask = (exp.df["reconstruction"] == g).to_numpy()
+                        if mask[cvs[a].splits[0].test].any():
+                            out.update(diff_metrics(paired_bootstrap(cvs[a], cvs[b], mask, metric=metric), TASK,
+                                                    split=split, group=g))
+                else:
+                    out.update(diff_metrics(paired_difference(cvs[a], cvs[b], metric), TASK, split=split))
     return out
 
 
@@ -528,7 +564,8 @@ def fusion_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> di
                 fused = cvs.get(f"fusion_{short}")
                 if fused is None:
                     continue
-                for b in sorted(n for n in cvs if n.endswith(f"_{short}") and not n.startswith("fusion_")):
+                for b in sorted(n for n in cvs if n.endswith(f"_{short}") and not n.startswith("fusion_")
+                                and "_augmented_" not in n):
                     if part is exp.external or split.startswith("external"):
                         for g in ("dendrite-only", "full"):
                             mask = (exp.df["reconstruction"] == g).to_numpy()
@@ -545,7 +582,9 @@ def fusion_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> di
 # ---------------------------------------------------------------------------------------------------------------
 
 MODEL_LABELS = {"logistic": "logistic regression", "gradient_boosting": "gradient boosting", "svm": "SVM (RBF)",
-                "tmd": "TMD image + logistic", "fusion": "fusion (stacking of the branches)"}
+                "tmd": "TMD image + logistic", "fusion": "fusion (stacking of the branches)",
+                "logistic_augmented": "logistic regression + augmented copies",
+                "gradient_boosting_augmented": "gradient boosting + augmented copies"}
 VIEW_COLORS = {"aware": "tab:gray", "free": "tab:green"}
 
 
