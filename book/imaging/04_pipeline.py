@@ -202,7 +202,8 @@ pages.markdown("imaging_pipe_result", (
     f"Over {len(pipes)} seeds (mean ± sd), the pipeline's held-out F1 is **{ours['f1']:.3f} ± "
     f"{sd_tab['pipeline_f1']:.3f}** (precision {ours['precision']:.3f}, recall {ours['recall']:.3f}) against "
     f"**{alone['f1']:.3f} ± {sd_tab['unet_f1']:.3f}** for the U-Net alone (precision {alone['precision']:.3f}, "
-    f"recall {alone['recall']:.3f}). Per quadrant the pipeline is {diff['mean']:+.3f} F1 better on average, 95% "
+    f"recall {alone['recall']:.3f}). Per quadrant, the pipeline minus the U-Net alone is {diff['mean']:+.3f} F1 on "
+    f"average, 95% "
     f"interval {diff['lo']:+.3f} to {diff['hi']:+.3f} (corrected resampled t over {len(diff['diffs'])} seed and "
     f"quadrant pairs, p = {diff['p']:.2f})."
     + (" The interval excludes 0." if diff["lo"] > 0 or diff["hi"] < 0 else " The interval includes 0.")))
