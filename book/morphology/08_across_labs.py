@@ -365,11 +365,7 @@ def augment_lines():
         for n in sorted(n for n in cvs if n.endswith("_augmented_aware")):
             plain = n.replace("_augmented_aware", "_aware")
             for g in groups:
-                if split.startswith("external"):
-                    mask = (df["reconstruction"] == g).to_numpy()
-                    d = al.paired_bootstrap(cvs[n], cvs[plain], mask, seed=seed)
-                else:
-                    d = evaluation.paired_difference(cvs[n], cvs[plain], "balanced_accuracy")
+                d = al.paired(exp, cvs, n, plain, g)
                 lines.append(f"* {split.replace('_', ' ')}{'' if g == 'all' else ', ' + g}: {al.label(n)} "
                              f"{cvs[n].summary(g)['balanced_accuracy']:.3f}, without the copies "
                              f"{cvs[plain].summary(g)['balanced_accuracy']:.3f}; {al.say_difference(d)}.")

@@ -36,7 +36,8 @@ from .typing_free import TF_SHAPE, TYPING_AWARE, TYPING_FREE, feature_matrix
 
 __all__ = ["CLASSES", "EXTERNAL_SOURCE", "RAT_S1_SOURCES", "TASK", "VIEW_NAMES", "AcrossLabs", "cells",
            "view_tables", "in_domain_splits", "leave_one_source_out", "external_split", "logistic", "models",
-           "label_audit", "source_table", "image_model", "run", "best_model", "metrics_of",
+           "label_audit", "source_table", "image_model", "fusion_model", "run", "best_model", "metrics_of", "paired",
+           "fusion_differences", "fusion_table", "augmentation_differences",
            "plot_sources", "plot_scores", "loso_table", "plot_loso", "same_source_share", "label", "say_score",
            "say_difference", "say_target", "say_counts", "say_habits",
            "PREDICT_MODELS", "PREDICT_SIZE", "CellModel", "fitted_model"]
@@ -503,25 +504,39 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
     return out
 
 
+def paired(exp: AcrossLabs, cvs: dict, a: str, b: str, group: str = "all", metric: str = "balanced_accuracy"):
+    """``cvs[a] - cvs[b]`` in ``metric`` on ``group``: over the same folds or held-out sources (corrected resampled
+    t-test, :func:`~neuro_lib.evaluation.paired_difference`) when there are several splits; on the one external
+    split, over the same cells of reconstruction type ``group`` (:func:`paired_bootstrap`). Returns a
+    :class:`~neuro_lib.evaluation.PairedDifference`, or None when the split tests no cell of ``group``."""
+    from ..evaluation import paired_difference
+
+    if len(cvs[a].splits) > 1:
+        return paired_difference(cvs[a], cvs[b], metric)
+    mask = np.ones(len(exp.df), bool) if group == "all" else (exp.df["reconstruction"] == group).to_numpy()
+    return paired_bootstrap(cvs[a], cvs[b], mask, metric=metric) if mask[cvs[a].splits[0].test].any() else None
+
+
+def _paired_entries(exp: AcrossLabs, cvs: dict, a: str, b: str, split: str, metric: str) -> dict[str, float]:
+    """Results entries of :func:`paired` for ``a - b``: over all splits, or per reconstruction type on one split."""
+    from ..results import diff_metrics
+
+    out: dict[str, float] = {}
+    for g in ("all",) if len(cvs[a].splits) > 1 else ("dendrite-only", "full"):
+        d = paired(exp, cvs, a, b, g, metric)
+        if d is not None:
+            out.update(diff_metrics(d, TASK, split=split, group=None if g == "all" else g))
+    return out
+
+
 def augmentation_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> dict[str, float]:
     """Each typing-aware model trained also on augmented copies against the same model without them
     (``<model>_augmented_aware - <model>_aware``), paired as in :func:`fusion_differences`; results entries."""
-    from ..evaluation import paired_difference
-    from ..results import diff_metrics
-
     out: dict[str, float] = {}
     for part in (exp.in_domain, exp.loso, exp.external):
         for split, cvs in part.items():
             for a in sorted(n for n in cvs if n.endswith("_augmented_aware")):
-                b = a.replace("_augmented_aware", "_aware")
-                if part is exp.external:
-                    for g in ("dendrite-only", "full"):
-                        mask = (exp.df["reconstruction"] == g).to_numpy()
-                        if mask[cvs[a].splits[0].test].any():
-                            out.update(diff_metrics(paired_bootstrap(cvs[a], cvs[b], mask, metric=metric), TASK,
-                                                    split=split, group=g))
-                else:
-                    out.update(diff_metrics(paired_difference(cvs[a], cvs[b], metric), TASK, split=split))
+                out.update(_paired_entries(exp, cvs, a, a.replace("_augmented_aware", "_aware"), split, metric))
     return out
 
 
@@ -553,27 +568,16 @@ def fusion_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> di
     <branch>_<view>`` paired over the same folds or held-out sources (corrected resampled t-test) and, on the external
     test, within each reconstruction type (:func:`paired_bootstrap` of the cells). Results entries
     (``.../fusion_<view>/split=S[/group=G]/diff_vs_<branch>_<view>/<metric>``, ``_lo``, ``_hi``, ``_p``)."""
-    from ..evaluation import paired_difference
-    from ..results import diff_metrics
-
     out: dict[str, float] = {}
     for part in (exp.in_domain, exp.loso, exp.external, exp.clean):
         for split, cvs in part.items():
             name = split if part is not exp.clean else f"{split}_audited"
             for short in VIEW_NAMES.values():
-                fused = cvs.get(f"fusion_{short}")
-                if fused is None:
+                if f"fusion_{short}" not in cvs:
                     continue
                 for b in sorted(n for n in cvs if n.endswith(f"_{short}") and not n.startswith("fusion_")
                                 and "_augmented_" not in n):
-                    if part is exp.external or split.startswith("external"):
-                        for g in ("dendrite-only", "full"):
-                            mask = (exp.df["reconstruction"] == g).to_numpy()
-                            if mask[fused.splits[0].test].any():
-                                out.update(diff_metrics(paired_bootstrap(fused, cvs[b], mask, metric=metric), TASK,
-                                                        split=name, group=g))
-                    else:
-                        out.update(diff_metrics(paired_difference(fused, cvs[b], metric), TASK, split=name))
+                    out.update(_paired_entries(exp, cvs, f"fusion_{short}", b, name, metric))
     return out
 
 
