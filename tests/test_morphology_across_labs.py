@@ -309,7 +309,7 @@ def test_predict_principal_interneuron(tmp_path, data_mirror):
     rows = list(csv.DictReader(out.open()))
     assert rows[0]["predicted"] in ("interneuron", "principal") and "cycle" in rows[1]["error"]
     assert float(rows[0]["p_interneuron"]) + float(rows[0]["p_principal"]) == pytest.approx(1, abs=1e-6)
-    assert mp.MODELS["principal_interneuron"][0] == "logistic_free" and model.view == "typing-free"
+    assert mp.MODELS["principal_interneuron"][0] == "svm_free" and model.view == "typing-free"
     s = read_swc(good)
     R = Rotation.random(random_state=5).as_matrix() @ np.diag([1, -1, 1])
     other = s.copy(xyz=s.xyz @ R.T, types=np.where(s.types == 4, 3, s.types))

@@ -10,7 +10,7 @@ the CPU profile) and trains in seconds. Note what it has learnt: SWC type codes 
 training labs wrote them (see the fusion page on "atypical" cells); a file typed differently is a different input.
 
 ``--task principal_interneuron`` (the across-labs page, :mod:`~neuro_lib.morphology.across_labs`) trains on every
-principal/interneuron-labelled cell of every source in the mirror; its default model, ``logistic_free``, reads
+principal/interneuron-labelled cell of every source in the mirror; its default model, ``svm_free``, reads
 neither type codes nor the axon nor the orientation (``*_aware`` models are the typing-aware regime), which is what
 suits files from a lab the book never saw (see :data:`~neuro_lib.morphology.across_labs.PREDICT_MODELS` for why
 this one).
