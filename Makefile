@@ -31,8 +31,12 @@ html: env
 	$(PY) -m neuro_lib.book table
 	$(PY) -m neuro_lib.book build
 
+# Two runs: the suite without the gpu_profile tests (one session, so the session-wide smoke book is built once), then
+# the gpu_profile tests on 2 workers (pytest-xdist; independent pages, about half the time on CI's 2 cores). A run
+# that selects no test (exit status 5, e.g. PYTEST_ARGS naming one file) is not a failure.
 test: env
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu_profile" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m gpu_profile -n 2 --dist loadgroup $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # ruff's rules in pyproject.toml (why no formatter: see there)
 lint: env
