@@ -1,13 +1,13 @@
 """Each imaging page that trains networks (02 U-Net, 03 patch classification, 04 two-stage pipeline) in its gpu
 profile's configuration (U-Nets of 32 channels and 4 pooling stages on 128-pixel crops in batches of 16; 101-pixel
 patches at 224/299 pixels, the paper's input sizes) on the CPU, with every network fit and autoencoder pretraining
-capped at one optimisation step and the data cut down (page 3: 24 patches, 2 folds, one Table 1 row per
-architecture, and ``jitter=0``, which skips its second cross-validation of the best row on exactly centred patches,
-the same network again; page 4: 10 candidates per quadrant, each classified with its 8 symmetries; page 2 without
-suite2p, whose grid is CPU work at any scale), so the first GPU user does not meet a crash. Page 01 trains nothing:
-its gpu settings are the cpu ones (every frame). Page 04 reuses page 02's U-Nets from the cache when both run in one
-session (one worker runs both under pytest-xdist). Run with ``pytest -m gpu_profile`` (``-n 2 --dist loadgroup`` as
-``make test``)."""
+capped at one optimisation step and the data cut down (page 3: 24 patches, 2 folds, one Table 1 row per architecture,
+and ``jitter=0``, which skips its second cross-validation of the best row on exactly centred patches, the same network
+again; page 4: 10 candidates per quadrant, each classified with its 8 symmetries; page 2 without suite2p, whose grid is
+CPU work at any scale), so the first GPU user does not meet a crash. Page 01 trains nothing: its gpu settings are the
+cpu ones (every frame). Page 04 reuses page 02's U-Nets from the cache when both run in one session (under
+pytest-xdist's ``--dist loadfile`` one worker runs the whole file, in order). Run with ``pytest -m gpu_profile`` (``-n 2
+--dist loadfile`` as ``make test``)."""
 import json
 from pathlib import Path
 
@@ -32,13 +32,7 @@ RECORDED = {"02_segmentation": ("unet_base", "unet_depth", "unet_crop", "unet_ba
                                         "ae_epochs")}
 
 
-#: under pytest-xdist (``make test`` runs the gpu_profile tests on 2 workers, ``--dist loadgroup``) pages 02 and 04
-#: run on one worker, in that order, so that 04 reads 02's U-Nets from the cache instead of training them again
-ONE_WORKER = pytest.mark.xdist_group("imaging-unets")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ONE_WORKER) if n in ("02_segmentation", "04_pipeline") else n
-                                  for n in sorted(PAGES)])
+@pytest.mark.parametrize("name", sorted(PAGES))
 def test_imaging_page_runs_in_its_gpu_configuration(name, tmp_path, data_mirror):
     from neuro_lib.run import run_notebook
 

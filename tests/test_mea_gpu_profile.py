@@ -1,10 +1,11 @@
 """The MEA chapter's pages in the gpu profile's configuration (every network at its paper scale and batch size, the
-4-channel network in every regime, its epochs and patience), run on the CPU with each network capped at 2
-optimisation steps and the data subsampled (the smoke profile's two cells, 30 EAPs per cell and regime, 10 spikes per
-cell for the noise experiment and only its 20 uV level beside the clean spikes, 2 seeds instead of 5) and one torch
-thread (the gpu profile's 2 oversubscribe a loaded 2-core machine, and ``make test`` runs these tests on 2 workers),
-so that the first GPU user does not meet a crash. Page 04 reads page 03's networks from the cache (one worker runs
-both under pytest-xdist). Run with ``pytest -m gpu_profile`` (``-n 2 --dist loadgroup`` as ``make test``)."""
+4-channel network in every regime, its epochs and patience), run on the CPU with each network capped at 2 optimisation
+steps and the data subsampled (the smoke profile's two cells, 30 EAPs per cell and regime, 10 spikes per cell for the
+noise experiment and only its 20 uV level beside the clean spikes, 2 seeds instead of 5) and one torch thread (the gpu
+profile's 2 oversubscribe a loaded 2-core machine, and ``make test`` runs these tests on 2 workers), so that the first
+GPU user does not meet a crash. Page 04 reads page 03's networks from the cache (under pytest-xdist's ``--dist
+loadfile`` one worker runs the whole file, in order). Run with ``pytest -m gpu_profile`` (``-n 2 --dist loadfile`` as
+``make test``)."""
 from __future__ import annotations
 
 import json
@@ -29,14 +30,8 @@ KEYS = {"03_classify": ["mtype/cnn_4ch/split=norot/accuracy", "mtype/cnn_4ch/spl
                               "mtype/cnn/split=zrot-to-xrot/accuracy_sd"]}
 
 
-#: under pytest-xdist (``make test`` runs the gpu_profile tests on 2 workers, ``--dist loadgroup``) pages 03 and 04
-#: run on one worker, in that order, so that 04's cross-regime matrix reads 03's networks from the cache
-ONE_WORKER = pytest.mark.xdist_group("mea-networks")
-
-
 @pytest.mark.gpu_profile
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ONE_WORKER) if n in ("03_classify", "04_generalisation")
-                                  else n for n in sorted(PAGES)])
+@pytest.mark.parametrize("name", sorted(PAGES))
 def test_mea_page_runs_in_the_gpu_configuration(tmp_path, name):
     from neuro_lib.run import run_notebook
 

@@ -1,9 +1,10 @@
 """Each morphology page that trains networks (03 CNN, 04 sequence models, 05 fusion, 06 t-SNE, 07 virtual set) in its
 gpu profile's configuration (224-pixel images, sequences of 1,500 steps, Table 2's learning rates, autoencoder
-pretraining, batch size 64) on the CPU, with every network fit capped at one optimisation step, 12 cells per class
-and 3 folds instead of 5, so the first GPU user does not meet a crash. Pages 05 and 06 read the branch networks of
-03 and 04 from the cache (one worker runs 03 to 06 under pytest-xdist). Pages 01 and 02 train no network (their gpu
-settings only scan more cells). Run with ``pytest -m gpu_profile`` (``-n 2 --dist loadgroup`` as ``make test``)."""
+pretraining, batch size 64) on the CPU, with every network fit capped at one optimisation step, 12 cells per class and 3
+folds instead of 5, so the first GPU user does not meet a crash. Pages 05 and 06 read the branch networks of 03 and 04
+from the cache (under pytest-xdist's ``--dist loadfile`` one worker runs the whole file, in order). Pages 01 and 02
+train no network (their gpu settings only scan more cells). Run with ``pytest -m gpu_profile`` (``-n 2 --dist loadfile``
+as ``make test``)."""
 import json
 from pathlib import Path
 
@@ -29,12 +30,7 @@ RECORDED = {"03_cnn": ("image_size", "lr_conv", "lr_head", "pretrain_epochs", "c
             "07_virtual": ("max_len", "pretrain_epochs", "lr_conv")}
 
 
-#: under pytest-xdist (``make test`` runs the gpu_profile tests on 2 workers, ``--dist loadgroup``) pages 03 to 06
-#: (task (a)) run on one worker, in that order, so that each reads the earlier pages' networks from the cache
-ONE_WORKER = pytest.mark.xdist_group("morphology-task-a")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ONE_WORKER) if n != "07_virtual" else n for n in PAGES])
+@pytest.mark.parametrize("name", PAGES)
 def test_morphology_page_runs_in_its_gpu_configuration(name, tmp_path, data_mirror):
     from neuro_lib.run import run_notebook
 

@@ -1,8 +1,8 @@
-"""Each multimodal page in its gpu profile's configuration (10-repeat table, ensembles of 5 LSPINs, 500 epochs,
-1,000 trees, 600 boosting rounds) on the CPU, with every network fit capped at 2 optimisation steps, 120 cells per
-task, one repeat of 2 folds, so the first GPU user does not meet a crash. Page 03 reads page 02's runs from the
-cache (one worker runs both under pytest-xdist). Run with ``pytest -m gpu_profile`` (``-n 2 --dist loadgroup`` as
-``make test``)."""
+"""Each multimodal page in its gpu profile's configuration (10-repeat table, ensembles of 5 LSPINs, 500 epochs, 1,000
+trees, 600 boosting rounds) on the CPU, with every network fit capped at 2 optimisation steps, 120 cells per task, one
+repeat of 2 folds, so the first GPU user does not meet a crash. Page 03 reads page 02's runs from the cache (under
+pytest-xdist's ``--dist loadfile`` one worker runs the whole file, in order). Run with ``pytest -m gpu_profile`` (``-n 2
+--dist loadfile`` as ``make test``)."""
 import pytest
 
 pytestmark = pytest.mark.gpu_profile
@@ -14,11 +14,6 @@ GPU_SETTINGS = {"02_classify": {"lspin_epochs": 500, "n_ensemble": 5, "rf_trees"
                 "03_what_each_sees": {"lspin_epochs": 500, "n_ensemble": 5, "max_steps": 2, "max_cells": 120}}
 
 
-#: under pytest-xdist (``make test`` runs the gpu_profile tests on 2 workers, ``--dist loadgroup``) pages 02 and 03
-#: run on one worker, in that order, so that 03 reads 02's cross-validation runs from the cache
-ONE_WORKER = pytest.mark.xdist_group("multimodal-runs")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ONE_WORKER) if n != "01_data" else n for n in sorted(PAGES)])
+@pytest.mark.parametrize("name", sorted(PAGES))
 def test_multimodal_page_runs_in_its_gpu_configuration(name, gpu_profile_page):
     gpu_profile_page("multimodal", name, PAGES[name], GPU_SETTINGS.get(name, {}))
