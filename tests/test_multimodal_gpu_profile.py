@@ -1,6 +1,8 @@
-"""Each multimodal page in its gpu profile's configuration (10-repeat table, ensembles of 5 LSPINs, 500 epochs,
-1,000 trees, 600 boosting rounds) on the CPU, with every network fit capped at 2 optimisation steps, 120 cells per
-task, one repeat of 2 folds, so the first GPU user does not meet a crash. Run with ``pytest -m gpu_profile``."""
+"""Each multimodal page in its gpu profile's configuration (10-repeat table, ensembles of 5 LSPINs, 500 epochs, 1,000
+trees, 600 boosting rounds) on the CPU, with every network fit capped at 2 optimisation steps, 120 cells per task, one
+repeat of 2 folds, so the first GPU user does not meet a crash. Page 03 reads page 02's runs from the cache (under
+pytest-xdist's ``--dist loadfile`` one worker runs the whole file, in order). Run with ``pytest -m gpu_profile`` (``-n 2
+--dist loadfile`` as ``make test``)."""
 import pytest
 
 pytestmark = pytest.mark.gpu_profile

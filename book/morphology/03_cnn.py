@@ -49,6 +49,7 @@ pretrain_epochs = None  # autoencoder pretraining epochs on unlabelled training 
 threads = None  # torch CPU threads
 n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
 max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
+n_splits = 5  # folds of the cross-validation by cell (the chapter's 5; the gpu_profile tests use 3)
 
 # %%
 import warnings
@@ -72,7 +73,8 @@ paper = results.paper_numbers("morphology")
 warnings.filterwarnings("ignore", message="cells")
 
 # %%
-inp = data.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
+inp = data.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
+                       n_splits=n_splits)
 df, images, y, classes = inp.df, inp.images, inp.y, inp.classes
 pages.markdown("morph_cnn_setup", f"In this build: {len(df)} cells ("
                + ", ".join(f"{c}: {n}" for c, n in df["label"].value_counts().items())

@@ -37,6 +37,7 @@ max_len = None       # longest node sequence for the LSTM (the paper: 1,500)
 threads = None       # torch CPU threads
 n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
 max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
+n_splits = 5  # folds of the cross-validation by cell (the chapter's 5; the gpu_profile tests use 3)
 
 # %%
 import warnings
@@ -62,7 +63,8 @@ warnings.filterwarnings("ignore", category=UserWarning, module="torch")
 # layer). {glue:md}`morph_seq_cells`
 
 # %%
-inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
+inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
+                        n_splits=n_splits)
 df, trees, classes, y = inp.df, inp.trees, inp.classes, inp.y
 sizes = pd.DataFrame({"label": df["label"], "SWC points": df["n_nodes"],
                       "tree nodes": [len(t) for t in trees], "tree height": [int(t.height[0]) for t in trees]})

@@ -40,6 +40,7 @@ fusion_head = None     # "late": logistic regression on the branches' logits; "v
 threads = None         # torch CPU threads
 n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
 max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
+n_splits = 5  # folds of the cross-validation by cell (the chapter's 5; the gpu_profile tests use 3)
 
 # %%
 import time
@@ -69,7 +70,8 @@ warnings.filterwarnings("ignore", category=UserWarning)
 # every cell (and, for the last model, 77 per-neurite morphometrics). {glue:md}`morph_fusion_cells`
 
 # %%
-inp = mdata.task_inputs(TASK, image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
+inp = mdata.task_inputs(TASK, image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
+                        n_splits=n_splits)
 y, classes = inp.y, inp.classes
 pages.markdown("morph_fusion_cells", f"In this build: {len(y)} cells ("
                + ", ".join(f"{(y == c).sum()} {c}" for c in classes)

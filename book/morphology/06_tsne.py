@@ -39,6 +39,7 @@ image_size = None
 perplexity = 30.0
 n_per_class = None  # cells per class (None: the profile default, all cells in cpu and gpu)
 max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
+n_splits = 5  # folds of the cross-validation by cell (the chapter's 5; the gpu_profile tests use 3)
 
 # %%
 import warnings
@@ -66,7 +67,8 @@ warnings.filterwarnings("ignore", category=UserWarning)
 # {glue:md}`morph_tsne_features`
 
 # %%
-inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed)
+inp = mdata.task_inputs("rat_s1_2class", image_size=cfg["image_size"], n_per_class=cfg["n_per_class"], seed=seed,
+                        n_splits=n_splits)
 df, y = inp.df, inp.y
 branches = experiment.chapter_models(cfg, device=rt.device, names=["cnn", "tree_lstm"])
 cvs = evaluation.cross_validate(branches, inp.views, y, inp.splits, seed=seed,

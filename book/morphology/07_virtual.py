@@ -38,6 +38,7 @@ epochs = None  # most epochs of the CNN, the LSTM and the Tree-LSTM (None: the p
 image_size = None  # CNN image side in pixels
 threads = None  # torch CPU threads (None: the chapter's default for the profile)
 max_steps = None  # cap on each network fit's optimisation steps (None: none; the gpu_profile test uses 2)
+n_splits = 5  # folds of the cross-validation by cell (the chapter's 5; the gpu_profile tests use 3)
 
 # %%
 import matplotlib.pyplot as plt
@@ -106,7 +107,8 @@ pages.figure("morph_virtual_distributions", fig)
 views = Views(features=feats.to_numpy(), images=images,
               trees=[reduce_tree(c.xyz, c.radius, c.parent, c.types) for c in cells])
 cvs = evaluation.cross_validate(experiment.chapter_models(cfg, device=rt.device, names=[
-    "svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion"]), views, labels, data.splits(df, seed=seed), seed=seed)
+    "svm", "cnn", "lstm", "tree_lstm", "fusion_mlp", "fusion"]), views, labels,
+    data.splits(df, seed=seed, n_splits=n_splits), seed=seed)
 names = dict(experiment.MODEL_NAMES, svm="SVM (20 features)", fusion_mlp="Multi, 3-layer head",
              fusion="Multi, late fusion")
 summary = {m: r.summary() for m, r in cvs.items()}
