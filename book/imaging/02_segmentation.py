@@ -282,12 +282,14 @@ seed_tab = report.seed_table({s: unet_scores(r) for s, r in unet_runs.items()})
 display(seed_tab.round(3))
 u_mean, u_sd = seed_tab.loc["mean"], seed_tab.loc["sd"]
 pages.number("imaging_seg_n_seeds", len(unet_runs))
+# %%
 base_f1 = {k: table.loc[k, "f1"] for k in table.index if not k.startswith(("U-Net", "all background", "Seong"))}
 best_base = max(base_f1, key=base_f1.get)
 unet_q = {s: quadrant_scores(truth, r.centroids, (H, W)) for s, r in unet_runs.items()}
 pages.figure("imaging_seg_seeds", report.plot_seed_scores(
     {s: q["f1"].to_numpy() for s, q in unet_q.items()}, {s: seed_tab.loc[f"seed {s}", "f1"] for s in unet_runs},
     reference=(best_base, base_f1[best_base])))
+# %%
 peer_keys = {"correlation-image maxima": "correlation", "suite2p 1.1.0 (sparsery)": "suite2p",
              "suite2p 1.1.0 + its classifier": "suite2p_iscell"}
 peer_centres = {"correlation-image maxima": corr_sel["centroids"]}
@@ -464,6 +466,7 @@ for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("cor
                     ("suite2p 1.1.0 (sparsery)", "suite2p"), ("suite2p 1.1.0 + its classifier", "suite2p_iscell")]:
     if name in table.index:
         metrics.update({key("segmentation", model, m): table.loc[name, m] for m in ("f1", "precision", "recall")})
+# %%
 for m in ("pixel_accuracy", "precision", "recall", "f1"):  # the U-Net's headline: mean and sd over seeds
     metrics[key("segmentation", "unet", m)] = float(u_mean[m])
     metrics[key("segmentation", "unet", f"{m}_sd")] = float(u_sd[m])

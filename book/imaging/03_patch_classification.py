@@ -331,10 +331,11 @@ def best_run(s):
     return cross_validate_cached(best, net, ds_s["x"], ds_s["y"], kfold_splits(ds_s["y"], cfg["n_splits"], seed=s),
                                  seed=s)[0]
 
-
+# %%
 best_cv = {seed: cv[best]} | {s: best_run(s) for s in range(seed + 1, seed + cfg["n_seeds"])}
 best_tab = report.seed_table({s: {m: r.summary()[m] for m in ("accuracy", "macro_f1")} for s, r in best_cv.items()})
 display(best_tab.round(3))
+# %%
 best_mean, best_sd = best_tab.loc["mean", "accuracy"], best_tab.loc["sd", "accuracy"]
 later = best_tab.loc[[f"seed {s}" for s in list(best_cv)[1:]], "accuracy"]
 pages.number("imaging_patch_n_seeds", len(best_cv))
@@ -414,6 +415,7 @@ if exact is not None:
     metrics.update(results.cv_metrics(exact, "patches", best, split="exact_centres"))
 metrics.update({results.key("patches", best, f"accuracy{suffix}", vs="logistic_regression"): v
                 for suffix, v in (("", vs_ref.mean), ("_lo", vs_ref.lo), ("_hi", vs_ref.hi), ("_p", vs_ref.p))})
+# %%
 for m in ("accuracy", "macro_f1"):  # the headline: the best configuration, mean and sd over seeds
     metrics[results.key("patches", "best", m)] = float(best_tab.loc["mean", m])
     metrics[results.key("patches", "best", f"{m}_sd")] = float(best_tab.loc["sd", m])

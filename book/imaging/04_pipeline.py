@@ -313,6 +313,7 @@ metrics.update({key("segmentation", "pipeline", "f1", vs="unet"): diff["mean"],
                 key("segmentation", "pipeline", "f1_lo", vs="unet"): diff["lo"],
                 key("segmentation", "pipeline", "f1_hi", vs="unet"): diff["hi"],
                 key("segmentation", "pipeline", "f1_p", vs="unet"): diff["p"]})
+# %%
 metrics.update(results.cv_metrics(pipe.cv, "candidates", "resnet18_conv1_autoencoder",
                                   metrics=("accuracy", "balanced_accuracy", "auc")))
 metrics.update({key("runtime", "04_pipeline", m): v

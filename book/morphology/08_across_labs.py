@@ -494,6 +494,7 @@ aug_said = ("augmentation not run." if copies is None else
             f"full {bal(ext_rat, gba, 'full'):.3f}; its leave-one-source-out mean {bal(exp.loso['loso'], gba):.3f} "
             f"against {bal(exp.loso['loso'], gb):.3f} without, so the training sources alone would not have picked "
             "it (and the headline is typing-free by the issue's rule);")
+# %%
 pages.markdown("labs_summary", "\n".join([
     f"* Allen VISp, never trained on, typing-free ({al.label(h['model'])}, trained on rat S1): dendrite-only "
     f"{heads['dendrite-only'][2]:.3f}, {al.say_target(heads['dendrite-only'][2], TARGETS['dendrite-only'])}; "
