@@ -313,10 +313,11 @@ pages.markdown("labs_headline", "\n".join(
 # %% [markdown]
 # ## The fusion against its branches
 #
-# The fusion is trained on the same cells as its branches in every evaluation; the table gives, per evaluation, test
-# group and view, the fusion minus each branch, paired over the same folds or held-out sources (corrected resampled
-# t-test) or, on the external test, over the same Allen cells (a bootstrap of the cells within each class). The
-# issue's target: the fusion at least as good as every single branch in the same run.
+# The fusion is trained on the same cells as its branches in every evaluation; the table gives, per evaluation,
+# test group and view (rows), the fusion minus each branch (columns) with its 95% interval, paired over the same
+# folds or held-out sources (corrected resampled t-test) or, on the external test, over the same Allen cells (a
+# bootstrap of the cells within each class). The target: the fusion at least as good as every single branch
+# in the same run.
 #
 # ```{glue:md} labs_fusion_text
 # :format: myst
@@ -324,8 +325,13 @@ pages.markdown("labs_headline", "\n".join(
 
 # %%
 fus = al.fusion_table(exp)
-display(fus.round(3))
 main = fus[~fus["split"].str.endswith("_audited") & ((fus["split"] != "loso") | (fus["group"] == "all"))]
+display(main.assign(branch=main["branch"].str.rsplit(",", n=1).str[0],
+                    difference=[f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in zip(main["difference"], main["lo"],
+                                                                                          main["hi"])])
+        .pivot(index=["split", "group", "view"], columns="branch", values="difference"))
+
+# %%
 worse = main[main["difference"] < 0]
 sig_worse = main[main["hi"] < 0]
 fus_free = {(sp, g): exp_part[sp]["fusion_free"].summary(g)["balanced_accuracy"]

@@ -588,7 +588,8 @@ def fusion_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> di
 MODEL_LABELS = {"logistic": "logistic regression", "gradient_boosting": "gradient boosting", "svm": "SVM (RBF)",
                 "tmd": "TMD image + logistic", "fusion": "fusion (stacking of the branches)",
                 "logistic_augmented": "logistic regression + augmented copies",
-                "gradient_boosting_augmented": "gradient boosting + augmented copies"}
+                "gradient_boosting_augmented": "gradient boosting + augmented copies",
+                "svm_augmented": "SVM (RBF) + augmented copies"}
 VIEW_COLORS = {"aware": "tab:gray", "free": "tab:green"}
 
 
