@@ -679,6 +679,15 @@ def test_seed_table_gives_mean_and_sample_sd_and_the_seed_plot():
                            2: {"f1": 0.6, "pixel_accuracy": 0.91}})
     assert list(t.index) == ["seed 0", "seed 1", "seed 2", "mean", "sd"]
     assert t.loc["mean", "f1"] == pytest.approx(0.6) and t.loc["sd", "f1"] == pytest.approx(0.1)  # ddof=1
+    m = report.seed_metrics(t, "segmentation", "unet", ["f1"])
+    assert m == pytest.approx({"segmentation/unet/f1": 0.6, "segmentation/unet/f1_sd": 0.1,
+                               "segmentation/unet/split=seed_0/f1": 0.5, "segmentation/unet/split=seed_1/f1": 0.7,
+                               "segmentation/unet/split=seed_2/f1": 0.6})
+    prefixed = report.seed_table({0: {"unet_f1": 0.5}, 1: {"unet_f1": 0.7}})
+    assert report.seed_metrics(prefixed, "segmentation", "unet", ["f1"], column="unet_{}")[
+        "segmentation/unet/f1"] == pytest.approx(0.6)
+    with pytest.raises(KeyError):
+        report.seed_metrics(t, "segmentation", "unet", ["recall"])
     single = report.seed_table({4: {"f1": 0.5}})
     assert single.loc["sd", "f1"] == 0 and single.loc["mean", "f1"] == 0.5
     with pytest.raises(ValueError, match="at least one seed"):

@@ -290,3 +290,20 @@ def test_splits_are_cell_level_stratified_and_seeded(two_class):
     assert data.splits(df, seed=0) == sp
     other = data.splits(df, seed=1)
     assert not np.array_equal(sp[0].test, other[0].test)
+
+
+def _lengths(chunk, offset):
+    return [len(s) + offset for s in chunk]
+
+
+def test_map_chunks_keeps_the_order_on_workers_and_in_process():
+    from neuro_lib.morphology.batch import map_chunks
+
+    items = [f"cell{i:03d}.swc" for i in range(23)]
+    serial = map_chunks(_lengths, items, 1, n_jobs=1, size=5)
+    assert [len(p) for p in serial] == [5, 5, 5, 5, 3]
+    assert map_chunks(_lengths, items, 1, n_jobs=2, size=5) == serial
+    assert [x for p in serial for x in p] == [len(s) + 1 for s in items]
+    assert map_chunks(_lengths, [], 0) == []
+    with pytest.raises(ValueError, match="size must be at least 1"):
+        map_chunks(_lengths, items, 0, size=0)

@@ -467,11 +467,8 @@ for name, model in [("U-Net, thresholds from training quadrants", "unet"), ("cor
     if name in table.index:
         metrics.update({key("segmentation", model, m): table.loc[name, m] for m in ("f1", "precision", "recall")})
 # %%
-for m in ("pixel_accuracy", "precision", "recall", "f1"):  # the U-Net's headline: mean and sd over seeds
-    metrics[key("segmentation", "unet", m)] = float(u_mean[m])
-    metrics[key("segmentation", "unet", f"{m}_sd")] = float(u_sd[m])
-    metrics.update({key("segmentation", "unet", m, split=f"seed_{s}"): float(seed_tab.loc[f"seed {s}", m])
-                    for s in unet_runs})
+# the U-Net's headline: mean and sd over seeds, and each seed
+metrics.update(report.seed_metrics(seed_tab, "segmentation", "unet", ("pixel_accuracy", "precision", "recall", "f1")))
 metrics[key("segmentation", "unet", "n_seeds")] = len(unet_runs)
 for name, d in vs_peer.items():
     metrics.update({key("segmentation", "unet", f"f1{suffix}", vs=peer_keys[name]): d[k]

@@ -416,11 +416,8 @@ if exact is not None:
 metrics.update({results.key("patches", best, f"accuracy{suffix}", vs="logistic_regression"): v
                 for suffix, v in (("", vs_ref.mean), ("_lo", vs_ref.lo), ("_hi", vs_ref.hi), ("_p", vs_ref.p))})
 # %%
-for m in ("accuracy", "macro_f1"):  # the headline: the best configuration, mean and sd over seeds
-    metrics[results.key("patches", "best", m)] = float(best_tab.loc["mean", m])
-    metrics[results.key("patches", "best", f"{m}_sd")] = float(best_tab.loc["sd", m])
-    metrics.update({results.key("patches", "best", m, split=f"seed_{s}"): float(best_tab.loc[f"seed {s}", m])
-                    for s in best_cv})
+# the headline: the best configuration, mean and sd over seeds, and each seed
+metrics.update(report.seed_metrics(best_tab, "patches", "best", ("accuracy", "macro_f1")))
 metrics[results.key("patches", "best", "n_seeds")] = len(best_cv)
 wall, cpu, load = time.time() - t_start, time.process_time() - cpu_start, os.getloadavg()[0]
 metrics.update({results.key("runtime", "03_patch_classification", m): v

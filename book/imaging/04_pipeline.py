@@ -302,12 +302,8 @@ pages.markdown("imaging_chapter_time", (
 key = results.key
 metrics = {}
 for stage in ("pipeline", "candidates", "unet"):  # mean and sd over seeds, and each seed
-    for m in ("f1", "precision", "recall"):
-        metrics[key("segmentation", stage, m)] = float(mean_tab[f"{stage}_{m}"])
-        metrics[key("segmentation", stage, f"{m}_sd")] = float(sd_tab[f"{stage}_{m}"])
-        metrics.update({key("segmentation", stage, m, split=f"seed_{s}"): float(seed_tab.loc[f"seed {s}",
-                                                                                               f"{stage}_{m}"])
-                        for s in pipes})
+    metrics.update(report.seed_metrics(seed_tab, "segmentation", stage, ("f1", "precision", "recall"),
+                                       column=f"{stage}_{{}}"))
 metrics[key("segmentation", "pipeline", "n_seeds")] = len(pipes)
 metrics.update({key("segmentation", "pipeline", "f1", vs="unet"): diff["mean"],
                 key("segmentation", "pipeline", "f1_lo", vs="unet"): diff["lo"],

@@ -11,8 +11,8 @@ import pandas as pd
 from .detection import centers_metric, in_region, match_centers
 
 __all__ = ["plot_images", "plot_heldout", "plot_calibration", "plot_curves", "plot_candidates", "plot_seed_scores",
-           "detector_table", "seed_table", "roi_activity", "visibility_table", "activity_table", "chance_recall",
-           "hits", "chapter_times"]
+           "detector_table", "seed_table", "seed_metrics", "roi_activity", "visibility_table", "activity_table",
+           "chance_recall", "hits", "chapter_times"]
 
 
 def plot_images(panels, *, cmap="gray", colorbar_label: str | None = None, size: float = 4.0):
@@ -165,6 +165,23 @@ def seed_table(rows: dict) -> pd.DataFrame:
                      index=[f"seed {s}" for s in rows])
     sd = t.std(ddof=1) if len(t) > 1 else t.iloc[0] * 0.0
     return pd.concat([t, t.mean().to_frame("mean").T, sd.to_frame("sd").T])
+
+
+def seed_metrics(table: pd.DataFrame, task: str, model: str, metrics, *, column: str = "{}") -> dict[str, float]:
+    """Results entries of a :func:`seed_table`: ``<task>/<model>/<metric>`` (the mean over seeds),
+    ``.../<metric>_sd`` and, for each seed ``s``, ``<task>/<model>/split=seed_<s>/<metric>``, for each of
+    ``metrics``; ``column`` names the table's column of a metric (``"{}"``: the metric itself; e.g.
+    ``"pipeline_{}"``). Raises ``KeyError`` for a metric the table lacks."""
+    from .. import results
+
+    out = {}
+    for m in metrics:
+        c = column.format(m)
+        out[results.key(task, model, m)] = float(table.loc["mean", c])
+        out[results.key(task, model, f"{m}_sd")] = float(table.loc["sd", c])
+        out.update({results.key(task, model, m, split=f"seed_{row.split(' ', 1)[1]}"): float(table.loc[row, c])
+                    for row in table.index if row.startswith("seed ")})
+    return out
 
 
 def plot_seed_scores(per_quadrant: dict, pooled: dict, *, reference: tuple[str, float] | None = None,

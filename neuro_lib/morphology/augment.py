@@ -76,17 +76,10 @@ def copy_features(paths: Sequence, *, seed: int = 0, n_jobs: int = 2, progress: 
     columns = [*TYPING_AWARE, "scale"]
 
     def compute():
-        from tqdm.auto import tqdm
+        from .batch import map_chunks
 
-        items = list(enumerate(paths))
-        chunks = [items[i:i + 50] for i in range(0, len(items), 50)]
-        if n_jobs == 1 or len(chunks) <= 1:
-            parts = [_chunk(c, seed) for c in tqdm(chunks, desc="augmented copies", disable=not progress)]
-        else:
-            from joblib import Parallel, delayed
-
-            parts = Parallel(n_jobs=n_jobs)(delayed(_chunk)(c, seed)
-                                            for c in tqdm(chunks, desc="augmented copies", disable=not progress))
+        parts = map_chunks(_chunk, list(enumerate(paths)), seed, n_jobs=n_jobs, desc="augmented copies",
+                           progress=progress)
         return np.array([r for part in parts for r in part], float).reshape(-1, len(columns))
 
     values = cache.cached("morphology/across_labs", {"files": file_key(paths), "columns": columns, "seed": seed},

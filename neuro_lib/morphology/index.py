@@ -46,14 +46,9 @@ def _index_many(paths: list[str]) -> list[dict]:
 def index_files(paths: Sequence, *, n_jobs: int = 2) -> pd.DataFrame:
     """The index (columns :data:`COLUMNS`) of ``paths``, one row per file in order; ``n_jobs`` joblib workers (files
     sent in chunks of 40 to keep the overhead low)."""
-    paths = [str(p) for p in paths]
-    chunks = [paths[i:i + 40] for i in range(0, len(paths), 40)]
-    if n_jobs == 1 or len(chunks) <= 1:
-        parts = [_index_many(c) for c in chunks]
-    else:
-        from joblib import Parallel, delayed
+    from .batch import map_chunks
 
-        parts = Parallel(n_jobs=n_jobs)(delayed(_index_many)(c) for c in chunks)
+    parts = map_chunks(_index_many, [str(p) for p in paths], n_jobs=n_jobs, size=40)
     return pd.DataFrame([r for part in parts for r in part], columns=COLUMNS)
 
 

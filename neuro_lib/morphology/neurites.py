@@ -138,13 +138,9 @@ def neurite_table(paths, *, n_jobs: int = 2, cache: bool = True):
     paths = [str(p) for p in paths]
 
     def compute():
-        chunks = [paths[i:i + 100] for i in range(0, len(paths), 100)]
-        if n_jobs == 1 or len(chunks) <= 1:
-            rows = [row for c in chunks for row in _table_chunk(c)]
-        else:
-            from joblib import Parallel, delayed
+        from .batch import map_chunks
 
-            rows = [row for part in Parallel(n_jobs=n_jobs)(delayed(_table_chunk)(c) for c in chunks) for row in part]
+        rows = [row for part in map_chunks(_table_chunk, paths, n_jobs=n_jobs, size=100) for row in part]
         return np.array([[r[k] for k in NEURITE_FEATURES] for r in rows], dtype=float).reshape(-1,
                                                                                               len(NEURITE_FEATURES))
 

@@ -122,16 +122,10 @@ def persistence_images(paths: Sequence, *, limit: float = 1500.0, resolution: in
     paths = [str(p) for p in paths]
 
     def compute():
-        from tqdm.auto import tqdm
+        from .batch import map_chunks
 
-        chunks = [paths[i:i + 50] for i in range(0, len(paths), 50)]
-        bar = tqdm(chunks, desc="persistence images", disable=not progress)
-        if n_jobs == 1 or len(chunks) <= 1:
-            parts = [_chunk(c, limit, resolution) for c in bar]
-        else:
-            from joblib import Parallel, delayed
-
-            parts = Parallel(n_jobs=n_jobs)(delayed(_chunk)(c, limit, resolution) for c in bar)
+        parts = map_chunks(_chunk, paths, limit, resolution, n_jobs=n_jobs, desc="persistence images",
+                           progress=progress)
         size = resolution ** 2
         rows = np.array([r for part in parts for r in part], float).reshape(len(paths), 4 * size + 1)
         return {"typing-aware": rows[:, :3 * size], "typing-free": rows[:, 3 * size:4 * size],

@@ -115,13 +115,9 @@ def project_files(paths, size: int = 64, *, n_jobs: int = 2, cache: bool = True)
     paths = [str(p) for p in paths]
 
     def compute():
-        chunks = [paths[i:i + 50] for i in range(0, len(paths), 50)]
-        if n_jobs == 1 or len(chunks) <= 1:
-            parts = [_project_paths(c, size) for c in chunks]
-        else:
-            from joblib import Parallel, delayed
+        from .batch import map_chunks
 
-            parts = Parallel(n_jobs=n_jobs)(delayed(_project_paths)(c, size) for c in chunks)
+        parts = map_chunks(_project_paths, paths, size, n_jobs=n_jobs)
         return np.concatenate(parts) if parts else np.zeros((0, 3, size, size), np.float32)
 
     if not cache:

@@ -213,16 +213,9 @@ def feature_matrix(paths: Sequence, *, n_jobs: int = 2, progress: bool = False) 
     paths = [str(p) for p in paths]
 
     def compute():
-        from tqdm.auto import tqdm
+        from .batch import map_chunks
 
-        chunks = [paths[i:i + 50] for i in range(0, len(paths), 50)]
-        if n_jobs == 1 or len(chunks) <= 1:
-            parts = [_chunk(c) for c in tqdm(chunks, desc="features", disable=not progress)]
-        else:
-            from joblib import Parallel, delayed
-
-            parts = Parallel(n_jobs=n_jobs)(delayed(_chunk)(c)
-                                            for c in tqdm(chunks, desc="features", disable=not progress))
+        parts = map_chunks(_chunk, paths, n_jobs=n_jobs, desc="features", progress=progress)
         return np.array([r for part in parts for r in part], float).reshape(-1, len(_COLUMNS))
 
     values = cache.cached("morphology/across_labs", {"files": file_key(paths), "columns": _COLUMNS}, compute,
