@@ -40,10 +40,10 @@
 # quadrants, beside the U-Net alone (page 2's detections).
 #
 # **The comparison.** U-Net alone and U-Net + classifier are scored on the same four held-out quadrants, so their
-# difference is paired; its 95% interval is the corrected resampled t interval over the four quadrants
+# difference is paired; its 95% interval is the corrected resampled t interval over every (seed, quadrant) pair
 # {cite}`nadeau2003inference` (the test/train ratio is 1/3: each quadrant is tested by networks trained on the other
-# three). With four splits the t distribution has 3 degrees of freedom, so the interval is wide: it is the honest
-# width for one movie cut in four.
+# three). With 3 seeds of four quadrants the t distribution has 11 degrees of freedom; the correction for the
+# overlapping training sets keeps the interval wide: it is the honest width for one movie cut in four.
 #
 # **Caveats.** On its training quadrants a U-Net's candidates are in-sample (it was trained on those pixels), so
 # the classifier learns from candidates somewhat easier than the held-out ones it is applied to. And one design
