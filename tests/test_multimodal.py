@@ -117,6 +117,10 @@ def test_block_gates_of_a_joint_lspin():
 def _synthetic_task(n=80):
     X, y = _two_blocks(n)
     y = (y >= 2).astype(np.int64)
+    rng = np.random.default_rng(1)  # a persistence-image block whose first pixels follow the class
+    tmd = np.abs(rng.normal(size=(n, 12))) + y[:, None] * np.r_[np.ones(3), np.zeros(3), np.ones(3), np.zeros(3)]
+    X = pd.concat([X, pd.DataFrame(tmd, columns=[f"tmd:aware_{k:03d}" for k in range(6)]
+                                   + [f"tmd:free_{k:03d}" for k in range(6)], index=X.index)], axis=1)
     cells = pd.DataFrame({"reconstruction_type": np.where(np.arange(n) % 3, "full", "dendrite-only")},
                          index=pd.Index(np.arange(n) + 1000, name="specimen_id"))
     X.index = cells.index
@@ -127,12 +131,19 @@ def test_experiment_runs_every_model_on_the_same_splits_and_reports_its_comparis
     data = _synthetic_task()
     cfg = chapter.settings("smoke")
     exp = ex.run(data, cfg, progress=False)
-    names = {"ephys_svc", "ephys_lspin", "morphology_gb", "morphology_rf", "late_fusion", "joint_lspin",
-             "morphology_rf_no_apical", "late_fusion_no_apical", *ex.MISSING, "ephys", "morphology", "fused"}
+    names = {"ephys_svc", "ephys_lspin", "morphology_gb", "morphology_rf", "morphology_tmd", "late_fusion",
+             "joint_lspin", "morphology_rf_no_apical", "morphology_gb_no_apical", "morphology_tmd_no_apical",
+             "late_fusion_no_apical", *ex.MISSING, "ephys", "morphology", "fused"}
     assert names <= set(exp.cv)
+    # e_i is headlined typing-free: its fused row is the late fusion without the apical/basal split
+    assert exp.chosen["fused"] == "late_fusion_no_apical"
+    assert exp.chosen["morphology"] in ("morphology_gb_no_apical", "morphology_rf_no_apical",
+                                        "morphology_tmd_no_apical")
+    # asked without morphology, both morphology blocks (morphometrics and persistence images) are blanked
+    blank = ex._masked(data.X, "morph", "actb")
+    assert blank.filter(regex="^(morph|tmd):").isna().all().all() and not blank.filter(like="actb:").isna().any().any()
     ref = [s.test.tolist() for s in exp.cv["ephys_svc"].splits]
     assert all([s.test.tolist() for s in cv.splits] == ref for cv in exp.cv.values())
-    assert exp.chosen["fused"] == "late_fusion"
     assert exp.cv["ephys"].summary()["accuracy"] == max(exp.cv[m].summary()["accuracy"]
                                                        for m in ("ephys_svc", "ephys_lspin"))
     m = ex.task_metrics(exp)
@@ -167,6 +178,9 @@ def test_the_joined_table_of_the_real_cells():
                                                            "Sst": 49, "Vip": 25}
     assert (cells["dendrite_type"] == cells["actb_dendrite_type"]).all()
     assert (cells["e_i"] == "excitatory").sum() == 234
+    # the layer is the last field of cell_type, also for the 33 cells of an intersectional cross (two line names)
+    assert set(cells["layer"]) == {"1", "2/3", "4", "5", "6a", "6b"}
+    assert (cells["cre_line"] == "Nos1-CreERT2|Sst-IRES-FlpO").sum() > 0
 
 
 def test_ephys_only_cells_are_trained_on_but_never_tested():

@@ -36,9 +36,11 @@
 # {glue:text}`multimodal_n_cells` cells; (b) `cre5`: the five Cre classes, the {glue:text}`multimodal_n_ophir41`
 # cells of the authors' set.
 #
-# **Features.** Three blocks, named by a prefix: `ephys41:` the authors' 41 features (mV, pA, ms, MOhm), `actb:` the
+# **Features.** Four blocks, named by a prefix: `ephys41:` the authors' 41 features (mV, pA, ms, MOhm), `actb:` the
 # ACTB table's columns as the ephys chapter loads them, `morph:` the morphology chapter's 77 morphometrics per neurite
-# type (um; `neuro_lib.morphology.neurites`).
+# type (um; `neuro_lib.morphology.neurites`), and `tmd:` the TMD persistence images {cite}`kanari2018topological` of
+# the same SWC files (the morphology chapter's, `neuro_lib.morphology.persistence`: 768 typing-aware pixels, 256
+# typing-free).
 
 # %% tags=["parameters"]
 profile = "cpu"

@@ -4,7 +4,8 @@ reconstructed, one row per cell, with both modalities' features side by side.
 Sources (all from the registry, ``neuro_lib.datasets``):
 
 * morphology: the 509 SWC files of ``morphology/mouse_allen_visp.tar.xz`` and their rows of
-  ``morphology/labels.csv`` (``neuron_name`` = specimen id; ``cell_type`` = ``<dendrite type>|<Cre line>|<layer>``;
+  ``morphology/labels.csv`` (``neuron_name`` = specimen id; ``cell_type`` = ``<dendrite type>|<Cre line>|<layer>``,
+  where the Cre line of an intersectional cross is two names, e.g. ``aspiny|Nos1-CreERT2|Sst-IRES-FlpO|layer 5``;
   ``notes`` holds ``reconstruction_type=full`` or ``dendrite-only``), read through
   :func:`neuro_lib.morphology.data.labels`; morphometrics per neurite type from
   :func:`neuro_lib.morphology.neurites.neurite_table` (77 columns, um);
@@ -14,7 +15,8 @@ Sources (all from the registry, ``neuro_lib.datasets``):
 
 Tasks: ``"e_i"`` excitatory (dendrite type ``spiny``) against inhibitory (``aspiny`` and ``sparsely spiny``), all 509
 cells; ``"cre5"`` the 5 Cre classes of the ephys paper (:data:`neuro_lib.ephys.CRE_CLASSES`), the 376 cells of its
-set. Feature columns are prefixed by their block: ``ephys41:``, ``actb:`` and ``morph:``.
+set. Feature columns are prefixed by their block: ``ephys41:``, ``actb:``, ``morph:`` and ``tmd:`` (TMD persistence
+images of the same SWC files, :func:`tmd_block`).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ARCHIVE", "DATA_KEYS", "TASKS", "E_I_CLASSES", "MultimodalError", "TaskData", "cell_table",
-           "feature_blocks", "task_data", "block_columns", "data_metrics",
+           "feature_blocks", "tmd_block", "MODALITY_BLOCKS", "task_data", "block_columns", "data_metrics",
            "apical_label_table", "slug", "ephys_only_cells"]
 
 ARCHIVE = "mouse_allen_visp.tar.xz"
@@ -37,7 +39,9 @@ TASKS = {"e_i": "excitatory (spiny) against inhibitory (aspiny + sparsely spiny)
          "cre5": "the 5 Cre classes of Ophir et al. 2023, the 376 cells of their 41-feature set"}
 #: class names of task ``e_i`` in code order
 E_I_CLASSES = ["inhibitory", "excitatory"]
-BLOCKS = ("ephys41", "actb", "morph")
+BLOCKS = ("ephys41", "actb", "morph", "tmd")
+#: the blocks of each modality (what a missing modality blanks)
+MODALITY_BLOCKS = {"ephys": ("ephys41", "actb"), "morph": ("morph", "tmd")}
 
 
 class MultimodalError(ValueError):
@@ -64,8 +68,8 @@ def _cell_table(cache_key: str) -> pd.DataFrame:
         raise MultimodalError("morphology/labels.csv", "notes",
                               f"specimen {ids[int(np.flatnonzero(rec.isna())[0])]} has no reconstruction_type=")
     t = pd.DataFrame({"cell_id": lab["cell_id"].to_numpy(), "path": lab["path"].to_numpy(),
-                      "dendrite_type": parts.str[0].to_numpy(), "cre_line": parts.str[1].to_numpy(),
-                      "layer": parts.str[2].str.replace("layer ", "", regex=False).to_numpy(),
+                      "dendrite_type": parts.str[0].to_numpy(), "cre_line": parts.str[1:-1].str.join("|").to_numpy(),
+                      "layer": parts.str[-1].str.replace("layer ", "", regex=False).to_numpy(),
                       "brain_region": lab["brain_region"].to_numpy(), "reconstruction_type": rec.to_numpy()},
                      index=pd.Index(ids, name="specimen_id"))
     if not t["dendrite_type"].isin(["spiny", "aspiny", "sparsely spiny"]).all():
@@ -102,9 +106,23 @@ def cell_table() -> pd.DataFrame:
     return _cell_table(str(datasets.cache_dir())).copy()
 
 
-def feature_blocks(cells: pd.DataFrame | None = None, *, n_jobs: int = 1) -> dict[str, pd.DataFrame]:
-    """``{"ephys41": (n, 41), "actb": (n, 33), "morph": (n, 77)}`` DataFrames indexed like ``cells`` (default
-    :func:`cell_table`), columns prefixed ``<block>:``; ``ephys41`` rows are NaN for cells outside the authors' set.
+def tmd_block(paths, *, n_jobs: int = 2) -> pd.DataFrame:
+    """(n, 1024) TMD persistence images of the SWC files ``paths`` (Kanari et al. 2018, Neuroinformatics 16:3; the
+    morphology chapter's :func:`neuro_lib.morphology.persistence.persistence_images`, 16 x 16 pixels on 0-1500 um of
+    radial distance): ``tmd:aware_<k>`` the 768 pixels of the typing-aware image (axon, basal, apical dendrite in
+    turn) and ``tmd:free_<k>`` the 256 of the typing-free one (axon removed, every dendrite one type). Cached."""
+    from ..morphology.persistence import persistence_images
+
+    im = persistence_images(list(paths), n_jobs=n_jobs)
+    return pd.DataFrame(np.hstack([im["typing-aware"], im["typing-free"]]),
+                        columns=[f"tmd:aware_{k:03d}" for k in range(im["typing-aware"].shape[1])]
+                        + [f"tmd:free_{k:03d}" for k in range(im["typing-free"].shape[1])])
+
+
+def feature_blocks(cells: pd.DataFrame | None = None, *, n_jobs: int = 2) -> dict[str, pd.DataFrame]:
+    """``{"ephys41": (n, 41), "actb": (n, 33), "morph": (n, 77), "tmd": (n, 1024)}`` DataFrames indexed like
+    ``cells`` (default :func:`cell_table`), columns prefixed ``<block>:``; ``ephys41`` rows are NaN for cells outside
+    the authors' set; ``tmd`` the persistence images of :func:`tmd_block` (a second morphology block).
     Units: those of the source tables (mV, pA, ms, MOhm; um for morphometrics)."""
     import warnings
 
@@ -118,8 +136,10 @@ def feature_blocks(cells: pd.DataFrame | None = None, *, n_jobs: int = 1) -> dic
     ophir = load_ophir("mouse").features.reindex(cells.index)[FEATURES_41]
     morph = neurite_table(list(cells["path"]), n_jobs=n_jobs)
     morph.index = cells.index
+    tmd = tmd_block(cells["path"], n_jobs=n_jobs)
+    tmd.index = cells.index
     return {"ephys41": ophir.add_prefix("ephys41:"), "actb": actb.add_prefix("actb:"),
-            "morph": morph.add_prefix("morph:")}
+            "morph": morph.add_prefix("morph:"), "tmd": tmd}
 
 
 def block_columns(columns, block: str) -> list[str]:
@@ -192,7 +212,7 @@ def ephys_only_cells(task: str, exclude) -> tuple[pd.DataFrame, pd.DataFrame]:
     return cells, X
 
 
-def task_data(task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 1,
+def task_data(task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 2,
               ephys_only: bool = False) -> TaskData:
     """The cells of ``task`` (:data:`TASKS`) with all three feature blocks; ``max_cells`` keeps a stratified subset
     (tests; of the ephys-only cells too). ``e_i``: codes of :data:`E_I_CLASSES` (``ephys41`` NaN for the 133 cells

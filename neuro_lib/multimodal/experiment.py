@@ -24,8 +24,8 @@ from ..evaluation import (
     metrics,
     paired_difference,
 )
-from .chapter import EPHYS_BLOCK, HEADLINE
-from .data import TaskData, slug
+from .chapter import EPHYS_BLOCK, HEADLINE, HEADLINE_ROWS
+from .data import MODALITY_BLOCKS, TaskData, slug
 from .models import LateFusion, OnBlocks, block_gates
 
 __all__ = ["models", "Experiment", "task_splits", "run", "experiment", "comparisons", "task_metrics",
@@ -60,20 +60,25 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
     * ``ephys_svc_actb`` (``cre5`` only): the SVC on the 41 features plus the ACTB table's;
     * ``morphology_gb``: the morphology chapter's gradient boosting on the 77 neurite morphometrics;
     * ``morphology_rf``: a random forest on the same (median-imputed) features;
-    * ``late_fusion``: :class:`LateFusion` of ``ephys_svc`` and ``morphology_rf`` (logistic regression on their
-      inner-fold probabilities, ``cfg["inner_cv"]`` folds of the training cells; the gradient boosting is left out
-      of the stack for time: it costs several times the forest per fit);
+    * ``late_fusion``: :class:`LateFusion` of ``ephys_svc`` and both morphology models, ``morphology_rf`` and
+      ``morphology_gb`` (logistic regression on their inner-fold probabilities, ``cfg["inner_cv"]`` folds of the
+      training cells, so the stacker learns how far to trust each);
+    * ``morphology_tmd``: the morphology chapter's TMD peer (:func:`neuro_lib.morphology.across_labs.image_model`:
+      an L2 logistic regression on the typing-aware persistence image, block ``tmd``);
     * ``joint_lspin``: one LSPIN over the concatenated ephys and morphometric features (its gates show per cell
       which modality it read), trained with modality dropout (:class:`OnBlocks` ``modality_dropout``: each training
       cell with both modalities also once without each), so that asked with one modality missing it does not fall
       to the majority class;
-    * ``morphology_rf_no_apical``, ``late_fusion_no_apical`` (``e_i`` only): the random forest without the features
-      of SWC types 3 and 4 taken apart (:data:`NO_APICAL`: the Allen tracers labelled apical dendrites only in spiny
-      cells, so those features carry the annotation), alone and in late fusion with ``ephys_svc``.
+    * ``morphology_rf_no_apical``, ``morphology_gb_no_apical``, ``late_fusion_no_apical`` (``e_i`` only, its
+      headline rows: :data:`~neuro_lib.multimodal.chapter.HEADLINE`): the two morphology models without the
+      features of SWC types 3 and 4 taken apart (:data:`NO_APICAL`: the Allen tracers labelled apical dendrites only
+      in spiny cells, so those features carry the annotation), alone and in late fusion with ``ephys_svc``; and
+      ``morphology_tmd_no_apical``, TMD on the typing-free image (axon removed, the dendrites one type).
     """
     from sklearn.linear_model import LogisticRegression
 
     from ..ephys import LSPINClassifier, baselines
+    from ..morphology.across_labs import image_model
     from ..morphology.neurites import neurite_gb
 
     eb = EPHYS_BLOCK[task]
@@ -83,24 +88,28 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
         return LSPINClassifier(lambda1=cfg["lambda1"], epochs=cfg["lspin_epochs"], n_ensemble=cfg["n_ensemble"],
                                max_steps=cfg.get("max_steps"), device=device)
 
-    def gb():
-        return OnBlocks(neurite_gb(max_iter=cfg["gb_iter"], learning_rate=6.0 / cfg["gb_iter"]), ("morph",))
+    def gb(exclude=()):
+        return OnBlocks(neurite_gb(max_iter=cfg["gb_iter"], learning_rate=6.0 / cfg["gb_iter"]), ("morph",),
+                        exclude=exclude)
+
+    def rf(exclude=()):
+        return OnBlocks(_rf(cfg), ("morph",), exclude=exclude)
+
+    def late(exclude=()):
+        return LateFusion([("ephys", OnBlocks(svc, (eb,))), ("morph_rf", rf(exclude)), ("morph_gb", gb(exclude))],
+                          final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"], random_state=0)
 
     out = {"ephys_svc": OnBlocks(svc, (eb,)), "ephys_lspin": OnBlocks(lspin(), (eb,))}
     if task == "cre5":
         out["ephys_svc_actb"] = OnBlocks(svc, (eb, "actb"))
-    out.update({
-        "morphology_gb": gb(), "morphology_rf": OnBlocks(_rf(cfg), ("morph",)),
-        "late_fusion": LateFusion([("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",)))],
-                                  final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"],
-                                  random_state=0),
-        "joint_lspin": OnBlocks(lspin(), (eb, "morph"), modality_dropout=(eb, "morph")),
-    })
+    out.update({"morphology_gb": gb(), "morphology_rf": rf(),
+                "morphology_tmd": OnBlocks(image_model(), ("tmd",), exclude=("tmd:free_",)),
+                "late_fusion": late(),
+                "joint_lspin": OnBlocks(lspin(), (eb, "morph"), modality_dropout=(eb, "morph"))})
     if task == "e_i":
-        out["morphology_rf_no_apical"] = OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL)
-        out["late_fusion_no_apical"] = LateFusion(
-            [("ephys", OnBlocks(svc, (eb,))), ("morph_rf", OnBlocks(_rf(cfg), ("morph",), exclude=NO_APICAL))],
-            final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"], random_state=0)
+        out.update({"morphology_rf_no_apical": rf(NO_APICAL), "morphology_gb_no_apical": gb(NO_APICAL),
+                    "morphology_tmd_no_apical": OnBlocks(image_model(), ("tmd",), exclude=("tmd:aware_",)),
+                    "late_fusion_no_apical": late(NO_APICAL)})
     return out
 
 
@@ -129,7 +138,8 @@ class Experiment:
 
 def _masked(X: pd.DataFrame, block: str, eb: str) -> pd.DataFrame:
     X = X.copy()
-    cols = [c for c in X.columns if c.split(":", 1)[0] in ((eb, "actb", "ephys41") if block == "ephys" else (block,))]
+    cols = [c for c in X.columns if c.split(":", 1)[0] in ((eb, "actb", "ephys41") if block == "ephys"
+                                                           else MODALITY_BLOCKS.get(block, (block,)))]
     X[cols] = np.nan
     return X
 
@@ -189,7 +199,7 @@ def run(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progre
     for name, (fused, _, _) in MISSING.items():
         cv[name] = _rescored(name, cv[fused], cv[fused].extras[name], recon)
     exp = Experiment(data.task, data, cv)
-    for head, options in HEADLINE.items():
+    for head, options in HEADLINE[data.task].items():
         exp.chosen[head] = max(options, key=lambda m: cv[m].summary()["accuracy"])
         c = cv[exp.chosen[head]]
         cv[head] = CVResult(head, c.classes, c.y, c.splits, c.proba, c.scores)
@@ -214,7 +224,8 @@ def comparisons(exp: Experiment) -> list[tuple[str, str, str]]:
     out += [("fused", "ephys", "all"), ("fused", "morphology", "all")]
     out += [(name, single, "all") for name, (_, _, single) in MISSING.items()]
     if "late_fusion_no_apical" in exp.cv:
-        out += [("late_fusion_no_apical", "ephys", "all"), ("late_fusion_no_apical", "morphology_rf_no_apical", "all")]
+        out += [("late_fusion_no_apical", "ephys", "all"), ("late_fusion_no_apical", "morphology_rf_no_apical", "all"),
+                ("late_fusion", "morphology_rf", "all")]
     if "ephys_svc_actb" in exp.cv:
         out.append(("ephys_svc_actb", "ephys_svc", "all"))
     return list(dict.fromkeys(out))  # each pair once (the better single modality is one of the two)
@@ -285,7 +296,7 @@ def _to_arrays(exp: Experiment) -> dict:
     out = {"chosen": np.array([f"{k}={v}" for k, v in exp.chosen.items()]), "gates": exp.gates.to_numpy(),
            "gated": exp.gated}
     for name, cv in exp.cv.items():
-        if name in HEADLINE:
+        if name in HEADLINE_ROWS:
             continue
         out.update({f"{name}|{k}": (v.astype(str) if np.asarray(v).dtype == object else v)
                     for k, v in cv.to_arrays().items()})
@@ -353,7 +364,7 @@ def plot_scores(exp: Experiment, *, ax=None, names: dict | None = None, models=N
     missing-modality model). Returns the Axes."""
     import matplotlib.pyplot as plt
 
-    models = models or [m for m in exp.cv if m not in HEADLINE]
+    models = models or [m for m in exp.cv if m not in HEADLINE_ROWS]
     acc = [exp.cv[m].summary() for m in models]
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.5 + 0.35 * len(models)))

@@ -16,7 +16,8 @@ Inputs are CSV files, one cell a row (header = line 1), with
 
 Each row's ``input`` id is ``<file>:<line>[:<cell id>]``; a classified row's ends with ``:modalities=ephys+morph``,
 ``:modalities=ephys`` or ``:modalities=morph``, what the model was asked with. A cell with one modality is classified
-from that one: ``late_fusion`` (the default) falls back to the branch of the modality present
+from that one: the late fusion (the default; for ``e_i``, ``late_fusion_no_apical``) falls back to the branches of
+the modality present
 (:class:`~neuro_lib.multimodal.models.LateFusion`), ``joint_lspin`` was trained with modality dropout. A
 single-modality model (``ephys_*``, ``morphology_*``) asked about a cell without its modality raises ``ValueError``
 naming those inputs (it has nothing to read). A row with neither modality, a missing or malformed SWC file (the
@@ -49,11 +50,12 @@ __all__ = ["TASKS", "MODELS", "EPHYS_FEATURES", "CellModel", "fitted_model", "re
 TASKS = {"e_i": _TASKS["e_i"] + "; inputs: the 33 ACTB ephys features and/or an SWC file",
          "cre5": _TASKS["cre5"] + "; inputs: the authors' 41 ephys features and/or an SWC file"}
 
-#: Models per task, the default first: late fusion, the chapter's headline fused model (page 02), then the joint
-#: LSPIN and the single-modality models of :func:`~neuro_lib.multimodal.experiment.models` (``ephys_svc_actb`` is
-#: left out: it needs both feature tables).
-MODELS = {"e_i": ["late_fusion", "joint_lspin", "ephys_svc", "ephys_lspin", "morphology_gb", "morphology_rf",
-                  "morphology_rf_no_apical", "late_fusion_no_apical"],
+#: Models per task, the default first: the chapter's headline fused model (page 02; for ``e_i`` the late fusion
+#: without the apical/basal split, which does not rely on how a lab types its dendrites), then the joint LSPIN and
+#: the single-modality models of :func:`~neuro_lib.multimodal.experiment.models` (``ephys_svc_actb`` is left out: it
+#: needs both feature tables; the TMD models too: this reader computes the 77 morphometrics, not persistence images).
+MODELS = {"e_i": ["late_fusion_no_apical", "late_fusion", "joint_lspin", "ephys_svc", "ephys_lspin", "morphology_gb",
+                  "morphology_rf", "morphology_rf_no_apical", "morphology_gb_no_apical"],
           "cre5": ["late_fusion", "joint_lspin", "ephys_svc", "ephys_lspin", "morphology_gb", "morphology_rf"]}
 
 
