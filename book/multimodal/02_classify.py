@@ -50,7 +50,7 @@
 # made after the fact, which favours the single modalities); `fused` is the late fusion, fixed before any run. Task
 # (a) is headlined typing-free: its morphology models and its late fusion leave out the features that take the SWC's
 # apical and basal dendrite types apart, because the tracers' apical type code nearly names its label (page 01; the
-# typing-aware models stay below as an upper reference, [](#the-targets)). A claim
+# typing-aware models stay below as an upper reference, under "The targets"). A claim
 # that one model beats another is a paired difference over the same splits with its 95% interval (corrected resampled
 # t-test {cite}`nadeau2003inference`). No setting was chosen on test folds: the models use the other chapters'
 # defaults, the stacker is fitted on inner folds, the networks stop early on a share of the training cells.
