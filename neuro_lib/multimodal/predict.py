@@ -30,9 +30,10 @@ The models are :func:`neuro_lib.multimodal.experiment.models` with the profile's
 (:mod:`neuro_lib.multimodal.chapter`), trained on **all** of the task's cells (:func:`~.data.task_data`; for the
 tasks of the profile's ``ephys_only_cells``, ``cre5`` in every profile, also the ephys-only cells of the same tables,
 as in the chapter). The LSPIN models' fits are cached (:func:`neuro_lib.cache.cached`, torch state, no pickles); the
-scikit-learn models are fitted at each call, as in the ephys chapter's predict: ``late_fusion`` takes 1.5-1.8 s in
-the cpu profile (one thread, this project's 2-core machine), the data tables a few seconds on first load; a whole
-CLI call on five cells took 8 s with ``late_fusion``, 19 s with ``joint_lspin`` the first time and 7 s once cached.
+scikit-learn models are fitted at each call, as in the ephys chapter's predict. A whole CLI call on five cells
+(cpu profile, one thread, a 2-core machine, 2026-12-02) took 24 s with ``late_fusion`` (its stack fits the SVC, the
+forest and the gradient boosting on inner folds and again on all cells), 29 s with ``joint_lspin`` the first time
+and 13 s once cached; about 10 s of each is the imports and the data tables.
 """
 from __future__ import annotations
 
