@@ -140,7 +140,7 @@ def test_experiment_runs_every_model_on_the_same_splits_and_reports_its_comparis
     assert exp.chosen["morphology"] in ("morphology_gb_no_apical", "morphology_rf_no_apical",
                                         "morphology_tmd_no_apical")
     # asked without morphology, both morphology blocks (morphometrics and persistence images) are blanked
-    blank = ex._masked(data.X, "morph", "actb")
+    blank = ex._masked(data.X, "morph")
     assert blank.filter(regex="^(morph|tmd):").isna().all().all() and not blank.filter(like="actb:").isna().any().any()
     ref = [s.test.tolist() for s in exp.cv["ephys_svc"].splits]
     assert all([s.test.tolist() for s in cv.splits] == ref for cv in exp.cv.values())

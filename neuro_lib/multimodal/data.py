@@ -214,9 +214,9 @@ def ephys_only_cells(task: str, exclude) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def task_data(task: str, *, max_cells: int | None = None, seed: int = 0, n_jobs: int = 2,
               ephys_only: bool = False) -> TaskData:
-    """The cells of ``task`` (:data:`TASKS`) with all three feature blocks; ``max_cells`` keeps a stratified subset
-    (tests; of the ephys-only cells too). ``e_i``: codes of :data:`E_I_CLASSES` (``ephys41`` NaN for the 133 cells
-    outside the authors' set, so its models use ``actb`` and ``morph``); ``cre5``: codes of
+    """The cells of ``task`` (:data:`TASKS`) with all four feature blocks (:func:`feature_blocks`); ``max_cells``
+    keeps a stratified subset (tests; of the ephys-only cells too). ``e_i``: codes of :data:`E_I_CLASSES` (``ephys41``
+    NaN for the 133 cells outside the authors' set, so its models use ``actb`` and ``morph``); ``cre5``: codes of
     :data:`neuro_lib.ephys.CRE_CLASSES`. With ``ephys_only`` the cells of :func:`ephys_only_cells` follow the
     reconstructed ones (``TaskData.tested`` False): cells a model may train on, never test cells."""
     from ..ephys import CRE_CLASSES

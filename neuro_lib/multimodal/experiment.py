@@ -95,6 +95,9 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
     def rf(exclude=()):
         return OnBlocks(_rf(cfg), ("morph",), exclude=exclude)
 
+    def tmd(image):  # the TMD peer on one of the two persistence images ("aware" or "free")
+        return OnBlocks(image_model(), ("tmd",), exclude=("tmd:free_" if image == "aware" else "tmd:aware_",))
+
     def late(exclude=()):
         return LateFusion([("ephys", OnBlocks(svc, (eb,))), ("morph_rf", rf(exclude)), ("morph_gb", gb(exclude))],
                           final_estimator=LogisticRegression(max_iter=5000), cv=cfg["inner_cv"], random_state=0)
@@ -103,12 +106,12 @@ def models(task: str, cfg: dict, device: str = "cpu") -> dict:
     if task == "cre5":
         out["ephys_svc_actb"] = OnBlocks(svc, (eb, "actb"))
     out.update({"morphology_gb": gb(), "morphology_rf": rf(),
-                "morphology_tmd": OnBlocks(image_model(), ("tmd",), exclude=("tmd:free_",)),
+                "morphology_tmd": tmd("aware"),
                 "late_fusion": late(),
                 "joint_lspin": OnBlocks(lspin(), (eb, "morph"), modality_dropout=(eb, "morph"))})
     if task == "e_i":
         out.update({"morphology_rf_no_apical": rf(NO_APICAL), "morphology_gb_no_apical": gb(NO_APICAL),
-                    "morphology_tmd_no_apical": OnBlocks(image_model(), ("tmd",), exclude=("tmd:aware_",)),
+                    "morphology_tmd_no_apical": tmd("free"),
                     "late_fusion_no_apical": late(NO_APICAL)})
     return out
 
@@ -136,10 +139,10 @@ class Experiment:
         return max(("ephys", "morphology"), key=lambda m: self.cv[m].summary()["accuracy"])
 
 
-def _masked(X: pd.DataFrame, block: str, eb: str) -> pd.DataFrame:
+def _masked(X: pd.DataFrame, modality: str) -> pd.DataFrame:
+    """``X`` with every block of ``modality`` (``"ephys"`` or ``"morph"``, :data:`MODALITY_BLOCKS`) set to NaN."""
     X = X.copy()
-    cols = [c for c in X.columns if c.split(":", 1)[0] in ((eb, "actb", "ephys41") if block == "ephys"
-                                                           else MODALITY_BLOCKS.get(block, (block,)))]
+    cols = [c for c in X.columns if c.split(":", 1)[0] in MODALITY_BLOCKS[modality]]
     X[cols] = np.nan
     return X
 
@@ -187,7 +190,7 @@ def run(data: TaskData, cfg: dict, *, seed: int = 0, device: str = "cpu", progre
         for name, (fused, block, _) in MISSING.items():
             if isinstance(est, LateFusion if fused == "late_fusion" else OnBlocks) and \
                     (fused == "late_fusion" or est.blocks == (eb, "morph")):
-                out[name] = est.predict_proba(_masked(Xt, block, eb))
+                out[name] = est.predict_proba(_masked(Xt, block))
         if isinstance(est, OnBlocks) and est.blocks == (eb, "morph"):
             out["gates"] = block_gates(est, Xt).to_numpy()
             inner = est.estimator_

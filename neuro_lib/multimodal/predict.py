@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..ephys import ACTB_FEATURES, FEATURES_41
 from ..predict import Inputs
+from .data import MODALITY_BLOCKS
 from .data import TASKS as _TASKS
 
 __all__ = ["TASKS", "MODELS", "EPHYS_FEATURES", "CellModel", "fitted_model", "read_inputs", "modalities_needed"]
@@ -105,8 +106,7 @@ class CellModel:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         X = X.reindex(columns=self.columns)
         if self.needs != "any":
-            prefixes = ("morph:",) if self.needs == "morph" else ("ephys41:", "actb:")
-            cols = [c for c in X.columns if c.startswith(prefixes)]
+            cols = [c for c in X.columns if c.split(":", 1)[0] in MODALITY_BLOCKS[self.needs]]
             lacking = X.index[X[cols].isna().all(axis=1).to_numpy()]
             if len(lacking):
                 raise ValueError(f"this model reads {self.needs} only and {len(lacking)} input(s) have none: "
