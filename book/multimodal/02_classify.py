@@ -46,7 +46,7 @@
 # medians). The morphology models train on the reconstructed training cells only, and the stacker only on cells with
 # both.
 #
-# The headline rows: `ephys` and `morphology` are the better of each modality's two models *on these folds* (a choice
+# The headline rows: `ephys` and `morphology` are the best of each modality's models *on these folds* (a choice
 # made after the fact, which favours the single modalities); `fused` is the late fusion, fixed before any run. Task
 # (a) is headlined typing-free: its morphology models and its late fusion leave out the features that take the SWC's
 # apical and basal dendrite types apart, because the tracers' apical type code nearly names its label (page 01; the
@@ -123,7 +123,7 @@ pages.figure("multimodal_scores", fig)
 # %% [markdown]
 # ## Fused against the better single modality, paired over the same splits
 #
-# "ephys (best)" and "morphology (best)" are the headline rows (the better of each modality's two models on these
+# "ephys (best)" and "morphology (best)" are the headline rows (the best of each modality's models on these
 # splits); {numref}`fig-multimodal-differences` shows each paired difference, and the list below states them.
 #
 # ```{glue:figure} multimodal_differences
@@ -226,6 +226,7 @@ pages.markdown("multimodal_no_apical", (
     "morphometrics without the apical/basal split. Typing-aware, as an upper reference that reads the annotation: "
     f"gradient boosting {acc['morphology_gb']:.3f}, random forest {acc['morphology_rf']:.3f}, late fusion "
     f"{acc['late_fusion']:.3f}; " + ex.say(e_i, "late_fusion", "morphology_rf", names=MODEL_NAMES) + "."))
+
 
 def headline(task, exp):
     f, e, m = (exp.cv[k].summary()["accuracy"] for k in ("fused", "ephys", "morphology"))
