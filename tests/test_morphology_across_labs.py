@@ -327,7 +327,7 @@ def test_smoke_page(smoke_book):
     from neuro_lib.results import key
 
     t = "principal_interneuron"
-    check_smoke_page(smoke_book, "morphology", "08_across_labs", [
+    metrics = check_smoke_page(smoke_book, "morphology", "08_across_labs", [
         key(t, "logistic_free", "balanced_accuracy", split="rat_s1_5fold"),
         key(t, "gradient_boosting_aware", "balanced_accuracy", split="loso"),
         key(t, "logistic_free", "balanced_accuracy", split="external_rat_s1", group="dendrite-only"),
@@ -339,4 +339,12 @@ def test_smoke_page(smoke_book):
         key(t, "fusion_free", "balanced_accuracy", split="rat_s1_5fold", vs="gradient_boosting_free"),
         key(t, "fusion_free", "balanced_accuracy", split="external_rat_s1", group="dendrite-only",
             vs="logistic_free"),
-        key(t, "label_audit", "n_flagged")], all_figures_glued=True)
+        key(t, "label_audit", "n_flagged"),
+        key(t, "network_free", "balanced_accuracy", split="loso"),
+        key(t, "lab_adversarial_free", "balanced_accuracy", split="external_all", group="dendrite-only",
+            vs="network_free"),
+        key(t, "lab_adversarial_free", "balanced_accuracy", split="rat_s1_5fold", vs="network_free"),
+        key(t, "lab_adversarial", "same_source_share")], all_figures_glued=True)
+    # the networks are candidates, not branches of the fusion, and have no typing-aware twin to be paired with
+    assert not [k for k in metrics if "diff_vs_network" in k and "/fusion_" in k]
+    assert not [k for k in metrics if "diff_vs_lab_adversarial" in k]

@@ -36,8 +36,9 @@ from .typing_free import TF_SHAPE, TYPING_AWARE, TYPING_FREE, feature_matrix
 
 __all__ = ["CLASSES", "EXTERNAL_SOURCE", "RAT_S1_SOURCES", "TASK", "VIEW_NAMES", "AcrossLabs", "cells",
            "view_tables", "in_domain_splits", "leave_one_source_out", "external_split", "logistic", "models",
-           "label_audit", "source_table", "image_model", "fusion_model", "run", "best_model", "metrics_of", "paired",
-           "fusion_differences", "fusion_table", "augmentation_differences",
+           "label_audit", "source_table", "image_model", "fusion_model", "lab_networks", "NETWORKS", "run",
+           "best_model", "metrics_of", "paired", "fusion_differences", "fusion_table", "augmentation_differences",
+           "adversary_differences", "network_representations",
            "plot_sources", "plot_scores", "loso_table", "plot_loso", "same_source_share", "label", "say_score",
            "say_difference", "say_target", "say_counts", "say_habits",
            "PREDICT_MODELS", "PREDICT_SIZE", "CellModel", "fitted_model"]
@@ -295,6 +296,42 @@ def image_model(C: float = 0.1, random_state: int = 0):
                          LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=random_state))
 
 
+#: the typing-free networks of :func:`lab_networks` (not branches of the fusion)
+NETWORKS = ("lab_adversarial", "network")
+
+
+def lab_networks(*, epochs: int = 150, max_steps: int | None = None, random_state: int = 0) -> dict:
+    """The lab-adversarial model of issue 17 (section 2: "the ephys chapter's DANN idea, with the source lab as the
+    domain") and its control: ``{"lab_adversarial": LabAdversarialClassifier(), "network": the same network with
+    domain_weight=0}`` (:class:`~neuro_lib.morphology.adversarial.LabAdversarialClassifier`: class-conditional
+    adversary, hidden (64, 32), early stopping; at most ``epochs`` epochs and ``max_steps`` optimisation steps).
+    :func:`run` trains them on the typing-free features with each cell's ``source`` as its domain, so the adversary
+    sees two labs when trained on rat S1 and every training source otherwise."""
+    from .adversarial import LabAdversarialClassifier
+
+    kw = dict(epochs=epochs, max_steps=max_steps, random_state=random_state)
+    return {"lab_adversarial": LabAdversarialClassifier(**kw),
+            "network": LabAdversarialClassifier(domain_weight=0.0, **kw)}
+
+
+def network_representations(df: pd.DataFrame, features: pd.DataFrame, networks: dict, *, size: bool = True,
+                            train_sources: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """``{name: (n_cells, hidden[-1]) learnt features of every cell}``: each network of ``networks``
+    (:func:`lab_networks`) fitted on the typing-free view of the cells of ``train_sources`` (None: every source but
+    Allen, the ``external_all`` training set), with ``source`` as the domain. For "does the representation cluster
+    by lab?" (:func:`same_source_share`)."""
+    from sklearn.base import clone
+
+    X = view_tables(features, "typing-free", size=size).to_numpy(float)
+    src = df["source"].to_numpy()
+    train = external_split(df, train_sources=train_sources).train
+    out = {}
+    for name, est in networks.items():
+        fitted = clone(est).fit(X[train], df["label"].to_numpy()[train], domain=src[train])
+        out[name] = fitted.features(X)
+    return out
+
+
 def fusion_model(n_hand: int, n_image: int = 0, names: Sequence[str] = ("logistic", "gradient_boosting"), *,
                  gb_iter: int = 300, cv: int = 5, random_state: int = 0):
     """The fusion of the page's branches (issue 17: "fuse whatever branches are best, fitted on inner folds"): a
@@ -331,9 +368,11 @@ def fusion_model(n_hand: int, n_image: int = 0, names: Sequence[str] = ("logisti
 
 
 def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=None, views=tuple(VIEW_NAMES),
-              images=None, hand=True, fusion=False, copies=None, desc="cross-validation"):
+              images=None, hand=True, fusion=False, copies=None, networks=None, desc="cross-validation"):
     """``{<model>_<view>: CVResult}`` of the hand-feature models ``names`` (``hand``), the TMD peer (``images``),
-    their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False) and,
+    their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False),
+    the typing-free ``networks`` (``{name: estimator}``, :func:`lab_networks`; each cell's ``source`` passed to
+    ``fit`` as ``domain``) and,
     with ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features`, rows aligned with ``features``), each
     hand-feature model of the typing-aware view trained also on the cells' augmented copies
     (``<model>_augmented_aware``, :class:`~neuro_lib.morphology.augment.WithCopies`)."""
@@ -359,12 +398,16 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
             fused = fusion_model(X.shape[1], img.shape[1], names, gb_iter=gb_iter)
             out.update(cross_validate({f"fusion_{VIEW_NAMES[view]}": fused}, np.hstack([X, img]), y, splits,
                                       seed=seed, groups=groups, progress=False, desc=desc))
+        if networks and view == "typing-free":
+            out.update(cross_validate({f"{m}_free": e for m, e in networks.items()}, X, y, splits, seed=seed,
+                                      groups=groups, fit_params={"domain": df["source"].to_numpy()}, progress=False,
+                                      desc=desc))
     return out
 
 
 def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] = ("logistic", "gradient_boosting"),
         gb_iter: int = 200, n_splits: int = 5, seed: int = 0, images: dict | None = None, fusion: bool = True,
-        copies: pd.DataFrame | None = None, progress: bool = True) -> AcrossLabs:
+        copies: pd.DataFrame | None = None, networks: dict | None = None, progress: bool = True) -> AcrossLabs:
     """Every evaluation of the page, on the same cells (``df``, ``features`` from :func:`cells`):
 
     1. the typing-free view's variant (with or without the size features, ``TF_SIZE`` of
@@ -385,17 +428,20 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
     (:func:`fusion_model` of the hand-feature models and, with ``images``, TMD) to every evaluation but the choice
     in 1; it is one of the candidates of 6. ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features` of the
     cells) adds the typing-aware hand-feature models trained also on augmented copies (``<model>_augmented_aware``)
-    to 2, 3 and 4. ``progress``: a tqdm bar over the steps."""
+    to 2, 3 and 4. ``networks`` (:func:`lab_networks`) adds the typing-free lab-adversarial network and its control
+    (``lab_adversarial_free``, ``network_free``) to 2, 3 and 4 (they are candidates of 6, not branches of the
+    fusion). ``progress``: a tqdm bar over the steps."""
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     with threadpool_limits(1):  # OpenMP gradient boosting on a shared machine: one thread is faster and repeatable
-        return _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, copies,
+        return _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, copies, networks,
                     tqdm(total=6, desc="across labs", disable=not progress))
 
 
-def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, copies, steps) -> AcrossLabs:
+def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, copies, networks, steps) -> AcrossLabs:
     cv_kw = dict(images=images, fusion=fusion)
+    net_kw = dict(networks=networks)
     loso_splits, held = leave_one_source_out(df)
     groups = df["source"].to_numpy()
     choice, free = {}, {}
@@ -412,17 +458,20 @@ def _run(df, features, model_names, gb_iter, n_splits, seed, images, fusion, cop
     if fusion:
         loso["loso"].update(_cv_views(df, features, loso_splits, model_names, gb_iter, seed, size=tf_size,
                                       views=("typing-free",), groups=groups, images=images, hand=False, fusion=True))
+    if networks:
+        loso["loso"].update(_cv_views(df, features, loso_splits, model_names, gb_iter, seed, size=tf_size,
+                                      views=("typing-free",), groups=groups, hand=False, networks=networks))
     steps.update(2)
     rat = df["source"].isin(RAT_S1_SOURCES).to_numpy()
     rat_idx = np.flatnonzero(rat)
     folds = [Split(rat_idx[s.train], rat_idx[s.val], rat_idx[s.test], fold=s.fold)
              for s in in_domain_splits(df["label"].to_numpy()[rat], n_splits=n_splits, seed=seed)]
     in_domain = {"rat_s1_5fold": _cv_views(df, features, folds, model_names, gb_iter, seed, size=tf_size,
-                                           copies=copies, **cv_kw)}
+                                           copies=copies, **cv_kw, **net_kw)}
     steps.update()
     rec = df["reconstruction"].to_numpy()
     external = {name: _cv_views(df, features, [external_split(df, train_sources=tr)], model_names, gb_iter, seed,
-                                size=tf_size, groups=rec, copies=copies, **cv_kw)
+                                size=tf_size, groups=rec, copies=copies, **cv_kw, **net_kw)
                 for name, tr in (("external_rat_s1", RAT_S1_SOURCES), ("external_all", None))}
     steps.update()
     audit = label_audit(df, features)
@@ -484,8 +533,8 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
     models_ = sorted({n.rsplit("_", 1)[0] for n in exp.in_domain["rat_s1_5fold"]})
     for m in models_:
         a, b = f"{m}_free", f"{m}_aware"
-        if a not in exp.in_domain["rat_s1_5fold"]:  # an augmented typing-aware model: against its plain one below
-            continue
+        if a not in exp.in_domain["rat_s1_5fold"] or b not in exp.in_domain["rat_s1_5fold"]:
+            continue  # an augmented typing-aware model (against its plain one below) or a typing-free network
         for split, cvs in (*exp.in_domain.items(), *exp.loso.items()):
             out.update(diff_metrics(paired_difference(cvs[a], cvs[b], "balanced_accuracy"), TASK, split=split))
         for split, cvs in exp.external.items():
@@ -495,6 +544,7 @@ def metrics_of(exp: AcrossLabs) -> dict[str, float]:
                     out.update(diff_metrics(paired_bootstrap(cvs[a], cvs[b], mask), TASK, split=split, group=g))
     out.update(fusion_differences(exp))
     out.update(augmentation_differences(exp))
+    out.update(adversary_differences(exp))
     for name, v in exp.loso_choice.items():
         out[key(TASK, "typing_free_variant", f"loso_balanced_accuracy_{name}")] = v
     out[key(TASK, "typing_free_variant", "with_size")] = float(exp.tf_size)
@@ -540,6 +590,17 @@ def augmentation_differences(exp: AcrossLabs, metric: str = "balanced_accuracy")
     return out
 
 
+def adversary_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> dict[str, float]:
+    """The lab-adversarial network against the same network without the adversary (``lab_adversarial_free -
+    network_free``), paired as in :func:`fusion_differences`, in every evaluation where both ran; results entries."""
+    out: dict[str, float] = {}
+    for part in (exp.in_domain, exp.loso, exp.external):
+        for split, cvs in part.items():
+            if "lab_adversarial_free" in cvs and "network_free" in cvs:
+                out.update(_paired_entries(exp, cvs, "lab_adversarial_free", "network_free", split, metric))
+    return out
+
+
 def fusion_table(exp: AcrossLabs, metric: str = "balanced_accuracy") -> pd.DataFrame:
     """The fusion against each branch as a table (from :func:`fusion_differences`): one row per evaluation, test
     group, view and branch, with the fusion's and the branch's ``metric`` and the paired difference with its 95%
@@ -576,7 +637,7 @@ def fusion_differences(exp: AcrossLabs, metric: str = "balanced_accuracy") -> di
                 if f"fusion_{short}" not in cvs:
                     continue
                 for b in sorted(n for n in cvs if n.endswith(f"_{short}") and not n.startswith("fusion_")
-                                and "_augmented_" not in n):
+                                and "_augmented_" not in n and n.rsplit("_", 1)[0] not in NETWORKS):
                     out.update(_paired_entries(exp, cvs, f"fusion_{short}", b, name, metric))
     return out
 
@@ -589,7 +650,8 @@ MODEL_LABELS = {"logistic": "logistic regression", "gradient_boosting": "gradien
                 "tmd": "TMD image + logistic", "fusion": "fusion (stacking of the branches)",
                 "logistic_augmented": "logistic regression + augmented copies",
                 "gradient_boosting_augmented": "gradient boosting + augmented copies",
-                "svm_augmented": "SVM (RBF) + augmented copies"}
+                "svm_augmented": "SVM (RBF) + augmented copies",
+                "lab_adversarial": "lab-adversarial network", "network": "the same network, no adversary"}
 VIEW_COLORS = {"aware": "tab:gray", "free": "tab:green"}
 
 

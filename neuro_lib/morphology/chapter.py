@@ -25,8 +25,9 @@ scans for z-jumps), ``zhang12_per_class`` (02's cap per class of task (c); None:
 (the other network settings are the real-cell pages', see :func:`virtual_settings`).
 The across-labs page (08, :mod:`neuro_lib.morphology.across_labs`): ``labs_per_source_class`` (cells kept per
 source and class; None: all), ``labs_gb_iter`` (trees of its gradient boosting), ``labs_n_splits`` (folds of
-its in-domain cross-validation) and ``labs_tmd_resolution`` (pixels a side of its TMD persistence images; 0: no
-TMD).
+its in-domain cross-validation), ``labs_tmd_resolution`` (pixels a side of its TMD persistence images; 0: no
+TMD) and ``labs_net_epochs`` (most epochs of its lab-adversarial network and the control network, early stopping
+on a held-out share of the training cells).
 
 ``max_steps`` (None in every profile: no cap) caps the optimisation steps of every network fit; the
 ``gpu_profile`` tests (``tests/test_morphology_gpu_profile.py``) run the pages in the ``gpu`` configuration on the
@@ -57,19 +58,22 @@ PROFILE_SETTINGS = {
                   pretrain_epochs=0, fusion_head="late", threads=1, example_image_size=64, zjump_scan=40,
                   zhang12_per_class=6, virtual_per_class=12, virtual_image_size=32, virtual_cnn_epochs=1,
                   virtual_tree_epochs=1, virtual_lstm_epochs=1, max_steps=None,
-                  labs_per_source_class=8, labs_gb_iter=20, labs_n_splits=5, labs_tmd_resolution=8),
+                  labs_per_source_class=8, labs_gb_iter=20, labs_n_splits=5, labs_tmd_resolution=8,
+                  labs_net_epochs=2),
     "cpu": dict(n_per_class=None, tree_epochs=8, lstm_epochs=4, patience=3, max_len=100, cnn_epochs=8,
                 cnn_patience=3, image_size=48, lr_conv=1e-3, lr_head=1e-3, cnn_degrees=20.0, cnn_batch_size=32,
                 pretrain_epochs=0, fusion_head="late", threads=1, example_image_size=96, zjump_scan=300,
                 zhang12_per_class=300, virtual_per_class=500, virtual_image_size=32, virtual_cnn_epochs=3,
                 virtual_tree_epochs=3, virtual_lstm_epochs=6, max_steps=None,
-                labs_per_source_class=None, labs_gb_iter=200, labs_n_splits=5, labs_tmd_resolution=16),
+                labs_per_source_class=None, labs_gb_iter=200, labs_n_splits=5, labs_tmd_resolution=16,
+                labs_net_epochs=150),
     "gpu": dict(n_per_class=None, tree_epochs=60, lstm_epochs=60, patience=10, max_len=1500, cnn_epochs=60,
                 cnn_patience=10, image_size=224, lr_conv=1e-5, lr_head=1e-4, cnn_degrees=20.0, cnn_batch_size=64,
                 pretrain_epochs=20, fusion_head="late", threads=8, example_image_size=224, zjump_scan=1500,
                 zhang12_per_class=None, virtual_per_class=500, virtual_image_size=224, virtual_cnn_epochs=20,
                 virtual_tree_epochs=20, virtual_lstm_epochs=20, max_steps=None,
-                labs_per_source_class=None, labs_gb_iter=600, labs_n_splits=5, labs_tmd_resolution=32),
+                labs_per_source_class=None, labs_gb_iter=600, labs_n_splits=5, labs_tmd_resolution=32,
+                labs_net_epochs=300),
 }
 
 #: the keys that configure the models (:func:`neuro_lib.morphology.experiment.chapter_models`)
@@ -79,7 +83,7 @@ MODEL_SETTINGS = ("tree_epochs", "lstm_epochs", "cnn_epochs", "patience", "max_l
 _INT = ("tree_epochs", "lstm_epochs", "patience", "max_len", "cnn_epochs", "cnn_patience", "image_size",
         "cnn_batch_size", "pretrain_epochs", "threads", "example_image_size", "zjump_scan", "virtual_per_class",
         "virtual_image_size", "virtual_cnn_epochs", "virtual_tree_epochs", "virtual_lstm_epochs", "labs_gb_iter",
-        "labs_n_splits", "labs_tmd_resolution")
+        "labs_n_splits", "labs_tmd_resolution", "labs_net_epochs")
 
 
 def settings(profile: str, **overrides) -> dict:
