@@ -264,6 +264,42 @@ def test_lab_copy_drops_axon_and_types_and_rescales(rat_cells):
         lab_copy(s, 0.0)
 
 
+def test_truncated_copy_cuts_the_axon_keeps_the_rest_and_rescales(rat_cells):
+    """The truncated copy: the axon's samples beyond the fraction of its longest path are gone (NeuroM's axon length
+    falls with the fraction), the dendrites and every type code stay, lengths scale."""
+    import neurom as nm
+
+    from neuro_lib.morphology.augment import copy_features, truncate_axon, truncated_copy
+    from neuro_lib.morphology.topology import path_distances
+
+    s = rat_cells["interneuron"]
+    axon, dendrite = s.types == 2, np.isin(s.types, (3, 4))
+    reach = path_distances(s)[axon].max()
+    lengths = []
+    for f in (0.25, 0.5, 1.0):
+        t = truncate_axon(s, f)
+        d = path_distances(t)
+        assert d[t.types == 2].max() <= f * reach + 1e-6
+        assert (t.types == 2).sum() < axon.sum() or f == 1.0
+        assert np.isin(t.types, (3, 4)).sum() == dendrite.sum()  # the dendrites, their type codes kept
+        assert t.metadata["axon_removed"] == len(s) - len(t)
+        lengths.append(nm.get("total_length", to_neurom(t), neurite_type=nm.NeuriteType.axon))
+    assert lengths[0] < lengths[1] < lengths[2]
+    assert truncate_axon(s, 0.0).types.tolist().count(2) == 0
+    no_axon = strip_axon(s)
+    assert len(truncate_axon(no_axon, 0.5)) == len(no_axon)  # nothing to cut
+    c = truncated_copy(s, 0.8, 0.5)
+    half = truncate_axon(s, 0.5)
+    dend = (nm.NeuriteType.basal_dendrite, nm.NeuriteType.apical_dendrite)
+    assert sum(nm.get("total_length", to_neurom(c), neurite_type=t) for t in dend) == pytest.approx(
+        0.8 * sum(nm.get("total_length", to_neurom(half), neurite_type=t) for t in dend), rel=1e-6)
+    assert c.metadata["scale"] == 0.8 and c.metadata["axon_fraction"] == 0.5
+    with pytest.raises(ValueError, match="fraction must be in"):
+        truncate_axon(s, 1.5)
+    with pytest.raises(ValueError, match="unknown kind"):
+        copy_features([], kind="mirrored")
+
+
 def test_with_copies_trains_on_cells_and_copies_and_predicts_from_the_cells():
     from sklearn.linear_model import LogisticRegression
 
@@ -282,6 +318,10 @@ def test_with_copies_trains_on_cells_and_copies_and_predicts_from_the_cells():
     assert not np.allclose(m.predict_proba(np.hstack([cells, copies])), plain.predict_proba(cells))
     with pytest.raises(ValueError, match="expects 4 columns"):
         m.predict_proba(cells)
+    two = WithCopies(LogisticRegression(), 2, n_copies=2).fit(np.hstack([cells, copies, copies]), y)
+    assert two.n_copies_ == 180 and two.predict_proba(np.hstack([cells, copies, cells])).shape == (100, 2)
+    with pytest.raises(ValueError, match="expects 6 columns"):
+        two.fit(np.hstack([cells, copies]), y)
 
 
 def test_predict_principal_interneuron(tmp_path, data_mirror):

@@ -373,8 +373,9 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
     their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False),
     the typing-free ``networks`` (``{name: estimator}``, :func:`lab_networks`; each cell's ``source`` passed to
     ``fit`` as ``domain``) and,
-    with ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features`, rows aligned with ``features``), each
-    hand-feature model of the typing-aware view trained also on the cells' augmented copies
+    with ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features`, rows aligned with ``features``, or a list
+    of them, one per kind of copy), each hand-feature model of the typing-aware view trained also on the cells'
+    augmented copies
     (``<model>_augmented_aware``, :class:`~neuro_lib.morphology.augment.WithCopies`)."""
     from ..evaluation import cross_validate
     from .augment import WithCopies
@@ -387,8 +388,10 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
             est = {f"{m}_{VIEW_NAMES[view]}": e for m, e in models(names, gb_iter=gb_iter).items()}
             out.update(cross_validate(est, X, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
         if hand and copies is not None and view == "typing-aware":
-            est = {f"{m}_augmented_aware": WithCopies(e, X.shape[1]) for m, e in models(names, gb_iter=gb_iter).items()}
-            XX = np.hstack([X, copies[TYPING_AWARE].to_numpy(float)])
+            blocks = [copies] if isinstance(copies, pd.DataFrame) else list(copies)
+            est = {f"{m}_augmented_aware": WithCopies(e, X.shape[1], n_copies=len(blocks))
+                   for m, e in models(names, gb_iter=gb_iter).items()}
+            XX = np.hstack([X, *(c[TYPING_AWARE].to_numpy(float) for c in blocks)])
             out.update(cross_validate(est, XX, y, splits, seed=seed, groups=groups, progress=False, desc=desc))
         if images is not None and not (fusion and not hand):
             out.update(cross_validate({f"tmd_{VIEW_NAMES[view]}": image_model()}, images[view], y, splits,
@@ -407,7 +410,8 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
 
 def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] = ("logistic", "gradient_boosting"),
         gb_iter: int = 200, n_splits: int = 5, seed: int = 0, images: dict | None = None, fusion: bool = True,
-        copies: pd.DataFrame | None = None, networks: dict | None = None, progress: bool = True) -> AcrossLabs:
+        copies: pd.DataFrame | Sequence[pd.DataFrame] | None = None, networks: dict | None = None,
+        progress: bool = True) -> AcrossLabs:
     """Every evaluation of the page, on the same cells (``df``, ``features`` from :func:`cells`):
 
     1. the typing-free view's variant (with or without the size features, ``TF_SIZE`` of
@@ -427,8 +431,9 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
     (:func:`image_model`), to every evaluation (not to the choice in 1). ``fusion`` adds ``fusion_<view>``
     (:func:`fusion_model` of the hand-feature models and, with ``images``, TMD) to every evaluation but the choice
     in 1; it is one of the candidates of 6. ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features` of the
-    cells) adds the typing-aware hand-feature models trained also on augmented copies (``<model>_augmented_aware``)
-    to 2, 3 and 4. ``networks`` (:func:`lab_networks`) adds the typing-free lab-adversarial network and its control
+    cells, or a list of them, one per kind of copy) adds the typing-aware hand-feature models trained also on
+    augmented copies (``<model>_augmented_aware``) to 2, 3 and 4. ``networks`` (:func:`lab_networks`) adds the
+    typing-free lab-adversarial network and its control
     (``lab_adversarial_free``, ``network_free``) to 2, 3 and 4 (they are candidates of 6, not branches of the
     fusion). ``progress``: a tqdm bar over the steps."""
     from threadpoolctl import threadpool_limits
