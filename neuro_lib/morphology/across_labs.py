@@ -372,11 +372,10 @@ def _cv_views(df, features, splits, names, gb_iter, seed, *, size=True, groups=N
     """``{<model>_<view>: CVResult}`` of the hand-feature models ``names`` (``hand``), the TMD peer (``images``),
     their fusion (``fusion``: :func:`fusion_model` of the same branches; only the fusion when ``hand`` is False),
     the typing-free ``networks`` (``{name: estimator}``, :func:`lab_networks`; each cell's ``source`` passed to
-    ``fit`` as ``domain``) and,
-    with ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features`, rows aligned with ``features``, or a list
-    of them, one per kind of copy), each hand-feature model of the typing-aware view trained also on the cells'
-    augmented copies
-    (``<model>_augmented_aware``, :class:`~neuro_lib.morphology.augment.WithCopies`)."""
+    ``fit`` as ``domain``) and, with ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features`, rows aligned
+    with ``features``, or a list of them, one per kind of copy), each hand-feature model of the typing-aware view
+    trained also on the cells' augmented copies (``<model>_augmented_aware``,
+    :class:`~neuro_lib.morphology.augment.WithCopies`)."""
     from ..evaluation import cross_validate
     from .augment import WithCopies
 
@@ -433,9 +432,8 @@ def run(df: pd.DataFrame, features: pd.DataFrame, *, model_names: Sequence[str] 
     in 1; it is one of the candidates of 6. ``copies`` (:func:`~neuro_lib.morphology.augment.copy_features` of the
     cells, or a list of them, one per kind of copy) adds the typing-aware hand-feature models trained also on
     augmented copies (``<model>_augmented_aware``) to 2, 3 and 4. ``networks`` (:func:`lab_networks`) adds the
-    typing-free lab-adversarial network and its control
-    (``lab_adversarial_free``, ``network_free``) to 2, 3 and 4 (they are candidates of 6, not branches of the
-    fusion). ``progress``: a tqdm bar over the steps."""
+    typing-free lab-adversarial network and its control (``lab_adversarial_free``, ``network_free``) to 2, 3 and 4
+    (they are candidates of 6, not branches of the fusion). ``progress``: a tqdm bar over the steps."""
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
