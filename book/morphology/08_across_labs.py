@@ -430,7 +430,7 @@ pages.markdown("labs_adversary_text", "\n".join(adversary_lines()))
 # %% [markdown]
 # Whether the adversary removed the lab from what the network learnt: both networks trained on every source but
 # Allen, their 32 learnt features of every cell, and the share of each cell's 10 nearest neighbours in that space
-# from its own source over chance (as in the last section; 1: no clustering by lab):
+# from its own source over chance (the measure of the section on clustering by lab, below; 1: no clustering by lab):
 #
 # ```{glue:md} labs_adversary_share
 # :format: myst
