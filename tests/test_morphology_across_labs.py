@@ -298,6 +298,10 @@ def test_truncated_copy_cuts_the_axon_keeps_the_rest_and_rescales(rat_cells):
         truncate_axon(s, 1.5)
     with pytest.raises(ValueError, match="unknown kind"):
         copy_features([], kind="mirrored")
+    # the two kinds are cached apart: the lab copy has no axon, the truncated one keeps part of it
+    lab, cut = (copy_features([s.path], kind=k, n_jobs=1) for k in ("lab", "truncated"))
+    assert lab["axon_length"].iloc[0] == 0 and cut["axon_length"].iloc[0] > 0
+    assert lab["scale"].iloc[0] == cut["scale"].iloc[0]
 
 
 def test_with_copies_trains_on_cells_and_copies_and_predicts_from_the_cells():

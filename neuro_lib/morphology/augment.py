@@ -145,10 +145,8 @@ def copy_features(paths: Sequence, *, seed: int = 0, kind: str = "lab", n_jobs: 
                            progress=progress)
         return np.array([r for part in parts for r in part], float).reshape(-1, len(columns))
 
-    spec = {"files": file_key(paths), "columns": columns, "seed": seed}
-    if kind != "lab":  # the lab copies keep the cache key they had before there were two kinds
-        spec["kind"] = kind
-    values = cache.cached("morphology/across_labs", spec, compute, name="copies",
+    values = cache.cached("morphology/across_labs", {"files": file_key(paths), "columns": columns, "seed": seed,
+                                                     "kind": kind}, compute, name="copies",
                           code=("neuro_lib.morphology.io", "neuro_lib.morphology.topology",
                                 "neuro_lib.morphology.features", "neuro_lib.morphology.neurites",
                                 "neuro_lib.morphology.typing_free"))
