@@ -420,8 +420,10 @@ def adversary_lines():
         for g in groups:
             a, b = (cvs[n].summary(g)["balanced_accuracy"] for n in ("lab_adversarial_free", "network_free"))
             d = al.paired(exp, cvs, "lab_adversarial_free", "network_free", g)
+            diff = "no cell of this group" if d is None else (f"difference {d.mean:+.3f} (95% interval "
+                                                               f"{d.lo:+.3f} to {d.hi:+.3f})")
             lines.append(f"* {split.replace('_', ' ')}{'' if g == 'all' else ', ' + g}: {a:.3f} with the adversary, "
-                         f"{b:.3f} without; difference {d.mean:+.3f} (95% interval {d.lo:+.3f} to {d.hi:+.3f}).")
+                         f"{b:.3f} without; {diff}.")
     return lines
 
 
